@@ -1,0 +1,98 @@
+/**
+ * Rewrites a model's initializers (weights) in TypeScript, before a session is created from it.
+ *
+ * The StyleAdapter node interpolates weights (w = w₀ + α·Δw) and needs a session whose initializers
+ * hold the interpolated values; ORT has no API to replace initializers of a session, so the model is
+ * decoded with onnx-proto, the named initializers' data replaced, and the model re-encoded.
+ *
+ * Limits: only models whose weights are stored inside the file (no external data), and only the
+ * main graph's initializers (not those of If/Loop subgraphs).
+ */
+import { createHash } from 'node:crypto';
+import type { TensorData } from '../tensor/types.js';
+import { TensorError } from '../tensor/errors.js';
+import { elemTypeName, int64ToNumber, onnx } from '../graph/onnx-proto.js';
+
+/** ONNX element types each typed array may carry (raw little-endian bytes, which is what x64/arm64 JS uses). */
+function acceptedElemTypes(data: TensorData): readonly number[] {
+  if (data instanceof Float32Array) return [1];
+  if (data instanceof Uint16Array) return [10, 16]; // float16 or bfloat16 bits
+  if (data instanceof BigInt64Array) return [7];
+  if (data instanceof Int32Array) return [6];
+  return [2, 9]; // uint8 or bool
+}
+
+function arrayKind(data: TensorData): string {
+  return data.constructor.name;
+}
+
+const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
+
+/**
+ * Returns new model bytes in which each initializer named in `overrides` holds the given data.
+ *
+ * Throws `UNKNOWN_INITIALIZER` listing every name not found, `INITIALIZER_MISMATCH` when an
+ * element type or element count differs from the original, and `EXTERNAL_DATA_UNSUPPORTED` when the
+ * initializer's data lives in an external file.
+ */
+export function applyInitializerOverrides(modelBytes: Uint8Array, overrides: Readonly<Record<string, TensorData>>): Uint8Array {
+  const model = onnx.ModelProto.decode(modelBytes);
+  const inits = model.graph?.initializer ?? [];
+  const byName = new Map(inits.map((t) => [t.name, t]));
+
+  const unknown = Object.keys(overrides).filter((n) => !byName.has(n));
+  if (unknown.length > 0) {
+    const known = inits.map((t) => t.name);
+    const shown = known.slice(0, 20).join(', ') + (known.length > 20 ? `, … (${known.length} in all)` : '');
+    throw new TensorError(
+      'UNKNOWN_INITIALIZER',
+      `initializerOverrides names initializers the model does not have: ${unknown.join(', ')}. Model initializers: ${shown || '(none)'}.`,
+      { unknown },
+    );
+  }
+
+  for (const [name, data] of Object.entries(overrides)) {
+    const init = byName.get(name)!;
+    if (init.dataLocation === EXTERNAL || (init.externalData?.length ?? 0) > 0) {
+      throw new TensorError('EXTERNAL_DATA_UNSUPPORTED', `initializer '${name}' stores its data externally; initializerOverrides needs models with embedded weights`);
+    }
+    const elemType = init.dataType ?? 0;
+    if (!acceptedElemTypes(data).includes(elemType)) {
+      throw new TensorError(
+        'INITIALIZER_MISMATCH',
+        `initializer '${name}' is ${elemTypeName(elemType)} but the override is a ${arrayKind(data)}`,
+        { name },
+      );
+    }
+    const dims = (init.dims ?? []).map((d) => int64ToNumber(d));
+    const expected = dims.reduce((a, b) => a * b, 1);
+    if (data.length !== expected) {
+      throw new TensorError(
+        'INITIALIZER_MISMATCH',
+        `initializer '${name}' has shape [${dims.join(', ')}] (${expected} elements) but the override has ${data.length}`,
+        { name, dims },
+      );
+    }
+    // raw_data takes precedence only when the typed fields are empty, so clear all of them.
+    init.rawData = new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice();
+    init.floatData = [];
+    init.int32Data = [];
+    init.int64Data = [];
+    init.doubleData = [];
+    init.uint64Data = [];
+    init.stringData = [];
+  }
+  return onnx.ModelProto.encode(model).finish();
+}
+
+/** A digest of an overrides map that changes whenever a name, an array kind or any byte changes. */
+export function hashOverrides(overrides: Readonly<Record<string, TensorData>> | undefined): string {
+  if (overrides === undefined) return 'none';
+  const h = createHash('sha256');
+  for (const name of Object.keys(overrides).sort()) {
+    const data = overrides[name]!;
+    h.update(`${name}\0${arrayKind(data)}\0${data.length}\0`);
+    h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
+  }
+  return h.digest('hex');
+}

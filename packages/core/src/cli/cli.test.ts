@@ -1,0 +1,121 @@
+// The CLI as users run it: the built bin in a child process, in a project folder with a plugin in plugins/.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { beforeAll, describe, expect, it } from 'vitest';
+
+const bin = fileURLToPath(new URL('../../bin/kinegraph.js', import.meta.url));
+let project: string;
+
+// A plugin written as a plain object with JSON Schema params: what a plugin is once built, no SDK import.
+const pluginSource = `
+const text = { type: 'demo/text', version: 1, title: 'Text', category: 'demo', description: 'Outputs text.',
+  params: { type: 'object', properties: { text: { type: 'string', default: 'hi' } } }, inputs: {}, outputs: { text: { type: 'text' } },
+  run: ({ params }) => ({ text: params.text }) };
+const save = { type: 'demo/save', version: 1, title: 'Save', category: 'demo', description: 'Writes text to a file.',
+  params: { type: 'object', properties: { name: { type: 'string', default: 'out.txt' } } }, inputs: { text: { type: 'text' } }, outputs: {},
+  async run({ params, inputs, context }) { await context.files.writeOutput(params.name, new TextEncoder().encode(inputs.text)); return {}; } };
+const fail = { type: 'demo/fail', version: 1, title: 'Fail', category: 'demo', description: 'Throws.',
+  params: { type: 'object', properties: {} }, inputs: {}, outputs: {}, run() { throw Object.assign(new Error('kaput'), { code: 'DEMO_BROKEN', hint: 'do not use demo/fail' }); } };
+const wait = { type: 'demo/wait', version: 1, title: 'Wait', category: 'demo', description: 'Waits until cancelled.',
+  params: { type: 'object', properties: {} }, inputs: {}, outputs: {},
+  run: ({ context }) => new Promise((_, reject) => { console.error('waiting'); context.signal.addEventListener('abort', () => reject(context.signal.reason)); }) };
+export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait] });
+`;
+
+function kinegraph(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [bin, ...args], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+    onSpawn?.(child);
+  });
+}
+
+const workflow = (nodes: Record<string, unknown>) => JSON.stringify({ format: 'kinegraph/workflow@1', nodes });
+
+beforeAll(async () => {
+  if (!existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url)))) throw new Error('Run `npm run build -w @kinegraph/core` first (npm test does).');
+  project = await mkdtemp(join(tmpdir(), 'kg-cli-'));
+  await mkdir(join(project, 'plugins', 'demo'), { recursive: true });
+  await writeFile(join(project, 'plugins', 'demo', 'package.json'), JSON.stringify({ name: 'demo-plugin', version: '0.1.0', type: 'module', kinegraph: { apiVersion: 1, plugins: ['index.js'] } }));
+  await writeFile(join(project, 'plugins', 'demo', 'index.js'), pluginSource);
+  await mkdir(join(project, 'plugins', 'future'), { recursive: true });
+  await writeFile(join(project, 'plugins', 'future', 'package.json'), JSON.stringify({ name: 'future-plugin', kinegraph: { apiVersion: 99, plugins: ['index.js'] } }));
+  await writeFile(join(project, 'ok.json'), workflow({ t: { type: 'demo/text', version: 1 }, s: { type: 'demo/save', version: 1, inputs: { text: { node: 't', output: 'text' } } } }));
+  await writeFile(join(project, 'bad.json'), workflow({ t: { type: 'demo/txt', version: 1 }, s: { type: 'demo/save', version: 1, params: { nam: 1 } } }));
+  await writeFile(join(project, 'fail.json'), workflow({ f: { type: 'demo/fail', version: 1 } }));
+  await writeFile(join(project, 'wait.json'), workflow({ w: { type: 'demo/wait', version: 1 } }));
+  await writeFile(join(project, 'broken.json'), '{"format": ');
+});
+
+describe('kinegraph CLI', () => {
+  it('run: exit 0, writes the output, prints its path; --set overrides a param', async () => {
+    const result = await kinegraph(['run', 'ok.json', '--set', 's.name=hello.txt', '--set', 't.text=a red circle', '--out', 'o']);
+    expect(result.code).toBe(0);
+    expect(result.stdout.trim()).toBe(join(project, 'o', 'hello.txt'));
+    expect(await readdir(join(project, 'o'))).toEqual(['hello.txt']);
+    expect(result.stderr).toContain('[s] done');
+  });
+
+  it('run --json: NDJSON events ending with run:done', async () => {
+    const result = await kinegraph(['run', 'ok.json', '--json', '--out', 'o2']);
+    expect(result.code).toBe(0);
+    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(events[0]!.type).toBe('run:start');
+    expect(events.at(-1)!.type).toBe('run:done');
+  });
+
+  it('exit 1 for an invalid workflow, listing every problem', async () => {
+    const result = await kinegraph(['run', 'bad.json']);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain('NODE_TYPE_UNKNOWN');
+    expect(result.stderr).toContain('Did you mean "demo/text"');
+    expect(result.stderr).toContain('PARAM_UNKNOWN');
+    expect(result.stderr).toContain('INPUT_MISSING');
+    const validate = await kinegraph(['validate', 'bad.json', '--json']);
+    expect(validate.code).toBe(1);
+    expect((JSON.parse(validate.stdout) as { issues: unknown[] }).issues).toHaveLength(3);
+    expect((await kinegraph(['validate', 'ok.json'])).code).toBe(0);
+    expect((await kinegraph(['run', 'broken.json'])).code).toBe(1);
+    expect((await kinegraph(['run', 'ok.json', '--set', 'nobody.x=1'])).stderr).toContain('SET_TARGET_UNKNOWN');
+  });
+
+  it('exit 2 for a runtime error, naming the node, its code and hint', async () => {
+    const result = await kinegraph(['run', 'fail.json']);
+    expect(result.code).toBe(2);
+    expect(result.stderr).toContain('failed at node "f": DEMO_BROKEN: kaput');
+    expect(result.stderr).toContain('hint: do not use demo/fail');
+  });
+
+  it('exit 130 when Ctrl-C cancels a run', async () => {
+    const result = await kinegraph(['run', 'wait.json'], (child) => {
+      child.stderr!.on('data', (d: Buffer) => {
+        if (String(d).includes('waiting')) child.kill('SIGINT');
+      });
+    });
+    expect(result.code).toBe(130);
+    expect(result.stderr).toContain('cancelled');
+  });
+
+  it('nodes --json gives JSON Schemas; plugins reports what loaded and what was skipped', async () => {
+    const nodes = JSON.parse((await kinegraph(['nodes', '--json'])).stdout) as { nodes: Array<{ type: string; params: object }> };
+    expect(nodes.nodes.map((n) => n.type)).toEqual(expect.arrayContaining(['demo/text', 'demo/save']));
+    const plugins = await kinegraph(['plugins']);
+    expect(plugins.code).toBe(0);
+    expect(plugins.stdout).toContain('demo-plugin');
+    expect(plugins.stdout).toContain('PLUGIN_API_UNSUPPORTED');
+  });
+
+  it('usage errors exit 1', async () => {
+    expect((await kinegraph(['frobnicate'])).code).toBe(1);
+    expect((await kinegraph(['run'])).code).toBe(1);
+    expect((await kinegraph(['--help'])).code).toBe(0);
+  });
+});

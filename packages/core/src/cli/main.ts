@@ -1,0 +1,227 @@
+import { readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
+import { lastValueFrom, tap } from 'rxjs';
+import { parseArgs, UsageError, type ParsedArgs } from './args.js';
+import { createProgressRenderer, formatMs } from './progress.js';
+import { Runtime } from '../runtime.js';
+import { parseOverride, type ParamOverride } from '../workflow/overrides.js';
+import { formatIssue } from '../validate/issue.js';
+import { describeNodes } from '../registry/describe.js';
+import { defaultAllowedFolders } from '../scheduler/scheduler.js';
+import type { RunEvent } from '../scheduler/events.js';
+import { isTerminalEvent } from '../scheduler/events.js';
+import type { DeviceRequest } from '../tensor/types.js';
+import { serializeError } from '../util/errors.js';
+
+/** Exit codes of `kinegraph`: documented in the README and stable. */
+export const EXIT = { ok: 0, invalid: 1, runtimeError: 2, cancelled: 130 } as const;
+
+const USAGE = `Usage: kinegraph <command> [options]
+
+Commands:
+  run <workflow.json>       Validate and run a workflow
+      --set <node>.<param>=<value>   Override a param (repeatable; value is JSON or a plain string)
+      --out <dir>                    Output folder (default: outputs)
+      --device cpu|webgpu|auto       Device for models and tensors (default: cpu)
+      --allow <dir>                  Another folder file-reading nodes may read (repeatable)
+      --threads <n>                  ONNX Runtime threads
+      --json                         Print events as NDJSON
+  validate <workflow.json>  List every problem in a workflow [--json] [--set ...]
+  nodes                     List node types with their JSON Schemas [--json]
+  plugins                   List plugins: what loaded, from where, and what did not [--json]
+
+Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled.`;
+
+/** Runs the CLI; resolves to the process exit code. Never throws. */
+export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string } = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }): Promise<number> {
+  let args: ParsedArgs;
+  try {
+    args = parseArgs(argv);
+  } catch (error) {
+    io.stderr.write(`${(error as Error).message}\n\n${USAGE}\n`);
+    return EXIT.invalid;
+  }
+  if (args.booleans.has('version')) {
+    const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+    io.stdout.write(`${pkg.version}\n`);
+    return EXIT.ok;
+  }
+  if (!args.command || args.booleans.has('help') || args.command === 'help') {
+    io.stdout.write(`${USAGE}\n`);
+    return args.command || args.booleans.has('help') ? EXIT.ok : EXIT.invalid;
+  }
+  try {
+    switch (args.command) {
+      case 'run':
+        return await runCommand(args, io);
+      case 'validate':
+        return await validateCommand(args, io);
+      case 'nodes':
+        return await nodesCommand(args, io);
+      case 'plugins':
+        return await pluginsCommand(args, io);
+      default:
+        throw new UsageError(`Unknown command "${args.command}". Commands: run, validate, nodes, plugins.`);
+    }
+  } catch (error) {
+    if (error instanceof UsageError) {
+      io.stderr.write(`${error.message}\n\n${USAGE}\n`);
+      return EXIT.invalid;
+    }
+    const e = serializeError(error);
+    if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ type: 'error', error: e })}\n`);
+    else io.stderr.write(`${e.code}: ${e.message}${e.hint ? `\n  hint: ${e.hint}` : ''}\n`);
+    return e.code === 'WORKFLOW_FILE_INVALID' ? EXIT.invalid : EXIT.runtimeError;
+  }
+}
+
+async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.WriteStream }): Promise<Runtime> {
+  const device = (args.flags.get('device')?.at(-1) ?? 'cpu') as DeviceRequest;
+  if (!['cpu', 'webgpu', 'auto'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  const threads = args.flags.get('threads')?.at(-1);
+  const runtime = await Runtime.create({ device, ...(threads ? { threads: Number(threads) } : {}), discover: { cwd: io.cwd } });
+  for (const failed of runtime.discovery.failed) {
+    if (args.command !== 'plugins') io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
+  }
+  return runtime;
+}
+
+async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: string; document: unknown }> {
+  const file = args.positionals[0];
+  if (!file) throw new UsageError(`${args.command} needs a workflow file: kinegraph ${args.command} <workflow.json>`);
+  const path = resolve(cwd, file);
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch (error) {
+    throw Object.assign(new Error(`Cannot read workflow file ${path}: ${(error as Error).message}`), { code: 'WORKFLOW_FILE_INVALID', hint: 'Check the path.' });
+  }
+  try {
+    return { path, document: JSON.parse(text) as unknown };
+  } catch (error) {
+    throw Object.assign(new Error(`${path} is not valid JSON: ${(error as Error).message}`), { code: 'WORKFLOW_FILE_INVALID', hint: 'Workflows are JSON documents; check for a trailing comma or a missing quote.' });
+  }
+}
+
+function readOverrides(args: ParsedArgs): ParamOverride[] {
+  return (args.flags.get('set') ?? []).map((text) => {
+    const parsed = parseOverride(text);
+    if (!parsed) throw new UsageError(`--set takes <node>.<param>=<value>, e.g. --set prompt.text="a red circle" (got "${text}").`);
+    return parsed;
+  });
+}
+
+async function validateCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+  const { document } = await readWorkflow(args, io.cwd);
+  const runtime = await loadRuntime(args, io);
+  const result = runtime.validate(document, readOverrides(args));
+  if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.issues, ...(result.ok ? { migrated: result.prepared.migrated } : {}) }, null, 2)}\n`);
+  else if (result.ok) io.stdout.write(`valid: ${result.prepared.order.length} nodes${result.prepared.migrated.length ? `, ${result.prepared.migrated.length} migrated` : ''}\n`);
+  else {
+    io.stderr.write(`invalid: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}\n`);
+    for (const issue of result.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
+  }
+  return result.ok ? EXIT.ok : EXIT.invalid;
+}
+
+async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+  const { path, document } = await readWorkflow(args, io.cwd);
+  const overrides = readOverrides(args);
+  const json = args.booleans.has('json');
+  const runtime = await loadRuntime(args, io);
+  try {
+    const validation = runtime.validate(document, overrides);
+    if (!validation.ok) {
+      if (json) io.stdout.write(`${JSON.stringify({ type: 'validation:error', issues: validation.issues })}\n`);
+      else {
+        io.stderr.write(`invalid workflow: ${validation.issues.length} problem${validation.issues.length === 1 ? '' : 's'}\n`);
+        for (const issue of validation.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
+      }
+      return EXIT.invalid;
+    }
+    const controller = new AbortController();
+    let interrupts = 0;
+    const onSigint = () => {
+      // First Ctrl-C cancels cleanly; a second one gives up waiting.
+      if (++interrupts > 1) process.exit(EXIT.cancelled);
+      io.stderr.write('\ncancelling\u2026 (Ctrl-C again to force)\n');
+      controller.abort(new DOMException('Cancelled by the user.', 'AbortError'));
+    };
+    process.on('SIGINT', onSigint);
+    // A node may wait on nothing but its abort signal; without a live handle Node would see an idle loop
+    // and quit mid-run (exit 13, unsettled top-level await).
+    const keepAlive = setInterval(() => undefined, 1 << 30);
+    const renderer = json ? undefined : createProgressRenderer(io.stderr, io.stderr.isTTY === true);
+    const outputFolder = resolve(io.cwd, args.flags.get('out')?.at(-1) ?? 'outputs');
+    // A holder, not a `let`: TS cannot see assignments made inside the tap callback.
+    const outcome: { last?: Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }> } = {};
+    try {
+      await lastValueFrom(
+        runtime
+          .run(validation.prepared, { signal: controller.signal, outputFolder, allowedFolders: defaultAllowedFolders(path, args.flags.get('allow') ?? [], io.cwd) })
+          .pipe(
+            tap((event) => {
+              if (json) io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
+              else renderer!.handle(event);
+              if (isTerminalEvent(event)) outcome.last = event;
+            }),
+          ),
+        { defaultValue: undefined },
+      );
+    } finally {
+      renderer?.finish();
+      clearInterval(keepAlive);
+      process.off('SIGINT', onSigint);
+    }
+    const last = outcome.last;
+    if (!last) return EXIT.runtimeError;
+    if (last.type === 'run:done') {
+      if (!json) {
+        io.stderr.write(`done in ${formatMs(last.ms)} (${last.executed.length} ran, ${last.cached.length} cached)\n`);
+        for (const file of last.files) io.stdout.write(`${file}\n`);
+      }
+      return EXIT.ok;
+    }
+    if (last.type === 'run:cancelled') {
+      if (!json) io.stderr.write('cancelled\n');
+      return EXIT.cancelled;
+    }
+    if (!json) io.stderr.write(`failed${last.nodeId ? ` at node "${last.nodeId}"` : ''}: ${last.error.code}: ${last.error.message}${last.error.hint ? `\n  hint: ${last.error.hint}` : ''}\n`);
+    return EXIT.runtimeError;
+  } finally {
+    await runtime.close();
+  }
+}
+
+async function nodesCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+  const runtime = await loadRuntime(args, io);
+  const described = describeNodes(runtime.registry);
+  if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify(described, null, 2)}\n`);
+  else {
+    if (!described.nodes.length) io.stdout.write('No node types installed. Plugins are found in plugins/ and in node_modules packages with a "kinegraph" key.\n');
+    for (const node of described.nodes) {
+      const ins = Object.entries(node.inputs).map(([n, p]) => `${n}:${p.type}${p.optional ? '?' : ''}`).join(', ');
+      const outs = Object.entries(node.outputs).map(([n, p]) => `${n}:${p.type}`).join(', ');
+      io.stdout.write(`${node.type} v${node.version}  ${node.title}  (${node.category}, ${node.package})\n    in: ${ins || '-'}  out: ${outs || '-'}\n`);
+    }
+  }
+  return EXIT.ok;
+}
+
+async function pluginsCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+  const runtime = await loadRuntime(args, io);
+  const { loaded, failed } = runtime.discovery;
+  if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ loaded, failed }, null, 2)}\n`);
+  else {
+    io.stdout.write(`Loaded (${loaded.length}):\n`);
+    for (const p of loaded) io.stdout.write(`  ${p.name}${p.source.version ? `@${p.source.version}` : ''}  ${p.nodeTypes.length} node types  from ${p.source.path ?? '(code)'}\n`);
+    io.stdout.write(`Skipped (${failed.length}):\n`);
+    for (const f of failed) io.stdout.write(`  ${f.package}  ${f.error.code}: ${f.error.message}\n    hint: ${f.error.hint ?? '-'}\n    at ${f.path}\n`);
+  }
+  return EXIT.ok;
+}
+
+// Preview bytes become base64 in NDJSON.
+function jsonReplacer(_key: string, value: unknown): unknown {
+  return value instanceof Uint8Array ? Buffer.from(value).toString('base64') : value;
+}

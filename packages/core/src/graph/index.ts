@@ -1,0 +1,3 @@
+/** The ONNX graph builder: see {@link buildGraph}. */
+export { buildGraph, GraphBuilder } from './builder.js';
+export type { Attr, BuiltGraph, Dim, GraphPort, GraphValue, Operand, PadOptions, ResizeOptions } from './builder.js';

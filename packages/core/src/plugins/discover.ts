@@ -1,0 +1,139 @@
+import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { KinegraphPlugin } from '../sdk/plugin.js';
+import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
+import type { NodeRegistry, PluginSource } from '../registry/registry.js';
+import { serializeError, type SerializedError } from '../util/errors.js';
+
+/** A plugin package found on disk, before it is loaded. */
+export interface PluginCandidate {
+  readonly package: string;
+  readonly version?: string;
+  /** Absolute package folder (symlinks resolved). */
+  readonly dir: string;
+  /** Where it was found: the `plugins/` folder or `node_modules`. */
+  readonly origin: 'plugins-folder' | 'node_modules';
+  readonly apiVersion: unknown;
+  /** Entry files relative to `dir`. */
+  readonly entries: readonly string[];
+}
+
+/** What discovery did: what loaded, from where, and what did not and why. */
+export interface DiscoveryReport {
+  readonly loaded: Array<{ name: string; nodeTypes: string[]; source: PluginSource; origin: PluginCandidate['origin'] }>;
+  readonly failed: Array<{ package: string; path: string; error: SerializedError }>;
+}
+
+interface KinegraphPackageField {
+  apiVersion?: unknown;
+  plugins?: unknown;
+}
+
+/**
+ * Finds plugin packages: subfolders of `<cwd>/plugins`, and npm packages in the `node_modules` folders
+ * from `cwd` up to the filesystem root whose package.json has a `kinegraph` key. The built-in node library
+ * is found the same way (it is an npm package with that key); core never imports it.
+ */
+export async function findPlugins(cwd: string, extraFolders: readonly string[] = []): Promise<PluginCandidate[]> {
+  const found = new Map<string, PluginCandidate>();
+  const add = async (dir: string, origin: PluginCandidate['origin']) => {
+    const candidate = await readCandidate(dir, origin);
+    if (candidate && !found.has(candidate.dir)) found.set(candidate.dir, candidate);
+  };
+  for (const folder of [resolve(cwd, 'plugins'), ...extraFolders.map((f) => resolve(cwd, f))]) {
+    for (const name of await listDir(folder)) await add(join(folder, name), 'plugins-folder');
+  }
+  for (let dir = resolve(cwd); ; dir = dirname(dir)) {
+    const modules = join(dir, 'node_modules');
+    for (const name of await listDir(modules)) {
+      if (name.startsWith('.')) continue;
+      if (name.startsWith('@')) for (const scoped of await listDir(join(modules, name))) await add(join(modules, name, scoped), 'node_modules');
+      else await add(join(modules, name), 'node_modules');
+    }
+    if (dirname(dir) === dir) break;
+  }
+  // The built-in library first, then the rest by name: load order, and so duplicate reports, are stable.
+  return [...found.values()].sort((a, b) => rank(a) - rank(b) || a.package.localeCompare(b.package));
+}
+
+function rank(candidate: PluginCandidate): number {
+  return candidate.package === '@kinegraph/nodes' ? 0 : 1;
+}
+
+async function readCandidate(dir: string, origin: PluginCandidate['origin']): Promise<PluginCandidate | undefined> {
+  let pkg: { name?: string; version?: string; kinegraph?: KinegraphPackageField };
+  try {
+    pkg = JSON.parse(await readFile(join(dir, 'package.json'), 'utf8')) as typeof pkg;
+  } catch {
+    return undefined;
+  }
+  if (!pkg.kinegraph || typeof pkg.kinegraph !== 'object') return undefined;
+  const entries = Array.isArray(pkg.kinegraph.plugins) ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string') : [];
+  return {
+    package: pkg.name ?? dir,
+    ...(pkg.version ? { version: pkg.version } : {}),
+    dir: await realpath(dir),
+    origin,
+    apiVersion: pkg.kinegraph.apiVersion,
+    entries,
+  };
+}
+
+async function listDir(dir: string): Promise<string[]> {
+  try {
+    if (!(await stat(dir)).isDirectory()) return [];
+    return (await readdir(dir)).sort();
+  } catch {
+    return [];
+  }
+}
+
+/**
+ * Loads candidates into the registry. A plugin whose API version is unsupported, whose entry is missing or
+ * throws, or that clashes with one already loaded is reported and skipped; the rest load.
+ */
+export async function loadPlugins(candidates: readonly PluginCandidate[], registry: NodeRegistry): Promise<DiscoveryReport> {
+  const report: DiscoveryReport = { loaded: [], failed: [] };
+  for (const candidate of candidates) {
+    const fail = (code: string, message: string, hint: string) => report.failed.push({ package: candidate.package, path: candidate.dir, error: { code, message, hint } });
+    if (candidate.apiVersion !== PLUGIN_API_VERSION) {
+      fail('PLUGIN_API_UNSUPPORTED', `${candidate.package} declares kinegraph.apiVersion ${JSON.stringify(candidate.apiVersion)}; this runtime supports ${PLUGIN_API_VERSION}.`, `Install a release of ${candidate.package} made for plugin API ${PLUGIN_API_VERSION}.`);
+      continue;
+    }
+    if (!candidate.entries.length) {
+      fail('PLUGIN_INVALID', `${candidate.package} lists no entry files in kinegraph.plugins.`, 'Add "plugins": ["dist/index.js"] to the package\u2019s "kinegraph" field.');
+      continue;
+    }
+    for (const entry of candidate.entries) {
+      const file = resolve(candidate.dir, entry);
+      const source: PluginSource = { package: candidate.package, ...(candidate.version ? { version: candidate.version } : {}), path: file };
+      try {
+        const plugin = await instantiate(file);
+        registry.register(plugin, source);
+        report.loaded.push({
+          name: plugin.name,
+          nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])),
+          source,
+          origin: candidate.origin,
+        });
+      } catch (error) {
+        const serialized = serializeError(error);
+        report.failed.push({
+          package: candidate.package,
+          path: file,
+          error: serialized.code === 'NODE_FAILED' ? { code: 'PLUGIN_LOAD_FAILED', message: `${candidate.package} failed to load: ${serialized.message}`, hint: `Check that ${entry} exists (is the plugin built?) and loads without errors.` } : serialized,
+        });
+      }
+    }
+  }
+  return report;
+}
+
+async function instantiate(file: string): Promise<KinegraphPlugin> {
+  const module = (await import(pathToFileURL(file).href)) as { default?: unknown; plugin?: unknown };
+  const exported = module.default ?? module.plugin;
+  const plugin = typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
+  if (!plugin || typeof plugin !== 'object') throw new Error(`${file} has no default export of a plugin or plugin factory`);
+  return plugin as KinegraphPlugin;
+}

@@ -1,0 +1,149 @@
+import type { Observable } from 'rxjs';
+import { NodeRegistry } from './registry/registry.js';
+import type { KinegraphPlugin } from './sdk/plugin.js';
+import { findPlugins, loadPlugins, type DiscoveryReport } from './plugins/discover.js';
+import { validateWorkflow, type PreparedWorkflow, type ValidationResult } from './validate/validate.js';
+import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
+import { OutputCache } from './scheduler/output-cache.js';
+import { executeWorkflow } from './scheduler/scheduler.js';
+import type { RunEvent } from './scheduler/events.js';
+import type { DeviceRequest, TensorStore } from './tensor/types.js';
+import { createTensorStore, type ManagedTensorStore } from './tensor/index.js';
+import { KinegraphError } from './util/errors.js';
+import type { ValidationIssue } from './validate/issue.js';
+
+/** How to set up a {@link Runtime}. */
+export interface RuntimeOptions {
+  /** Device for tensors and models. Default `cpu`; `auto` picks the best available. */
+  readonly device?: DeviceRequest;
+  /** ORT intra-op threads in the inference worker. */
+  readonly threads?: number;
+  /** Memory budget of the output cache in bytes (default 1 GiB; 0 disables incremental re-runs). */
+  readonly cacheBudgetBytes?: number;
+  /** Plugins registered in code, before discovered ones. */
+  readonly plugins?: readonly KinegraphPlugin[];
+  /** Discover plugins from this folder (its `plugins/` and `node_modules`); `false` skips discovery. */
+  readonly discover?: { readonly cwd: string; readonly pluginFolders?: readonly string[] } | false;
+  /** Time limit per node, ms. */
+  readonly nodeTimeoutMs?: number;
+}
+
+/** Options of one run. */
+export interface RunOptions {
+  readonly signal?: AbortSignal;
+  readonly outputFolder: string;
+  readonly allowedFolders: readonly string[];
+  readonly overrides?: readonly ParamOverride[];
+  readonly concurrency?: number;
+  readonly runId?: string;
+}
+
+/** Thrown by {@link Runtime.run} for a workflow that does not validate; `issues` lists every problem. */
+export class WorkflowInvalidError extends KinegraphError {
+  constructor(readonly issues: ValidationIssue[]) {
+    super('WORKFLOW_INVALID', `The workflow has ${issues.length} problem${issues.length === 1 ? '' : 's'}.`, { hint: 'Fix the listed problems; `kinegraph validate` lists them too.' });
+  }
+}
+
+/**
+ * The headless engine: a registry of node types, a tensor store on one device, and an output cache shared
+ * by successive runs (so a re-run with one param changed re-executes only what depends on it). Knows
+ * nothing of rendering: the CLI and the editor's server are clients of it.
+ */
+export class Runtime {
+  readonly registry: NodeRegistry;
+  readonly discovery: DiscoveryReport;
+  readonly cache: OutputCache;
+  #store: Promise<ManagedTensorStore> | undefined;
+
+  private constructor(
+    registry: NodeRegistry,
+    discovery: DiscoveryReport,
+    private readonly options: RuntimeOptions,
+  ) {
+    this.registry = registry;
+    this.discovery = discovery;
+    this.cache = new OutputCache(() => this.#storeIfStarted, options.cacheBudgetBytes ?? 1024 ** 3);
+  }
+
+  #storeIfStarted: TensorStore | undefined;
+
+  /** Creates a runtime, registering code plugins and discovering installed ones. */
+  static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const registry = new NodeRegistry();
+    const failed: DiscoveryReport['failed'] = [];
+    const loaded: DiscoveryReport['loaded'] = [];
+    for (const plugin of options.plugins ?? []) {
+      registry.register(plugin);
+      loaded.push({ name: plugin.name, nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])), source: { package: plugin.name }, origin: 'node_modules' });
+    }
+    if (options.discover) {
+      const report = await loadPlugins(await findPlugins(options.discover.cwd, options.discover.pluginFolders), registry);
+      loaded.push(...report.loaded);
+      failed.push(...report.failed);
+    }
+    return new Runtime(registry, { loaded, failed }, options);
+  }
+
+  /** The tensor store, starting the inference worker on first use. */
+  store(): Promise<TensorStore> {
+    const pending =
+      this.#store ??
+      createTensorStore({ device: this.options.device ?? 'cpu', ...(this.options.threads ? { threads: this.options.threads } : {}) }).then((store: ManagedTensorStore) => {
+        this.#storeIfStarted = store;
+        return store;
+      });
+    // A failed start (e.g. DEVICE_UNAVAILABLE) is not remembered, so the next run can try again.
+    pending.catch(() => {
+      if (this.#store === pending) this.#store = undefined;
+    });
+    this.#store = pending;
+    return pending;
+  }
+
+  /** Validates a workflow document, with optional `--set` style overrides applied first. */
+  validate(document: unknown, overrides: readonly ParamOverride[] = []): ValidationResult {
+    const applied = applyOverrides(document, overrides);
+    const result = validateWorkflow(applied.document, this.registry);
+    if (applied.issues.length) return { ok: false, issues: [...applied.issues, ...(result.ok ? [] : result.issues)] };
+    return result;
+  }
+
+  /**
+   * Validates and runs a workflow. Throws {@link WorkflowInvalidError} (before anything runs) when it does
+   * not validate; otherwise returns the run's events as a cold Observable.
+   */
+  run(document: unknown | PreparedWorkflow, options: RunOptions): Observable<RunEvent> {
+    let prepared: PreparedWorkflow;
+    if (isPrepared(document)) prepared = document;
+    else {
+      const result = this.validate(document, options.overrides);
+      if (!result.ok) throw new WorkflowInvalidError(result.issues);
+      prepared = result.prepared;
+    }
+    return executeWorkflow(prepared, {
+      store: () => this.store(),
+      cache: this.cache,
+      outputFolder: options.outputFolder,
+      allowedFolders: options.allowedFolders,
+      ...(options.signal ? { signal: options.signal } : {}),
+      ...(options.concurrency ? { concurrency: options.concurrency } : {}),
+      ...(this.options.nodeTimeoutMs ? { nodeTimeoutMs: this.options.nodeTimeoutMs } : {}),
+      ...(options.runId ? { runId: options.runId } : {}),
+      deviceHint: this.#storeIfStarted?.device ?? (this.options.device === 'webgpu' ? 'webgpu' : 'cpu'),
+    });
+  }
+
+  /** Frees the cache and stops the inference worker. */
+  async close(): Promise<void> {
+    this.cache.clear();
+    const store = await this.#store;
+    this.#store = undefined;
+    this.#storeIfStarted = undefined;
+    await store?.close();
+  }
+}
+
+function isPrepared(value: unknown): value is PreparedWorkflow {
+  return typeof value === 'object' && value !== null && (value as { nodes?: unknown }).nodes instanceof Map && Array.isArray((value as { order?: unknown }).order);
+}

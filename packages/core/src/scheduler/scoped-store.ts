@@ -1,0 +1,119 @@
+import type { ModelHandle, ModelOptions, TensorData, TensorHandle, TensorStore, TensorStoreStats, DType } from '../tensor/types.js';
+
+/**
+ * The TensorStore a node sees: the shared store, plus bookkeeping of every handle the node made, so that
+ * whatever the node neither returned nor released is freed when it finishes, fails or is cancelled.
+ * Intermediate tensors of a sampling loop therefore cannot leak, whatever the node author forgets.
+ */
+export class ScopedTensorStore implements TensorStore {
+  // Handle id → handle and the number of references this node holds on it.
+  readonly #owned = new Map<number, { handle: TensorHandle; count: number }>();
+
+  #inner: TensorStore | undefined;
+
+  /**
+   * @param start Starts (or returns) the shared store. Called on the node's first tensor operation only,
+   *   so graphs of plain values never start an inference worker.
+   * @param deviceHint The device reported before the store has started.
+   */
+  constructor(
+    private readonly start: () => Promise<TensorStore>,
+    private readonly signal: AbortSignal,
+    private readonly deviceHint: TensorStore['device'] = 'cpu',
+  ) {}
+
+  get device(): TensorStore['device'] {
+    return this.#inner?.device ?? this.deviceHint;
+  }
+
+  // Sync methods take handles, and a handle exists only once the store has started.
+  private get inner(): TensorStore {
+    if (!this.#inner) throw new Error('No tensor exists yet in this node: the tensor store has not started.');
+    return this.#inner;
+  }
+
+  async #started(): Promise<TensorStore> {
+    this.#inner ??= await this.start();
+    return this.#inner;
+  }
+
+  async upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
+    return this.#own(await (await this.#started()).upload(data, dims, dtype));
+  }
+
+  async read(handle: TensorHandle): Promise<TensorData> {
+    return (await this.#started()).read(handle);
+  }
+
+  retain(handle: TensorHandle): void {
+    this.inner.retain(handle);
+    this.#own(handle);
+  }
+
+  release(handle: TensorHandle): void {
+    const entry = this.#owned.get(handle.id);
+    // Releasing a handle the node never held (an input it borrowed) would free the scheduler's reference
+    // under a consumer that still needs it: ignore it rather than corrupt the run.
+    if (!entry) return;
+    if (--entry.count === 0) this.#owned.delete(handle.id);
+    this.inner.release(handle);
+  }
+
+  async loadModel(source: string | Uint8Array, options?: ModelOptions): Promise<ModelHandle> {
+    return (await this.#started()).loadModel(source, options);
+  }
+
+  async run(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>, outputNames?: readonly string[], signal?: AbortSignal): Promise<Record<string, TensorHandle>> {
+    const outputs = await (await this.#started()).run(model, feeds, outputNames, signal ?? this.signal);
+    for (const handle of Object.values(outputs)) this.#own(handle);
+    return outputs;
+  }
+
+  stats(): TensorStoreStats {
+    return this.#inner?.stats() ?? { liveTensors: 0, liveBytes: 0, peakBytes: 0, bytesToJs: 0, bytesFromJs: 0, sessions: 0, runs: 0 };
+  }
+
+  /** References this node holds, for tests. */
+  get heldCount(): number {
+    let n = 0;
+    for (const entry of this.#owned.values()) n += entry.count;
+    return n;
+  }
+
+  /**
+   * Hands one reference on each of the given handles to the caller (the scheduler) and frees every other
+   * reference the node holds. Handles the node did not make (inputs passed through) are retained, so the
+   * caller always ends with exactly one reference per kept handle.
+   */
+  finish(keep: Iterable<TensorHandle>): void {
+    for (const handle of keep) {
+      const entry = this.#owned.get(handle.id);
+      if (!entry) this.inner.retain(handle);
+      else if (--entry.count === 0) this.#owned.delete(handle.id);
+    }
+    this.discard();
+  }
+
+  /**
+   * Frees every reference the node still holds (after a failure or cancellation) and closes the scope:
+   * a node that ignored cancellation and goes on making tensors has them freed as they arrive.
+   */
+  discard(): void {
+    for (const { handle, count } of this.#owned.values()) for (let i = 0; i < count; i++) this.#inner?.release(handle);
+    this.#owned.clear();
+    this.#closed = true;
+  }
+
+  #closed = false;
+
+  #own(handle: TensorHandle): TensorHandle {
+    if (this.#closed) {
+      this.inner.release(handle);
+      return handle;
+    }
+    const entry = this.#owned.get(handle.id);
+    if (entry) entry.count++;
+    else this.#owned.set(handle.id, { handle, count: 1 });
+    return handle;
+  }
+}

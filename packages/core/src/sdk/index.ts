@@ -1,0 +1,31 @@
+/**
+ * The Kinegraph plugin SDK: the only module plugin authors import.
+ *
+ * ```ts
+ * import { defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
+ * ```
+ * @packageDocumentation
+ */
+export { Type } from '@sinclair/typebox';
+export type { Static, TObject, TSchema } from '@sinclair/typebox';
+export { defineNode, isValidNodeType } from './node.js';
+export type { AnyNodeDefinition, InputValues, NodeContext, NodeDefinition, NodeMigration, OutputValues, PortMap, PortSpec, Preview } from './node.js';
+export { definePlugin, PLUGIN_API_VERSION } from './plugin.js';
+export type { KinegraphPlugin, PluginFactory } from './plugin.js';
+export { BUILTIN_PORT_TYPES, definePortType } from './port-types.js';
+export type {
+  ConditioningValue,
+  EmbeddingValue,
+  ImageValue,
+  LatentValue,
+  MaskValue,
+  ModelValue,
+  PortTypeDefinition,
+  PortValue,
+  PortValueMap,
+  StyleValue,
+  VideoValue,
+} from './port-types.js';
+export type { FileAccess } from './files.js';
+export { KinegraphError } from '../util/errors.js';
+export type { DeviceName, DType, ModelHandle, ModelOptions, ModelPortInfo, TensorData, TensorHandle, TensorLocation, TensorStore, TensorStoreStats } from '../tensor/types.js';

@@ -1,0 +1,113 @@
+import type { Static, TObject } from '@sinclair/typebox';
+import type { TensorStore } from '../tensor/types.js';
+import type { PortValue } from './port-types.js';
+import type { FileAccess } from './files.js';
+
+/** An input or output port of a node. */
+export interface PortSpec<T extends string = string> {
+  /** Port type name from the port-type registry (`video`, `mask`, ...). */
+  readonly type: T;
+  /** Label in the editor; defaults to the port's key. */
+  readonly title?: string;
+  readonly description?: string;
+  /** Inputs only: the node runs without it (its value is `undefined`). */
+  readonly optional?: boolean;
+}
+
+/** Ports by name. Names, never indices, identify ports in workflows. */
+export type PortMap = Readonly<Record<string, PortSpec>>;
+
+/** Values of a node's inputs, typed from its port map. */
+export type InputValues<I extends PortMap> = {
+  [K in keyof I]: I[K] extends { optional: true } ? PortValue<I[K]['type']> | undefined : PortValue<I[K]['type']>;
+};
+
+/** Values a node's `run` returns, typed from its port map. */
+export type OutputValues<O extends PortMap> = { [K in keyof O]: PortValue<O[K]['type']> };
+
+/** A small picture of work in progress, shown in the editor while a node runs. */
+export interface Preview {
+  /** `image/png`, `image/gif`, ... */
+  readonly mime: string;
+  readonly data: Uint8Array;
+  readonly width: number;
+  readonly height: number;
+}
+
+/**
+ * What a node's `run` gets besides its params and inputs: progress reporting, cancellation, tensors on the
+ * device, and sandboxed file access.
+ */
+export interface NodeContext {
+  /** The node's id in the workflow. */
+  readonly nodeId: string;
+  /** Aborted when the run is cancelled: pass it on, and check it between steps. */
+  readonly signal: AbortSignal;
+  /** Tensors and models on the run's device. Handles made here and not returned are freed after `run`. */
+  readonly tensors: TensorStore;
+  /** Reads inside the allowed folders, writes into the run's output folder. */
+  readonly files: FileAccess;
+  /** The workflow being run, as validated (for embedding in saved files). */
+  readonly workflow: unknown;
+  /** Report progress in [0, 1], with an optional message and preview. */
+  progress(fraction: number, update?: { message?: string; preview?: Preview }): void;
+  /** A problem worth telling the user that does not stop the node (e.g. words outside a vocabulary). */
+  warn(code: string, message: string): void;
+  /** Throws the abort reason if the run was cancelled. */
+  throwIfCancelled(): void;
+}
+
+/** Migrates a saved node one version up: from the version it is keyed by to the next. */
+export type NodeMigration = (node: { params: Record<string, unknown>; inputs: Record<string, { node: string; output: string }> }) => {
+  params: Record<string, unknown>;
+  inputs: Record<string, { node: string; output: string }>;
+};
+
+/** Everything a node type is: serialisable description plus the `run` function. */
+export interface NodeDefinition<P extends TObject = TObject, I extends PortMap = PortMap, O extends PortMap = PortMap> {
+  /** Namespaced kebab-case type, `namespace/name` (`kinegraph/text-encode`, `acme/color-grade`). */
+  readonly type: string;
+  /** Integer ≥ 1, raised when params or ports change incompatibly; add a `migrate` step for each raise. */
+  readonly version: number;
+  readonly title: string;
+  /** Palette category, slash-separated for nesting (`sampling`, `io/video`). */
+  readonly category: string;
+  readonly description: string;
+  /** TypeBox object schema of the params: the TS type of `run`'s params and the JSON Schema ajv validates. */
+  readonly params: P;
+  readonly inputs: I;
+  readonly outputs: O;
+  /** `migrate[v]` turns a version-v node into a version v+1 node. */
+  readonly migrate?: Readonly<Record<number, NodeMigration>>;
+  /**
+   * Whether outputs may be reused from the cache when type, version, params and inputs are unchanged.
+   * Default true. Set false for nodes whose result depends on the outside world beyond `fingerprint`.
+   */
+  readonly cache?: boolean;
+  /**
+   * Extra content that the cache key depends on, e.g. the size and mtime of a file a loader reads, so an
+   * edited file is reloaded. Called before every run of the node.
+   */
+  fingerprint?(params: Static<P>, context: { files: FileAccess }): string | Promise<string>;
+  /** Does the work. Returns a value for every output port. */
+  // Method syntax on purpose: it keeps a typed node assignable to the erased `AnyNodeDefinition`.
+  run(args: { params: Static<P>; inputs: InputValues<I>; context: NodeContext }): Promise<OutputValues<O>> | OutputValues<O>;
+}
+
+/** A node definition with its type parameters erased, as registries hold it. */
+export type AnyNodeDefinition = NodeDefinition<TObject, PortMap, PortMap>;
+
+const NODE_TYPE_PATTERN = /^[a-z0-9][a-z0-9-]*(\.[a-z0-9-]+)*\/[a-z0-9][a-z0-9-]*$/;
+
+/** True for `namespace/kebab-name` node types. */
+export function isValidNodeType(type: string): boolean {
+  return NODE_TYPE_PATTERN.test(type);
+}
+
+/**
+ * Declares a node type. An identity helper, like Vite's `defineConfig`: it costs nothing at run time and
+ * infers `run`'s params and inputs from the schema and port maps.
+ */
+export function defineNode<P extends TObject, const I extends PortMap, const O extends PortMap>(definition: NodeDefinition<P, I, O>): NodeDefinition<P, I, O> {
+  return definition;
+}

@@ -1,0 +1,25 @@
+import type { AnyNodeDefinition } from './node.js';
+import type { PortTypeDefinition } from './port-types.js';
+
+/** The SDK API version plugins declare in package.json (`"kinegraph": { "apiVersion": 1 }`). */
+export const PLUGIN_API_VERSION = 1;
+
+/**
+ * A plugin: a plain object (like a Vite plugin) naming the node and port types it adds.
+ * Falsy entries in `nodes` are ignored so presets can use conditionals.
+ */
+export interface KinegraphPlugin {
+  /** Unique name, usually the npm package name. */
+  readonly name: string;
+  readonly version?: string;
+  readonly portTypes?: readonly PortTypeDefinition[];
+  readonly nodes?: readonly (AnyNodeDefinition | false | null | undefined)[];
+}
+
+/** What a plugin package exports: a factory (preferred) or the plugin object itself. */
+export type PluginFactory<Options = void> = (options: Options) => KinegraphPlugin | Promise<KinegraphPlugin>;
+
+/** Declares a plugin factory. Identity helper that types the returned object. */
+export function definePlugin<Options = void>(factory: PluginFactory<Options>): PluginFactory<Options> {
+  return factory;
+}

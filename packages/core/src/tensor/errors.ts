@@ -1,0 +1,125 @@
+/**
+ * Errors raised by the tensor store, the ONNX backend and the graph builder.
+ *
+ * Every error carries a stable string `code` so callers (the scheduler, the CLI, tests) can branch on it
+ * without parsing messages. Errors thrown inside the inference worker are serialised with
+ * {@link serializeError} and rebuilt on the main thread by {@link rehydrateError} into the same class.
+ */
+import type { DeviceName, DeviceRequest } from './types.js';
+
+/** Stable error codes of the tensor layer. */
+export type TensorErrorCode =
+  | 'DEVICE_UNAVAILABLE'
+  | 'WORKER_CRASHED'
+  | 'WORKER_NOT_FOUND'
+  | 'STORE_CLOSED'
+  | 'ABORTED'
+  | 'TENSOR_RELEASED'
+  | 'UNKNOWN_MODEL'
+  | 'INVALID_ARGUMENT'
+  | 'UNSUPPORTED_DTYPE'
+  | 'UNKNOWN_INITIALIZER'
+  | 'INITIALIZER_MISMATCH'
+  | 'EXTERNAL_DATA_UNSUPPORTED'
+  | 'MODEL_LOAD_FAILED'
+  | 'RUN_FAILED'
+  | 'INTERNAL';
+
+/** Base class of every coded error of the tensor layer. */
+export class TensorError extends Error {
+  /** Stable machine-readable code. */
+  readonly code: TensorErrorCode;
+  /** Structured context (JSON-able) that tools may show; never needed to understand the message. */
+  readonly details: Readonly<Record<string, unknown>> | undefined;
+
+  constructor(code: TensorErrorCode, message: string, details?: Record<string, unknown>, options?: ErrorOptions) {
+    super(message, options);
+    this.name = 'TensorError';
+    this.code = code;
+    this.details = details;
+  }
+}
+
+/** The requested device cannot be used here; `available` lists the devices that can. */
+export class DeviceUnavailableError extends TensorError {
+  readonly requested: DeviceRequest;
+  readonly available: readonly DeviceName[];
+
+  constructor(requested: DeviceRequest, available: readonly DeviceName[], why: string) {
+    super(
+      'DEVICE_UNAVAILABLE',
+      `Device '${requested}' is not available (${why}). Available devices: ${available.join(', ')}.`,
+      { requested, available: [...available], why },
+    );
+    this.name = 'DeviceUnavailableError';
+    this.requested = requested;
+    this.available = available;
+  }
+}
+
+/** The inference worker died; every pending request fails with this. Create a new store to continue. */
+export class WorkerCrashedError extends TensorError {
+  constructor(why: string) {
+    super('WORKER_CRASHED', `The inference worker crashed (${why}); create a new tensor store to continue.`, { why });
+    this.name = 'WorkerCrashedError';
+  }
+}
+
+/** The store was closed; its handles are gone. */
+export class StoreClosedError extends TensorError {
+  constructor() {
+    super('STORE_CLOSED', 'The tensor store is closed.');
+    this.name = 'StoreClosedError';
+  }
+}
+
+/**
+ * A run was cancelled through its AbortSignal. `name` is `'AbortError'`, matching the DOM convention that
+ * fetch, timers and streams use, so generic abort handling recognises it.
+ */
+export class RunAbortedError extends TensorError {
+  constructor(message = 'The run was aborted.') {
+    super('ABORTED', message);
+    this.name = 'AbortError';
+  }
+}
+
+/** JSON-able form of an error, as it crosses the worker boundary. */
+export interface SerializedError {
+  readonly code: TensorErrorCode;
+  readonly message: string;
+  readonly details?: Record<string, unknown>;
+}
+
+/** Converts any thrown value into a {@link SerializedError}; non-coded errors become `fallback`. */
+export function serializeError(err: unknown, fallback: TensorErrorCode = 'INTERNAL'): SerializedError {
+  if (err instanceof TensorError) {
+    return { code: err.code, message: err.message, ...(err.details ? { details: { ...err.details } } : {}) };
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return { code: fallback, message };
+}
+
+/** Rebuilds a {@link SerializedError} into the matching error class (so `instanceof` and `.code` work). */
+export function rehydrateError(s: SerializedError): TensorError {
+  const d = s.details ?? {};
+  switch (s.code) {
+    case 'DEVICE_UNAVAILABLE': {
+      const err = new DeviceUnavailableError(
+        (d['requested'] as DeviceRequest | undefined) ?? 'auto',
+        (d['available'] as DeviceName[] | undefined) ?? ['cpu'],
+        String(d['why'] ?? 'unknown reason'),
+      );
+      err.message = s.message;
+      return err;
+    }
+    case 'WORKER_CRASHED':
+      return new WorkerCrashedError(String(d['why'] ?? s.message));
+    case 'STORE_CLOSED':
+      return new StoreClosedError();
+    case 'ABORTED':
+      return new RunAbortedError(s.message);
+    default:
+      return new TensorError(s.code, s.message, s.details);
+  }
+}

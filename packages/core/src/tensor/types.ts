@@ -1,0 +1,96 @@
+/**
+ * The tensor contract between nodes, the scheduler and the inference worker.
+ *
+ * Nodes never hold tensor data: they hold {@link TensorHandle}s, small serialisable records that name a
+ * tensor living in the inference worker (in CPU memory, or in GPU memory on a GPU execution provider).
+ * Data crosses into the main thread only when a node explicitly calls {@link TensorStore.read}.
+ */
+
+/** Element types a tensor can have. */
+export type DType = 'float32' | 'float16' | 'int64' | 'int32' | 'uint8' | 'bool';
+
+/** Where a tensor's data lives: host memory, or a GPU buffer owned by the execution provider. */
+export type TensorLocation = 'cpu' | 'gpu-buffer';
+
+/** Devices a user can ask for. `auto` picks the best available one and reports which. */
+export type DeviceName = 'cpu' | 'webgpu';
+export type DeviceRequest = DeviceName | 'auto';
+
+/** Typed arrays accepted and returned for tensor data. */
+export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
+
+/** A reference to a tensor owned by the inference worker. Plain data: safe to post, hash and log. */
+export interface TensorHandle {
+  readonly kind: 'tensor';
+  /** Unique id within one store. Never reused. */
+  readonly id: number;
+  readonly dims: readonly number[];
+  readonly dtype: DType;
+  readonly location: TensorLocation;
+}
+
+/** A loaded ONNX model (a pooled inference session). Plain data. */
+export interface ModelHandle {
+  readonly kind: 'model';
+  /** Pool key: stable for the same model bytes, device and options. */
+  readonly id: string;
+  readonly inputNames: readonly string[];
+  readonly outputNames: readonly string[];
+  /** Declared input/output metadata from the model file (dims may contain symbolic names). */
+  readonly inputs: readonly ModelPortInfo[];
+  readonly outputs: readonly ModelPortInfo[];
+}
+
+export interface ModelPortInfo {
+  readonly name: string;
+  readonly dtype: DType | string;
+  readonly dims: readonly (number | string)[];
+}
+
+/** Session options that affect the pool key. */
+export interface ModelOptions {
+  /** ORT graph optimisation level. Default 'all'. */
+  readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
+  /** Intra-op threads; default: ORT's default. */
+  readonly intraOpNumThreads?: number;
+  /** Replace named initializers before creating the session (StyleAdapter interpolation). */
+  readonly initializerOverrides?: Readonly<Record<string, TensorData>>;
+}
+
+/** Counters the store keeps, for tests and benchmarks. */
+export interface TensorStoreStats {
+  /** Tensors alive in the worker. */
+  readonly liveTensors: number;
+  readonly liveBytes: number;
+  /** Highest liveBytes seen since creation (or the last resetPeak). */
+  readonly peakBytes: number;
+  /** Bytes copied from the worker into the main thread by read(). */
+  readonly bytesToJs: number;
+  /** Bytes copied from the main thread into the worker by upload(). */
+  readonly bytesFromJs: number;
+  readonly sessions: number;
+  readonly runs: number;
+}
+
+/**
+ * The device-side tensor API nodes get as `ctx.tensors`. All methods are asynchronous messages to the
+ * inference worker; the main thread never blocks on ORT.
+ *
+ * Ownership: every handle returned by a method starts with one reference owned by the caller. Call
+ * {@link release} when done; the scheduler retains/releases node outputs for you.
+ */
+export interface TensorStore {
+  /** The device this store runs on. */
+  readonly device: DeviceName;
+  /** Copy data from JS into the worker (counted in bytesFromJs). */
+  upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle>;
+  /** Copy a tensor's data into JS (counted in bytesToJs). Only for I/O nodes: images, video, previews. */
+  read(handle: TensorHandle): Promise<TensorData>;
+  retain(handle: TensorHandle): void;
+  release(handle: TensorHandle): void;
+  /** Load (or reuse from the pool) a session for a model file path or bytes. */
+  loadModel(source: string | Uint8Array, options?: ModelOptions): Promise<ModelHandle>;
+  /** Run a model on handles. Returns one new handle per requested output (default: all outputs). */
+  run(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>, outputNames?: readonly string[], signal?: AbortSignal): Promise<Record<string, TensorHandle>>;
+  stats(): TensorStoreStats;
+}

@@ -1,0 +1,38 @@
+/** Levenshtein distance, small-string version (names and ids, not documents). */
+export function editDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  const prev = new Array<number>(b.length + 1);
+  for (let j = 0; j <= b.length; j++) prev[j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    let diagonal = prev[0]!;
+    prev[0] = i;
+    for (let j = 1; j <= b.length; j++) {
+      const above = prev[j]!;
+      prev[j] = Math.min(above + 1, prev[j - 1]! + 1, diagonal + (a[i - 1] === b[j - 1] ? 0 : 1));
+      diagonal = above;
+    }
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The candidates closest to `input`, best first: those within a third of the input's length in edits,
+ * or that contain the input's last path segment (so `text-encode` finds `kinegraph/text-encode`).
+ */
+export function didYouMean(input: string, candidates: Iterable<string>, max = 3): string[] {
+  const needle = input.toLowerCase();
+  const tail = needle.split('/').pop() ?? needle;
+  const scored: Array<[string, number]> = [];
+  for (const candidate of candidates) {
+    const c = candidate.toLowerCase();
+    const distance = Math.min(editDistance(needle, c), editDistance(tail, c.split('/').pop() ?? c) + 0.5);
+    if (distance <= Math.max(2, Math.floor(needle.length / 3)) || (tail.length >= 3 && c.includes(tail))) scored.push([candidate, distance]);
+  }
+  return scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, max).map(([c]) => c);
+}
+
+/** "a, b or c" for hints. */
+export function listOf(values: readonly string[], conjunction = 'or'): string {
+  if (values.length <= 1) return values.join('');
+  return `${values.slice(0, -1).join(', ')} ${conjunction} ${values[values.length - 1]}`;
+}

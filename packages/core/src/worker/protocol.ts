@@ -1,0 +1,72 @@
+/**
+ * Messages between the tensor store (main thread) and the inference worker.
+ *
+ * Every request that expects an answer carries a request id (`rid`); the worker answers each exactly
+ * once with a {@link WorkerResponse}. Tensor ids are allocated by the main thread, so a handle's id is
+ * known before the worker has answered and is never reused within one store.
+ */
+import type { DType, DeviceName, DeviceRequest, ModelOptions, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
+import type { SerializedError } from '../tensor/errors.js';
+
+/** `workerData` the store starts the worker with. */
+export interface WorkerInit {
+  readonly device: DeviceRequest;
+  /** Default intra-op thread count for sessions that do not set one. */
+  readonly threads: number | undefined;
+}
+
+/** The worker's first message: the resolved device, or why it could not start. */
+export type WorkerHello =
+  | { readonly type: 'ready'; readonly device: DeviceName; readonly reason: string; readonly available: readonly DeviceName[] }
+  | { readonly type: 'init-error'; readonly error: SerializedError };
+
+/** One output the main thread wants from a run, with the tensor id it has reserved for it. */
+export interface RunOutputSlot {
+  readonly name: string;
+  readonly id: number;
+}
+
+/** Requests from the main thread. `release` and `cancel` expect no answer. */
+export type WorkerRequest =
+  | { readonly type: 'upload'; readonly rid: number; readonly id: number; readonly dtype: DType; readonly dims: readonly number[]; readonly data: TensorData }
+  | { readonly type: 'read'; readonly rid: number; readonly id: number }
+  | { readonly type: 'release'; readonly ids: readonly number[] }
+  | { readonly type: 'load'; readonly rid: number; readonly source: string | Uint8Array; readonly options: ModelOptions }
+  | { readonly type: 'unload'; readonly rid: number; readonly model: string }
+  | { readonly type: 'run'; readonly rid: number; readonly model: string; readonly feeds: Readonly<Record<string, number>>; readonly outputs: readonly RunOutputSlot[] }
+  | { readonly type: 'cancel'; readonly target: number }
+  | { readonly type: 'inspect'; readonly rid: number }
+  | { readonly type: 'crash'; readonly mode: 'throw' | 'exit' };
+
+/** Result of a successful `load`. */
+export interface LoadResult {
+  readonly id: string;
+  readonly inputs: readonly ModelPortInfo[];
+  readonly outputs: readonly ModelPortInfo[];
+}
+
+/** Description of one tensor a run produced. */
+export interface OutputInfo {
+  readonly id: number;
+  readonly dims: readonly number[];
+  readonly dtype: DType;
+  readonly location: TensorLocation;
+}
+
+/** Result of a successful `run`. */
+export interface RunResult {
+  readonly outputs: Readonly<Record<string, OutputInfo>>;
+}
+
+/** The worker's own view of its state (for tests and leak hunting). */
+export interface WorkerInspection {
+  /** Tensors held in the worker's table (including released ones still pinned by a queued run). */
+  readonly tensors: number;
+  readonly sessions: number;
+  readonly queuedJobs: number;
+}
+
+/** Answer to a request. */
+export type WorkerResponse =
+  | { readonly rid: number; readonly ok: true; readonly result: unknown }
+  | { readonly rid: number; readonly ok: false; readonly error: SerializedError };

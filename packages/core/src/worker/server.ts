@@ -1,0 +1,283 @@
+/**
+ * The inference worker's request handler: owns every ORT session and tensor of one store.
+ *
+ * Uploads, reads and releases are handled as they arrive. Loads and runs go through a FIFO queue and
+ * execute one at a time — ORT blocks the thread during a run anyway, and the queue gives a clear
+ * "not started yet" state in which a cancelled run can be dropped without running it.
+ *
+ * Tensors used by a queued or running job are pinned: a release that arrives meanwhile only marks
+ * them, and they are freed when the last job using them finishes.
+ */
+import { readFile } from 'node:fs/promises';
+import type { TransferListItem } from 'node:worker_threads';
+import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
+import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
+import type { SerializedError } from '../tensor/errors.js';
+import { applyInitializerOverrides } from '../backend/initializers.js';
+import { modelSourceKey, sessionKey } from '../backend/model-key.js';
+import {
+  createSession,
+  describeTensor,
+  disposeTensor,
+  makeTensor,
+  readTensor,
+  releaseSession,
+  runSession,
+  sessionPorts,
+} from '../backend/onnx.js';
+import type { OrtSession, OrtTensor } from '../backend/onnx.js';
+import type { LoadResult, OutputInfo, RunOutputSlot, WorkerInspection, WorkerRequest, WorkerResponse } from './protocol.js';
+
+/** Sends a message to the main thread, moving the listed buffers. */
+export type Post = (msg: WorkerResponse, transfer?: readonly TransferListItem[]) => void;
+
+interface TensorEntry {
+  readonly tensor: OrtTensor;
+  /** Number of queued/running jobs that use this tensor. */
+  pins: number;
+  /** The main thread released it; free when `pins` drops to 0. */
+  released: boolean;
+}
+
+interface SessionEntry {
+  readonly session: OrtSession;
+  readonly inputs: readonly ModelPortInfo[];
+  readonly outputs: readonly ModelPortInfo[];
+}
+
+interface Job {
+  readonly rid: number;
+  readonly pinned: readonly number[];
+  cancelled: boolean;
+  readonly exec: (job: Job) => Promise<{ result: unknown; transfer?: TransferListItem[] }>;
+}
+
+/** Handles the requests of one store. Construct once per worker. */
+export class InferenceServer {
+  private readonly tensors = new Map<number, TensorEntry>();
+  private readonly sessions = new Map<string, Promise<SessionEntry>>();
+  private readonly queue: Job[] = [];
+  private running: Job | undefined;
+  private pumpScheduled = false;
+
+  constructor(
+    private readonly device: DeviceName,
+    private readonly defaultThreads: number | undefined,
+    private readonly post: Post,
+  ) {}
+
+  /** Dispatches one request from the main thread. */
+  handle(msg: WorkerRequest): void {
+    switch (msg.type) {
+      case 'upload':
+        this.reply(msg.rid, () => {
+          this.tensors.set(msg.id, { tensor: makeTensor(msg.dtype, msg.data, msg.dims), pins: 0, released: false });
+          return { result: null };
+        });
+        return;
+      case 'read':
+        void this.read(msg.rid, msg.id);
+        return;
+      case 'release':
+        for (const id of msg.ids) this.release(id);
+        return;
+      case 'load':
+        this.enqueue(msg.rid, [], () => this.load(msg.source, msg.options));
+        return;
+      case 'unload': {
+        // Forget the key now, so runs sent after the unload fail cleanly; release the session only
+        // after the jobs already queued (which hold it) have run.
+        const pending = this.sessions.get(msg.model);
+        this.sessions.delete(msg.model);
+        this.enqueue(msg.rid, [], async () => {
+          if (pending !== undefined) await releaseSession((await pending).session).catch(() => undefined);
+          return { result: null };
+        });
+        return;
+      }
+      case 'run':
+        this.enqueueRun(msg.rid, msg.model, msg.feeds, msg.outputs);
+        return;
+      case 'cancel':
+        this.cancel(msg.target);
+        return;
+      case 'inspect': {
+        const result: WorkerInspection = { tensors: this.tensors.size, sessions: this.sessions.size, queuedJobs: this.queue.length };
+        this.post({ rid: msg.rid, ok: true, result });
+        return;
+      }
+      case 'crash':
+        // Test hook: simulate a worker dying mid-flight, both ways it can happen.
+        if (msg.mode === 'exit') process.exit(70);
+        throw new Error('inference worker crash requested by a test');
+    }
+  }
+
+  // ---- tensors ---------------------------------------------------------------------------------
+
+  private async read(rid: number, id: number): Promise<void> {
+    const entry = this.tensors.get(id);
+    if (entry === undefined || entry.released) return this.fail(rid, unknownTensor(id));
+    entry.pins++;
+    try {
+      const data = await readTensor(entry.tensor);
+      this.post({ rid, ok: true, result: data }, [data.buffer as ArrayBuffer]);
+    } catch (err) {
+      this.fail(rid, serializeError(err, 'INTERNAL'));
+    } finally {
+      this.unpin(id);
+    }
+  }
+
+  private release(id: number): void {
+    const entry = this.tensors.get(id);
+    if (entry === undefined) return; // the main thread counts double releases; nothing to do here
+    entry.released = true;
+    if (entry.pins === 0) this.free(id, entry);
+  }
+
+  private unpin(id: number): void {
+    const entry = this.tensors.get(id);
+    if (entry === undefined) return;
+    entry.pins--;
+    if (entry.released && entry.pins === 0) this.free(id, entry);
+  }
+
+  private free(id: number, entry: TensorEntry): void {
+    this.tensors.delete(id);
+    disposeTensor(entry.tensor);
+  }
+
+  // ---- sessions --------------------------------------------------------------------------------
+
+  private async load(source: string | Uint8Array, options: ModelOptions): Promise<{ result: LoadResult }> {
+    const key = sessionKey(await modelSourceKey(source), this.device, options, this.defaultThreads);
+    let pending = this.sessions.get(key);
+    if (pending === undefined) {
+      pending = this.createEntry(source, options);
+      this.sessions.set(key, pending);
+      // A failed load must not poison the pool: the next attempt retries.
+      pending.catch(() => this.sessions.delete(key));
+    }
+    const entry = await pending;
+    return { result: { id: key, inputs: entry.inputs, outputs: entry.outputs } };
+  }
+
+  private async createEntry(source: string | Uint8Array, options: ModelOptions): Promise<SessionEntry> {
+    let model: string | Uint8Array = source;
+    if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
+      const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
+      model = applyInitializerOverrides(bytes, options.initializerOverrides);
+    }
+    const session = await createSession(model, {
+      device: this.device,
+      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
+      intraOpNumThreads: options.intraOpNumThreads ?? this.defaultThreads,
+    });
+    return { session, ...sessionPorts(session) };
+  }
+
+  // ---- runs ------------------------------------------------------------------------------------
+
+  private enqueueRun(rid: number, model: string, feeds: Readonly<Record<string, number>>, outputs: readonly RunOutputSlot[]): void {
+    const pending = this.sessions.get(model);
+    if (pending === undefined) {
+      return this.fail(rid, { code: 'UNKNOWN_MODEL', message: `model '${model}' is not loaded in this store` });
+    }
+    const feedIds = Object.values(feeds);
+    for (const id of feedIds) {
+      const entry = this.tensors.get(id);
+      if (entry === undefined || entry.released) return this.fail(rid, unknownTensor(id));
+    }
+    this.enqueue(rid, feedIds, async (job) => {
+      const { session } = await pending;
+      const ortFeeds: Record<string, OrtTensor> = {};
+      for (const [name, id] of Object.entries(feeds)) ortFeeds[name] = this.tensors.get(id)!.tensor;
+      const produced = await runSession(session, ortFeeds, outputs.map((o) => o.name));
+      if (job.cancelled) {
+        for (const t of Object.values(produced)) disposeTensor(t);
+        throw new RunAbortedError('The run was aborted while it ran; its outputs were discarded.');
+      }
+      const result: Record<string, OutputInfo> = {};
+      try {
+        for (const { name, id } of outputs) {
+          const t = produced[name];
+          if (t === undefined) throw new TensorError('RUN_FAILED', `the model produced no output '${name}'`);
+          result[name] = { id, ...describeTensor(t) };
+        }
+      } catch (err) {
+        for (const t of Object.values(produced)) disposeTensor(t);
+        throw err;
+      }
+      for (const { name, id } of outputs) this.tensors.set(id, { tensor: produced[name]!, pins: 0, released: false });
+      return { result: { outputs: result } };
+    });
+  }
+
+  private cancel(target: number): void {
+    const idx = this.queue.findIndex((j) => j.rid === target);
+    if (idx >= 0) {
+      const [job] = this.queue.splice(idx, 1);
+      for (const id of job!.pinned) this.unpin(id);
+      this.fail(target, serializeError(new RunAbortedError('The run was aborted before it started.')));
+      return;
+    }
+    if (this.running?.rid === target) this.running.cancelled = true;
+  }
+
+  // ---- queue -----------------------------------------------------------------------------------
+
+  private enqueue(rid: number, pinned: readonly number[], exec: Job['exec']): void {
+    for (const id of pinned) this.tensors.get(id)!.pins++;
+    this.queue.push({ rid, pinned, cancelled: false, exec });
+    this.schedulePump();
+  }
+
+  /**
+   * Starts the next job on a later turn of the event loop, never synchronously: messages that
+   * arrived together (a run and its cancel) are all handled before the next job starts.
+   */
+  private schedulePump(): void {
+    if (this.pumpScheduled || this.running !== undefined) return;
+    this.pumpScheduled = true;
+    setImmediate(() => {
+      this.pumpScheduled = false;
+      void this.pump();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    if (this.running !== undefined) return;
+    const job = this.queue.shift();
+    if (job === undefined) return;
+    this.running = job;
+    try {
+      const { result, transfer } = await job.exec(job);
+      this.post({ rid: job.rid, ok: true, result }, transfer);
+    } catch (err) {
+      this.fail(job.rid, serializeError(err, 'INTERNAL'));
+    } finally {
+      for (const id of job.pinned) this.unpin(id);
+      this.running = undefined;
+      this.schedulePump();
+    }
+  }
+
+  // ---- replies ---------------------------------------------------------------------------------
+
+  private reply(rid: number, fn: () => { result: unknown }): void {
+    try {
+      this.post({ rid, ok: true, result: fn().result });
+    } catch (err) {
+      this.fail(rid, serializeError(err, 'INTERNAL'));
+    }
+  }
+
+  private fail(rid: number, error: SerializedError): void {
+    this.post({ rid, ok: false, error });
+  }
+}
+
+function unknownTensor(id: number): SerializedError {
+  return { code: 'TENSOR_RELEASED', message: `tensor ${id} does not exist in the worker (released, or from another store)` };
+}

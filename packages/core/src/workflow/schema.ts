@@ -1,0 +1,88 @@
+import { Type, type Static } from '@sinclair/typebox';
+
+/** The format tag of the one workflow format this runtime reads and writes. */
+export const WORKFLOW_FORMAT = 'kinegraph/workflow@1';
+
+/** Node ids: what `--set <node>.<param>=...` and edges use. */
+export const NODE_ID_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
+
+const Vec2 = Type.Tuple([Type.Number(), Type.Number()]);
+
+/** An edge into an input port: the source node's id and output port name. */
+export const EdgeSchema = Type.Object(
+  {
+    node: Type.String({ description: 'Id of the node whose output feeds this input.' }),
+    output: Type.String({ description: 'Name of that node\u2019s output port.' }),
+  },
+  { additionalProperties: false },
+);
+
+/** Editor-only layout of a node; ignored when running. */
+export const NodeUiSchema = Type.Object(
+  {
+    pos: Type.Optional(Vec2),
+    size: Type.Optional(Vec2),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+    collapsed: Type.Optional(Type.Boolean()),
+    color: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+
+/** One node of a workflow. */
+export const WorkflowNodeSchema = Type.Object(
+  {
+    type: Type.String({ minLength: 1, maxLength: 200, description: 'Namespaced node type, e.g. kinegraph/text-encode.' }),
+    version: Type.Integer({ minimum: 1, description: 'Version of the node type this node was saved with.' }),
+    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Parameter values; validated by the node type\u2019s own schema.' })),
+    inputs: Type.Optional(Type.Record(Type.String(), EdgeSchema, { description: 'Input port name \u2192 source node output.' })),
+    ui: Type.Optional(NodeUiSchema),
+  },
+  { additionalProperties: false },
+);
+
+/** A visual group of nodes in the editor. */
+export const GroupSchema = Type.Object(
+  {
+    title: Type.String({ maxLength: 200 }),
+    bounding: Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()]),
+    color: Type.Optional(Type.String({ maxLength: 64 })),
+  },
+  { additionalProperties: true },
+);
+
+/** Which package (and version) provided each node type when the workflow was saved. */
+export const NodeTypeProvenanceSchema = Type.Record(
+  Type.String(),
+  Type.Object({ package: Type.String(), version: Type.Optional(Type.String()) }, { additionalProperties: false }),
+);
+
+/** A Kinegraph workflow document (`kinegraph/workflow@1`). */
+export const WorkflowSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    format: Type.Literal(WORKFLOW_FORMAT),
+    name: Type.Optional(Type.String({ maxLength: 200 })),
+    description: Type.Optional(Type.String({ maxLength: 10_000 })),
+    nodes: Type.Record(Type.String({ pattern: NODE_ID_PATTERN }), WorkflowNodeSchema),
+    groups: Type.Optional(Type.Array(GroupSchema)),
+    metadata: Type.Optional(
+      Type.Object(
+        {
+          nodeTypes: Type.Optional(NodeTypeProvenanceSchema),
+        },
+        { additionalProperties: true },
+      ),
+    ),
+  },
+  {
+    $id: 'https://kinegraph.dev/schema/workflow.schema.json',
+    title: 'Kinegraph workflow',
+    description: 'A graph of typed nodes that Kinegraph validates and runs. Edges name ports, never indices.',
+    additionalProperties: false,
+  },
+);
+
+export type Workflow = Static<typeof WorkflowSchema>;
+export type WorkflowNode = Static<typeof WorkflowNodeSchema>;
+export type Edge = Static<typeof EdgeSchema>;
