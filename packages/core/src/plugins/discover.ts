@@ -4,7 +4,7 @@ import { pathToFileURL } from 'node:url';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
 import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
 import type { NodeRegistry, PluginSource } from '../registry/registry.js';
-import { serializeError, type SerializedError } from '../util/errors.js';
+import { KinegraphError, serializeError, type SerializedError } from '../util/errors.js';
 
 /** A plugin package found on disk, before it is loaded. */
 export interface PluginCandidate {
@@ -122,7 +122,8 @@ export async function loadPlugins(candidates: readonly PluginCandidate[], regist
         report.failed.push({
           package: candidate.package,
           path: file,
-          error: serialized.code === 'NODE_FAILED' ? { code: 'PLUGIN_LOAD_FAILED', message: `${candidate.package} failed to load: ${serialized.message}`, hint: `Check that ${entry} exists (is the plugin built?) and loads without errors.` } : serialized,
+          // Our own coded errors (duplicates, bad types) say what is wrong; anything else is a load failure.
+          error: !(error instanceof KinegraphError) ? { code: 'PLUGIN_LOAD_FAILED', message: `${candidate.package} failed to load: ${serialized.message}`, hint: `Check that ${entry} exists (is the plugin built?) and loads without errors.` } : serialized,
         });
       }
     }

@@ -9,6 +9,7 @@ import { contentHash } from '../util/hash.js';
 import type { RunEvent } from './events.js';
 import { OutputCache } from './output-cache.js';
 import { ScopedTensorStore } from './scoped-store.js';
+import { TensorOps } from '../tensor/ops.js';
 import { createFileAccess } from './file-access.js';
 import { collectTensors, summarizeOutput } from './tensor-walk.js';
 
@@ -135,12 +136,13 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
     const nodeController = new AbortController();
     const abortNode = () => nodeController.abort(internal.signal.reason);
     internal.signal.addEventListener('abort', abortNode, { once: true });
-    const scoped = new ScopedTensorStore(startStore, nodeController.signal, options.deviceHint);
+    const scoped = new ScopedTensorStore(startStore, nodeController.signal, options.deviceHint, () => store);
     let lastFraction = -1;
     const context: NodeContext = {
       nodeId: node.id,
       signal: nodeController.signal,
       tensors: scoped,
+      ops: new TensorOps(scoped),
       files: fileAccess,
       workflow: prepared.workflow,
       progress(fraction, update) {
@@ -205,7 +207,9 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const remainingDeps = new Map<string, number>();
   for (const state of states.values()) remainingDeps.set(state.node.id, state.dependencies.length);
+  // A queue with a moving head: shift() would make wide graphs quadratic.
   const ready: string[] = prepared.order.filter((id) => remainingDeps.get(id) === 0);
+  let head = 0;
   const running = new Map<string, Promise<void>>();
 
   await new Promise<void>((resolveAll) => {
@@ -214,8 +218,8 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
         if (running.size === 0) resolveAll();
         return;
       }
-      while (ready.length && running.size < concurrency) {
-        const id = ready.shift()!;
+      while (head < ready.length && running.size < concurrency) {
+        const id = ready[head++]!;
         const state = states.get(id)!;
         const task = runNode(state).then(
           () => {

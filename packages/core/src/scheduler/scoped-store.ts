@@ -15,11 +15,14 @@ export class ScopedTensorStore implements TensorStore {
    * @param start Starts (or returns) the shared store. Called on the node's first tensor operation only,
    *   so graphs of plain values never start an inference worker.
    * @param deviceHint The device reported before the store has started.
+   * @param peek The shared store if it has started already (a node passing an input through never calls
+   *   an async method, yet its handles need the store).
    */
   constructor(
     private readonly start: () => Promise<TensorStore>,
     private readonly signal: AbortSignal,
     private readonly deviceHint: TensorStore['device'] = 'cpu',
+    private readonly peek: () => TensorStore | undefined = () => undefined,
   ) {}
 
   get device(): TensorStore['device'] {
@@ -28,6 +31,7 @@ export class ScopedTensorStore implements TensorStore {
 
   // Sync methods take handles, and a handle exists only once the store has started.
   private get inner(): TensorStore {
+    this.#inner ??= this.peek();
     if (!this.#inner) throw new Error('No tensor exists yet in this node: the tensor store has not started.');
     return this.#inner;
   }
@@ -39,6 +43,12 @@ export class ScopedTensorStore implements TensorStore {
 
   async upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
     return this.#own(await (await this.#started()).upload(data, dims, dtype));
+  }
+
+  /** Zero-copy upload when the shared store supports it (the worker-backed one does); else a copy. */
+  async uploadOwned(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
+    const inner = (await this.#started()) as TensorStore & { uploadOwned?: TensorStore['upload'] };
+    return this.#own(await (inner.uploadOwned ? inner.uploadOwned(data, dims, dtype) : inner.upload(data, dims, dtype)));
   }
 
   async read(handle: TensorHandle): Promise<TensorData> {

@@ -29,3 +29,8 @@ export type {
 export type { FileAccess } from './files.js';
 export { KinegraphError } from '../util/errors.js';
 export type { DeviceName, DType, ModelHandle, ModelOptions, ModelPortInfo, TensorData, TensorHandle, TensorLocation, TensorStore, TensorStoreStats } from '../tensor/types.js';
+export { TensorOps } from '../tensor/ops.js';
+export type { ResizeMode } from '../tensor/ops.js';
+export { buildGraph, GraphBuilder } from '../graph/index.js';
+export type { BuiltGraph, GraphValue, Operand } from '../graph/index.js';
+export { gaussianNoise } from '../tensor/random.js';

@@ -1,5 +1,6 @@
 import type { Static, TObject } from '@sinclair/typebox';
 import type { TensorStore } from '../tensor/types.js';
+import type { TensorOps } from '../tensor/ops.js';
 import type { PortValue } from './port-types.js';
 import type { FileAccess } from './files.js';
 
@@ -45,6 +46,11 @@ export interface NodeContext {
   readonly signal: AbortSignal;
   /** Tensors and models on the run's device. Handles made here and not returned are freed after `run`. */
   readonly tensors: TensorStore;
+  /**
+   * Tensor math on the device (guidance mix, sampler updates, concat, slice, resize, masks, seeded noise)
+   * as cached ONNX graphs over `tensors`: results are owned by the node like any handle it makes.
+   */
+  readonly ops: TensorOps;
   /** Reads inside the allowed folders, writes into the run's output folder. */
   readonly files: FileAccess;
   /** The workflow being run, as validated (for embedding in saved files). */

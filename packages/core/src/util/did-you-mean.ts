@@ -23,7 +23,10 @@ export function didYouMean(input: string, candidates: Iterable<string>, max = 3)
   const needle = input.toLowerCase();
   const tail = needle.split('/').pop() ?? needle;
   const scored: Array<[string, number]> = [];
+  let checked = 0;
   for (const candidate of candidates) {
+    // Bounded, so a typo in a 10,000-node workflow costs milliseconds, not seconds.
+    if (++checked > 2000) break;
     const c = candidate.toLowerCase();
     const distance = Math.min(editDistance(needle, c), editDistance(tail, c.split('/').pop() ?? c) + 0.5);
     if (distance <= Math.max(2, Math.floor(needle.length / 3)) || (tail.length >= 3 && c.includes(tail))) scored.push([candidate, distance]);
@@ -31,8 +34,9 @@ export function didYouMean(input: string, candidates: Iterable<string>, max = 3)
   return scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, max).map(([c]) => c);
 }
 
-/** "a, b or c" for hints. */
-export function listOf(values: readonly string[], conjunction = 'or'): string {
+/** "a, b or c" for hints; long lists are cut after `max` items with a count of the rest. */
+export function listOf(values: readonly string[], conjunction = 'or', max = 25): string {
+  if (values.length > max) return `${values.slice(0, max).join(', ')} \u2026 (${values.length - max} more)`;
   if (values.length <= 1) return values.join('');
   return `${values.slice(0, -1).join(', ')} ${conjunction} ${values[values.length - 1]}`;
 }

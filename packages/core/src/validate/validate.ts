@@ -169,10 +169,16 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
     }
     for (const [port, spec] of Object.entries(definition.inputs)) {
       if (spec.optional || port in node.inputs) continue;
-      const offering = [...prepared.values()]
-        .filter((other) => other.id !== node.id)
-        .flatMap((other) => Object.entries(other.registered.definition.outputs).filter(([, o]) => registry.accepts(spec.type, o.type)).map(([name]) => `${other.id}.${name}`))
-        .slice(0, 5);
+      const offering: string[] = [];
+      // At most five suggestions, found lazily: a 10,000-node workflow with many missing inputs stays linear.
+      search: for (const other of prepared.values()) {
+        if (other.id === node.id) continue;
+        for (const [name, output] of Object.entries(other.registered.definition.outputs)) {
+          if (!registry.accepts(spec.type, output.type)) continue;
+          offering.push(`${other.id}.${name}`);
+          if (offering.length === 5) break search;
+        }
+      }
       issues.push({
         code: 'INPUT_MISSING',
         nodeId: node.id,

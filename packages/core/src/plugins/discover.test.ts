@@ -1,0 +1,43 @@
+import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { NodeRegistry } from '../registry/registry.js';
+import { findPlugins, loadPlugins } from './discover.js';
+
+const node = (type: string) =>
+  `{ type: '${type}', version: 1, title: 't', category: 'c', description: 'd', params: { type: 'object', properties: {} }, inputs: {}, outputs: {}, run: () => ({}) }`;
+
+async function pkg(dir: string, name: string, kinegraph: unknown, source?: string) {
+  await mkdir(dir, { recursive: true });
+  await writeFile(join(dir, 'package.json'), JSON.stringify({ name, version: '1.2.3', type: 'module', ...(kinegraph === undefined ? {} : { kinegraph }) }));
+  if (source) await writeFile(join(dir, 'index.js'), source);
+}
+
+describe('plugin discovery', () => {
+  it('finds plugins in plugins/ and node_modules (scoped too), loads the good ones and reports the rest', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kg-discover-'));
+    const entry = { apiVersion: 1, plugins: ['index.js'] };
+    await pkg(join(root, 'plugins', 'local'), 'local-plugin', entry, `export default () => ({ name: 'local-plugin', nodes: [${node('local/a')}] })`);
+    await pkg(join(root, 'node_modules', '@acme', 'grade'), '@acme/grade', entry, `export default { name: '@acme/grade', nodes: [${node('acme/grade')}] }`);
+    await pkg(join(root, 'node_modules', 'clash'), 'clash', entry, `export default () => ({ name: 'clash', nodes: [${node('acme/grade')}] })`);
+    await pkg(join(root, 'node_modules', 'throws'), 'throws', entry, `export default () => { throw new Error('setup exploded'); }`);
+    await pkg(join(root, 'node_modules', 'old-api'), 'old-api', { apiVersion: 0, plugins: ['index.js'] }, 'export default {}');
+    await pkg(join(root, 'node_modules', 'missing-entry'), 'missing-entry', entry);
+    await pkg(join(root, 'node_modules', 'not-a-plugin'), 'not-a-plugin', undefined, 'export default 1');
+
+    const candidates = await findPlugins(root);
+    expect(candidates.map((c) => c.package).sort()).toEqual(['@acme/grade', 'clash', 'local-plugin', 'missing-entry', 'old-api', 'throws']);
+    const registry = new NodeRegistry();
+    const report = await loadPlugins(candidates, registry);
+    expect(report.loaded.map((p) => p.name).sort()).toEqual(['@acme/grade', 'local-plugin']);
+    expect(registry.get('acme/grade')!.source).toMatchObject({ package: '@acme/grade', version: '1.2.3' });
+    const failures = Object.fromEntries(report.failed.map((f) => [f.package, f.error]));
+    expect(failures.clash!.code).toBe('NODE_TYPE_DUPLICATE');
+    expect(failures.clash!.message).toContain('"@acme/grade" and "clash"');
+    expect(failures.throws!.code).toBe('PLUGIN_LOAD_FAILED');
+    expect(failures.throws!.message).toContain('setup exploded');
+    expect(failures['old-api']!.code).toBe('PLUGIN_API_UNSUPPORTED');
+    expect(failures['missing-entry']!.code).toBe('PLUGIN_LOAD_FAILED');
+  });
+});

@@ -1,0 +1,105 @@
+// The scheduler with real tensors in the inference worker: reference counts, peak memory, cleanup.
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { lastValueFrom, toArray } from 'rxjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { Runtime } from '../runtime.js';
+import { tensorPlugin } from '../test-support/tensor-plugin.js';
+import type { ManagedTensorStore } from '../tensor/index.js';
+import type { RunEvent } from './events.js';
+
+const SIZE = 250_000; // 1 MB per tensor
+const out = await mkdtemp(join(tmpdir(), 'kg-tensors-'));
+const runtimes: Runtime[] = [];
+
+async function runtime(cacheBudgetBytes: number) {
+  const rt = await Runtime.create({ plugins: [await tensorPlugin()], cacheBudgetBytes });
+  runtimes.push(rt);
+  return { rt, store: (await rt.store()) as ManagedTensorStore };
+}
+
+afterAll(async () => {
+  for (const rt of runtimes) await rt.close();
+});
+
+function chain(length: number, extra: Record<string, unknown> = {}) {
+  const nodes: Record<string, unknown> = { n0: { type: 'test/noise', version: 1, params: { size: SIZE, seed: 7 } } };
+  for (let i = 1; i <= length; i++) nodes[`n${i}`] = { type: 'test/scale', version: 1, params: { factor: 1 }, inputs: { latent: { node: `n${i - 1}`, output: 'latent' } } };
+  nodes.mean = { type: 'test/mean', version: 1, inputs: { latent: { node: `n${length}`, output: 'latent' } } };
+  return { format: 'kinegraph/workflow@1', nodes: { ...nodes, ...extra } };
+}
+
+const run = (rt: Runtime, doc: unknown, signal?: AbortSignal) =>
+  lastValueFrom(rt.run(doc, { outputFolder: out, allowedFolders: [out], concurrency: 1, ...(signal ? { signal } : {}) }).pipe(toArray()));
+
+describe('scheduler with tensors', () => {
+  it('frees every tensor when its last consumer has run: peak stays near the working set', async () => {
+    const { rt, store } = await runtime(0);
+    store.resetPeak();
+    const events = await run(rt, chain(8));
+    expect(events.at(-1)!.type).toBe('run:done');
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(0);
+    expect(store.stats().doubleReleases).toBe(0);
+    // Each scale node holds its input, an intermediate and its output: 3 MB, never the 9 MB of all outputs.
+    expect(store.stats().peakBytes).toBeLessThanOrEqual(3 * SIZE * 4 + 1024); // + scalar params
+    expect((await store.inspectWorker()).tensors).toBe(0);
+  });
+
+  it('keeps cached outputs alive for re-runs and frees them when evicted', async () => {
+    const { rt, store } = await runtime(64 * 1024 * 1024);
+    await run(rt, chain(3));
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(4); // noise + 3 scales, held by the cache
+    const second = await run(rt, chain(3));
+    expect(second.filter((e) => e.type === 'node:cached')).toHaveLength(5);
+    rt.cache.clear();
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(0);
+  });
+
+  it('passes a borrowed input through as an output without freeing it twice', async () => {
+    const { rt, store } = await runtime(0);
+    const doc = chain(1, {
+      p: { type: 'test/pass', version: 1, inputs: { latent: { node: 'n1', output: 'latent' } } },
+      mean2: { type: 'test/mean', version: 1, inputs: { latent: { node: 'p', output: 'latent' } } },
+    });
+    const events = await run(rt, doc);
+    expect(JSON.stringify(events.at(-1))).toContain('run:done');
+    const means = events.flatMap((e) => (e.type === 'node:done' && e.nodeId.startsWith('mean') ? [e.outputs.text] : []));
+    expect(means[0]).toEqual(means[1]);
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(0);
+    expect(store.stats().doubleReleases).toBe(0);
+  });
+
+  it('leaves no tensor behind when a node fails or the run is cancelled', async () => {
+    const { rt, store } = await runtime(0);
+    const failing = chain(4);
+    (failing.nodes as Record<string, { params: Record<string, unknown> }>).n3!.params.failAfter = true;
+    const failed = await run(rt, failing);
+    const end = failed.at(-1) as Extract<RunEvent, { type: 'run:error' }>;
+    expect(end.type).toBe('run:error');
+    expect(end.nodeId).toBe('n3');
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(0);
+
+    const slow = chain(4);
+    for (const id of ['n1', 'n2', 'n3', 'n4']) (slow.nodes as Record<string, { params: Record<string, unknown> }>)[id]!.params.waitMs = 40;
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(), 70);
+    const cancelled = await run(rt, slow, controller.signal);
+    expect(cancelled.at(-1)!.type).toBe('run:cancelled');
+    await new Promise((r) => setTimeout(r, 100)); // let the cancelled node's late ops settle
+    await store.whenIdle();
+    expect(store.stats().liveTensors).toBe(0);
+  });
+
+  it('moves no tensor bytes into JS between tensor nodes; only the reading node does', async () => {
+    const { rt, store } = await runtime(0);
+    const before = store.stats().bytesToJs;
+    await run(rt, chain(3));
+    expect(store.stats().bytesToJs - before).toBe(SIZE * 4); // the mean node's one read
+  });
+});
