@@ -96,3 +96,37 @@ export function hashOverrides(overrides: Readonly<Record<string, TensorData>> | 
   }
   return h.digest('hex');
 }
+
+/** A float32 initializer read from a model file. */
+export interface FloatInitializer {
+  readonly dims: number[];
+  readonly data: Float32Array;
+}
+
+/**
+ * Reads float32 initializers (weights) of a model, by name (all float32 ones when `names` is omitted).
+ * For nodes that compute new weights from a model's own, such as the StyleAdapter's
+ * `(1-α)·W_base + α·W_style`, before passing them as `initializerOverrides` to `loadModel`.
+ * Throws `UNKNOWN_INITIALIZER` listing names that are not float32 initializers of the model.
+ */
+export function readOnnxInitializers(modelBytes: Uint8Array, names?: readonly string[]): Record<string, FloatInitializer> {
+  const model = onnx.ModelProto.decode(modelBytes);
+  const wanted = names ? new Set(names) : undefined;
+  const out: Record<string, FloatInitializer> = {};
+  for (const init of model.graph?.initializer ?? []) {
+    const name = init.name ?? '';
+    if ((wanted && !wanted.has(name)) || init.dataType !== 1) continue;
+    const dims = (init.dims ?? []).map((d) => int64ToNumber(d));
+    let data: Float32Array;
+    if (init.rawData && init.rawData.length) {
+      // Copy: the decoded bytes are a view into the whole model buffer and may be unaligned.
+      data = new Float32Array(init.rawData.slice().buffer, 0, init.rawData.length / 4);
+    } else data = Float32Array.from(init.floatData ?? []);
+    out[name] = { dims, data };
+  }
+  const missing = names?.filter((n) => !(n in out)) ?? [];
+  if (missing.length) {
+    throw new TensorError('UNKNOWN_INITIALIZER', `The model has no float32 initializer named ${missing.slice(0, 10).map((n) => `"${n}"`).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}.`);
+  }
+  return out;
+}

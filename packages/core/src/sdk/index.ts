@@ -34,3 +34,5 @@ export type { ResizeMode } from '../tensor/ops.js';
 export { buildGraph, GraphBuilder } from '../graph/index.js';
 export type { BuiltGraph, GraphValue, Operand } from '../graph/index.js';
 export { gaussianNoise } from '../tensor/random.js';
+export { readOnnxInitializers } from '../backend/initializers.js';
+export type { FloatInitializer } from '../backend/initializers.js';

@@ -1,0 +1,138 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { KinegraphError, type ModelHandle, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
+import { manifestProblems, type PackManifest } from './manifest.js';
+
+/** Sessions of a loaded pack, by role. */
+export interface PackSessions {
+  readonly textEncoder: ModelHandle;
+  readonly stunet: ModelHandle;
+  readonly t2i?: ModelHandle;
+  readonly ssr?: ModelHandle;
+}
+
+/** The value of a `model` port made by LoadModelPack: the manifest, its folder and loaded sessions. */
+export interface PackValue extends ModelValue {
+  readonly kind: 'model';
+  readonly name: string;
+  readonly dir: string;
+  readonly manifest: PackManifest;
+  readonly sessions: PackSessions;
+  readonly tokenizerJson: object;
+  /** Set by StyleAdapter: which style is blended into the STUNet, and how much. */
+  readonly style?: { readonly name: string; readonly alpha: number };
+}
+
+/** Narrows a `model` input to a pack, with a clear error for models from other node libraries. */
+export function asPack(value: unknown, nodeId: string): PackValue {
+  const pack = value as Partial<PackValue> | undefined;
+  if (!pack || pack.kind !== 'model' || !pack.manifest || !pack.sessions) {
+    throw new KinegraphError('MODEL_NOT_A_PACK', 'The model input is not a Kinegraph model pack.', {
+      nodeId,
+      hint: 'Connect the "model" output of a kinegraph/load-model-pack (or kinegraph/style-adapter) node.',
+    });
+  }
+  return pack as PackValue;
+}
+
+/**
+ * Folders searched for packs by name, in order: `$KINEGRAPH_MODELS` (colon-separated), `models/` in the
+ * current directory, and the `models/` folder of the Kinegraph checkout these nodes were built in.
+ */
+export function packSearchFolders(cwd = process.cwd()): string[] {
+  const fromEnv = (process.env.KINEGRAPH_MODELS ?? '').split(':').filter(Boolean);
+  const shipped = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'models');
+  return [...new Set([...fromEnv.map((f) => resolve(f)), resolve(cwd, 'models'), shipped])];
+}
+
+/** The folder of a pack by name; throws MODEL_PACK_NOT_FOUND listing where it looked and what exists. */
+export async function findPack(name: string, folders = packSearchFolders()): Promise<string> {
+  for (const folder of folders) {
+    const dir = join(folder, name);
+    if (existsSync(join(dir, 'manifest.json'))) return dir;
+  }
+  throw new KinegraphError('MODEL_PACK_NOT_FOUND', `Model pack "${name}" was not found.`, {
+    hint: `Looked in ${folders.join(', ')}. The shipped pack is "kinegraph-tiny"; set KINEGRAPH_MODELS to add folders.`,
+  });
+}
+
+/** Reads and checks a pack's manifest. */
+export async function readManifest(dir: string): Promise<PackManifest> {
+  const file = join(dir, 'manifest.json');
+  let value: unknown;
+  try {
+    value = JSON.parse(await readFile(file, 'utf8'));
+  } catch (error) {
+    throw new KinegraphError('MANIFEST_INVALID', `${file} cannot be read as JSON: ${(error as Error).message}.`, { hint: 'Re-export the pack (make -C training export).' });
+  }
+  const problems = manifestProblems(value);
+  if (problems.length) {
+    throw new KinegraphError('MANIFEST_INVALID', `${file} lacks ${problems.join(', ')}.`, { hint: 'Re-export the pack (make -C training export).' });
+  }
+  return value as PackManifest;
+}
+
+async function sha256(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest('hex');
+}
+
+/**
+ * Checks every file the manifest lists: present, of the stated size and sha256. Throws
+ * MODEL_FILE_MISSING or MODEL_FILE_CORRUPT naming the file.
+ */
+export async function verifyPackFiles(dir: string, manifest: PackManifest): Promise<void> {
+  for (const entry of manifest.files) {
+    const path = join(dir, entry.path);
+    const info = await stat(path).catch(() => undefined);
+    if (!info?.isFile()) {
+      throw new KinegraphError('MODEL_FILE_MISSING', `Model pack "${manifest.name}" is missing ${entry.path} (expected at ${path}).`, {
+        hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
+      });
+    }
+    if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
+      throw new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
+        hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
+      });
+    }
+  }
+}
+
+/** Loads a pack's sessions into the store (pooled: loading the same pack twice reuses them). */
+export async function loadPack(dir: string, tensors: TensorStore, options: { verify: boolean }): Promise<PackValue> {
+  const manifest = await readManifest(dir);
+  if (options.verify) await verifyPackFiles(dir, manifest);
+  const load = async (file: string) => {
+    try {
+      return await tensors.loadModel(join(dir, file));
+    } catch (error) {
+      throw new KinegraphError('MODEL_FILE_CORRUPT', `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`, {
+        hint: 'Restore the file, or re-export the pack: make -C training export.',
+        cause: error,
+      });
+    }
+  };
+  const models = manifest.models;
+  const sessions: PackSessions = {
+    textEncoder: await load(models.text_encoder.file),
+    stunet: await load(models.stunet.file),
+    ...(models.t2i ? { t2i: await load(models.t2i.file) } : {}),
+    ...(models.ssr ? { ssr: await load(models.ssr.file) } : {}),
+  };
+  const tokenizerJson = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8')) as object;
+  return { kind: 'model', name: manifest.name, dir, manifest, sessions, tokenizerJson };
+}
+
+/** Size and mtime of the manifest and every listed file: the cache key part that notices a re-export. */
+export async function packFingerprint(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const name of ['manifest.json']) {
+    const info = await stat(join(dir, name)).catch(() => undefined);
+    parts.push(`${name}:${info?.size ?? 0}:${info?.mtimeMs ?? 0}`);
+  }
+  return parts.join('|');
+}

@@ -1,0 +1,72 @@
+import { KinegraphError, Type, defineNode } from '@kinegraph/core/sdk';
+import { asPack } from '../../model/pack.js';
+import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
+import { samplerCoefficients } from '../../sampling/coefficients.js';
+import { denoise } from '../../sampling/denoise.js';
+import { inputGraph } from '../../sampling/step-graphs.js';
+import { makePreview } from '../../media/index.js';
+import { encodePrompt, firstOutputName, runGraph, samplingParams, timestepTensor } from './common.js';
+
+/**
+ * TextToImage: one image from a prompt with the pack's text-to-image U-Net, the model STUNet was inflated
+ * from. It makes the first frame of the paper's text → image → video path (feed it to ImageCondition).
+ */
+export const textToImageNode = defineNode({
+  type: 'kinegraph/text-to-image',
+  version: 1,
+  title: 'Text to Image',
+  category: 'sampling',
+  description: 'Generates a single frame with the pack\u2019s T2I base model.',
+  params: Type.Object({
+    ...samplingParams,
+    guidance: Type.Number({ minimum: 0, maximum: 30, default: 3, description: 'Classifier-free guidance scale (1 = off).' }),
+    previewEvery: Type.Integer({ minimum: 0, maximum: 200, default: 5, description: 'Send a preview every N steps (0 = never).' }),
+  }),
+  inputs: {
+    model: { type: 'model' },
+    positive: { type: 'embedding' },
+    negative: { type: 'embedding', optional: true },
+  },
+  outputs: { image: { type: 'image' } },
+  async run({ params, inputs, context }) {
+    const pack = asPack(inputs.model, context.nodeId);
+    const m = pack.manifest;
+    const t2i = m.models.t2i;
+    if (!t2i || !pack.sessions.t2i) {
+      throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no text-to-image model.`, { nodeId: context.nodeId, hint: 'Use a pack with models.t2i, such as kinegraph-tiny.' });
+    }
+    const [height, width] = m.resolution.base;
+    const batch = inputs.positive.tensor.dims[0] ?? 1;
+    const dims = [batch, 3, height, width];
+    const guided = params.guidance !== 1;
+    const neg = inputs.negative?.tensor ?? (guided ? (await encodePrompt(context, pack, '', { warn: false })).tensor : undefined);
+    const text = guided ? await context.ops.concat([inputs.positive.tensor, neg!], 0) : inputs.positive.tensor;
+    const coefficients = samplerCoefficients(params.sampler, params.eta, alphasCumprod(m.schedule), timesteps(m.schedule.num_train_timesteps, params.steps));
+    const [xName, tName, textName] = [t2i.inputs[0]?.name ?? 'x', t2i.inputs[1]?.name ?? 't', t2i.inputs[2]?.name ?? 'text_embeddings'];
+    const outName = firstOutputName(t2i.outputs);
+    const prepare = inputGraph(1, guided);
+    const image = await denoise({
+      context,
+      sampler: params.sampler,
+      coefficients,
+      start: await context.ops.randn(dims, params.seed),
+      ...(guided ? { guidance: params.guidance } : {}),
+      async predict(x, t) {
+        const xin = (await runGraph(context, prepare, { in0: x })).out!;
+        const tt = await timestepTensor(context, t, guided ? 2 * batch : batch);
+        const out = await context.tensors.run(pack.sessions.t2i!, { [xName]: xin, [tName]: tt, [textName]: text }, [outName]);
+        context.tensors.release(xin);
+        context.tensors.release(tt);
+        return out[outName]!;
+      },
+      noise: (step) => context.ops.randn(dims, params.seed + 7919 * (step + 1)),
+      async onStep(step, x0) {
+        if (params.previewEvery > 0 && (step === coefficients.length - 1 || (step + 1) % params.previewEvery === 0)) {
+          const preview = await makePreview(context, x0);
+          if (preview) context.progress((step + 1) / coefficients.length, { preview });
+        }
+      },
+    });
+    return { image: { kind: 'image', tensor: image } };
+  },
+});

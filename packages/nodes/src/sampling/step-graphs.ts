@@ -1,0 +1,91 @@
+import { buildGraph, type BuiltGraph } from '@kinegraph/core/sdk';
+
+/**
+ * The small ONNX graphs a sampling loop runs between model calls, built once per shape of problem and
+ * pooled by the store. Scalars arrive as a float32 coefficient vector, so one session serves every step.
+ */
+
+const cache = new Map<string, BuiltGraph>();
+function cached(key: string, make: () => BuiltGraph): BuiltGraph {
+  let graph = cache.get(key);
+  if (!graph) cache.set(key, (graph = make()));
+  return graph;
+}
+
+/** Which optional terms a step update has. */
+export interface UpdateVariant {
+  /** The model output holds [cond; uncond] halves to mix with the guidance scale. */
+  readonly guided: boolean;
+  /** A fresh-noise term (DDIM with eta > 0). */
+  readonly noise: boolean;
+  /** A previous-x0 term (DPM++ 2M). */
+  readonly history: boolean;
+}
+
+/**
+ * One sampler step, fused: v = guided mix of the prediction (if guided), then
+ *   x_next = cx·x + cv·v + cz·z + cp·x0_prev   and   x0 = α·x − σ·v.
+ * Inputs: `pred`, `x`, [`z`], [`p`], `k` = [scale, cx, cv, cz, cp, α, −σ] (float32 [7]).
+ */
+export function updateGraph(variant: UpdateVariant): BuiltGraph {
+  const key = `kinegraph-sampler-update-${variant.guided ? 'g' : 'u'}${variant.noise ? 'z' : ''}${variant.history ? 'p' : ''}`;
+  return cached(key, () =>
+    buildGraph(key, (g) => {
+      const pred = g.input('pred', 'float32');
+      const x = g.input('x', 'float32');
+      const z = variant.noise ? g.input('z', 'float32') : undefined;
+      const p = variant.history ? g.input('p', 'float32') : undefined;
+      const k = g.input('k', 'float32', [7]);
+      const at = (i: number) => g.gather(k, [i]);
+      let v = pred;
+      if (variant.guided) {
+        const [cond, uncond] = g.split(pred, 0, 2);
+        v = g.add(uncond!, g.mul(at(0), g.sub(cond!, uncond!)));
+      }
+      let next = g.add(g.mul(at(1), x), g.mul(at(2), v));
+      if (z) next = g.add(next, g.mul(at(3), z));
+      if (p) next = g.add(next, g.mul(at(4), p));
+      g.output('x_next', next);
+      g.output('x0', g.add(g.mul(at(5), x), g.mul(at(6), v)));
+    }),
+  );
+}
+
+/**
+ * The denoiser's input: `parts` tensors concatenated on the channel axis (noisy state first, then
+ * conditioning), and for guidance the result stacked twice on the batch axis ([cond; uncond] share it).
+ */
+export function inputGraph(parts: number, duplicate: boolean): BuiltGraph {
+  const key = `kinegraph-denoiser-input-${parts}${duplicate ? '-x2' : ''}`;
+  return cached(key, () =>
+    buildGraph(key, (g) => {
+      const inputs = Array.from({ length: parts }, (_, i) => g.input(`in${i}`, 'float32'));
+      const joined = parts === 1 ? inputs[0]! : g.concat(inputs, 1);
+      g.output('out', duplicate ? g.concat([joined, joined], 0) : joined);
+    }),
+  );
+}
+
+/** acc + the window's prediction padded into place along the frame axis: MultiDiffusion's sum. */
+export function accumulateGraph(): BuiltGraph {
+  return cached('kinegraph-window-accumulate', () =>
+    buildGraph('kinegraph-window-accumulate', (g) => {
+      const acc = g.input('acc', 'float32');
+      const w = g.input('w', 'float32');
+      const pads = g.input('pads', 'int64', [10]);
+      g.output('out', g.add(acc, g.op('Pad', [w, pads])[0]!));
+    }),
+  );
+}
+
+/** keep·known + (1 − keep)·x: pastes the known pixels back (final compositing for conditioned tasks). */
+export function compositeGraph(): BuiltGraph {
+  return cached('kinegraph-composite-known', () =>
+    buildGraph('kinegraph-composite-known', (g) => {
+      const x = g.input('x', 'float32');
+      const known = g.input('known', 'float32');
+      const keep = g.input('keep', 'float32');
+      g.output('out', g.add(g.mul(keep, known), g.mul(g.sub(g.scalar(1), keep), x)));
+    }),
+  );
+}
