@@ -1,0 +1,148 @@
+/** Animated GIF encode (gifenc) and decode (omggif), pure JS: the format that works without ffmpeg. */
+import { gifenc } from './gifenc-lib.js';
+import { GifReader } from 'omggif';
+import type { RgbaClip } from './frames.js';
+import { mediaError } from './errors.js';
+
+const TRAILER = 0x3b;
+const EXTENSION = 0x21;
+const COMMENT_LABEL = 0xfe;
+const IMAGE = 0x2c;
+
+/** True for bytes starting with `GIF87a` or `GIF89a`. */
+export function isGif(bytes: Uint8Array): boolean {
+  return bytes.length >= 6 && bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x38 && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61;
+}
+
+/**
+ * Encodes frames as a looping GIF89a, each with its own 256-colour palette (quantised per frame, so a
+ * clip whose colours drift keeps them). `comment`, if given, is stored in a Comment Extension; it must be
+ * 7-bit ASCII (see `workflowToAscii`).
+ */
+export function encodeGif(clip: RgbaClip, comment?: string): Uint8Array {
+  const encoder = gifenc.GIFEncoder();
+  // GIF delays are whole hundredths of a second; players treat delays under 2 as "as fast as possible".
+  const delayMs = Math.max(20, Math.round(1000 / (clip.fps > 0 ? clip.fps : 10)));
+  for (const rgba of clip.frames) {
+    const palette = gifenc.quantize(rgba, 256, { format: 'rgb565' });
+    const index = gifenc.applyPalette(rgba, palette, 'rgb565');
+    encoder.writeFrame(index, clip.width, clip.height, { palette, delay: delayMs, repeat: 0 });
+  }
+  encoder.finish();
+  const bytes = encoder.bytes();
+  return comment === undefined ? bytes : insertBeforeTrailer(bytes, commentExtension(comment));
+}
+
+/** A Comment Extension block: the text in sub-blocks of at most 255 bytes, then a 0 terminator. */
+function commentExtension(text: string): Uint8Array {
+  if (/[^\x00-\x7f]/.test(text)) throw new RangeError('GIF comments must be 7-bit ASCII');
+  const data = new TextEncoder().encode(text);
+  const blocks = Math.ceil(data.length / 255);
+  const out = new Uint8Array(2 + data.length + blocks + 1);
+  out[0] = EXTENSION;
+  out[1] = COMMENT_LABEL;
+  let o = 2;
+  for (let i = 0; i < data.length; i += 255) {
+    const chunk = data.subarray(i, i + 255);
+    out[o++] = chunk.length;
+    out.set(chunk, o);
+    o += chunk.length;
+  }
+  out[o] = 0;
+  return out;
+}
+
+function insertBeforeTrailer(gif: Uint8Array, block: Uint8Array): Uint8Array {
+  const end = gif[gif.length - 1] === TRAILER ? gif.length - 1 : gif.length;
+  const out = new Uint8Array(end + block.length + 1);
+  out.set(gif.subarray(0, end));
+  out.set(block, end);
+  out[out.length - 1] = TRAILER;
+  return out;
+}
+
+/**
+ * Every Comment Extension's text in a GIF, in file order. Walks the block structure (omggif skips
+ * comments), so it stops quietly at the first malformed block and returns what it found before it.
+ */
+export function readGifComments(bytes: Uint8Array): string[] {
+  if (!isGif(bytes) || bytes.length < 13) return [];
+  const comments: string[] = [];
+  let p = 13;
+  const flags = bytes[10]!;
+  if (flags & 0x80) p += 3 * (1 << ((flags & 7) + 1));
+  const readSubBlocks = (collect: number[] | undefined): boolean => {
+    while (p < bytes.length) {
+      const size = bytes[p++]!;
+      if (size === 0) return true;
+      if (p + size > bytes.length) return false;
+      if (collect) for (let i = 0; i < size; i++) collect.push(bytes[p + i]!);
+      p += size;
+    }
+    return false;
+  };
+  while (p < bytes.length) {
+    const block = bytes[p++];
+    if (block === TRAILER) break;
+    if (block === EXTENSION) {
+      const label = bytes[p++];
+      const text = label === COMMENT_LABEL ? ([] as number[]) : undefined;
+      if (!readSubBlocks(text)) break;
+      if (text) comments.push(new TextDecoder('latin1').decode(Uint8Array.from(text)));
+    } else if (block === IMAGE) {
+      if (p + 9 > bytes.length) break;
+      const local = bytes[p + 8]!;
+      p += 9;
+      if (local & 0x80) p += 3 * (1 << ((local & 7) + 1));
+      p++; // LZW minimum code size
+      if (!readSubBlocks(undefined)) break;
+    } else break;
+  }
+  return comments;
+}
+
+/** Which frames to keep while decoding: every `step`-th, at most `maxFrames` (0: all). */
+export interface FrameSelection {
+  readonly maxFrames?: number;
+  readonly step?: number;
+}
+
+/**
+ * Decodes an animated (or still) GIF into full-canvas RGBA frames, honouring frame offsets, transparency
+ * and disposal, with fps from the first frame's delay (10 fps when it is 0). Errors name the file.
+ */
+export function decodeGif(bytes: Uint8Array, name: string, selection: FrameSelection = {}): RgbaClip {
+  let reader: GifReader;
+  try {
+    reader = new GifReader(bytes);
+  } catch (error) {
+    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" could not be decoded as GIF: ${(error as Error).message}.`, 'The file may be truncated or damaged; re-export it.', undefined, error);
+  }
+  const { width, height } = reader;
+  const step = Math.max(1, selection.step ?? 1);
+  const max = selection.maxFrames && selection.maxFrames > 0 ? selection.maxFrames : Infinity;
+  const canvas = new Uint8Array(width * height * 4);
+  const frames: Uint8Array[] = [];
+  const count = reader.numFrames();
+  let saved: Uint8Array | undefined;
+  try {
+    for (let i = 0; i < count && frames.length < max; i++) {
+      const info = reader.frameInfo(i);
+      if (info.disposal === 3) saved = canvas.slice();
+      reader.decodeAndBlitFrameRGBA(i, canvas);
+      if (i % step === 0) frames.push(canvas.slice());
+      // Disposal applies after the frame was shown: 2 clears its rectangle, 3 restores what was before.
+      if (info.disposal === 2) clearRect(canvas, width, info);
+      else if (info.disposal === 3 && saved) canvas.set(saved);
+    }
+  } catch (error) {
+    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" could not be decoded as GIF: ${(error as Error).message}.`, 'The file may be truncated or damaged; re-export it.', undefined, error);
+  }
+  if (frames.length === 0) throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
+  const delay = count > 0 ? reader.frameInfo(0).delay : 0;
+  return { width, height, frames, fps: (delay > 0 ? 100 / delay : 10) / step };
+}
+
+function clearRect(canvas: Uint8Array, width: number, r: { x: number; y: number; width: number; height: number }): void {
+  for (let y = r.y; y < r.y + r.height; y++) canvas.fill(0, (y * width + r.x) * 4, (y * width + r.x + r.width) * 4);
+}

@@ -1,0 +1,91 @@
+import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
+import type { BuiltGraph, TensorHandle } from '@kinegraph/core/sdk';
+
+/** `#rrggbb` (case-insensitive). */
+const HEX_COLOR = '^#[0-9A-Fa-f]{6}$';
+
+// One graph per input rank (video 5, image 4); colour, tolerance and softness are inputs, so every
+// setting shares one loaded session.
+const graphs = new Map<number, BuiltGraph>();
+
+/**
+ * The colour-distance graph: d = max over RGB of |x − target| / 2 (0–1 colour units, as in 0–255 / 255),
+ * mask = clip(1 − (d − tolerance) · sharpness, 0, 1), flipped when invert = 1.
+ */
+function colorDistanceGraph(rank: number): BuiltGraph {
+  let graph = graphs.get(rank);
+  if (!graph) {
+    graph = buildGraph(`kinegraph-mask-from-color-r${rank}`, (g) => {
+      const x = g.input('x', 'float32');
+      const target = g.input('target', 'float32');
+      const tolerance = g.input('tolerance', 'float32', []);
+      const sharpness = g.input('sharpness', 'float32', []);
+      const invert = g.input('invert', 'float32', []);
+      const diff = g.abs(g.sub(x, target));
+      const [distance] = g.op('ReduceMax', [diff], { axes: { ints: [1] }, keepdims: { i: 1 } });
+      const soft = g.clip(g.sub(1, g.mul(g.sub(g.mul(distance!, 0.5), tolerance), sharpness)), 0, 1);
+      // invert ∈ {0, 1}: m + invert · (1 − 2m).
+      g.output('y', g.add(soft, g.mul(invert, g.sub(1, g.mul(soft, 2)))));
+    });
+    graphs.set(rank, graph);
+  }
+  return graph;
+}
+
+/**
+ * **Mask From Color** (`kinegraph/mask-from-color`): a `mask` of the pixels close to a colour (a green
+ * screen, a painted marker region) in a video [B, 1, F, H, W] or image [B, 1, H, W]. Computed on the
+ * device as a small ONNX graph: no pixels are read into JS.
+ *
+ * Distance is the largest per-channel difference in 0–1 colour units; pixels within `tolerance` are 1.
+ * `softness` adds a linear ramp beyond the tolerance (0: hard edge).
+ */
+export const maskFromColorNode = defineNode({
+  type: 'kinegraph/mask-from-color',
+  version: 1,
+  title: 'Mask From Color',
+  category: 'io/mask',
+  description: 'Marks the pixels of a video or image close to a colour (e.g. a green screen), computed on the device.',
+  params: Type.Object({
+    color: Type.String({ default: '#00ff00', pattern: HEX_COLOR, description: 'Target colour as #rrggbb.' }),
+    tolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'Largest per-channel difference (0–1) still counted as the colour.' }),
+    softness: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Width (0–1 colour units) of a soft falloff beyond the tolerance; 0 is a hard edge.' }),
+    invert: Type.Boolean({ default: false, description: 'Mark everything except the colour.' }),
+  }),
+  inputs: {
+    video: { type: 'video', optional: true, description: 'Video to key (connect this or image).' },
+    image: { type: 'image', optional: true, description: 'Image to key (used when no video is connected).' },
+  },
+  outputs: { mask: { type: 'mask' } },
+  async run({ params, inputs, context }) {
+    const source = inputs.video?.tensor ?? inputs.image?.tensor;
+    if (!source) {
+      throw new KinegraphError('INVALID_INPUT', 'Mask From Color needs a video or an image.', { nodeId: context.nodeId, hint: 'Connect the `video` or the `image` input.' });
+    }
+    const rank = source.dims.length;
+    const rgb = hexToSigned(params.color);
+    const model = await context.tensors.loadModel(colorDistanceGraph(rank).bytes);
+    const targetDims = [1, 3, ...Array<number>(rank - 2).fill(1)];
+    const feeds: TensorHandle[] = [];
+    try {
+      const [target, tolerance, sharpness, invert] = await Promise.all([
+        context.tensors.upload(Float32Array.from(rgb), targetDims),
+        context.tensors.upload(Float32Array.of(params.tolerance), []),
+        // A hard edge is a ramp too steep to fall between two 8-bit levels (1/255 apart).
+        context.tensors.upload(Float32Array.of(1 / Math.max(params.softness, 1e-4)), []),
+        context.tensors.upload(Float32Array.of(params.invert ? 1 : 0), []),
+      ]);
+      feeds.push(target, tolerance, sharpness, invert);
+      const out = await context.tensors.run(model, { x: source, target, tolerance, sharpness, invert }, undefined, context.signal);
+      return { mask: { kind: 'mask' as const, tensor: out['y']! } };
+    } finally {
+      for (const h of feeds) context.tensors.release(h);
+    }
+  },
+});
+
+/** `#rrggbb` → [r, g, b] in the tensors' [-1, 1] range. */
+function hexToSigned(hex: string): [number, number, number] {
+  const n = Number.parseInt(hex.slice(1), 16);
+  return [(n >> 16) & 255, (n >> 8) & 255, n & 255].map((b) => b / 127.5 - 1) as [number, number, number];
+}

@@ -1,0 +1,140 @@
+// VideoEncode round trips: GIF and PNG frames in pure JS, MP4/WebM through ffmpeg (checked with ffprobe),
+// the workflow recovered from each file, and a clear FFMPEG_MISSING error without ffmpeg.
+import { readFile, readdir } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { decodeGif } from '../../media/gif.js';
+import { decodePng } from '../../media/png.js';
+import { probeMedia, decodeVideoFile } from '../../media/ffmpeg-video.js';
+import { readEmbeddedWorkflow } from '../../media/embedded-workflow.js';
+import { FFMPEG_ENV } from '../../media/ffmpeg-tool.js';
+import { createHarness, meanAbsDiff, squareFrames, workflow } from '../../test-support/index.js';
+import type { NodeHarness } from '../../test-support/index.js';
+import { ioNodes } from './index.js';
+
+let h: NodeHarness;
+beforeAll(async () => {
+  h = await createHarness(ioNodes);
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+const FRAMES = 8;
+const SIZE = 32;
+const expected = squareFrames(FRAMES, SIZE, SIZE);
+
+function graph(encode: Record<string, unknown>, source: Record<string, unknown> = {}) {
+  return {
+    src: { type: 'test/synthetic-video', version: 1, params: { frames: FRAMES, width: SIZE, height: SIZE, fps: 10, ...source } },
+    enc: { type: 'kinegraph/video-encode', version: 1, params: { filenamePrefix: 'clip', ...encode }, inputs: { video: { node: 'src', output: 'video' } } },
+  };
+}
+
+async function encode(params: Record<string, unknown>, source?: Record<string, unknown>) {
+  const nodes = graph(params, source);
+  const result = await h.run(nodes);
+  expect(result.error).toBeUndefined();
+  const path = result.output('enc', 'path') as string;
+  expect(typeof path).toBe('string');
+  return { path, result, workflow: workflow(nodes) };
+}
+
+describe('VideoEncode', () => {
+  it('writes a GIF whose frames, size, colours, fps and embedded workflow come back', async () => {
+    const { path, workflow: doc } = await encode({ format: 'gif' });
+    expect(basename(path)).toMatch(/^clip_\d{5}\.gif$/);
+    const bytes = new Uint8Array(await readFile(path));
+    const clip = decodeGif(bytes, path);
+    expect([clip.frames.length, clip.width, clip.height, clip.fps]).toEqual([FRAMES, SIZE, SIZE, 10]);
+    clip.frames.forEach((f, i) => expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(4));
+    expect(await readEmbeddedWorkflow(bytes)).toMatchObject(doc);
+    expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
+  });
+
+  it('writes PNG frames losslessly; the first carries the workflow and fps', async () => {
+    const { path, result, workflow: doc } = await encode({ format: 'png', filenamePrefix: 'frames' });
+    expect(basename(path)).toMatch(/^frames_\d{5}_0000\.png$/);
+    expect(result.files).toHaveLength(FRAMES);
+    const stem = basename(path).replace(/_0000\.png$/, '');
+    const names = (await readdir(h.out)).filter((n) => n.startsWith(stem)).sort();
+    expect(names).toHaveLength(FRAMES);
+    for (const [i, name] of names.entries()) {
+      const png = decodePng(new Uint8Array(await readFile(`${h.out}/${name}`)), name);
+      expect(Buffer.from(png.data).equals(Buffer.from(expected[i]!))).toBe(true);
+    }
+    expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
+    expect(decodePng(new Uint8Array(await readFile(path)), path).text['kinegraph-fps']).toBe('10');
+  });
+
+  it('writes H.264 yuv420p MP4 with the workflow in its comment tag', async () => {
+    const { path, workflow: doc } = await encode({ format: 'mp4' });
+    const probe = await probeMedia(path);
+    expect(probe).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: SIZE, height: SIZE, frames: FRAMES, fps: 10 });
+    expect(probe.duration).toBeCloseTo(FRAMES / 10, 1);
+    expect(JSON.parse(probe.tags['comment']!)).toMatchObject(doc);
+    expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
+    const back = await decodeVideoFile(path);
+    expect(back.frames).toHaveLength(FRAMES);
+    back.frames.forEach((f, i) => expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(12));
+  });
+
+  it('writes VP9 yuv420p WebM with the workflow in its comment tag', async () => {
+    const { path, workflow: doc } = await encode({ format: 'webm', crf: 30 });
+    const probe = await probeMedia(path);
+    expect(probe).toMatchObject({ codec: 'vp9', pixFmt: 'yuv420p', width: SIZE, height: SIZE });
+    expect(probe.duration).toBeCloseTo(FRAMES / 10, 1);
+    expect(JSON.parse(probe.tags['comment']!)).toMatchObject(doc);
+    expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
+    expect((await decodeVideoFile(path)).frames).toHaveLength(FRAMES);
+  });
+
+  it('pads odd sizes for 4:2:0 and honours an fps override', async () => {
+    const { path } = await encode({ format: 'mp4', fps: 25 }, { width: 33, height: 17 });
+    const probe = await probeMedia(path);
+    expect([probe.width, probe.height, probe.fps]).toEqual([34, 18, 25]);
+  });
+
+  it('numbers files past existing ones and writes one file per batch item', async () => {
+    const first = await encode({ format: 'gif', filenamePrefix: 'batch' }, { batch: 2 });
+    expect(first.result.files.map((f) => basename(f))).toEqual(['batch_00001.gif', 'batch_00002.gif']);
+    const second = await encode({ format: 'gif', filenamePrefix: 'batch' });
+    expect(basename(second.path)).toBe('batch_00003.gif');
+    const [a, b] = await Promise.all(first.result.files.map(async (f) => decodeGif(new Uint8Array(await readFile(f)), f)));
+    expect(meanAbsDiff(a!.frames[0]!, b!.frames[0]!)).toBeGreaterThan(20); // the second item is darker
+  });
+
+  it('leaves the workflow out when embedWorkflow is false', async () => {
+    const { path } = await encode({ format: 'gif', embedWorkflow: false });
+    expect(await readEmbeddedWorkflow(path)).toBeUndefined();
+  });
+
+  it('without ffmpeg, MP4 is FFMPEG_MISSING with install advice, and GIF still works', async () => {
+    const saved = process.env[FFMPEG_ENV];
+    process.env[FFMPEG_ENV] = '/nonexistent/ffmpeg';
+    try {
+      const before = await readdir(h.out);
+      const failed = await h.run(graph({ format: 'mp4' }));
+      expect(failed.error).toMatchObject({ code: 'FFMPEG_MISSING', nodeId: 'enc' });
+      expect(failed.error!.message).toContain('MP4');
+      expect(failed.error!.hint).toMatch(/apt install ffmpeg/);
+      expect(failed.error!.hint).toMatch(/GIF/);
+      expect((await readdir(h.out)).sort()).toEqual(before.sort()); // nothing half-written
+      const { path } = await encode({ format: 'gif' });
+      expect(decodeGif(new Uint8Array(await readFile(path)), path).frames).toHaveLength(FRAMES);
+    } finally {
+      if (saved === undefined) delete process.env[FFMPEG_ENV];
+      else process.env[FFMPEG_ENV] = saved;
+    }
+  });
+
+  it('rejects an unsafe filename prefix and an out-of-range H.264 crf before writing', async () => {
+    expect(() => h.runtime.run(workflow(graph({ format: 'gif', filenamePrefix: '../escape' })), { outputFolder: h.out, allowedFolders: [h.inputs] })).toThrow(/problem/);
+    const crf = await h.run(graph({ format: 'mp4', crf: 60 }));
+    expect(crf.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'enc' });
+  });
+
+  it('leaks no tensors', async () => {
+    expect(await h.liveTensorsAfterClear()).toBe(0);
+  });
+});
