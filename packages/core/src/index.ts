@@ -31,3 +31,4 @@ export { serializeError } from './util/errors.js';
 export type { SerializedError } from './util/errors.js';
 export { contentHash, canonicalJson } from './util/hash.js';
 export * from './tensor/index.js';
+export { failActiveRuns } from './scheduler/scheduler.js';

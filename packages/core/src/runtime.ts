@@ -5,7 +5,8 @@ import { findPlugins, loadPlugins, type DiscoveryReport } from './plugins/discov
 import { validateWorkflow, type PreparedWorkflow, type ValidationResult } from './validate/validate.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
 import { OutputCache } from './scheduler/output-cache.js';
-import { executeWorkflow } from './scheduler/scheduler.js';
+import { executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
+import { withProvenance } from './registry/describe.js';
 import type { RunEvent } from './scheduler/events.js';
 import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { createTensorStore, type ManagedTensorStore } from './tensor/index.js';
@@ -24,8 +25,14 @@ export interface RuntimeOptions {
   readonly plugins?: readonly KinegraphPlugin[];
   /** Discover plugins from this folder (its `plugins/` and `node_modules`); `false` skips discovery. */
   readonly discover?: { readonly cwd: string; readonly pluginFolders?: readonly string[] } | false;
-  /** Time limit per node, ms. */
+  /** Time limit per node, ms: a node that hangs fails its run with NODE_TIMEOUT. */
   readonly nodeTimeoutMs?: number;
+  /**
+   * Keep the process alive when plugin code throws outside its node's promise (a throw in a timer):
+   * such errors fail the runs in progress with NODE_UNCAUGHT_ERROR instead. For long-lived hosts (the
+   * CLI and the server turn it on).
+   */
+  readonly catchStrayErrors?: boolean;
 }
 
 /** Options of one run. */
@@ -82,6 +89,7 @@ export class Runtime {
       loaded.push(...report.loaded);
       failed.push(...report.failed);
     }
+    if (options.catchStrayErrors) installStrayErrorHandlers();
     return new Runtime(registry, { loaded, failed }, options);
   }
 
@@ -106,7 +114,10 @@ export class Runtime {
     const applied = applyOverrides(document, overrides);
     const result = validateWorkflow(applied.document, this.registry);
     if (applied.issues.length) return { ok: false, issues: [...applied.issues, ...(result.ok ? [] : result.issues)] };
-    return result;
+    if (!result.ok) return result;
+    // What runs (and what outputs embed) records which package provides each node type, so a machine
+    // without a plugin can say what to install.
+    return { ...result, prepared: { ...result.prepared, workflow: withProvenance(result.prepared.workflow, this.registry) } };
   }
 
   /**
@@ -142,6 +153,20 @@ export class Runtime {
     this.#storeIfStarted = undefined;
     await store?.close();
   }
+}
+
+let strayHandlersInstalled = false;
+
+// Once per process: errors thrown outside any node's promise chain fail the runs in progress. An error
+// that no run can account for is still reported on stderr, but does not end a long-lived host.
+function installStrayErrorHandlers(): void {
+  if (strayHandlersInstalled) return;
+  strayHandlersInstalled = true;
+  const onStray = (error: unknown) => {
+    if (failActiveRuns(error) === 0) process.stderr.write(`kinegraph: an error escaped outside any run: ${error instanceof Error ? error.message : String(error)}\n`);
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
 }
 
 function isPrepared(value: unknown): value is PreparedWorkflow {

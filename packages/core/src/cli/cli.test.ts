@@ -23,7 +23,12 @@ const fail = { type: 'demo/fail', version: 1, title: 'Fail', category: 'demo', d
 const wait = { type: 'demo/wait', version: 1, title: 'Wait', category: 'demo', description: 'Waits until cancelled.',
   params: { type: 'object', properties: {} }, inputs: {}, outputs: {},
   run: ({ context }) => new Promise((_, reject) => { console.error('waiting'); context.signal.addEventListener('abort', () => reject(context.signal.reason)); }) };
-export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait] });
+const stray = { type: 'demo/stray', version: 1, title: 'Stray', category: 'demo', description: 'Throws from a timer, outside its promise.',
+  params: { type: 'object', properties: {} }, inputs: {}, outputs: {},
+  run: ({ context }) => new Promise((_, reject) => { setTimeout(() => { throw new Error('stray throw'); }, 20); context.signal.addEventListener('abort', () => reject(context.signal.reason)); }) };
+const hang = { type: 'demo/hang', version: 1, title: 'Hang', category: 'demo', description: 'Never finishes, ignores cancellation.',
+  params: { type: 'object', properties: {} }, inputs: {}, outputs: {}, run: () => new Promise(() => { setInterval(() => {}, 1000); }) };
+export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang] });
 `;
 
 function kinegraph(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -53,6 +58,8 @@ beforeAll(async () => {
   await writeFile(join(project, 'fail.json'), workflow({ f: { type: 'demo/fail', version: 1 } }));
   await writeFile(join(project, 'wait.json'), workflow({ w: { type: 'demo/wait', version: 1 } }));
   await writeFile(join(project, 'broken.json'), '{"format": ');
+  await writeFile(join(project, 'stray.json'), workflow({ s: { type: 'demo/stray', version: 1 } }));
+  await writeFile(join(project, 'hang.json'), workflow({ h: { type: 'demo/hang', version: 1 } }));
 });
 
 describe('kinegraph CLI', () => {
@@ -111,6 +118,25 @@ describe('kinegraph CLI', () => {
     expect(plugins.code).toBe(0);
     expect(plugins.stdout).toContain('demo-plugin');
     expect(plugins.stdout).toContain('PLUGIN_API_UNSUPPORTED');
+  });
+
+  it('isolates plugin failures: a throw outside the node\u2019s promise and a hang each fail the run, naming the node', async () => {
+    const stray = await kinegraph(['run', 'stray.json']);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain('failed at node "s": NODE_UNCAUGHT_ERROR');
+    expect(stray.stderr).toContain('stray throw');
+    const hang = await kinegraph(['run', 'hang.json', '--timeout', '0.3']);
+    expect(hang.code).toBe(2);
+    expect(hang.stderr).toContain('failed at node "h": NODE_TIMEOUT');
+  });
+
+  it('records the providing package of each node type in what it runs', async () => {
+    const result = await kinegraph(['run', 'ok.json', '--json', '--out', 'o3']);
+    expect(result.code).toBe(0);
+    const { Runtime } = await import('../runtime.js');
+    const runtime = await Runtime.create({ discover: { cwd: project } });
+    const validated = runtime.validate(JSON.parse(await (await import('node:fs/promises')).readFile(join(project, 'ok.json'), 'utf8')));
+    expect(validated.ok && validated.prepared.workflow.metadata?.nodeTypes).toEqual({ 'demo/text': { package: 'demo-plugin', version: '0.1.0' }, 'demo/save': { package: 'demo-plugin', version: '0.1.0' } });
   });
 
   it('usage errors exit 1', async () => {

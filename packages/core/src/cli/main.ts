@@ -25,6 +25,7 @@ Commands:
       --device cpu|webgpu|auto       Device for models and tensors (default: cpu)
       --allow <dir>                  Another folder file-reading nodes may read (repeatable)
       --threads <n>                  ONNX Runtime threads
+      --timeout <seconds>            Fail a node that runs longer than this (NODE_TIMEOUT)
       --json                         Print events as NDJSON
   validate <workflow.json>  List every problem in a workflow [--json] [--set ...]
   nodes                     List node types with their JSON Schemas [--json]
@@ -79,7 +80,15 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
   const device = (args.flags.get('device')?.at(-1) ?? 'cpu') as DeviceRequest;
   if (!['cpu', 'webgpu', 'auto'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
   const threads = args.flags.get('threads')?.at(-1);
-  const runtime = await Runtime.create({ device, ...(threads ? { threads: Number(threads) } : {}), discover: { cwd: io.cwd } });
+  const timeout = args.flags.get('timeout')?.at(-1);
+  if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
+  const runtime = await Runtime.create({
+    device,
+    ...(threads ? { threads: Number(threads) } : {}),
+    ...(timeout ? { nodeTimeoutMs: Number(timeout) * 1000 } : {}),
+    discover: { cwd: io.cwd },
+    catchStrayErrors: true,
+  });
   for (const failed of runtime.discovery.failed) {
     if (args.command !== 'plugins') io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
   }

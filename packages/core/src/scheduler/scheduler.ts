@@ -13,6 +13,24 @@ import { TensorOps } from '../tensor/ops.js';
 import { createFileAccess } from './file-access.js';
 import { collectTensors, summarizeOutput } from './tensor-walk.js';
 
+/**
+ * Runs in progress in this process. An exception that escapes a node's own promise chain (a throw in a
+ * timer callback, an unawaited rejection) cannot be traced to its node, so {@link failActiveRuns} fails
+ * the runs that were executing instead of letting it take the process down.
+ */
+const activeRuns = new Set<{ fail(error: unknown): void }>();
+
+/**
+ * Fails every run in progress with `NODE_UNCAUGHT_ERROR`, naming the nodes that were running. Hosts call it
+ * from `uncaughtException`/`unhandledRejection` handlers (see `Runtime.create({ catchStrayErrors })`).
+ * Returns how many runs were failed (0: the error did not come from a run).
+ */
+export function failActiveRuns(error: unknown): number {
+  const runs = [...activeRuns];
+  for (const run of runs) run.fail(error);
+  return runs.length;
+}
+
 /** Everything a run needs besides the workflow. */
 export interface ExecuteOptions {
   /** The device's tensor store; obtained lazily so runs of tensor-free graphs never start a worker. */
@@ -203,6 +221,25 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
     }
   };
 
+  const stray = {
+    fail(error: unknown) {
+      if (failure || signal.aborted) return;
+      const nodes = [...running.keys()];
+      const nodeId = nodes[0] ?? prepared.order[0] ?? '';
+      const message = error instanceof Error ? error.message : String(error);
+      failure = {
+        nodeId,
+        error: new KinegraphError('NODE_UNCAUGHT_ERROR', `An error escaped node${nodes.length > 1 ? 's' : ''} ${nodes.map((n) => `"${n}"`).join(', ') || '(none running)'} outside its run: ${message}`, {
+          nodeId,
+          hint: 'A plugin threw from a callback it did not await (a timer or event handler). Report it to the plugin\u2019s authors.',
+        }),
+      };
+      emit({ type: 'node:error', runId, nodeId, error: serializeError(failure.error, nodeId) });
+      internal.abort(failure.error);
+    },
+  };
+  activeRuns.add(stray);
+
   // Dispatch: start every node whose dependencies are done, up to the concurrency limit.
   const concurrency = Math.max(1, options.concurrency ?? 4);
   const remainingDeps = new Map<string, number>();
@@ -255,6 +292,7 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
     pump();
   });
 
+  activeRuns.delete(stray);
   // Whatever the outcome, the run gives back every reference it holds.
   for (const state of states.values()) releaseHeld(state);
   signal.removeEventListener('abort', onAbort);
