@@ -12,6 +12,7 @@ import type { RunEvent } from '../scheduler/events.js';
 import { isTerminalEvent } from '../scheduler/events.js';
 import type { DeviceRequest } from '../tensor/types.js';
 import { serializeError } from '../util/errors.js';
+import { pluginCommand } from './plugin-init.js';
 
 /** Exit codes of `kinegraph`: documented in the README and stable. */
 export const EXIT = { ok: 0, invalid: 1, runtimeError: 2, cancelled: 130 } as const;
@@ -30,6 +31,12 @@ Commands:
   validate <workflow.json>  List every problem in a workflow [--json] [--set ...]
   nodes                     List node types with their JSON Schemas [--json]
   plugins                   List plugins: what loaded, from where, and what did not [--json]
+  plugin init <name>        Create a plugin package with one working node and its test
+      --dir <folder>                 Where to create it (default: plugins)
+  serve                     Start the browser editor (needs @kinegraph/editor)
+      --port <n>                     Port (default: 8188)
+      --host <addr>                  Address (default: 127.0.0.1; another needs --token)
+      --token <secret>               Require this token on every request
 
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled.`;
 
@@ -61,8 +68,15 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
         return await nodesCommand(args, io);
       case 'plugins':
         return await pluginsCommand(args, io);
+      case 'plugin': {
+        // `plugin` parses its own arguments (its --dir takes a value the shared parser does not know).
+        const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+        return await pluginCommand(argv.slice(argv.indexOf('plugin') + 1), io, pkg.version);
+      }
+      case 'serve':
+        return await serveCommand(args, io);
       default:
-        throw new UsageError(`Unknown command "${args.command}". Commands: run, validate, nodes, plugins.`);
+        throw new UsageError(`Unknown command "${args.command}". Commands: run, validate, nodes, plugins, plugin init, serve.`);
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -228,6 +242,30 @@ async function pluginsCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream
     for (const f of failed) io.stdout.write(`  ${f.package}  ${f.error.code}: ${f.error.message}\n    hint: ${f.error.hint ?? '-'}\n    at ${f.path}\n`);
   }
   return EXIT.ok;
+}
+
+/** The editor's entry point, as far as core knows it (core must not depend on the editor at build time). */
+interface EditorModule {
+  serve(options: { port?: number; host?: string; token?: string; cwd: string; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number>;
+}
+
+async function serveCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+  const portText = args.flags.get('port')?.at(-1);
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
+  const host = args.flags.get('host')?.at(-1);
+  const token = args.flags.get('token')?.at(-1);
+  // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
+  const specifier = '@kinegraph/editor';
+  let editor: EditorModule;
+  try {
+    editor = (await import(specifier)) as EditorModule;
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((error as Error).message).includes(specifier)) throw error;
+    throw Object.assign(new Error('The editor is not installed.'), { code: 'EDITOR_NOT_INSTALLED', hint: 'Install it next to @kinegraph/core: npm install @kinegraph/editor' });
+  }
+  return editor.serve({ ...(port !== undefined ? { port } : {}), ...(host !== undefined ? { host } : {}), ...(token !== undefined ? { token } : {}), cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
 }
 
 // Preview bytes become base64 in NDJSON.

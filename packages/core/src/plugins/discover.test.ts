@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -39,5 +39,18 @@ describe('plugin discovery', () => {
     expect(failures.throws!.message).toContain('setup exploded');
     expect(failures['old-api']!.code).toBe('PLUGIN_API_UNSUPPORTED');
     expect(failures['missing-entry']!.code).toBe('PLUGIN_LOAD_FAILED');
+  });
+
+  it('loads a package once when plugins/ and node_modules reach the same folder (an npm workspace link)', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kg-discover-'));
+    await pkg(join(root, 'plugins', 'grade'), '@acme/grade', { apiVersion: 1, plugins: ['index.js'] }, `export default () => ({ name: '@acme/grade', nodes: [${node('acme/grade')}] })`);
+    await mkdir(join(root, 'node_modules', '@acme'), { recursive: true });
+    await symlink(join(root, 'plugins', 'grade'), join(root, 'node_modules', '@acme', 'grade'), 'dir');
+
+    const candidates = await findPlugins(root);
+    expect(candidates.map((c) => [c.package, c.origin])).toEqual([['@acme/grade', 'plugins-folder']]);
+    const report = await loadPlugins(candidates, new NodeRegistry());
+    expect(report.failed).toEqual([]);
+    expect(report.loaded.map((p) => [p.name, p.nodeTypes])).toEqual([['@acme/grade', ['acme/grade']]]);
   });
 });

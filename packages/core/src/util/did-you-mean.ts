@@ -20,6 +20,8 @@ export function editDistance(a: string, b: string): number {
  * or that contain the input's last path segment (so `text-encode` finds `kinegraph/text-encode`).
  */
 export function didYouMean(input: string, candidates: Iterable<string>, max = 3): string[] {
+  // Edit distance is quadratic: a pasted paragraph (or a 10 MB string) is not a typo of a name.
+  if (input.length > 200) return [];
   const needle = input.toLowerCase();
   const tail = needle.split('/').pop() ?? needle;
   const scored: Array<[string, number]> = [];

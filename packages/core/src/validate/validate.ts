@@ -110,6 +110,24 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
     prepared.set(id, { id, registered, params, inputs: migration.inputs });
   }
 
+  // Up to five "node.output" suggestions per port type, computed once per type: a workflow with thousands
+  // of unconnected inputs stays linear.
+  const offerings = new Map<string, string[]>();
+  const offeringsOf = (type: string): string[] => {
+    let found = offerings.get(type);
+    if (found) return found;
+    found = [];
+    search: for (const other of prepared.values()) {
+      for (const [name, output] of Object.entries(other.registered.definition.outputs)) {
+        if (!registry.accepts(type, output.type)) continue;
+        found.push(`${other.id}.${name}`);
+        if (found.length === 5) break search;
+      }
+    }
+    offerings.set(type, found);
+    return found;
+  };
+
   // Edges: checked once both ends are known so mismatches name both ports.
   for (const node of prepared.values()) {
     const definition = node.registered.definition;
@@ -169,16 +187,7 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
     }
     for (const [port, spec] of Object.entries(definition.inputs)) {
       if (spec.optional || port in node.inputs) continue;
-      const offering: string[] = [];
-      // At most five suggestions, found lazily: a 10,000-node workflow with many missing inputs stays linear.
-      search: for (const other of prepared.values()) {
-        if (other.id === node.id) continue;
-        for (const [name, output] of Object.entries(other.registered.definition.outputs)) {
-          if (!registry.accepts(spec.type, output.type)) continue;
-          offering.push(`${other.id}.${name}`);
-          if (offering.length === 5) break search;
-        }
-      }
+      const offering = offeringsOf(spec.type);
       issues.push({
         code: 'INPUT_MISSING',
         nodeId: node.id,

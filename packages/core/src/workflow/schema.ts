@@ -11,8 +11,8 @@ const Vec2 = Type.Tuple([Type.Number(), Type.Number()]);
 /** An edge into an input port: the source node's id and output port name. */
 export const EdgeSchema = Type.Object(
   {
-    node: Type.String({ description: 'Id of the node whose output feeds this input.' }),
-    output: Type.String({ description: 'Name of that node\u2019s output port.' }),
+    node: Type.String({ maxLength: 64, description: 'Id of the node whose output feeds this input.' }),
+    output: Type.String({ maxLength: 200, description: 'Name of that node\u2019s output port.' }),
   },
   { additionalProperties: false },
 );
