@@ -6,6 +6,7 @@ import { cpus, totalmem } from 'node:os';
 const suites = [
   ['core-graph', './core-graph.mjs'],
   ['core-worker', './core-worker.mjs'],
+  ['workflows', './workflows.mjs'],
 ];
 
 const results = {

@@ -47,6 +47,8 @@ export interface ManagedTensorStoreStats extends TensorStoreStats {
   readonly doubleReleases: number;
   /** Requests sent to the worker that have not been answered yet. */
   readonly pendingRequests: number;
+  /** Per model (pool id): runs and milliseconds spent inside ORT's session.run, for benchmarks. */
+  readonly modelTime: Readonly<Record<string, { readonly calls: number; readonly ms: number }>>;
 }
 
 /** A {@link TensorStore} that owns an inference worker: what {@link createTensorStore} returns. */
@@ -111,6 +113,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
   #bytesToJs = 0;
   #bytesFromJs = 0;
   #runs = 0;
+  readonly #modelTime = new Map<string, { calls: number; ms: number }>();
   /** Set once the worker is gone (closed or crashed): makes every later request fail with this. */
   #dead: (() => TensorError) | undefined;
 
@@ -273,6 +276,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
           settled = true;
           if (!r.ok) return reject(rehydrateError(r.error));
           this.#runs++;
+          const timing = this.#modelTime.get(model.id) ?? { calls: 0, ms: 0 };
+          timing.calls++;
+          timing.ms += (r.result as RunResult).ms;
+          this.#modelTime.set(model.id, timing);
           const out: Record<string, TensorHandle> = {};
           for (const [name, info] of Object.entries((r.result as RunResult).outputs)) {
             const handle: TensorHandle = { kind: 'tensor', id: info.id, dims: Object.freeze([...info.dims]), dtype: info.dtype, location: info.location };
@@ -303,6 +310,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
       bytesFromJs: this.#bytesFromJs,
       sessions: this.#models.size,
       runs: this.#runs,
+      modelTime: Object.fromEntries([...this.#modelTime].map(([id, t]) => [id, { ...t }])),
       doubleReleases: this.#ledger.doubleReleases,
       pendingRequests: this.#pending.size,
     };

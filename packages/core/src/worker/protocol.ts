@@ -56,6 +56,8 @@ export interface OutputInfo {
 /** Result of a successful `run`. */
 export interface RunResult {
   readonly outputs: Readonly<Record<string, OutputInfo>>;
+  /** Time spent inside ORT's session.run, ms (the model's own time, without messaging or bookkeeping). */
+  readonly ms: number;
 }
 
 /** The worker's own view of its state (for tests and leak hunting). */

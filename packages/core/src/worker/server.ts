@@ -193,7 +193,9 @@ export class InferenceServer {
       const { session } = await pending;
       const ortFeeds: Record<string, OrtTensor> = {};
       for (const [name, id] of Object.entries(feeds)) ortFeeds[name] = this.tensors.get(id)!.tensor;
+      const started = performance.now();
       const produced = await runSession(session, ortFeeds, outputs.map((o) => o.name));
+      const ms = performance.now() - started;
       if (job.cancelled) {
         for (const t of Object.values(produced)) disposeTensor(t);
         throw new RunAbortedError('The run was aborted while it ran; its outputs were discarded.');
@@ -210,7 +212,7 @@ export class InferenceServer {
         throw err;
       }
       for (const { name, id } of outputs) this.tensors.set(id, { tensor: produced[name]!, pins: 0, released: false });
-      return { result: { outputs: result } };
+      return { result: { outputs: result, ms } };
     });
   }
 

@@ -1,0 +1,122 @@
+// Per shared workflow, at its saved settings (25 steps): wall time, denoiser calls, time inside the
+// models vs total (the runtime's overhead), peak RSS, and bytes copied into JS. Then text-to-video against
+// a bare onnxruntime-node script making the same model calls on the same inputs, interleaved.
+import { readFileSync, readdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { lastValueFrom, toArray } from 'rxjs';
+import * as ort from 'onnxruntime-node';
+import { Runtime, gaussianNoise } from '../packages/core/dist/index.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const packDir = join(root, 'models/kinegraph-tiny');
+const manifest = JSON.parse(readFileSync(join(packDir, 'manifest.json'), 'utf8'));
+
+function peakRss() {
+  let peak = process.memoryUsage().rss;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage().rss)), 10);
+  return { stop: () => (clearInterval(timer), Math.max(peak, process.memoryUsage().rss)) };
+}
+
+async function modelIds(store) {
+  const ids = {};
+  for (const role of ['text_encoder', 't2i', 'stunet', 'ssr']) ids[role] = (await store.loadModel(join(packDir, manifest.models[role].file))).id;
+  return ids;
+}
+
+async function runWorkflow(runtime, store, ids, file) {
+  const doc = JSON.parse(readFileSync(join(root, 'workflows', file), 'utf8'));
+  const before = store.stats();
+  const rss = peakRss();
+  const t0 = performance.now();
+  const events = await lastValueFrom(runtime.run(doc, { outputFolder: mkdtempSync(join(tmpdir(), 'kg-bench-')), allowedFolders: [join(root, 'workflows')] }).pipe(toArray()));
+  const wall = performance.now() - t0;
+  const peak = rss.stop();
+  const end = events.at(-1);
+  if (end.type !== 'run:done') throw new Error(`${file}: ${JSON.stringify(end)}`);
+  const after = store.stats();
+  let modelMs = 0, denoiserCalls = 0, allModelMs = 0;
+  for (const [id, t] of Object.entries(after.modelTime)) {
+    const b = before.modelTime[id] ?? { calls: 0, ms: 0 };
+    allModelMs += t.ms - b.ms;
+    if (Object.values(ids).includes(id)) {
+      modelMs += t.ms - b.ms;
+      if (id !== ids.text_encoder) denoiserCalls += t.calls - b.calls;
+    }
+  }
+  return { workflow: file.replace('.json', ''), wallMs: wall, denoiserCalls, modelMs, opGraphMs: allModelMs - modelMs, overheadPct: (100 * (wall - modelMs)) / wall, peakRssMiB: peak / 2 ** 20, bytesToJs: after.bytesToJs - before.bytesToJs };
+}
+
+/** Text-to-video with bare onnxruntime-node: the same calls (text encoder x2, 25 STUNet calls at batch 2). */
+async function bareTextToVideo(sessions, steps, seed) {
+  const L = manifest.tokenizer.max_length;
+  const ids = new BigInt64Array(2 * L); // prompt ids are irrelevant to timing; [prompt; empty]
+  ids.set([2n, 8n, 6n, 4n]);
+  const text = await sessions.text.run({ input_ids: new ort.Tensor('int64', ids, [2, L]) });
+  const emb = Object.values(text)[0];
+  const [F, H, W] = [manifest.frames, ...manifest.resolution.base];
+  const n = 3 * F * H * W;
+  const x = gaussianNoise(n, seed);
+  const cond = new Float32Array(4 * F * H * W);
+  const input = new Float32Array(2 * 7 * F * H * W);
+  for (let s = 0; s < steps; s++) {
+    // [x, cond] on channels, twice on the batch axis, as the STUNet node prepares it.
+    input.set(x, 0); input.set(cond, n); input.set(x, 7 * F * H * W); input.set(cond, 7 * F * H * W + n);
+    const out = await sessions.stunet.run({ x: new ort.Tensor('float32', input, [2, 7, F, H, W]), t: new ort.Tensor('float32', new Float32Array([999 - s * 40, 999 - s * 40]), [2]), text_embeddings: emb });
+    const v = Object.values(out)[0].data;
+    for (let i = 0; i < n; i++) x[i] = 0.98 * x[i] - 0.1 * (v[i + n] + 3 * (v[i] - v[i + n]));
+  }
+  return x;
+}
+
+export async function bench({ quiet = false } = {}) {
+  const runtime = await Runtime.create({ discover: { cwd: root }, cacheBudgetBytes: 0, threads: 2 });
+  const store = await runtime.store();
+  const ids = await modelIds(store);
+  const files = readdirSync(join(root, 'workflows')).filter((f) => f.endsWith('.json')).sort();
+  // Warm-up: sessions created, graphs built.
+  await runWorkflow(runtime, store, ids, 'text-to-video.json');
+  const rows = [];
+  for (const file of files) {
+    try {
+      rows.push(await runWorkflow(runtime, store, ids, file));
+    } catch (error) {
+      rows.push({ workflow: file.replace('.json', ''), error: String(error.message ?? error).slice(0, 200) });
+    }
+  }
+
+  // Overhead vs bare ORT, interleaved: generation only (pack, prompt, sampler nodes), 25 steps.
+  const doc = JSON.parse(readFileSync(join(root, 'workflows/text-to-video.json'), 'utf8'));
+  const genOnly = { ...doc, nodes: { pack: doc.nodes.pack, prompt: doc.nodes.prompt, sampler: { ...doc.nodes.sampler, params: { ...doc.nodes.sampler.params, previewEvery: 0 } } } };
+  const opts = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' };
+  const sessions = { text: await ort.InferenceSession.create(join(packDir, manifest.models.text_encoder.file), opts), stunet: await ort.InferenceSession.create(join(packDir, manifest.models.stunet.file), opts) };
+  const kg = [], bare = [];
+  for (let r = 0; r < 5; r++) {
+    let t = performance.now();
+    const events = await lastValueFrom(runtime.run(genOnly, { outputFolder: tmpdir(), allowedFolders: [] }).pipe(toArray()));
+    if (events.at(-1).type !== 'run:done') throw new Error(JSON.stringify(events.at(-1)));
+    kg.push(performance.now() - t);
+    t = performance.now();
+    await bareTextToVideo(sessions, 25, r);
+    bare.push(performance.now() - t);
+  }
+  const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const overhead = { kinegraphMs: median(kg), bareOrtMs: median(bare), ratio: median(kg) / median(bare) };
+  await runtime.close();
+
+  if (!quiet) {
+    console.log('\nWorkflows at their saved settings (in-process Runtime, cache off, 2 ORT threads)');
+    console.log('| workflow | wall s | denoiser calls | in models s | op graphs s | overhead % | peak RSS MiB | bytes to JS |');
+    console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      if (r.error) console.log(`| ${r.workflow} | failed: ${r.error} |`);
+      else console.log(`| ${r.workflow} | ${(r.wallMs / 1000).toFixed(2)} | ${r.denoiserCalls} | ${(r.modelMs / 1000).toFixed(2)} | ${(r.opGraphMs / 1000).toFixed(2)} | ${r.overheadPct.toFixed(1)} | ${r.peakRssMiB.toFixed(0)} | ${r.bytesToJs} |`);
+    }
+    console.log('\ntext-to-video generation (25 steps, CFG batch 2), median of 5, interleaved');
+    console.log(`| Kinegraph ms | bare onnxruntime-node ms | ratio (target <= 1.02) |\n| ---: | ---: | ---: |\n| ${overhead.kinegraphMs.toFixed(0)} | ${overhead.bareOrtMs.toFixed(0)} | ${overhead.ratio.toFixed(3)} |`);
+  }
+  return { workflows: rows, overhead };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1]).href) await bench();
