@@ -1,0 +1,96 @@
+/**
+ * The wire format between the editor's server and its clients (the web app, scripts, tests). Plain JSON:
+ * preview bytes travel as base64 and output files as `/api/outputs/...` URLs, never as server paths.
+ */
+import type { RunEvent, SerializedError, ValidationIssue } from '@kinegraph/core';
+
+/** A preview image as it travels to clients. */
+export interface WirePreview {
+  mime: string;
+  /** Base64 of the image bytes. */
+  data: string;
+  width: number;
+  height: number;
+}
+
+/** A scheduler event as it travels to clients: preview bytes in base64, file paths as output URLs. */
+export type WireEvent = DistributeWire<RunEvent>;
+// Distributes over the union so each event keeps its own discriminated shape.
+type DistributeWire<E> = E extends { preview?: unknown } ? Omit<E, 'preview'> & { preview?: WirePreview } : E;
+
+/** Where a run is in its life. */
+export type RunStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
+
+/** Where one node of a run is. `pending` nodes have not started yet. */
+export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'error';
+
+/** The state of one node in a run, as far as the events so far tell. */
+export interface NodeRunState {
+  status: NodeStatus;
+  /** 0..1 */
+  progress: number;
+  message?: string;
+  /** The latest preview only: a reconnecting client sees what the node shows now, not its history. */
+  preview?: WirePreview;
+  error?: SerializedError;
+  warnings?: { code: string; message: string }[];
+  ms?: number;
+  /** URLs of files this node wrote (from its outputs). */
+  files?: string[];
+}
+
+/** Everything a client needs to show a run, including after a reconnect. */
+export interface RunSnapshot {
+  id: string;
+  status: RunStatus;
+  /** The workflow's `name`, when it has one. */
+  name?: string;
+  createdAt: number;
+  startedAt?: number;
+  endedAt?: number;
+  /** Node ids in execution order (known once the run starts). */
+  order: string[];
+  nodes: Record<string, NodeRunState>;
+  /** URLs of every output file, once the run is done. */
+  files: string[];
+  executed: string[];
+  cached: string[];
+  error?: SerializedError & { nodeId?: string };
+  ms?: number;
+}
+
+/** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */
+export type ServerMessage =
+  /** First message after connecting: the current state of every run the server remembers. */
+  | { kind: 'snapshot'; runs: RunSnapshot[] }
+  /** A run was queued, started or ended: its whole state (small: one entry per node). */
+  | { kind: 'run'; run: RunSnapshot }
+  /** One scheduler event of a run. */
+  | { kind: 'event'; runId: string; event: WireEvent };
+
+/** The body of every 4xx/5xx answer. */
+export interface ErrorBody {
+  error: { code: string; message: string; hint?: string };
+  /** For `WORKFLOW_INVALID`: every validation problem. */
+  issues?: ValidationIssue[];
+}
+
+/** `GET /api/workflows` item. */
+export interface ExampleWorkflow {
+  /** File name without `.json`. */
+  id: string;
+  name: string;
+  description?: string;
+  workflow: unknown;
+}
+
+/** `POST /api/uploads` answer. */
+export interface UploadResult {
+  /** File name under `inputs/`: what a Load Image/Video/Mask node's `path` param takes. */
+  name: string;
+  /** Same as `name`; kept apart so a later server can store uploads in sub-folders. */
+  path: string;
+  mime: string;
+  size: number;
+  kind: 'image' | 'video' | 'mask';
+}
