@@ -1,0 +1,620 @@
+/**
+ * Quality evaluation through the real runtime: workflows of the built-in Lumiere nodes (LoadModelPack →
+ * TextEncode → [ImageCondition | MaskInpaint] → STUNetSample) run by `Runtime`, frames read back by a
+ * capture node, attributes read by analyze.ts. Run it with `node tests/quality/run.mjs` (README.md).
+ */
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Runtime, Type, defineNode, type AnyNodeDefinition, type KinegraphPlugin, type RunEvent } from '@kinegraph/core';
+import { lumiereNodes } from '../../packages/nodes/src/nodes/lumiere/index.js';
+import { findPack } from '../../packages/nodes/src/model/pack.js';
+import {
+  analyzeClip,
+  clipFromVideoTensor,
+  clipToVideoTensor,
+  firstFramePsnr,
+  frameOf,
+  outsideMaskPsnr,
+  rectRegion,
+  animatedRegionDelta,
+  staticRegionDelta,
+  type ClipAnalysis,
+  type Clip,
+} from './analyze.js';
+import { readHeldOutManifest, selectPrompts, type Prompt } from './captions.js';
+import { loadTruth, saveClips, type TruthClip } from './fixtures.js';
+
+export type SamplerName = 'ddim' | 'dpmpp-2m' | 'euler';
+export const SAMPLER_NAMES: readonly SamplerName[] = ['ddim', 'dpmpp-2m', 'euler'];
+
+export interface EvaluateOptions {
+  /** Model pack name (a folder of models/ or $KINEGRAPH_MODELS). */
+  readonly pack: string;
+  /** Manifest to take the held-out lists from (default: the evaluated pack's own). */
+  readonly manifestPath?: string;
+  readonly steps: number;
+  readonly sampler: SamplerName;
+  readonly guidance: number;
+  readonly seeds: readonly number[];
+  /** Prompts per split (held-out and seen each). */
+  readonly prompts: number;
+  /** Ground-truth clips used as sources for image-to-video, inpainting and cinemagraphs (0 skips them). */
+  readonly conditioned: number;
+  /**
+   * Paste the known pixels back after sampling (STUNetSample `composite`). Off by default: with it on, the
+   * conditioning metrics are exact by construction and say nothing about the model.
+   */
+  readonly composite: boolean;
+  /** ORT intra-op threads of the inference worker. */
+  readonly threads: number;
+  /** Prompt selection seed. */
+  readonly promptSeed: number;
+  /** When set, the generated text-to-video clips are written to `<clipsPrefix>.json` / `.u8.gz` (fixture format). */
+  readonly clipsPrefix?: string;
+}
+
+export const DEFAULT_OPTIONS: EvaluateOptions = {
+  pack: 'kinegraph-tiny',
+  steps: 20,
+  sampler: 'dpmpp-2m',
+  guidance: 3,
+  seeds: [0, 1],
+  prompts: 14,
+  conditioned: 6,
+  composite: false,
+  threads: 2,
+  promptSeed: 1,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// Harness nodes: a source of given tensors and a capture of the generated video. They exchange data with
+// this module through maps keyed by a per-job string param, so each job's cache key is distinct.
+
+interface SourceData {
+  readonly video: Float32Array; // [1, 3, F, H, W] in [-1, 1]
+  readonly mask: Float32Array; // [1, 1, F, H, W], 1 = region
+  readonly dims: readonly [number, number, number]; // F, H, W
+}
+
+const sources = new Map<string, SourceData>();
+const captured = new Map<string, { data: Float32Array; dims: readonly number[] }>();
+
+const sourceNode = defineNode({
+  type: 'quality/source',
+  version: 1,
+  title: 'Quality source',
+  category: 'testing',
+  description: 'Uploads a ground-truth clip (video, its first frame as an image) and a region mask given by the harness.',
+  params: Type.Object({ key: Type.String() }),
+  inputs: {},
+  outputs: { video: { type: 'video' }, image: { type: 'image' }, mask: { type: 'mask' } },
+  cache: false,
+  async run({ params, context }) {
+    const s = sources.get(params.key);
+    if (!s) throw new Error(`quality/source: no data under "${params.key}"`);
+    const [f, h, w] = s.dims;
+    const first = new Float32Array(3 * h * w);
+    for (let c = 0; c < 3; c++) first.set(s.video.subarray(c * f * h * w, c * f * h * w + h * w), c * h * w);
+    return {
+      video: { kind: 'video' as const, tensor: await context.tensors.upload(s.video, [1, 3, f, h, w], 'float32'), fps: 8 },
+      image: { kind: 'image' as const, tensor: await context.tensors.upload(first, [1, 3, h, w], 'float32') },
+      mask: { kind: 'mask' as const, tensor: await context.tensors.upload(s.mask, [1, 1, f, h, w], 'float32') },
+    };
+  },
+});
+
+const captureNode = defineNode({
+  type: 'quality/capture',
+  version: 1,
+  title: 'Quality capture',
+  category: 'testing',
+  description: 'Reads the generated video back into the harness.',
+  params: Type.Object({ key: Type.String() }),
+  inputs: { video: { type: 'video' } },
+  outputs: {},
+  cache: false,
+  async run({ params, inputs, context }) {
+    const data = await context.tensors.read(inputs.video.tensor);
+    if (!(data instanceof Float32Array)) throw new Error('quality/capture: expected a float32 video');
+    captured.set(params.key, { data, dims: [...inputs.video.tensor.dims] });
+    return {};
+  },
+});
+
+// ---------------------------------------------------------------------------------------------------------
+// Generation
+
+export type Task = 't2v' | 'i2v' | 'inpaint' | 'cinemagraph';
+
+export interface GenerationJob {
+  readonly task: Task;
+  readonly caption: string;
+  readonly seed: number;
+  readonly steps: number;
+  readonly sampler: SamplerName;
+  /** Ground-truth source clip and region (conditioned tasks). */
+  readonly source?: { readonly clip: Clip; readonly region: Float32Array };
+}
+
+export interface Generated {
+  readonly clip: Clip;
+  /** STUNetSample's own wall time (ms), as the runtime reports it. */
+  readonly sampleMs: number;
+}
+
+/** A runtime with the Lumiere nodes and the harness nodes; one per evaluation, so the pack loads once. */
+export class Generator {
+  #job = 0;
+  readonly #outDir = mkdtempSync(join(tmpdir(), 'kg-quality-'));
+
+  private constructor(
+    private readonly runtime: Runtime,
+    private readonly options: Pick<EvaluateOptions, 'pack' | 'guidance' | 'composite'>,
+  ) {}
+
+  static async create(options: Pick<EvaluateOptions, 'pack' | 'guidance' | 'composite' | 'threads'>): Promise<Generator> {
+    const plugin: KinegraphPlugin = { name: 'kinegraph-quality', nodes: [...lumiereNodes, sourceNode as AnyNodeDefinition, captureNode as AnyNodeDefinition] };
+    const runtime = await Runtime.create({ plugins: [plugin], discover: false, threads: options.threads });
+    return new Generator(runtime, options);
+  }
+
+  async generate(job: GenerationJob): Promise<Generated> {
+    const key = `job${this.#job++}`;
+    const nodes: Record<string, unknown> = {
+      pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: this.options.pack } },
+      prompt: { type: 'kinegraph/text-encode', version: 1, params: { text: job.caption }, inputs: { model: { node: 'pack', output: 'model' } } },
+      sample: {
+        type: 'kinegraph/stunet-sample',
+        version: 1,
+        params: { seed: job.seed, steps: job.steps, sampler: job.sampler, guidance: this.options.guidance, previewEvery: 0, composite: this.options.composite },
+        inputs: { model: { node: 'pack', output: 'model' }, positive: { node: 'prompt', output: 'embedding' } } as Record<string, unknown>,
+      },
+      capture: { type: 'quality/capture', version: 1, params: { key }, inputs: { video: { node: 'sample', output: 'video' } } },
+    };
+    if (job.task !== 't2v') {
+      if (!job.source) throw new Error(`${job.task} needs a source clip`);
+      const { clip, region } = job.source;
+      const mask = new Float32Array(clip.frames * region.length);
+      for (let f = 0; f < clip.frames; f++) mask.set(region, f * region.length);
+      sources.set(key, { video: clipToVideoTensor(clip), mask, dims: [clip.frames, clip.height, clip.width] });
+      nodes.source = { type: 'quality/source', version: 1, params: { key } };
+      nodes.condition =
+        job.task === 'i2v'
+          ? { type: 'kinegraph/image-condition', version: 1, inputs: { model: { node: 'pack', output: 'model' }, image: { node: 'source', output: 'image' } } }
+          : {
+              type: 'kinegraph/mask-inpaint',
+              version: 1,
+              params: { mode: job.task },
+              inputs: { model: { node: 'pack', output: 'model' }, mask: { node: 'source', output: 'mask' }, video: { node: 'source', output: 'video' } },
+            };
+      (nodes.sample as { inputs: Record<string, unknown> }).inputs.conditioning = { node: 'condition', output: 'conditioning' };
+    }
+    try {
+      const sampleMs = await this.#run({ format: 'kinegraph/workflow@1', name: `quality ${key}`, nodes });
+      const out = captured.get(key);
+      if (!out) throw new Error(`the capture node did not run for ${key}`);
+      return { clip: clipFromVideoTensor(out.data, out.dims), sampleMs };
+    } finally {
+      sources.delete(key);
+      captured.delete(key);
+    }
+  }
+
+  #run(workflow: unknown): Promise<number> {
+    return new Promise((resolve, reject) => {
+      let sampleMs = NaN;
+      this.runtime.run(workflow, { outputFolder: this.#outDir, allowedFolders: [this.#outDir] }).subscribe({
+        next: (event: RunEvent) => {
+          if (event.type === 'node:done' && event.nodeId === 'sample') sampleMs = event.ms;
+          if (event.type === 'run:error') reject(new Error(`${event.nodeId ?? 'run'}: ${event.error.code} ${event.error.message}`));
+          if (event.type === 'run:cancelled') reject(new Error('run cancelled'));
+        },
+        error: reject,
+        complete: () => resolve(sampleMs),
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.runtime.close();
+    rmSync(this.#outDir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Pack snapshot
+
+/** A frozen copy of a pack for the length of one evaluation. */
+export interface PackSnapshot {
+  readonly name: string;
+  readonly manifest: { readonly name?: string; readonly exported_at?: string; readonly training_state?: unknown };
+  /** The pack's manifest path in the snapshot (for the held-out lists). */
+  readonly manifestPath: string;
+  release(): void;
+}
+
+/**
+ * Copies the pack to a temp folder and points $KINEGRAPH_MODELS at it: the pack is re-exported while
+ * training runs, and an evaluation that straddled an export would mix two models in one table. A copy
+ * caught mid-export fails LoadModelPack's sha256 check instead of producing figures.
+ */
+export async function snapshotPack(pack: string): Promise<PackSnapshot> {
+  const source = await findPack(pack);
+  const root = mkdtempSync(join(tmpdir(), 'kg-quality-pack-'));
+  cpSync(source, join(root, pack), { recursive: true });
+  const previous = process.env.KINEGRAPH_MODELS;
+  process.env.KINEGRAPH_MODELS = previous ? `${root}:${previous}` : root;
+  const manifestPath = join(root, pack, 'manifest.json');
+  return {
+    name: pack,
+    manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as PackSnapshot['manifest'],
+    manifestPath,
+    release() {
+      if (previous === undefined) delete process.env.KINEGRAPH_MODELS;
+      else process.env.KINEGRAPH_MODELS = previous;
+      rmSync(root, { recursive: true, force: true });
+    },
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Text-to-video evaluation
+
+export type Split = 'held-out' | 'seen';
+
+export interface T2vSample {
+  readonly split: Split;
+  readonly caption: string;
+  readonly seed: number;
+  readonly expected: Pick<Prompt, 'shape' | 'colour' | 'motion' | 'background'>;
+  readonly got: { shape: string | null; colour: string | null; motion: string | null; background: string };
+  readonly correct: { shape: boolean; colour: boolean; motion: boolean; background: boolean };
+  readonly temporalConsistency: number;
+  readonly backgroundFlicker: number;
+  readonly sampleMs: number;
+}
+
+export interface SplitSummary {
+  readonly n: number;
+  readonly colour: number;
+  readonly motion: number;
+  readonly shape: number;
+  readonly background: number;
+  /** All three of colour, motion and shape right in the same clip. */
+  readonly allThree: number;
+  readonly temporalConsistency: number;
+  readonly backgroundFlicker: number;
+  /** Clips in which an object was found at all. */
+  readonly found: number;
+}
+
+export function scoreT2v(split: Split, prompt: Prompt, seed: number, a: ClipAnalysis, sampleMs: number): T2vSample {
+  return {
+    split,
+    caption: prompt.caption,
+    seed,
+    expected: { shape: prompt.shape, colour: prompt.colour, motion: prompt.motion, background: prompt.background },
+    got: { shape: a.shape, colour: a.colour, motion: a.motion, background: a.background.name },
+    correct: { shape: a.shape === prompt.shape, colour: a.colour === prompt.colour, motion: a.motion === prompt.motion, background: a.background.name === prompt.background },
+    temporalConsistency: a.temporalConsistency,
+    backgroundFlicker: a.backgroundFlicker,
+    sampleMs,
+  };
+}
+
+export function summarize(samples: readonly T2vSample[]): SplitSummary {
+  const n = samples.length;
+  const rate = (f: (s: T2vSample) => boolean) => (n ? samples.filter(f).length / n : NaN);
+  const mean = (f: (s: T2vSample) => number) => (n ? samples.reduce((a, s) => a + f(s), 0) / n : NaN);
+  return {
+    n,
+    colour: rate((s) => s.correct.colour),
+    motion: rate((s) => s.correct.motion),
+    shape: rate((s) => s.correct.shape),
+    background: rate((s) => s.correct.background),
+    allThree: rate((s) => s.correct.colour && s.correct.motion && s.correct.shape),
+    temporalConsistency: mean((s) => s.temporalConsistency),
+    backgroundFlicker: mean((s) => s.backgroundFlicker),
+    found: rate((s) => s.got.colour !== null),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Conditioning evaluation
+
+/** The region regenerated (inpaint) or animated (cinemagraph): the centre half of the frame. */
+export const CONDITION_REGION = { x: 0.25, y: 0.25, width: 0.5, height: 0.5 } as const;
+
+export interface ConditionedSample {
+  readonly caption: string;
+  readonly seed: number;
+  /** Image-to-video: PSNR (dB) of the generated first frame against the given image. */
+  readonly i2vFirstFramePsnr: number;
+  /** Inpainting: PSNR (dB) against the source outside the region. */
+  readonly inpaintOutsidePsnr: number;
+  /** Cinemagraph: mean |Δ| between consecutive frames outside the region, [0, 1]. */
+  readonly cinemagraphStaticDelta: number;
+  /** Cinemagraph: the same inside the region (does it animate at all? the source's own is alongside). */
+  readonly cinemagraphAnimatedDelta: number;
+  readonly sourceAnimatedDelta: number;
+  readonly sampleMs: number;
+}
+
+export interface ConditionedSummary {
+  readonly n: number;
+  readonly i2vFirstFramePsnr: number;
+  readonly inpaintOutsidePsnr: number;
+  readonly cinemagraphStaticDelta: number;
+  readonly cinemagraphAnimatedDelta: number;
+  readonly sourceAnimatedDelta: number;
+}
+
+/**
+ * `n` ground-truth clips as conditioning sources. The fixture is ordered shape-major, so a stride coprime
+ * with its length (≈ 0.36 of it; 53 for the 147-clip fixture) visits varied shapes, colours, motions and
+ * backgrounds instead of one block of them.
+ */
+export function pickSources(truth: readonly TruthClip[], n: number): TruthClip[] {
+  const len = truth.length;
+  if (n <= 0 || !len) return [];
+  const gcd = (a: number, b: number): number => (b ? gcd(b, a % b) : a);
+  let stride = Math.max(1, Math.round(len * 0.36));
+  while (gcd(stride, len) !== 1) stride++;
+  return Array.from({ length: Math.min(n, len) }, (_, i) => truth[(i * stride) % len]!);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reports
+
+/** Which model the figures are for: the pack changes as training goes on. */
+export interface PackInfo {
+  readonly name: string;
+  readonly exportedAt: string | null;
+  readonly trainingState: unknown;
+}
+
+function packInfo(s: PackSnapshot): PackInfo {
+  return { name: s.manifest.name ?? s.name, exportedAt: s.manifest.exported_at ?? null, trainingState: s.manifest.training_state ?? null };
+}
+
+export interface EvaluationReport {
+  readonly kind: 'kinegraph-quality';
+  readonly date: string;
+  readonly pack: PackInfo;
+  readonly options: EvaluateOptions;
+  readonly t2v: { readonly heldOut: SplitSummary; readonly seen: SplitSummary; readonly samples: readonly T2vSample[] };
+  readonly conditioned: { readonly summary: ConditionedSummary; readonly samples: readonly ConditionedSample[] };
+  readonly timing: { readonly meanSampleMs: number; readonly generations: number; readonly wallMs: number };
+  readonly targets: ReadonlyArray<{ readonly metric: string; readonly target: string; readonly value: number; readonly met: boolean }>;
+}
+
+export async function evaluate(options: EvaluateOptions, log: (line: string) => void = () => {}): Promise<EvaluationReport> {
+  const started = performance.now();
+  const snapshot = await snapshotPack(options.pack);
+  const manifest = readHeldOutManifest(options.manifestPath ?? snapshot.manifestPath);
+  const generator = await Generator.create(options).catch((error: unknown) => {
+    snapshot.release();
+    throw error;
+  });
+  const samples: T2vSample[] = [];
+  const conditioned: ConditionedSample[] = [];
+  const times: number[] = [];
+  const kept: Array<{ meta: Record<string, unknown>; clip: Clip }> = [];
+  try {
+    for (const split of ['held-out', 'seen'] as const) {
+      for (const prompt of selectPrompts(manifest, split, options.prompts, options.promptSeed)) {
+        for (const seed of options.seeds) {
+          const g = await generator.generate({ task: 't2v', caption: prompt.caption, seed, steps: options.steps, sampler: options.sampler });
+          times.push(g.sampleMs);
+          const s = scoreT2v(split, prompt, seed, analyzeClip(g.clip), g.sampleMs);
+          samples.push(s);
+          if (options.clipsPrefix) kept.push({ meta: { ...s.expected, caption: s.caption, heldOut: split === 'held-out', seed, task: 't2v' }, clip: g.clip });
+          log(`${split.padEnd(8)} seed ${seed} ${prompt.caption}: colour ${s.got.colour} shape ${s.got.shape} motion ${s.got.motion} (${Math.round(g.sampleMs)} ms)`);
+        }
+      }
+    }
+    const region = (clip: Clip) => rectRegion(clip.width, clip.height, CONDITION_REGION.x, CONDITION_REGION.y, CONDITION_REGION.width, CONDITION_REGION.height);
+    for (const truth of pickSources(loadTruth(), options.conditioned)) {
+      const seed = options.seeds[0] ?? 0;
+      const source = { clip: truth.clip, region: region(truth.clip) };
+      const base = { caption: truth.caption, seed, steps: options.steps, sampler: options.sampler, source };
+      const i2v = await generator.generate({ ...base, task: 'i2v' });
+      const inpaint = await generator.generate({ ...base, task: 'inpaint' });
+      const cinemagraph = await generator.generate({ ...base, task: 'cinemagraph' });
+      times.push(i2v.sampleMs, inpaint.sampleMs, cinemagraph.sampleMs);
+      const c: ConditionedSample = {
+        caption: truth.caption,
+        seed,
+        i2vFirstFramePsnr: firstFramePsnr(i2v.clip, frameOf(truth.clip, 0)),
+        inpaintOutsidePsnr: outsideMaskPsnr(inpaint.clip, truth.clip, source.region),
+        cinemagraphStaticDelta: staticRegionDelta(cinemagraph.clip, source.region),
+        cinemagraphAnimatedDelta: animatedRegionDelta(cinemagraph.clip, source.region),
+        sourceAnimatedDelta: animatedRegionDelta(truth.clip, source.region),
+        sampleMs: (i2v.sampleMs + inpaint.sampleMs + cinemagraph.sampleMs) / 3,
+      };
+      conditioned.push(c);
+      log(`conditioned ${truth.caption}: i2v ${c.i2vFirstFramePsnr.toFixed(1)} dB, inpaint ${c.inpaintOutsidePsnr.toFixed(1)} dB, cinemagraph static ${c.cinemagraphStaticDelta.toFixed(4)} animated ${c.cinemagraphAnimatedDelta.toFixed(4)}`);
+    }
+  } finally {
+    await generator.close();
+    snapshot.release();
+  }
+  if (options.clipsPrefix) saveClips(options.clipsPrefix, kept);
+  const heldOut = summarize(samples.filter((s) => s.split === 'held-out'));
+  const seen = summarize(samples.filter((s) => s.split === 'seen'));
+  const mean = (xs: number[]) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const summary: ConditionedSummary = {
+    n: conditioned.length,
+    i2vFirstFramePsnr: mean(conditioned.map((c) => c.i2vFirstFramePsnr)),
+    inpaintOutsidePsnr: mean(conditioned.map((c) => c.inpaintOutsidePsnr)),
+    cinemagraphStaticDelta: mean(conditioned.map((c) => c.cinemagraphStaticDelta)),
+    cinemagraphAnimatedDelta: mean(conditioned.map((c) => c.cinemagraphAnimatedDelta)),
+    sourceAnimatedDelta: mean(conditioned.map((c) => c.sourceAnimatedDelta)),
+  };
+  return {
+    kind: 'kinegraph-quality',
+    date: new Date().toISOString(),
+    pack: packInfo(snapshot),
+    options,
+    t2v: { heldOut, seen, samples },
+    conditioned: { summary, samples: conditioned },
+    timing: { meanSampleMs: mean(times), generations: times.length, wallMs: performance.now() - started },
+    targets: targets(heldOut, summary),
+  };
+}
+
+/** The issue's targets: attribute accuracy on held-out prompts; conditioning fidelity. */
+export function targets(heldOut: SplitSummary, c: ConditionedSummary): EvaluationReport['targets'] {
+  const rows: Array<{ metric: string; target: string; value: number; met: boolean }> = [
+    { metric: 'held-out colour accuracy', target: '≥ 90%', value: heldOut.colour, met: heldOut.colour >= 0.9 },
+    { metric: 'held-out motion accuracy', target: '≥ 85%', value: heldOut.motion, met: heldOut.motion >= 0.85 },
+    { metric: 'held-out shape accuracy', target: '≥ 75%', value: heldOut.shape, met: heldOut.shape >= 0.75 },
+  ];
+  if (c.n) {
+    rows.push(
+      { metric: 'I2V first-frame PSNR', target: '≥ 25 dB', value: c.i2vFirstFramePsnr, met: c.i2vFirstFramePsnr >= 25 },
+      { metric: 'inpainting PSNR outside the mask', target: '≥ 30 dB', value: c.inpaintOutsidePsnr, met: c.inpaintOutsidePsnr >= 30 },
+      { metric: 'cinemagraph static-region mean abs Δ', target: '≤ 0.02', value: c.cinemagraphStaticDelta, met: c.cinemagraphStaticDelta <= 0.02 },
+    );
+  }
+  return rows;
+}
+
+const pct = (x: number) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '–');
+
+export function reportMarkdown(r: EvaluationReport): string {
+  const o = r.options;
+  const { heldOut: h, seen: s } = r.t2v;
+  const lines = [
+    `# Kinegraph quality evaluation`,
+    '',
+    `${r.date} · pack \`${r.pack.name}\` exported ${r.pack.exportedAt ?? '?'} (training state: \`${JSON.stringify(r.pack.trainingState)}\`)`,
+    `sampler \`${o.sampler}\`, ${o.steps} steps, guidance ${o.guidance}, seeds ${o.seeds.join(', ')}, ${o.prompts} prompts per split, composite ${o.composite ? 'on' : 'off'}`,
+    '',
+    '## Text-to-video attributes',
+    '',
+    '| attribute | held-out | seen |',
+    '|---|---|---|',
+    `| colour | ${pct(h.colour)} | ${pct(s.colour)} |`,
+    `| motion | ${pct(h.motion)} | ${pct(s.motion)} |`,
+    `| shape | ${pct(h.shape)} | ${pct(s.shape)} |`,
+    `| background | ${pct(h.background)} | ${pct(s.background)} |`,
+    `| all of colour+motion+shape | ${pct(h.allThree)} | ${pct(s.allThree)} |`,
+    `| object found | ${pct(h.found)} | ${pct(s.found)} |`,
+    `| temporal consistency | ${pct(h.temporalConsistency)} | ${pct(s.temporalConsistency)} |`,
+    `| background flicker (mean abs Δ) | ${h.backgroundFlicker.toFixed(4)} | ${s.backgroundFlicker.toFixed(4)} |`,
+    `| clips (prompts × seeds) | ${h.n} | ${s.n} |`,
+    '',
+  ];
+  const c = r.conditioned.summary;
+  if (c.n) {
+    lines.push(
+      `## Conditioning (${c.n} ground-truth sources, centre-half region, composite ${o.composite ? 'on' : 'off'})`,
+      '',
+      '| metric | value |',
+      '|---|---|',
+      `| I2V first-frame PSNR | ${c.i2vFirstFramePsnr.toFixed(2)} dB |`,
+      `| inpainting PSNR outside the mask | ${c.inpaintOutsidePsnr.toFixed(2)} dB |`,
+      `| cinemagraph static-region mean abs Δ | ${c.cinemagraphStaticDelta.toFixed(4)} |`,
+      `| cinemagraph animated-region mean abs Δ (source clips: ${c.sourceAnimatedDelta.toFixed(4)}) | ${c.cinemagraphAnimatedDelta.toFixed(4)} |`,
+      '',
+    );
+  }
+  lines.push('## Targets', '', '| metric | target | value | met |', '|---|---|---|---|');
+  for (const t of r.targets) lines.push(`| ${t.metric} | ${t.target} | ${t.metric.includes('accuracy') ? pct(t.value) : t.value.toFixed(t.metric.includes('Δ') ? 4 : 2)} | ${t.met ? 'yes' : 'no'} |`);
+  lines.push('', `${r.timing.generations} generations, ${Math.round(r.timing.meanSampleMs)} ms per STUNetSample on average, ${(r.timing.wallMs / 1000).toFixed(1)} s in all.`, '');
+  return lines.join('\n');
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Sampler comparison: quality per step
+
+export interface SamplerRow {
+  readonly sampler: SamplerName;
+  readonly steps: number;
+  readonly heldOut: SplitSummary;
+  readonly seen: SplitSummary;
+  readonly meanSampleMs: number;
+}
+
+export interface SamplerComparison {
+  readonly kind: 'kinegraph-quality-samplers';
+  readonly date: string;
+  readonly pack: PackInfo;
+  readonly options: EvaluateOptions;
+  readonly stepCounts: readonly number[];
+  readonly rows: readonly SamplerRow[];
+  readonly wallMs: number;
+}
+
+/** Text-to-video attribute accuracy for every sampler at each step count, on the same prompts and seeds. */
+export async function compareSamplers(options: EvaluateOptions, stepCounts: readonly number[] = [10, 20, 50], samplers: readonly SamplerName[] = SAMPLER_NAMES, log: (line: string) => void = () => {}): Promise<SamplerComparison> {
+  const started = performance.now();
+  const snapshot = await snapshotPack(options.pack);
+  const manifest = readHeldOutManifest(options.manifestPath ?? snapshot.manifestPath);
+  const prompts = { 'held-out': selectPrompts(manifest, 'held-out', options.prompts, options.promptSeed), seen: selectPrompts(manifest, 'seen', options.prompts, options.promptSeed) };
+  const generator = await Generator.create(options).catch((error: unknown) => {
+    snapshot.release();
+    throw error;
+  });
+  const rows: SamplerRow[] = [];
+  try {
+    for (const sampler of samplers) {
+      for (const steps of stepCounts) {
+        const samples: T2vSample[] = [];
+        for (const split of ['held-out', 'seen'] as const) {
+          for (const prompt of prompts[split]) {
+            for (const seed of options.seeds) {
+              const g = await generator.generate({ task: 't2v', caption: prompt.caption, seed, steps, sampler });
+              samples.push(scoreT2v(split, prompt, seed, analyzeClip(g.clip), g.sampleMs));
+            }
+          }
+        }
+        const row: SamplerRow = {
+          sampler,
+          steps,
+          heldOut: summarize(samples.filter((s) => s.split === 'held-out')),
+          seen: summarize(samples.filter((s) => s.split === 'seen')),
+          meanSampleMs: samples.reduce((a, s) => a + s.sampleMs, 0) / samples.length,
+        };
+        rows.push(row);
+        log(`${sampler} ${steps} steps: held-out c/m/s ${pct(row.heldOut.colour)} ${pct(row.heldOut.motion)} ${pct(row.heldOut.shape)}, seen ${pct(row.seen.colour)} ${pct(row.seen.motion)} ${pct(row.seen.shape)}, ${Math.round(row.meanSampleMs)} ms`);
+      }
+    }
+  } finally {
+    await generator.close();
+    snapshot.release();
+  }
+  return {
+    kind: 'kinegraph-quality-samplers',
+    date: new Date().toISOString(),
+    pack: packInfo(snapshot),
+    options,
+    stepCounts,
+    rows,
+    wallMs: performance.now() - started,
+  };
+}
+
+export function samplersMarkdown(c: SamplerComparison): string {
+  const o = c.options;
+  const lines = [
+    '# Kinegraph sampler comparison',
+    '',
+    `${c.date} · pack \`${c.pack.name}\` exported ${c.pack.exportedAt ?? '?'} (training state: \`${JSON.stringify(c.pack.trainingState)}\`)`,
+    `guidance ${o.guidance}, seeds ${o.seeds.join(', ')}, ${o.prompts} prompts per split; accuracy colour / motion / shape`,
+    '',
+    '| sampler | steps | held-out c / m / s | seen c / m / s | object found (all) | temporal consistency (all) | background flicker (all) | ms per clip |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  for (const r of c.rows) {
+    // Pooled over both splits: the found / consistency / flicker columns move before accuracies do.
+    const both = (f: (s: SplitSummary) => number) => (f(r.heldOut) * r.heldOut.n + f(r.seen) * r.seen.n) / (r.heldOut.n + r.seen.n);
+    lines.push(
+      `| ${r.sampler} | ${r.steps} | ${pct(r.heldOut.colour)} / ${pct(r.heldOut.motion)} / ${pct(r.heldOut.shape)} | ${pct(r.seen.colour)} / ${pct(r.seen.motion)} / ${pct(r.seen.shape)} | ${pct(both((s) => s.found))} | ${pct(both((s) => s.temporalConsistency))} | ${both((s) => s.backgroundFlicker).toFixed(4)} | ${Math.round(r.meanSampleMs)} |`,
+    );
+  }
+  lines.push('', `${(c.wallMs / 1000).toFixed(1)} s in all.`, '');
+  return lines.join('\n');
+}
