@@ -1,4 +1,7 @@
-import { KinegraphError, type BuiltGraph, type EmbeddingValue, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
+import { KinegraphError, type BuiltGraph, type EmbeddingValue, type ModelHandle, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
+import type { ManifestModel } from '../../model/manifest.js';
+import { inputGraph } from '../../sampling/step-graphs.js';
+import { makePreview } from '../../media/index.js';
 import { Type } from '@kinegraph/core/sdk';
 import type { PackValue } from '../../model/pack.js';
 import { PromptTokenizer } from '../../model/tokenizer.js';
@@ -63,4 +66,42 @@ export function expectDims(nodeId: string, what: string, actual: readonly number
 /** The single name of a model output (the manifest's first output). */
 export function firstOutputName(outputs: ReadonlyArray<{ name: string }>): string {
   return outputs[0]?.name ?? 'prediction';
+}
+
+/**
+ * A text-conditioned denoiser call as the sampling loop wants it: the noisy state and any conditioning
+ * channels concatenated (and stacked twice on the batch axis for guidance), a timestep tensor, the text
+ * embeddings, one model run. Returns the raw prediction; releases what it made on the way.
+ */
+export function textDenoiser(
+  context: NodeContext,
+  session: ModelHandle,
+  model: ManifestModel,
+  options: { guided: boolean; batch: number; text: TensorHandle; conditioning?: TensorHandle },
+): (x: TensorHandle, t: number) => Promise<TensorHandle> {
+  const [xName, tName, textName] = [model.inputs[0]?.name ?? 'x', model.inputs[1]?.name ?? 't', model.inputs[2]?.name ?? 'text_embeddings'];
+  const outName = firstOutputName(model.outputs);
+  const prepare = inputGraph(options.conditioning ? 2 : 1, options.guided);
+  return async (x, t) => {
+    const xin = (await runGraph(context, prepare, options.conditioning ? { in0: x, in1: options.conditioning } : { in0: x })).out!;
+    const tt = await timestepTensor(context, t, options.guided ? 2 * options.batch : options.batch);
+    const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [outName]);
+    context.tensors.release(xin);
+    context.tensors.release(tt);
+    return out[outName]!;
+  };
+}
+
+/** Fresh per-step noise for DDIM with eta > 0, derived from the node's seed so runs repeat exactly. */
+export function stepNoise(context: NodeContext, dims: readonly number[], seed: number): (step: number) => Promise<TensorHandle> {
+  return (step) => context.ops.randn(dims, seed + 7919 * (step + 1));
+}
+
+/** An `onStep` that sends a preview of the predicted clean result every `every` steps and at the end. */
+export function previewSteps(context: NodeContext, every: number, total: number): (step: number, x0: TensorHandle) => Promise<void> {
+  return async (step, x0) => {
+    if (every <= 0 || ((step + 1) % every !== 0 && step !== total - 1)) return;
+    const preview = await makePreview(context, x0);
+    context.progress((step + 1) / total, { preview, message: `step ${step + 1}/${total}` });
+  };
 }

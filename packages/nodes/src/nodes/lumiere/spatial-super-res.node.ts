@@ -4,9 +4,8 @@ import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
 import { accumulateGraph, inputGraph } from '../../sampling/step-graphs.js';
-import { makePreview } from '../../media/index.js';
 import { expectRank } from './fit.js';
-import { firstOutputName, runGraph, samplingParams, timestepTensor } from './common.js';
+import { firstOutputName, previewSteps, runGraph, samplingParams, stepNoise, timestepTensor } from './common.js';
 
 /** Start frames of overlapping windows covering `frames`, the last one flush with the end. */
 export function windowStarts(frames: number, window: number, stride: number): number[] {
@@ -103,13 +102,8 @@ export const spatialSuperResNode = defineNode({
         tensors.release(acc!);
         return averaged;
       },
-      noise: (step) => context.ops.randn(dims, params.seed + 7919 * (step + 1)),
-      async onStep(step, x0) {
-        if (params.previewEvery > 0 && ((step + 1) % params.previewEvery === 0 || step === coefficients.length - 1)) {
-          const preview = await makePreview(context, x0);
-          if (preview) context.progress((step + 1) / coefficients.length, { preview });
-        }
-      },
+      noise: stepNoise(context, dims, params.seed),
+      onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });
     return { video: { kind: 'video', tensor: video, fps: inputs.video.fps } };
   },

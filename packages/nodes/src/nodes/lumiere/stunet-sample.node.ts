@@ -3,9 +3,8 @@ import { asPack, type PackValue } from '../../model/pack.js';
 import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
-import { compositeGraph, inputGraph } from '../../sampling/step-graphs.js';
-import { makePreview } from '../../media/index.js';
-import { encodePrompt, expectDims, firstOutputName, runGraph, samplingParams, timestepTensor } from './common.js';
+import { compositeGraph } from '../../sampling/step-graphs.js';
+import { encodePrompt, expectDims, previewSteps, runGraph, samplingParams, stepNoise, textDenoiser } from './common.js';
 
 /**
  * STUNetSample: the space-time sampler. Denoises all frames of a clip at once with the pack's STUNet,
@@ -61,31 +60,15 @@ export const stunetSampleNode = defineNode({
       tensors.release(noise);
     }
 
-    const stunet = m.models.stunet;
-    const [xName, tName, textName] = [stunet.inputs[0]?.name ?? 'x', stunet.inputs[1]?.name ?? 't', stunet.inputs[2]?.name ?? 'text_embeddings'];
-    const outName = firstOutputName(stunet.outputs);
-    const prepare = inputGraph(2, guided);
     let video = await denoise({
       context,
       sampler: params.sampler,
       coefficients,
       start,
       ...(guided ? { guidance: params.guidance } : {}),
-      async predict(x, t) {
-        const xin = (await runGraph(context, prepare, { in0: x, in1: cond })).out!;
-        const tt = await timestepTensor(context, t, guided ? 2 * batch : batch);
-        const out = await tensors.run(pack.sessions.stunet, { [xName]: xin, [tName]: tt, [textName]: text }, [outName]);
-        tensors.release(xin);
-        tensors.release(tt);
-        return out[outName]!;
-      },
-      noise: (step) => context.ops.randn(dims, params.seed + 7919 * (step + 1)),
-      async onStep(step, x0) {
-        if (params.previewEvery > 0 && ((step + 1) % params.previewEvery === 0 || step === coefficients.length - 1)) {
-          const preview = await makePreview(context, x0);
-          if (preview) context.progress((step + 1) / coefficients.length, { preview, message: `step ${step + 1}/${coefficients.length}` });
-        }
-      },
+      predict: textDenoiser(context, pack.sessions.stunet, m.models.stunet, { guided, batch, text, conditioning: cond }),
+      noise: stepNoise(context, dims, params.seed),
+      onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });
 
     if (inputs.conditioning && params.composite) {

@@ -3,9 +3,7 @@ import { asPack } from '../../model/pack.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
-import { inputGraph } from '../../sampling/step-graphs.js';
-import { makePreview } from '../../media/index.js';
-import { encodePrompt, firstOutputName, runGraph, samplingParams, timestepTensor } from './common.js';
+import { encodePrompt, previewSteps, samplingParams, stepNoise, textDenoiser } from './common.js';
 
 /**
  * TextToImage: one image from a prompt with the pack's text-to-image U-Net, the model STUNet was inflated
@@ -42,30 +40,15 @@ export const textToImageNode = defineNode({
     const neg = inputs.negative?.tensor ?? (guided ? (await encodePrompt(context, pack, '', { warn: false })).tensor : undefined);
     const text = guided ? await context.ops.concat([inputs.positive.tensor, neg!], 0) : inputs.positive.tensor;
     const coefficients = samplerCoefficients(params.sampler, params.eta, alphasCumprod(m.schedule), timesteps(m.schedule.num_train_timesteps, params.steps));
-    const [xName, tName, textName] = [t2i.inputs[0]?.name ?? 'x', t2i.inputs[1]?.name ?? 't', t2i.inputs[2]?.name ?? 'text_embeddings'];
-    const outName = firstOutputName(t2i.outputs);
-    const prepare = inputGraph(1, guided);
     const image = await denoise({
       context,
       sampler: params.sampler,
       coefficients,
       start: await context.ops.randn(dims, params.seed),
       ...(guided ? { guidance: params.guidance } : {}),
-      async predict(x, t) {
-        const xin = (await runGraph(context, prepare, { in0: x })).out!;
-        const tt = await timestepTensor(context, t, guided ? 2 * batch : batch);
-        const out = await context.tensors.run(pack.sessions.t2i!, { [xName]: xin, [tName]: tt, [textName]: text }, [outName]);
-        context.tensors.release(xin);
-        context.tensors.release(tt);
-        return out[outName]!;
-      },
-      noise: (step) => context.ops.randn(dims, params.seed + 7919 * (step + 1)),
-      async onStep(step, x0) {
-        if (params.previewEvery > 0 && (step === coefficients.length - 1 || (step + 1) % params.previewEvery === 0)) {
-          const preview = await makePreview(context, x0);
-          if (preview) context.progress((step + 1) / coefficients.length, { preview });
-        }
-      },
+      predict: textDenoiser(context, pack.sessions.t2i, t2i, { guided, batch, text }),
+      noise: stepNoise(context, dims, params.seed),
+      onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });
     return { image: { kind: 'image', tensor: image } };
   },
