@@ -1,0 +1,1 @@
+"""Kinegraph-tiny model definitions (text encoder, U-Net family, configs)."""

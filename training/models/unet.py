@@ -1,0 +1,179 @@
+"""One U-Net definition for the whole family.
+
+* T2I base   : UNet(in_ch=3,  temporal=False)           x [B, 3, H, W]
+* STUNet     : UNet(in_ch=7,  temporal=True, t_down=True) x [B, 7, F, H, W]
+* SSR        : UNet(in_ch=6,  temporal=True, t_down=False, no text)
+
+The STUNet is the T2I network with temporal layers *added* next to the
+spatial ones under separate attribute names (tconv, tattn, tdown, tup), so the
+T2I state dict loads into it by name ("inflation", as in Lumiere): spatial
+layers run per frame, temporal 1D convs / attention start as identities, and
+temporal down/up-sampling start as pair-averaging / frame-repetition.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .common import (ResBlock, SpatialTransformer, TemporalAttention, TemporalConv, TemporalDown,
+                     TemporalUp, norm, timestep_embedding)
+
+
+class Block(nn.Module):
+    """ResBlock [+ temporal conv] [+ spatial/text transformer] [+ temporal attention]."""
+
+    def __init__(self, cin, cout, temb, ctx_dim, attn, self_attn, temporal, tattn, frames):
+        super().__init__()
+        self.res = ResBlock(cin, cout, temb)
+        self.tconv = TemporalConv(cout) if temporal else None
+        self.attn = SpatialTransformer(cout, ctx_dim, self_attn) if attn else None
+        self.tattn = TemporalAttention(cout, frames) if tattn else None
+
+    def forward(self, x, emb, ctx, frames):
+        x = self.res(x, emb)
+        if self.tconv is not None:
+            x = self.tconv(x, frames)
+        if self.attn is not None:
+            x = self.attn(x, ctx)
+        if self.tattn is not None:
+            x = self.tattn(x, frames)
+        return x
+
+
+class UNet(nn.Module):
+    def __init__(self, in_ch=3, out_ch=3, ch=(32, 64, 96), ctx_dim=64, attn_levels=(1, 2),
+                 self_attn_levels=(2,), temporal=False, t_down=False, tattn_levels=(), frames=16,
+                 temb=128):
+        super().__init__()
+        self.ch, self.temporal, self.t_down, self.frames = ch, temporal, t_down, frames
+        self.temb_dim = temb
+        self.time_mlp = nn.Sequential(nn.Linear(ch[0], temb), nn.SiLU(), nn.Linear(temb, temb))
+        self.in_conv = nn.Conv2d(in_ch, ch[0], 3, padding=1)
+        n = len(ch)
+        # frames at each level (STUNet halves time with space when t_down)
+        fr = [frames // (2 ** i) if t_down else frames for i in range(n)]
+        mk = lambda cin, cout, i: Block(  # noqa: E731
+            cin, cout, temb, ctx_dim, i in attn_levels, i in self_attn_levels, temporal,
+            temporal and i in tattn_levels, fr[i])
+        self.down = nn.ModuleList()
+        self.downsample = nn.ModuleList()
+        self.tdown = nn.ModuleList() if (temporal and t_down) else None
+        prev = ch[0]
+        for i, c in enumerate(ch):
+            self.down.append(mk(prev, c, i))
+            prev = c
+            if i < n - 1:
+                self.downsample.append(nn.Conv2d(c, c, 3, stride=2, padding=1))
+                if self.tdown is not None:
+                    self.tdown.append(TemporalDown(c))
+        self.mid1 = mk(ch[-1], ch[-1], n - 1)
+        self.mid2 = mk(ch[-1], ch[-1], n - 1)
+        self.up = nn.ModuleList()
+        self.upsample = nn.ModuleList()
+        self.tup = nn.ModuleList() if (temporal and t_down) else None
+        for i in reversed(range(n)):
+            self.up.append(mk(prev + ch[i], ch[i], i))
+            prev = ch[i]
+            if i > 0:
+                self.upsample.append(nn.Conv2d(ch[i], ch[i - 1], 3, padding=1))
+                if self.tup is not None:
+                    self.tup.append(TemporalUp(ch[i - 1]))
+                prev = ch[i - 1]
+        self.out_norm = norm(ch[0])
+        self.out_conv = nn.Conv2d(ch[0], out_ch, 3, padding=1)
+        self.fr = fr
+
+    def forward(self, x, t, ctx=None):
+        """x: [B, C, H, W] (T2I) or [B, C, F, H, W] (temporal); t: [B] float; ctx: [B, L, D]."""
+        emb0 = self.time_mlp(timestep_embedding(t, self.ch[0]))
+        if self.temporal:
+            frames = x.shape[2]
+            h, w = x.shape[3], x.shape[4]
+            x = x.transpose(1, 2).reshape(-1, x.shape[1], h, w)  # [B*F, C, H, W]
+        else:
+            frames = 1
+        n = len(self.ch)
+        fr = [frames // (2 ** i) if self.t_down else frames for i in range(n)]
+
+        def per_frame(v, f):  # [B, ...] -> [B*f, ...] (frame-major within a clip)
+            if not self.temporal:
+                return v
+            return v.unsqueeze(1).expand(v.shape[0], f, *v.shape[1:]).reshape(-1, *v.shape[1:])
+
+        embs = [per_frame(emb0, f) for f in fr]
+        ctxs = [per_frame(ctx, f) if ctx is not None else None for f in fr]
+
+        hcur = self.in_conv(x)
+        skips = []
+        for i in range(n):
+            hcur = self.down[i](hcur, embs[i], ctxs[i], fr[i])
+            skips.append(hcur)
+            if i < n - 1:
+                hcur = self.downsample[i](hcur)
+                if self.tdown is not None:
+                    hcur = self.tdown[i](hcur, fr[i])
+        hcur = self.mid1(hcur, embs[-1], ctxs[-1], fr[-1])
+        hcur = self.mid2(hcur, embs[-1], ctxs[-1], fr[-1])
+        for j, i in enumerate(reversed(range(n))):
+            hcur = self.up[j](torch.cat([hcur, skips[i]], dim=1), embs[i], ctxs[i], fr[i])
+            if i > 0:
+                hcur = F.interpolate(hcur, scale_factor=2.0, mode="nearest")
+                hcur = self.upsample[j](hcur)
+                if self.tup is not None:
+                    hcur = self.tup[j](hcur, fr[i])
+        out = self.out_conv(F.silu(self.out_norm(hcur)))
+        if self.temporal:
+            _, c, h, w = out.shape
+            out = out.reshape(-1, frames, c, h, w).transpose(1, 2)  # [B, C, F, H, W]
+        return out
+
+
+# ---- the concrete kinegraph-tiny configurations ------------------------------
+# Channel widths were chosen by measuring s/step on 2 CPU threads (README).
+BASE_CH = (32, 64, 64)
+
+
+def t2i_unet(ctx_dim=64):
+    return UNet(in_ch=3, ch=BASE_CH, ctx_dim=ctx_dim)
+
+
+def stunet(ctx_dim=64, frames=16):
+    # Same widths/attention as T2I (required for inflation) + temporal layers.
+    return UNet(in_ch=7, ch=BASE_CH, ctx_dim=ctx_dim, temporal=True, t_down=True, tattn_levels=(2,),
+                frames=frames)
+
+
+def ssr_net():
+    # No text, no attention, no temporal down-sampling: any frame count works.
+    return UNet(in_ch=6, ch=(32, 64), ctx_dim=None, attn_levels=(), self_attn_levels=(),
+                temporal=True, t_down=False, frames=8)
+
+
+@torch.no_grad()
+def inflate(st: UNet, t2i: UNet) -> list:
+    """Copy every T2I weight into the STUNet by name. The input conv grows from
+    3 to 7 channels: noisy-video channels copy the T2I kernel, the conditioning
+    + mask channels start at zero (so the STUNet begins as the per-frame T2I).
+    Returns the names of STUNet params that came from T2I (the spatial layers)."""
+    src = t2i.state_dict()
+    dst = st.state_dict()
+    spatial = []
+    for k, v in src.items():
+        if k not in dst:
+            raise KeyError(f"T2I weight {k} has no STUNet counterpart")
+        if dst[k].shape == v.shape:
+            dst[k].copy_(v)
+        elif k == "in_conv.weight":
+            dst[k].zero_()
+            dst[k][:, : v.shape[1]].copy_(v)
+        else:
+            raise ValueError(f"shape mismatch for {k}: {tuple(dst[k].shape)} vs {tuple(v.shape)}")
+        spatial.append(k)
+    return spatial
+
+
+def spatial_param_names(st: UNet, t2i: UNet) -> list:
+    """STUNet parameters that are 'spatial' (exist in the T2I U-Net)."""
+    names = set(n for n, _ in t2i.named_parameters())
+    return [n for n, _ in st.named_parameters() if n in names]
