@@ -7,6 +7,7 @@ const suites = [
   ['core-graph', './core-graph.mjs'],
   ['core-worker', './core-worker.mjs'],
   ['workflows', './workflows.mjs'],
+  ['torch', './torch.mjs'],
 ];
 
 const results = {

@@ -409,7 +409,7 @@ def write_manifest(stage, ck, trained, styles, parity):
         "attributes": {"shape": data.SHAPES, "colour": list(data.COLOURS), "motion": data.MOTIONS,
                        "background": list(data.BACKGROUNDS)},
         "parity": {"checked_with": "onnxruntime-node", "tolerance": TOL, "max_abs_diff": parity},
-        "files_note": "every file of the pack except manifest.json itself",
+        "files_note": "every file export.py writes except manifest.json itself (a hand-written README.md model card, if present, is not listed)",
         "files": files,
     }
     with open(os.path.join(stage, "manifest.json"), "w") as f:

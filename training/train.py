@@ -227,7 +227,7 @@ class Trainer:
         stats["budget"] = steps
         log(self.log_path, f"stage {name}: resume at step {start}/{steps} "
                            f"({sum(p.numel() for p in params)} trainable params, batch {batch}, lr {lr})")
-        last_save = time.time()
+        last_save = last_export = time.time()
         acc, n_acc, t_acc = 0.0, 0, 0.0
         for step in range(start, steps):
             t0 = time.time()
@@ -255,6 +255,9 @@ class Trainer:
                 if self.stop:
                     log(self.log_path, f"stopped by signal at {name} step {step + 1}; checkpoint saved")
                     return
+                if self.args.export_after_stage and time.time() - last_export > self.args.export_every:
+                    self.export()  # keeps the pack fresh during the open-ended last stage
+                    last_export = time.time()
         self.snapshot(name, steps, opt)
 
 
@@ -299,6 +302,8 @@ def main():
     ap.add_argument("--log", default=os.path.join(HERE, "runs", "log.txt"))
     ap.add_argument("--progress", default=os.path.join(HERE, "PROGRESS.md"))
     ap.add_argument("--save-every", type=float, default=180.0, help="seconds between checkpoints")
+    ap.add_argument("--export-every", type=float, default=1800.0,
+                    help="seconds between pack exports inside a stage (at a checkpoint save)")
     ap.add_argument("--log-every", type=int, default=10)
     ap.add_argument("--steps-scale", type=float, default=1.0, help="multiply every stage budget")
     ap.add_argument("--max-steps", type=int, default=10**9, help="cap every stage budget")
