@@ -92,8 +92,9 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
         return app.shownRunId !== undefined && app.shownRunId !== previous && ['done', 'error', 'cancelled'].includes(app.shownRun()?.status ?? '');
       },
       before,
-      // Interval polling: animation frames stop when nothing on the page animates.
-      { timeout: 120_000, polling: 100 },
+      // Interval polling: animation frames stop when nothing on the page animates. Shorter than the test's
+      // own limit, so a run that never ends in the page fails with this wait named.
+      { timeout: 90_000, polling: 100 },
     );
   }
 
@@ -257,6 +258,39 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     expect(await page.textContent('#output-body')).toMatch(/Node "image" failed .*FILE_NOT_FOUND/);
     await page.waitForTimeout(300);
     await page.screenshot({ path: join(shots, '8-runtime-error.png') });
+  }, 120_000);
+
+  it('shows the end of a run that finished before the server answered the queue request', async () => {
+    // The live socket can deliver a fast run's end before the POST reply (which holds the run as queued)
+    // arrives; the page must keep the newer state. Hold the reply back until the end has been shown.
+    await page.selectOption('#examples', 'text-to-video');
+    await page.selectOption('#examples', 'image-to-video');
+    await selectNode('image');
+    await page.fill('input[data-param="path"]', 'inputs/not-there-either.png');
+    await page.locator('input[data-param="path"]').blur();
+    let held = 0;
+    await page.route('**/api/runs', async (route) => {
+      if (route.request().method() !== 'POST') return route.continue();
+      const response = await route.fetch();
+      const { id } = (await response.json()) as { id: string };
+      try {
+        await page.waitForFunction(
+          (runId) => (window.kinegraph.app as unknown as { runs: Map<string, { status: string }> }).runs.get(runId)?.status === 'error',
+          id,
+          { timeout: 30_000, polling: 50 },
+        );
+        held++;
+      } finally {
+        await route.fulfill({ response });
+      }
+    });
+    try {
+      await runAndWait();
+    } finally {
+      await page.unroute('**/api/runs');
+    }
+    expect(held).toBe(1);
+    expect(await page.evaluate(() => window.kinegraph.app.shownRun()?.status)).toBe('error');
   }, 120_000);
 
   it('keeps a node whose plugin is not installed, drawn as missing, and saves it unchanged', async () => {

@@ -240,7 +240,9 @@ export class EditorApp {
     this.events.problems([]);
     try {
       const { run } = await call<{ id: string; run: RunSnapshot }>('/api/runs', { method: 'POST', json: workflow });
-      this.#store(run);
+      // The live socket may have told us about this run (even its end) before this reply arrived: its state
+      // is newer than the snapshot the reply carries, which must not put a finished run back to "running".
+      if (!this.runs.has(run.id)) this.#store(run);
       this.shownRunId = run.id;
       this.refreshRunView();
       return run;
