@@ -51,7 +51,10 @@ export interface ModelPortInfo {
 export interface ModelOptions {
   /** ORT graph optimisation level. Default 'all'. */
   readonly graphOptimizationLevel?: 'disabled' | 'basic' | 'extended' | 'all';
-  /** Intra-op threads; default: ORT's default. */
+  /**
+   * Intra-op threads. Default: the store's thread setting (ORT's default when unset) for models of 1 MiB
+   * and more; 1 for smaller ones (op graphs), whose own spinning thread pools would slow the big models.
+   */
   readonly intraOpNumThreads?: number;
   /** Replace named initializers before creating the session (StyleAdapter interpolation). */
   readonly initializerOverrides?: Readonly<Record<string, TensorData>>;

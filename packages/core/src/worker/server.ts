@@ -8,7 +8,7 @@
  * Tensors used by a queued or running job are pinned: a release that arrives meanwhile only marks
  * them, and they are freed when the last job using them finishes.
  */
-import { readFile } from 'node:fs/promises';
+import { readFile, stat } from 'node:fs/promises';
 import type { TransferListItem } from 'node:worker_threads';
 import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
 import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
@@ -53,6 +53,14 @@ interface Job {
 }
 
 /** Handles the requests of one store. Construct once per worker. */
+/**
+ * Models smaller than this (op graphs, tiny helpers) get one intra-op thread unless asked otherwise. Every
+ * ORT session owns its own thread pool, whose threads spin after each run: with a multi-threaded pool per
+ * small graph, those spinning threads took the cores the denoiser needed next (STUNet calls 1.5x slower
+ * between update graphs, bench/workflows.mjs). Elementwise graphs gain nothing from a second thread.
+ */
+const SMALL_MODEL_BYTES = 1 << 20;
+
 export class InferenceServer {
   private readonly tensors = new Map<number, TensorEntry>();
   private readonly sessions = new Map<string, Promise<SessionEntry>>();
@@ -169,10 +177,11 @@ export class InferenceServer {
       const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
       model = applyInitializerOverrides(bytes, options.initializerOverrides);
     }
+    const size = typeof model === 'string' ? (await stat(model).catch(() => undefined))?.size ?? Infinity : model.byteLength;
     const session = await createSession(model, {
       device: this.device,
       graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-      intraOpNumThreads: options.intraOpNumThreads ?? this.defaultThreads,
+      intraOpNumThreads: options.intraOpNumThreads ?? (size < SMALL_MODEL_BYTES ? 1 : this.defaultThreads),
     });
     return { session, ...sessionPorts(session) };
   }

@@ -82,6 +82,14 @@ async function sha256(path: string): Promise<string> {
 }
 
 /**
+ * Files this process has already hashed and found as the manifest says, keyed by path, with the identity
+ * of the file at that time (inode, size, mtime, ctime) and the expected digest. Re-running a workflow with
+ * the output cache off (or after eviction) then costs a stat per file instead of re-hashing every model;
+ * any write to the file, or a manifest that expects another digest, changes the key and hashes again.
+ */
+const verifiedFiles = new Map<string, string>();
+
+/**
  * Checks every file the manifest lists: present, of the stated size and sha256. Throws
  * MODEL_FILE_MISSING or MODEL_FILE_CORRUPT naming the file.
  */
@@ -94,11 +102,15 @@ export async function verifyPackFiles(dir: string, manifest: PackManifest): Prom
         hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
       });
     }
+    const identity = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${entry.sha256}`;
+    if (verifiedFiles.get(path) === identity) continue;
     if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
+      verifiedFiles.delete(path);
       throw new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
         hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
       });
     }
+    verifiedFiles.set(path, identity);
   }
 }
 

@@ -14,7 +14,7 @@ export const loadModelPackNode = defineNode({
   category: 'loaders',
   description: 'Loads a model pack (text encoder, T2I U-Net, STUNet, super-resolution) by name.',
   params: Type.Object({
-    pack: Type.String({ default: 'kinegraph-tiny', pattern: '^[A-Za-z0-9._-]+$', description: 'Pack name: a folder in models/ or $KINEGRAPH_MODELS.' }),
+    pack: Type.String({ default: 'kinegraph-tiny', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Pack name: a folder in models/ or $KINEGRAPH_MODELS.' }),
     verify: Type.Boolean({ default: true, description: 'Check every file against the manifest\u2019s sha256.' }),
   }),
   inputs: {},
