@@ -60,6 +60,26 @@ describe('worker round trip', () => {
     for (const h of [a, b, y!]) store.release(h);
   });
 
+  test('loading the same graph bytes again reuses the session without asking the worker; changed bytes load afresh', async () => {
+    const bytes = new Uint8Array(axpy.bytes);
+    const first = await store.loadModel(bytes);
+    const again = await store.loadModel(bytes);
+    expect(again).toBe(first); // the very handle: no round trip was made for it
+    // Bytes changed in place are not the loaded model any more: they are sent again (and here refused).
+    bytes.fill(7, 0, 64);
+    await expect(store.loadModel(bytes)).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    bytes.set(axpy.bytes);
+    // After an unload, the same bytes give a live session again.
+    const reloaded = await store.loadModel(bytes);
+    await store.unloadModel(reloaded);
+    const live = await store.loadModel(bytes);
+    const a = await store.upload(new Float32Array([1]), [1]);
+    const { y } = await store.run(live, { a, b: a });
+    expect(Array.from((await store.read(y!)) as Float32Array)).toEqual([3]);
+    store.release(a);
+    store.release(y!);
+  });
+
   test('int64, bool and uint8 data round-trip unchanged; counters count bytes', async () => {
     const before = store.stats();
     const i64 = await store.upload(BigInt64Array.from([1n, -2n, 3n ** 30n]), [3]);

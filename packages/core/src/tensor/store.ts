@@ -99,12 +99,21 @@ export async function createTensorStore(options: TensorStoreOptions = {}): Promi
   return WorkerTensorStore.start(options);
 }
 
+/** In-memory models up to this size are remembered by their bytes object (see `#fromBytes`). */
+const MEMO_MAX_BYTES = 1 << 20;
+
 /** The {@link ManagedTensorStore} implementation. Exported for tests (see {@link WorkerTensorStore.simulateCrash}). */
 export class WorkerTensorStore implements ManagedTensorStore {
   readonly #worker: Worker;
   readonly #pending = new Map<number, Pending>();
   readonly #ledger = new HandleLedger();
   readonly #models = new Set<string>();
+  /**
+   * Models loaded from small in-memory bytes (op graphs), by the bytes object, then by options: callers load
+   * the same graph at every step of a loop, and each load was a round trip to the worker. The stored copy is
+   * compared on every hit, so bytes changed in place load afresh.
+   */
+  readonly #fromBytes = new WeakMap<Uint8Array, Map<string, { copy: Uint8Array; model: Promise<ModelHandle> }>>();
   #releaseBatch: number[] = [];
   #idleWaiters: (() => void)[] = [];
   readonly #keepAlive: boolean;
@@ -207,6 +216,24 @@ export class WorkerTensorStore implements ManagedTensorStore {
    * data) when `initializerOverrides` is used.
    */
   async loadModel(source: string | Uint8Array, options: ModelOptions = {}): Promise<ModelHandle> {
+    if (typeof source === 'string' || options.initializerOverrides !== undefined || source.byteLength > MEMO_MAX_BYTES) return this.#load(source, options);
+    const key = `${options.graphOptimizationLevel ?? ''}|${options.intraOpNumThreads ?? ''}`;
+    let byOptions = this.#fromBytes.get(source);
+    if (!byOptions) this.#fromBytes.set(source, (byOptions = new Map()));
+    const known = byOptions.get(key);
+    if (known && Buffer.from(source.buffer, source.byteOffset, source.byteLength).equals(known.copy)) {
+      const model = await known.model.catch(() => undefined);
+      if (model && this.#models.has(model.id)) return model;
+    }
+    const entry = { copy: new Uint8Array(source), model: this.#load(source, options) };
+    byOptions.set(key, entry);
+    entry.model.catch(() => {
+      if (byOptions.get(key) === entry) byOptions.delete(key);
+    });
+    return entry.model;
+  }
+
+  async #load(source: string | Uint8Array, options: ModelOptions): Promise<ModelHandle> {
     // A copy that owns its buffer (never `slice()`: on a Buffer that is a view), so it can be transferred.
     const src = typeof source === 'string' ? resolvePath(source) : new Uint8Array(source);
     // Only the known options cross the boundary (anything else could not be cloned, or would be ignored).

@@ -37,12 +37,16 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
+      // Sent before the model call so its round trip to the worker overlaps the call (the worker queues it).
+      // A failure of the model call leaves it to the node's scoped store, which frees what the node made.
+      const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma), [7], 'float32');
+      kSent.catch(() => undefined);
       const pred = await options.predict(x, c.t, step);
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
       const useHistory = needsHistory && c.cp !== 0 && history !== undefined;
       const graph = updateGraph({ guided: options.guidance !== undefined, noise: noise !== undefined, history: useHistory });
       const model = await tensors.loadModel(graph.bytes);
-      const k = await tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma), [7], 'float32');
+      const k = await kSent;
       const feeds: Record<string, TensorHandle> = { pred, x, k };
       if (noise) feeds.z = noise;
       if (useHistory) feeds.p = history!;

@@ -83,8 +83,11 @@ export function textDenoiser(
   const outName = firstOutputName(model.outputs);
   const prepare = inputGraph(options.conditioning ? 2 : 1, options.guided);
   return async (x, t) => {
+    // Both requests go out at once: their round trips to the worker overlap.
+    const ttSent = timestepTensor(context, t, options.guided ? 2 * options.batch : options.batch);
+    ttSent.catch(() => undefined);
     const xin = (await runGraph(context, prepare, options.conditioning ? { in0: x, in1: options.conditioning } : { in0: x })).out!;
-    const tt = await timestepTensor(context, t, options.guided ? 2 * options.batch : options.batch);
+    const tt = await ttSent;
     const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [outName]);
     context.tensors.release(xin);
     context.tensors.release(tt);
