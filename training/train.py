@@ -85,8 +85,12 @@ def drop_captions(caps, g):
 
 
 class Trainer:
-    def __init__(self, args):
+    def __init__(self, args, rank=0, world=1):
         self.args = args
+        # Data-parallel workers (--workers): every rank holds the same weights and optimizer state, trains
+        # on its own data stream, and gradients are averaged each step; rank 0 alone logs, saves, exports.
+        self.rank, self.world = rank, world
+        self.parent = os.getppid()
         self.ckpt_path = args.ckpt
         self.log_path = args.log
         ck = ck_io.load(self.ckpt_path)
@@ -105,6 +109,10 @@ class Trainer:
 
     def _on_signal(self, *_):
         self.stop = True  # finish the current step, save, exit
+
+    def log(self, msg):
+        if self.rank == 0:
+            log(self.log_path, msg)
 
     # ---- per-stage setup -------------------------------------------------------
     def setup(self, name):
@@ -174,6 +182,8 @@ class Trainer:
 
     # ---- checkpointing ---------------------------------------------------------
     def snapshot(self, stage, step, opt):
+        if self.rank != 0:
+            return
         w = self.ck["weights"]
         for k in self.have:  # only models that were loaded or set up (never save an uninflated STUNet)
             w[k] = self.models[k].state_dict()
@@ -203,21 +213,52 @@ class Trainer:
             nxt = names.index(name) + 1
             if nxt < len(names):
                 self.snapshot(names[nxt], 0, None)
-                log(self.log_path, f"stage {name} done -> {names[nxt]}")
+                self.log(f"stage {name} done -> {names[nxt]}")
                 if self.args.export_after_stage:
                     self.export()
             else:
                 self.snapshot(name, steps, None)
-        log(self.log_path, "all stages done")
+        self.log("all stages done")
 
     def export(self):
+        if self.rank != 0:
+            return
         cmd = [sys.executable, os.path.join(HERE, "export.py"), "--ckpt", self.ckpt_path]
         r = subprocess.run(cmd, cwd=HERE, capture_output=True, text=True)
         tail = (r.stdout if r.returncode == 0 else r.stdout + r.stderr).strip().splitlines()[-3:]
-        log(self.log_path, f"export rc={r.returncode}: " + " | ".join(tail))
+        self.log(f"export rc={r.returncode}: " + " | ".join(tail))
+
+    def average_gradients(self, params, loss_value):
+        """One all-reduce per step carries every gradient, the loss and the stop flag: the mean gradient keeps
+        the ranks' weights identical, and a signal on any rank stops them all at the same step."""
+        import torch.distributed as dist
+        if os.getppid() != self.parent:
+            self.stop = True  # the launcher is gone: stop rather than train on unsupervised
+        grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
+        flat = torch.cat([gr.reshape(-1) for gr in grads] + [torch.tensor([loss_value, float(self.stop)])])
+        dist.all_reduce(flat)
+        flat /= self.world
+        offset = 0
+        for p, gr in zip(params, grads):
+            n = gr.numel()
+            p.grad = flat[offset:offset + n].view_as(p).clone()
+            offset += n
+        self.stop = bool(flat[-1] > 0)
+        return float(flat[-2])
+
+    def broadcast_weights(self):
+        """Rank 0's weights to every rank: fresh models are initialised at random in each process."""
+        import torch.distributed as dist
+        models = list(self.models.values()) + ([self.style_model] if self.style_model is not None else [])
+        with torch.no_grad():
+            for model in models:
+                for tensor in model.state_dict().values():
+                    dist.broadcast(tensor, 0)
 
     def train_stage(self, name, start, steps, lr, batch, seed):
         params, loss_fn = self.setup(name)
+        if self.world > 1:
+            self.broadcast_weights()
         opt = torch.optim.AdamW(params, lr=lr, weight_decay=0.0)
         o = self.ck.get("opt")
         if start > 0 and o and o["stage"] == name:
@@ -225,40 +266,60 @@ class Trainer:
         stats = self.ck["stats"].setdefault(name, {"steps": 0, "loss": None, "s_per_step": None, "wall_s": 0.0,
                                                     "budget": steps, "batch": batch})
         stats["budget"] = steps
-        log(self.log_path, f"stage {name}: resume at step {start}/{steps} "
-                           f"({sum(p.numel() for p in params)} trainable params, batch {batch}, lr {lr})")
+        stats["batch"] = batch * self.world
+        self.log(f"stage {name}: resume at step {start}/{steps} "
+                 f"({sum(p.numel() for p in params)} trainable params, batch {batch} x {self.world} worker(s), lr {lr})")
+        # Rank 0 sees exactly the stream a single-process run sees; other ranks draw from their own seeds.
+        rseed = seed + 100_003 * self.rank
         last_save = last_export = time.time()
         acc, n_acc, t_acc = 0.0, 0, 0.0
         for step in range(start, steps):
             t0 = time.time()
             for gr in opt.param_groups:
                 gr["lr"] = lr * min(1.0, (step + 1) / WARMUP)
-            g = step_generator(seed, step)
-            loss = loss_fn(step, g, batch, seed)
+            g = step_generator(rseed, step)
+            loss = loss_fn(step, g, batch, rseed)
             opt.zero_grad(set_to_none=True)
             loss.backward()
+            loss_value = loss.item()
+            if self.world > 1:
+                loss_value = self.average_gradients(params, loss_value)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
             dt = time.time() - t0
-            acc, n_acc, t_acc = acc + loss.item(), n_acc + 1, t_acc + dt
+            acc, n_acc, t_acc = acc + loss_value, n_acc + 1, t_acc + dt
             stats["steps"] = step + 1
             stats["wall_s"] += dt
-            stats["loss"] = loss.item() if stats["loss"] is None else 0.98 * stats["loss"] + 0.02 * loss.item()
+            stats["loss"] = loss_value if stats["loss"] is None else 0.98 * stats["loss"] + 0.02 * loss_value
             if n_acc == self.args.log_every or step + 1 == steps:
                 stats["s_per_step"] = t_acc / n_acc
-                log(self.log_path, f"stage={name} step={step + 1}/{steps} loss={acc / n_acc:.4f} "
-                                   f"ema={stats['loss']:.4f} s/step={t_acc / n_acc:.2f}")
+                self.log(f"stage={name} step={step + 1}/{steps} loss={acc / n_acc:.4f} "
+                         f"ema={stats['loss']:.4f} s/step={t_acc / n_acc:.2f}")
                 acc, n_acc, t_acc = 0.0, 0, 0.0
             if self.stop or time.time() - last_save > self.args.save_every:
                 self.snapshot(name, step + 1, opt)
                 last_save = time.time()
                 if self.stop:
-                    log(self.log_path, f"stopped by signal at {name} step {step + 1}; checkpoint saved")
+                    self.log(f"stopped by signal at {name} step {step + 1}; checkpoint saved")
                     return
                 if self.args.export_after_stage and time.time() - last_export > self.args.export_every:
                     self.export()  # keeps the pack fresh during the open-ended last stage
                     last_export = time.time()
         self.snapshot(name, steps, opt)
+        if self.world > 1:
+            self.check_in_sync(name, params)
+
+    def check_in_sync(self, name, params):
+        """The ranks' weights must be bit-identical (same start, same averaged gradients): checked at each
+        stage end, so a divergence stops the run instead of training an average of different models."""
+        import torch.distributed as dist
+        probe = torch.stack([torch.cat([p.detach().reshape(-1) for p in params]).double().sum()])
+        low, high = probe.clone(), probe.clone()
+        dist.all_reduce(high, op=dist.ReduceOp.MAX)
+        dist.all_reduce(low, op=dist.ReduceOp.MIN)
+        if float(high - low) != 0.0:
+            raise RuntimeError(f"stage {name}: data-parallel workers diverged (weight sums {float(low)} vs {float(high)})")
+        self.log(f"stage {name}: {self.world} workers in sync (weight sum {float(high):.6f})")
 
 
 def downsample_video(x):
@@ -310,6 +371,10 @@ def main():
     # 1 thread: on this shared 2-core box, 2 threads were 3x SLOWER under concurrent load
     # (8.5 vs 2.5 s/step for the STUNet; OpenMP barriers stall when a core is taken).
     ap.add_argument("--threads", type=int, default=1)
+    # Data-parallel processes, one torch thread each: on CPU, separate processes scale where torch's own
+    # threads do not (small convolutions, OpenMP barriers). The effective batch is the stage batch x workers.
+    ap.add_argument("--workers", type=int, default=1)
+    ap.add_argument("--port", type=int, default=29517, help="local TCP port the workers meet on")
     ap.add_argument("--no-export", dest="export_after_stage", action="store_false",
                     help="do not run export.py after each stage")
     ap.add_argument("--smoke", action="store_true", help="tiny budgets into /tmp (pipeline test)")
@@ -317,10 +382,34 @@ def main():
     if args.smoke:
         args.ckpt, args.log, args.progress = "/tmp/kg_smoke.pt", "/tmp/kg_smoke.log", "/tmp/kg_smoke.md"
         args.max_steps, args.log_every, args.export_after_stage = 3, 1, False
-    torch.set_num_threads(args.threads)
     os.makedirs(os.path.dirname(args.ckpt), exist_ok=True)
     os.makedirs(os.path.dirname(args.log), exist_ok=True)
-    Trainer(args).run()
+    if args.workers <= 1:
+        torch.set_num_threads(args.threads)
+        Trainer(args).run()
+        return
+    import torch.multiprocessing as mp
+    ctx = mp.spawn(worker_main, args=(args,), nprocs=args.workers, join=False)
+
+    def forward(signum, _frame):
+        # Every worker finishes its step; the all-reduce spreads the stop, rank 0 saves.
+        for proc in ctx.processes:
+            if proc.is_alive():
+                os.kill(proc.pid, signum)
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    while not ctx.join():
+        pass
+
+
+def worker_main(rank, args):
+    import torch.distributed as dist
+    torch.set_num_threads(args.threads)
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=args.workers)
+    try:
+        Trainer(args, rank, args.workers).run()
+    finally:
+        dist.destroy_process_group()
 
 
 if __name__ == "__main__":
