@@ -6,13 +6,17 @@ import { fileURLToPath } from 'node:url';
 import { KinegraphError, type ModelHandle, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
 import { manifestProblems, type PackManifest } from './manifest.js';
 
-/** Sessions of a loaded pack, by role. */
+/**
+ * Sessions every use of a pack needs, loaded with it. The text-to-image and super-resolution models are
+ * loaded on first use ({@link packModel}): a text-to-video run never pays for their sessions.
+ */
 export interface PackSessions {
   readonly textEncoder: ModelHandle;
   readonly stunet: ModelHandle;
-  readonly t2i?: ModelHandle;
-  readonly ssr?: ModelHandle;
 }
+
+/** Models of a pack that are loaded when a node first needs them. */
+export type OnDemandRole = 't2i' | 'ssr';
 
 /** The value of a `model` port made by LoadModelPack: the manifest, its folder and loaded sessions. */
 export interface PackValue extends ModelValue {
@@ -114,26 +118,26 @@ export async function verifyPackFiles(dir: string, manifest: PackManifest): Prom
   }
 }
 
-/** Loads a pack's sessions into the store (pooled: loading the same pack twice reuses them). */
+/** Loads one model file of a pack (pooled by the store), naming the file when ONNX Runtime refuses it. */
+async function loadPackFile(dir: string, file: string, tensors: TensorStore): Promise<ModelHandle> {
+  try {
+    return await tensors.loadModel(join(dir, file));
+  } catch (error) {
+    throw new KinegraphError('MODEL_FILE_CORRUPT', `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`, {
+      hint: 'Restore the file, or re-export the pack: make -C training export.',
+      cause: error,
+    });
+  }
+}
+
+/** Loads a pack's text encoder and STUNet into the store (pooled: loading the same pack twice reuses them). */
 export async function loadPack(dir: string, tensors: TensorStore, options: { verify: boolean }): Promise<PackValue> {
   const manifest = await readManifest(dir);
   if (options.verify) await verifyPackFiles(dir, manifest);
-  const load = async (file: string) => {
-    try {
-      return await tensors.loadModel(join(dir, file));
-    } catch (error) {
-      throw new KinegraphError('MODEL_FILE_CORRUPT', `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`, {
-        hint: 'Restore the file, or re-export the pack: make -C training export.',
-        cause: error,
-      });
-    }
-  };
   const models = manifest.models;
   const sessions: PackSessions = {
-    textEncoder: await load(models.text_encoder.file),
-    stunet: await load(models.stunet.file),
-    ...(models.t2i ? { t2i: await load(models.t2i.file) } : {}),
-    ...(models.ssr ? { ssr: await load(models.ssr.file) } : {}),
+    textEncoder: await loadPackFile(dir, models.text_encoder.file, tensors),
+    stunet: await loadPackFile(dir, models.stunet.file, tensors),
   };
   const tokenizerJson = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8')) as object;
   return { kind: 'model', name: manifest.name, dir, manifest, sessions, tokenizerJson };
@@ -147,4 +151,13 @@ export async function packFingerprint(dir: string): Promise<string> {
     parts.push(`${name}:${info?.size ?? 0}:${info?.mtimeMs ?? 0}`);
   }
   return parts.join('|');
+}
+
+/**
+ * The session of a pack model loaded on demand (`t2i`, `ssr`), or undefined when the pack has no such
+ * model. The store pools sessions by file, so every node asking for it shares one session.
+ */
+export async function packModel(pack: PackValue, role: OnDemandRole, tensors: TensorStore): Promise<ModelHandle | undefined> {
+  const model = pack.manifest.models[role];
+  return model ? loadPackFile(pack.dir, model.file, tensors) : undefined;
 }

@@ -36,10 +36,24 @@ describe('LoadModelPack', () => {
       events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
       expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
       expect(runError(events)!.message).toContain('ssr.onnx');
-      // Without the checksum check, ONNX Runtime's own refusal is still reported with the file's name.
-      events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken', verify: false } } });
-      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT' });
+      // Without the checksum check, ONNX Runtime's own refusal is still reported with the file's name: by
+      // the node that first needs the super-resolution model (the pack loads it on demand)...
+      const unchecked = { pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken', verify: false } } };
+      events = await h.run(unchecked);
+      expect(events.at(-1)?.type).toBe('run:done');
+      events = await h.run({
+        ...unchecked,
+        ...prompt('a red circle'),
+        base: sample({}),
+        sr: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 1, previewEvery: 0 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+      });
+      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'sr' });
       expect(runError(events)!.message).toContain('ssr.onnx');
+      // ...and by the pack itself for the models it always loads.
+      await truncate(join(folder, 'broken', 'stunet.onnx'), 1000);
+      events = await h.run(unchecked);
+      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
+      expect(runError(events)!.message).toContain('stunet.onnx');
       await writeFile(join(folder, 'broken', 'manifest.json'), '{"name": 1}');
       events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
       expect(runError(events)).toMatchObject({ code: 'MANIFEST_INVALID' });

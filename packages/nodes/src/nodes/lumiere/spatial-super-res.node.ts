@@ -1,5 +1,5 @@
 import { KinegraphError, Type, defineNode, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
-import { asPack } from '../../model/pack.js';
+import { asPack, packModel } from '../../model/pack.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
@@ -40,7 +40,8 @@ export const spatialSuperResNode = defineNode({
     const pack = asPack(inputs.model, context.nodeId);
     const m = pack.manifest;
     const ssr = m.models.ssr;
-    if (!ssr || !pack.sessions.ssr || !m.resolution.ssr) {
+    const session = await packModel(pack, 'ssr', context.tensors);
+    if (!ssr || !session || !m.resolution.ssr) {
       throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no super-resolution model.`, { nodeId: context.nodeId, hint: 'Use a pack with models.ssr, such as kinegraph-tiny.' });
     }
     expectRank(context, 'The video', inputs.video.tensor, [5], 'Connect a video.');
@@ -85,7 +86,7 @@ export const spatialSuperResNode = defineNode({
           const s = starts[i]!;
           const xs = await context.ops.slice(x, 2, s, s + span);
           const xin = (await runGraph(context, prepare, { in0: xs, in1: windows[i]! })).out!;
-          const pred = (await tensors.run(pack.sessions.ssr!, { [xName]: xin, [tName]: tt }, [outName]))[outName]!;
+          const pred = (await tensors.run(session, { [xName]: xin, [tName]: tt }, [outName]))[outName]!;
           tensors.release(xs);
           tensors.release(xin);
           // Pad the window's prediction into place along the frames and add it to the sum.

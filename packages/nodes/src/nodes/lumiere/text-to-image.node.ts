@@ -1,5 +1,5 @@
 import { KinegraphError, Type, defineNode } from '@kinegraph/core/sdk';
-import { asPack } from '../../model/pack.js';
+import { asPack, packModel } from '../../model/pack.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
@@ -30,7 +30,8 @@ export const textToImageNode = defineNode({
     const pack = asPack(inputs.model, context.nodeId);
     const m = pack.manifest;
     const t2i = m.models.t2i;
-    if (!t2i || !pack.sessions.t2i) {
+    const session = await packModel(pack, 't2i', context.tensors);
+    if (!t2i || !session) {
       throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no text-to-image model.`, { nodeId: context.nodeId, hint: 'Use a pack with models.t2i, such as kinegraph-tiny.' });
     }
     const [height, width] = m.resolution.base;
@@ -46,7 +47,7 @@ export const textToImageNode = defineNode({
       coefficients,
       start: await context.ops.randn(dims, params.seed),
       ...(guided ? { guidance: params.guidance } : {}),
-      predict: textDenoiser(context, pack.sessions.t2i, t2i, { guided, batch, text }),
+      predict: textDenoiser(context, session, t2i, { guided, batch, text }),
       noise: stepNoise(context, dims, params.seed),
       onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });
