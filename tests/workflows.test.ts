@@ -79,4 +79,15 @@ describe('shared workflows', () => {
     expect(gif.status, gif.stderr).toBe(0);
     expect(gif.stdout.trim()).toMatch(/\.gif$/);
   });
+
+  it('--device webgpu without a usable adapter names the device, not a model file', () => {
+    const result = run('text-to-video', ['--device', 'webgpu']);
+    expect(result.stderr).not.toContain('MODEL_FILE_CORRUPT');
+    // Where a WebGPU adapter works the run simply succeeds; elsewhere the device is the reported problem.
+    if (result.status !== 0) {
+      expect(result.status).toBe(2);
+      expect(result.stderr).toContain('DEVICE_UNAVAILABLE');
+      expect(result.stderr).toMatch(/Available devices: cpu/);
+    }
+  });
 });

@@ -152,6 +152,9 @@ async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; st
   const overrides = readOverrides(args);
   const json = args.booleans.has('json');
   const runtime = await loadRuntime(args, io);
+  // The inference worker (a thread that loads ONNX Runtime) starts while the main thread validates. A
+  // start that fails is not remembered: the run asks again and reports it.
+  runtime.store().catch(() => undefined);
   try {
     const validation = runtime.validate(document, overrides);
     if (!validation.ok) {

@@ -123,6 +123,9 @@ async function loadPackFile(dir: string, file: string, tensors: TensorStore): Pr
   try {
     return await tensors.loadModel(join(dir, file));
   } catch (error) {
+    // Only ONNX Runtime refusing the file is the file's fault; a device that cannot start (DEVICE_UNAVAILABLE)
+    // or a closed store keeps its own code and hint.
+    if ((error as { code?: unknown }).code !== 'MODEL_LOAD_FAILED') throw error;
     throw new KinegraphError('MODEL_FILE_CORRUPT', `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`, {
       hint: 'Restore the file, or re-export the pack: make -C training export.',
       cause: error,
