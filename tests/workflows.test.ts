@@ -88,6 +88,7 @@ describe('shared workflows', () => {
       expect(result.status).toBe(2);
       expect(result.stderr).toContain('DEVICE_UNAVAILABLE');
       expect(result.stderr).toMatch(/Available devices: cpu/);
+      expect(result.stderr).toMatch(/hint: .*--device cpu/);
     }
   });
 });

@@ -44,6 +44,8 @@ export class TensorError extends Error {
 export class DeviceUnavailableError extends TensorError {
   readonly requested: DeviceRequest;
   readonly available: readonly DeviceName[];
+  /** What to do instead, with the devices that work here. */
+  readonly hint: string;
 
   constructor(requested: DeviceRequest, available: readonly DeviceName[], why: string) {
     super(
@@ -54,6 +56,7 @@ export class DeviceUnavailableError extends TensorError {
     this.name = 'DeviceUnavailableError';
     this.requested = requested;
     this.available = available;
+    this.hint = `Choose one of: ${available.join(', ')} (--device ${available[0] ?? 'cpu'}), or auto to take the best one available.`;
   }
 }
 
