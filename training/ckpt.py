@@ -56,8 +56,25 @@ def unpack_optimizer(opt: torch.optim.Optimizer, packed: dict) -> None:
     opt.load_state_dict({"state": st, "param_groups": packed["param_groups"]})
 
 
-def models_from_checkpoint(ck: dict | None):
-    """Instantiate all models and load whatever weights the checkpoint holds.
+def ema_path(ckpt_path: str = CKPT) -> str:
+    """The STUNet weight EMA lives beside the checkpoint, in its own file: it is not committed (the
+    checkpoint stays under 20 MB) and a resume without it simply starts a new average."""
+    return os.path.join(os.path.dirname(ckpt_path), "ema.pt")
+
+
+def load_ema(ckpt_path: str = CKPT, min_updates: int = 0):
+    """The EMA record ({decay, updates, stage, step, weights}) when it exists and has averaged at least
+    `min_updates` steps, else None."""
+    path = ema_path(ckpt_path)
+    if not os.path.exists(path):
+        return None
+    ema = torch.load(path, map_location="cpu")
+    return ema if ema.get("updates", 0) >= min_updates else None
+
+
+def models_from_checkpoint(ck: dict | None, ema: dict | None = None):
+    """Instantiate all models and load whatever weights the checkpoint holds; with `ema` (from
+    load_ema), the STUNet gets the averaged weights instead of the last step's.
     Returns (models, style_state) where style_state is the STUNet state dict with
     the style delta applied (None before the style stage)."""
     models = build_all()
@@ -67,6 +84,8 @@ def models_from_checkpoint(ck: dict | None):
         sd = ck["weights"].get(name)
         if sd is not None:
             m.load_state_dict(sd)
+    if ema is not None:
+        models["stunet"].load_state_dict(ema["weights"])
     style = None
     if ck.get("style_delta"):
         style = {k: v.clone() for k, v in models["stunet"].state_dict().items()}

@@ -155,6 +155,9 @@ def main():
     ap.add_argument("--ckpt", default=ck_io.CKPT)
     ap.add_argument("--out", default=os.path.join(ROOT, "models", PACK))
     ap.add_argument("--skip-parity", action="store_true")
+    ap.add_argument("--weights", choices=["auto", "ema", "raw"], default="auto",
+                    help="STUNet weights: the EMA (checkpoints/ema.pt), the last step's, or auto: the EMA once "
+                         "it has averaged 500 steps")
     a = ap.parse_args()
     torch.set_num_threads(1)  # see train.py --threads: 1 thread is faster on the shared box
     torch.manual_seed(0)
@@ -162,7 +165,15 @@ def main():
     ck = ck_io.load(a.ckpt)
     if ck is None:
         sys.exit(f"no checkpoint at {a.ckpt}: run `make -C training train` first")
-    models, style_state = ck_io.models_from_checkpoint(ck)
+    ema = None
+    if a.weights != "raw":
+        ema = ck_io.load_ema(a.ckpt, min_updates=0 if a.weights == "ema" else 500)
+        if ema is None and a.weights == "ema":
+            sys.exit(f"no weight EMA at {ck_io.ema_path(a.ckpt)}: train with --ema first, or export --weights raw")
+    models, style_state = ck_io.models_from_checkpoint(ck, ema)
+    stunet_weights = (f"exponential moving average of the weights (decay {ema['decay']}, {ema['updates']} updates, "
+                      f"to step {ema.get('step')})" if ema else "the last training step's weights")
+    print(f"stunet weights: {stunet_weights}")
     if ck["weights"].get("stunet") is None:
         inflate(models["stunet"], models["t2i"])
     steps = {k: v.get("steps", 0) for k, v in ck.get("stats", {}).items()}
@@ -216,7 +227,7 @@ def main():
     export_s = time.time() - t0
 
     parity = {} if a.skip_parity else run_parity(models, style_model, stage, work)
-    write_manifest(stage, ck, trained, styles, parity)
+    write_manifest(stage, ck, trained, styles, parity, stunet_weights)
 
     # Swap the new pack in (remove files from an older pack that are gone now).
     for f in os.listdir(a.out):
@@ -297,7 +308,7 @@ def run_parity(models, style_model, stage, work):
     return res
 
 
-def write_manifest(stage, ck, trained, styles, parity):
+def write_manifest(stage, ck, trained, styles, parity, stunet_weights):
     f32 = "float32"
     text_in = io_spec("text_embeddings", f32, ["batch", MAX_LEN, ck_io.TEXT_DIM])
     t_in = io_spec("t", f32, ["batch"])
@@ -315,7 +326,7 @@ def write_manifest(stage, ck, trained, styles, parity):
             "outputs": [io_spec("prediction", f32, ["batch", 3, 32, 32])],
         },
         "stunet": {
-            "file": "stunet.onnx", "trained_steps": trained["stunet"],
+            "file": "stunet.onnx", "trained_steps": trained["stunet"], "weights": stunet_weights,
             "role": "space-time U-Net, all 16 frames at once; t2v / i2v / inpaint / cinemagraph",
             "inputs": [io_spec("x", f32, ["batch", 7, 16, 32, 32]), t_in, text_in],
             "outputs": [io_spec("prediction", f32, ["batch", 3, 16, 32, 32])],

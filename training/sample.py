@@ -142,7 +142,8 @@ def generate(ck_path=None, prompts=None, model="stunet", kind="ddim", steps=25, 
 
     torch.set_num_threads(1)  # see train.py --threads: 1 thread is faster on the shared box
     ck = ck_io.load(ck_path or ck_io.CKPT)
-    models, style = ck_io.models_from_checkpoint(ck)
+    # The same STUNet weights the export picks (--weights auto): the EMA once it has averaged 500 steps.
+    models, style = ck_io.models_from_checkpoint(ck, ck_io.load_ema(ck_path or ck_io.CKPT, min_updates=500))
     net = models["stunet"].eval()
     if model == "t2i":
         net = T2IAsVideo(models["t2i"].eval())

@@ -181,9 +181,49 @@ class Trainer:
         return F.mse_loss(self.models["ssr"](torch.cat([xt, cond], dim=1), t), v)
 
     # ---- checkpointing ---------------------------------------------------------
+    # ---- weight EMA (STUNet stages) -----------------------------------------------
+    def start_ema(self, name):
+        """The running average of the STUNet weights, resumed from checkpoints/ema.pt when it belongs to
+        this model, else started from the current weights. Only rank 0 keeps it (all ranks hold the same
+        weights)."""
+        if self.rank != 0 or self.args.ema <= 0 or name not in ("stunet", "stunet2"):
+            return None
+        net = self.models["stunet"]
+        saved = ck_io.load_ema(self.ckpt_path)
+        if saved is not None and saved.get("decay") == self.args.ema:
+            ema = saved
+            ema["weights"] = {k: v.float() for k, v in saved["weights"].items()}
+            self.log(f"weight EMA: resumed ({ema['updates']} updates, decay {ema['decay']})")
+        else:
+            ema = {"decay": self.args.ema, "updates": 0, "weights": {k: v.detach().clone().float() for k, v in net.state_dict().items()}}
+            self.log(f"weight EMA: started (decay {self.args.ema})")
+        self.ema = ema
+        return ema
+
+    @torch.no_grad()
+    def update_ema(self, ema, step):
+        # Warm-up as is usual for EMAs of weights: early on the average must not cling to the start.
+        n = ema["updates"] = ema["updates"] + 1
+        d = min(ema["decay"], (1 + n) / (10 + n))
+        for k, v in self.models["stunet"].state_dict().items():
+            w = ema["weights"][k]
+            if v.dtype.is_floating_point:
+                w.mul_(d).add_(v, alpha=1 - d)
+            else:
+                w.copy_(v)
+        ema["step"] = step
+
+    def save_ema(self, stage, step):
+        ema = getattr(self, "ema", None)
+        if ema is None or self.rank != 0:
+            return
+        ema["stage"], ema["step"] = stage, step
+        ck_io.save(ck_io.ema_path(self.ckpt_path), ema)
+
     def snapshot(self, stage, step, opt):
         if self.rank != 0:
             return
+        self.save_ema(stage, step)
         w = self.ck["weights"]
         for k in self.have:  # only models that were loaded or set up (never save an uninflated STUNet)
             w[k] = self.models[k].state_dict()
@@ -273,6 +313,7 @@ class Trainer:
         rseed = seed + 100_003 * self.rank
         last_save = last_export = time.time()
         acc, n_acc, t_acc = 0.0, 0, 0.0
+        ema = self.start_ema(name)
         for step in range(start, steps):
             t0 = time.time()
             for gr in opt.param_groups:
@@ -286,6 +327,8 @@ class Trainer:
                 loss_value = self.average_gradients(params, loss_value)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
             opt.step()
+            if ema is not None:
+                self.update_ema(ema, step + 1)
             dt = time.time() - t0
             acc, n_acc, t_acc = acc + loss_value, n_acc + 1, t_acc + dt
             stats["steps"] = step + 1
@@ -375,6 +418,8 @@ def main():
     # threads do not (small convolutions, OpenMP barriers). The effective batch is the stage batch x workers.
     ap.add_argument("--workers", type=int, default=1)
     ap.add_argument("--port", type=int, default=29517, help="local TCP port the workers meet on")
+    ap.add_argument("--ema", type=float, default=0.999,
+                    help="decay of the STUNet weight average the export uses (0: off); saved to checkpoints/ema.pt")
     ap.add_argument("--no-export", dest="export_after_stage", action="store_false",
                     help="do not run export.py after each stage")
     ap.add_argument("--smoke", action="store_true", help="tiny budgets into /tmp (pipeline test)")
