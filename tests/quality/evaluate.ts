@@ -228,7 +228,7 @@ export class Generator {
 /** A frozen copy of a pack for the length of one evaluation. */
 export interface PackSnapshot {
   readonly name: string;
-  readonly manifest: { readonly name?: string; readonly exported_at?: string; readonly training_state?: unknown };
+  readonly manifest: { readonly name?: string; readonly exported_at?: string; readonly training_state?: unknown; readonly models?: { readonly stunet?: { readonly weights?: string; readonly trained_steps?: number } } };
   /** The pack's manifest path in the snapshot (for the held-out lists). */
   readonly manifestPath: string;
   release(): void;
@@ -372,10 +372,18 @@ export interface PackInfo {
   readonly name: string;
   readonly exportedAt: string | null;
   readonly trainingState: unknown;
+  /** Which STUNet weights the pack carries (the last step's, or their EMA), and after how many steps. */
+  readonly stunet: { readonly weights: string | null; readonly trainedSteps: number | null };
 }
 
 function packInfo(s: PackSnapshot): PackInfo {
-  return { name: s.manifest.name ?? s.name, exportedAt: s.manifest.exported_at ?? null, trainingState: s.manifest.training_state ?? null };
+  const stunet = s.manifest.models?.stunet;
+  return {
+    name: s.manifest.name ?? s.name,
+    exportedAt: s.manifest.exported_at ?? null,
+    trainingState: s.manifest.training_state ?? null,
+    stunet: { weights: stunet?.weights ?? null, trainedSteps: stunet?.trained_steps ?? null },
+  };
 }
 
 export interface EvaluationReport {
@@ -490,6 +498,8 @@ export function reportMarkdown(r: EvaluationReport): string {
     `# Kinegraph quality evaluation`,
     '',
     `${r.date} · pack \`${r.pack.name}\` exported ${r.pack.exportedAt ?? '?'} (training state: \`${JSON.stringify(r.pack.trainingState)}\`)`,
+    '',
+    `STUNet: ${r.pack.stunet.trainedSteps ?? '?'} training steps; ${r.pack.stunet.weights ?? 'the last training step\u2019s weights'}.`,
     `sampler \`${o.sampler}\`, ${o.steps} steps, guidance ${o.guidance}, seeds ${o.seeds.join(', ')}, ${o.prompts} prompts per split, composite ${o.composite ? 'on' : 'off'}`,
     '',
     '## Text-to-video attributes',
@@ -603,6 +613,8 @@ export function samplersMarkdown(c: SamplerComparison): string {
     '# Kinegraph sampler comparison',
     '',
     `${c.date} · pack \`${c.pack.name}\` exported ${c.pack.exportedAt ?? '?'} (training state: \`${JSON.stringify(c.pack.trainingState)}\`)`,
+    '',
+    `STUNet: ${c.pack.stunet.trainedSteps ?? '?'} training steps; ${c.pack.stunet.weights ?? 'the last training step\u2019s weights'}.`,
     `guidance ${o.guidance}, seeds ${o.seeds.join(', ')}, ${o.prompts} prompts per split; accuracy colour / motion / shape`,
     '',
     '| sampler | steps | held-out c / m / s | seen c / m / s | object found (all) | temporal consistency (all) | background flicker (all) | ms per clip |',
