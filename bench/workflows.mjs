@@ -98,8 +98,14 @@ async function bareTextToVideo(sessions, steps, seed) {
  */
 function cliEndToEnd(reps) {
   const runs = [];
+  const bare = [];
   for (let r = 0; r < reps; r++) {
     const out = mkdtempSync(join(tmpdir(), 'kg-bench-cli-'));
+    // Interleaved with the same job written directly against onnxruntime-node (bench/bare-t2v.mjs).
+    const b0 = performance.now();
+    const plain = spawnSync(process.execPath, [join(root, 'bench/bare-t2v.mjs'), join(out, 'bare.mp4')], { cwd: root, encoding: 'utf8' });
+    if (plain.status !== 0) throw new Error(`bare-t2v failed: ${plain.stderr.slice(-500)}`);
+    bare.push(performance.now() - b0);
     const t = performance.now();
     const child = spawnSync(process.execPath, [join(root, 'packages/core/bin/kinegraph.js'), 'run', join(root, 'workflows/text-to-video.json'), '--out', out, '--json', '--threads', '2'], { cwd: root, encoding: 'utf8', maxBuffer: 256 * 2 ** 20 });
     const wall = performance.now() - t;
@@ -109,7 +115,9 @@ function cliEndToEnd(reps) {
     const runMs = events.find((e) => e.type === 'run:done')?.ms ?? NaN;
     runs.push({ wallMs: wall, startupMs: wall - runMs, runMs, nodes });
   }
-  return runs.sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1];
+  const median = runs.sort((a, b) => a.wallMs - b.wallMs)[runs.length >> 1];
+  const bareMs = bare.sort((a, b) => a - b)[bare.length >> 1];
+  return { ...median, bareProcessMs: bareMs, ratio: median.wallMs / bareMs };
 }
 
 export async function bench({ quiet = false } = {}) {
@@ -165,10 +173,11 @@ export async function bench({ quiet = false } = {}) {
     }
     console.log(`\ntext-to-video generation (25 steps, CFG batch 2), median of ${REPS}, interleaved`);
     console.log(`| Kinegraph ms | bare onnxruntime-node ms | ratio (target <= 1.02) |\n| ---: | ---: | ---: |\n| ${overhead.kinegraphMs.toFixed(0)} | ${overhead.bareOrtMs.toFixed(0)} | ${overhead.ratio.toFixed(3)} |`);
-    console.log('\n`kinegraph run workflows/text-to-video.json` end to end (fresh process, saved settings, median of 3)');
-    console.log(`| process wall ms | start-up ms | ${Object.keys(cli.nodes).map((n) => `${n} ms`).join(' | ')} |`);
-    console.log(`| ${['---:', '---:', ...Object.keys(cli.nodes).map(() => '---:')].join(' | ')} |`);
-    console.log(`| ${cli.wallMs.toFixed(0)} | ${cli.startupMs.toFixed(0)} | ${Object.values(cli.nodes).map((ms) => ms.toFixed(0)).join(' | ')} |`);
+    console.log('\n`kinegraph run workflows/text-to-video.json` end to end vs `node bench/bare-t2v.mjs` (the same job on bare');
+    console.log('onnxruntime-node + ffmpeg), fresh processes, saved settings, median of 3, interleaved');
+    console.log(`| kinegraph run ms | bare process ms | ratio | start-up ms | ${Object.keys(cli.nodes).map((n) => `${n} ms`).join(' | ')} |`);
+    console.log(`| ${['---:', '---:', '---:', '---:', ...Object.keys(cli.nodes).map(() => '---:')].join(' | ')} |`);
+    console.log(`| ${cli.wallMs.toFixed(0)} | ${cli.bareProcessMs.toFixed(0)} | ${cli.ratio.toFixed(2)} | ${cli.startupMs.toFixed(0)} | ${Object.values(cli.nodes).map((ms) => ms.toFixed(0)).join(' | ')} |`);
   }
   return { workflows: rows, overhead, cli };
 }
