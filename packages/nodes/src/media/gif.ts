@@ -15,17 +15,23 @@ export function isGif(bytes: Uint8Array): boolean {
 }
 
 /**
+ * How finely colours are binned before each frame's palette is chosen: `rgb565` (65,536 bins) for files
+ * people keep, `rgb444` (4,096 bins, about 15x faster on small frames) for previews sent while sampling.
+ */
+export type GifColourPrecision = 'rgb565' | 'rgb444';
+
+/**
  * Encodes frames as a looping GIF89a, each with its own 256-colour palette (quantised per frame, so a
  * clip whose colours drift keeps them). `comment`, if given, is stored in a Comment Extension; it must be
  * 7-bit ASCII (see `workflowToAscii`).
  */
-export function encodeGif(clip: RgbaClip, comment?: string): Uint8Array {
+export function encodeGif(clip: RgbaClip, comment?: string, precision: GifColourPrecision = 'rgb565'): Uint8Array {
   const encoder = gifenc.GIFEncoder();
   // GIF delays are whole hundredths of a second; players treat delays under 2 as "as fast as possible".
   const delayMs = Math.max(20, Math.round(1000 / (clip.fps > 0 ? clip.fps : 10)));
   for (const rgba of clip.frames) {
-    const palette = gifenc.quantize(rgba, 256, { format: 'rgb565' });
-    const index = gifenc.applyPalette(rgba, palette, 'rgb565');
+    const palette = gifenc.quantize(rgba, 256, { format: precision });
+    const index = gifenc.applyPalette(rgba, palette, precision);
     encoder.writeFrame(index, clip.width, clip.height, { palette, delay: delayMs, repeat: 0 });
   }
   encoder.finish();

@@ -42,7 +42,7 @@ export async function makePreview(context: Pick<NodeContext, 'ops' | 'tensors'>,
     const data = await readFloat32(tensors, t);
     const frames = tensorToFrames(data, t.dims);
     if (format === 'png') return { mime: 'image/png', data: encodePng(frames[0]!), width: w, height: h };
-    return { mime: 'image/gif', data: encodeGif({ width: w, height: h, frames: frames.map((f) => f.data), fps: options.fps ?? 8 }), width: w, height: h };
+    return { mime: 'image/gif', data: encodeGif({ width: w, height: h, frames: frames.map((f) => f.data), fps: options.fps ?? 8 }, undefined, 'rgb444'), width: w, height: h };
   } finally {
     for (const h of temps) tensors.release(h);
   }
