@@ -129,7 +129,7 @@ def write_fixture(path: str, steps: int = 6, n: int = 8, seed: int = 0) -> None:
 # ---- sanity run with the trained torch models ---------------------------------
 
 def generate(ck_path=None, prompts=None, model="stunet", kind="ddim", steps=25, cfg=3.0, seed=0,
-             style_alpha=0.0, ssr=False, out="runs/sample.png"):
+             style_alpha=0.0, ssr=False, out="runs/sample.png", weights="auto"):
     """Text-to-video with the torch STUNet (optionally style-interpolated and
     super-resolved) and save a PNG strip (rows = prompts, cols = frames) + GIF.
     model="t2i": 16 independent T2I images per prompt instead;
@@ -142,8 +142,10 @@ def generate(ck_path=None, prompts=None, model="stunet", kind="ddim", steps=25, 
 
     torch.set_num_threads(1)  # see train.py --threads: 1 thread is faster on the shared box
     ck = ck_io.load(ck_path or ck_io.CKPT)
-    # The same STUNet weights the export picks (--weights auto): the EMA once it has averaged 500 steps.
-    models, style = ck_io.models_from_checkpoint(ck, ck_io.load_ema(ck_path or ck_io.CKPT, min_updates=500))
+    # The same STUNet weights the export picks with the same --weights (auto: the EMA once it has averaged
+    # 500 steps).
+    ema = None if weights == "raw" else ck_io.load_ema(ck_path or ck_io.CKPT, min_updates=0 if weights == "ema" else 500)
+    models, style = ck_io.models_from_checkpoint(ck, ema)
     net = models["stunet"].eval()
     if model == "t2i":
         net = T2IAsVideo(models["t2i"].eval())
@@ -244,6 +246,7 @@ def main():
     gen.add_argument("--style-alpha", type=float, default=0.0)
     gen.add_argument("--ssr", action="store_true")
     gen.add_argument("--out", default=os.path.join(HERE, "runs", "sample.png"))
+    gen.add_argument("--weights", choices=["auto", "ema", "raw"], default="auto", help="STUNet weights, as export.py")
     a = ap.parse_args()
     if a.cmd == "fixture":
         os.makedirs(os.path.dirname(a.out), exist_ok=True)
@@ -251,7 +254,7 @@ def main():
         print("wrote", a.out)
     else:
         generate(a.ckpt, a.prompt, model=a.model, kind=a.sampler, steps=a.steps, cfg=a.cfg, seed=a.seed,
-                 style_alpha=a.style_alpha, ssr=a.ssr, out=a.out)
+                 style_alpha=a.style_alpha, ssr=a.ssr, out=a.out, weights=a.weights)
         print("wrote", a.out)
 
 
