@@ -1,0 +1,1 @@
+import { encodeGif } from '../packages/nodes/dist/index.js';
