@@ -1,1 +1,0 @@
-import { encodeGif } from '../packages/nodes/dist/index.js';
