@@ -14,6 +14,8 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const packDir = join(root, 'models/kinegraph-tiny');
 const manifest = JSON.parse(readFileSync(join(packDir, 'manifest.json'), 'utf8'));
 const REPS = Number(process.env.KG_BENCH_REPS ?? 7);
+// KG_BENCH_ONLY=overhead: only the in-process comparison with bare onnxruntime-node (about a minute).
+const ONLY_OVERHEAD = process.env.KG_BENCH_ONLY === 'overhead';
 
 function peakRss() {
   let peak = process.memoryUsage().rss;
@@ -128,7 +130,7 @@ export async function bench({ quiet = false } = {}) {
   // Warm-up: sessions created, graphs built.
   await runWorkflow(runtime, store, ids, 'text-to-video.json');
   const rows = [];
-  for (const file of files) {
+  for (const file of ONLY_OVERHEAD ? [] : files) {
     try {
       rows.push(await runWorkflow(runtime, store, ids, file));
     } catch (error) {
@@ -162,7 +164,7 @@ export async function bench({ quiet = false } = {}) {
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const overhead = { kinegraphMs: median(kg), bareOrtMs: median(bare), ratio: median(kg) / median(bare) };
   await runtime.close();
-  const cli = cliEndToEnd(3);
+  const cli = ONLY_OVERHEAD ? undefined : cliEndToEnd(3);
 
   if (!quiet) {
     console.log('\nWorkflows at their saved settings (in-process Runtime, cache off, 2 ORT threads)');
@@ -181,6 +183,7 @@ export async function bench({ quiet = false } = {}) {
     }
     console.log(`\ntext-to-video generation (25 steps, CFG batch 2), median of ${REPS}, interleaved`);
     console.log(`| Kinegraph ms | bare onnxruntime-node ms | ratio (target <= 1.02) |\n| ---: | ---: | ---: |\n| ${overhead.kinegraphMs.toFixed(0)} | ${overhead.bareOrtMs.toFixed(0)} | ${overhead.ratio.toFixed(3)} |`);
+    if (!cli) return { workflows: rows, overhead };
     console.log('\n`kinegraph run workflows/text-to-video.json` end to end vs `node bench/bare-t2v.mjs` (the same job on bare');
     console.log('onnxruntime-node + ffmpeg), fresh processes, saved settings, median of 3, interleaved');
     console.log(`| kinegraph run ms | bare process ms | ratio | start-up ms | ${Object.keys(cli.nodes).map((n) => `${n} ms`).join(' | ')} |`);

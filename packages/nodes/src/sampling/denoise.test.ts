@@ -54,8 +54,55 @@ const parityNode = defineNode({
   },
 });
 
+// The same loop with the model input made by the loop (fused into each update): conditioning channels
+// appended and the whole stacked twice. The "model" checks every input it gets against the reference state.
+const CONDITIONING = Float32Array.from({ length: 5 }, (_, i) => i - 2.5);
+const assembledNode = defineNode({
+  type: 'test/sampler-assembled-input',
+  version: 1,
+  title: 'Sampler with assembled input',
+  category: 'test',
+  description: 'Runs denoise() with input: { conditioning, duplicate }.',
+  params: Type.Object({ run: Type.Integer({ minimum: 0 }) }),
+  inputs: {},
+  outputs: { text: { type: 'text' } },
+  async run({ params, context }) {
+    const spec = fixture.runs[params.run]!;
+    const coefficients = samplerCoefficients(NAMES[spec.sampler]!, spec.eta, Float64Array.from(fixture.alphas_cumprod), timesteps(fixture.T, fixture.num_inference_steps));
+    const conditioning = await context.tensors.upload(CONDITIONING, [1, CONDITIONING.length]);
+    let worstInput = 0;
+    const seenDims: string[] = [];
+    const x = await denoise({
+      context,
+      sampler: NAMES[spec.sampler]!,
+      coefficients,
+      guidance: 1,
+      start: await context.tensors.upload(Float32Array.from(fixture.x_T), [1, n]),
+      input: { conditioning, duplicate: true },
+      async predict(input, _t, step) {
+        seenDims.push(input.dims.join('x'));
+        const data = (await context.tensors.read(input)) as Float32Array;
+        const state = step === 0 ? fixture.x_T : spec.x_after_step[step - 1]!;
+        const row = n + CONDITIONING.length;
+        for (const half of [0, 1]) {
+          for (let i = 0; i < n; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + i]! - state[i]!));
+          for (let i = 0; i < CONDITIONING.length; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + n + i]! - CONDITIONING[i]!));
+        }
+        return context.tensors.upload(Float32Array.from([...fixture.v_per_step[step]!, ...new Array<number>(n).fill(0)]), [2, n]);
+      },
+      noise: (step) => context.tensors.upload(Float32Array.from(fixture.z_per_step[step]!), [1, n]),
+    });
+    context.tensors.release(conditioning);
+    const data = (await context.tensors.read(x)) as Float32Array;
+    const expected = spec.x_after_step.at(-1)!;
+    const worstFinal = Math.max(...Array.from(data, (v, i) => Math.abs(v - expected[i]!)));
+    // Short: node outputs reach the events summarised.
+    return { text: JSON.stringify({ worstFinal, worstInput, calls: seenDims.length, dims: [...new Set(seenDims)] }) };
+  },
+});
+
 const out = await mkdtemp(join(tmpdir(), 'kg-parity-'));
-const runtime = await Runtime.create({ plugins: [{ name: 'parity', nodes: [parityNode] }], cacheBudgetBytes: 0 });
+const runtime = await Runtime.create({ plugins: [{ name: 'parity', nodes: [parityNode, assembledNode] }], cacheBudgetBytes: 0 });
 afterAll(() => runtime.close());
 
 describe('device sampler (ONNX graphs in the worker) vs training/sample.py', () => {
@@ -73,6 +120,25 @@ describe('device sampler (ONNX graphs in the worker) vs training/sample.py', () 
       expect(worst).toBeLessThan(1e-3);
       const progress = events.filter((e) => e.type === 'node:progress');
       expect(progress.length).toBe(fixture.num_inference_steps);
+      const store = await runtime.store();
+      expect(store.stats().liveTensors).toBe(0);
+    });
+  });
+});
+
+describe('denoise() making the model input itself (fused with each update)', () => {
+  fixture.runs.forEach((spec, index) => {
+    it(`${spec.sampler} eta=${spec.eta}: every input is [state, conditioning] twice, final state within 1e-3`, async () => {
+      const events = await lastValueFrom(
+        runtime.run({ format: 'kinegraph/workflow@1', nodes: { p: { type: 'test/sampler-assembled-input', version: 1, params: { run: index } } } }, { outputFolder: out, allowedFolders: [out] }).pipe(toArray()),
+      );
+      const done = events.find((e) => e.type === 'node:done');
+      expect(done?.type, JSON.stringify(events.at(-1))).toBe('node:done');
+      const result = JSON.parse(String(done?.type === 'node:done' && (done.outputs.text as { value: string }).value)) as { worstFinal: number; worstInput: number; calls: number; dims: string[] };
+      expect(result.calls).toBe(fixture.num_inference_steps);
+      expect(result.dims).toEqual([`2x${n + CONDITIONING.length}`]);
+      expect(result.worstInput).toBeLessThan(1e-3);
+      expect(result.worstFinal).toBeLessThan(1e-3);
       const store = await runtime.store();
       expect(store.stats().liveTensors).toBe(0);
     });

@@ -1,6 +1,18 @@
 import type { NodeContext, TensorHandle } from '@kinegraph/core/sdk';
 import type { SamplerName, StepCoefficients } from './coefficients.js';
-import { updateGraph } from './step-graphs.js';
+import { inputGraph, updateGraph } from './step-graphs.js';
+
+/**
+ * How the model's input is made from the state x: conditioning channels appended on the channel axis, and
+ * for guidance the whole stacked twice on the batch axis. Given to {@link denoise}, it lets the loop make
+ * the next input in the same op-graph call as each step's update.
+ */
+export interface ModelInput {
+  /** Channels appended after x (e.g. a conditioning video and its mask), if any. */
+  readonly conditioning?: TensorHandle;
+  /** Stack the input twice on the batch axis: the [cond; uncond] halves of guidance share it. */
+  readonly duplicate: boolean;
+}
 
 /** What one run of the sampling loop needs. */
 export interface DenoiseOptions {
@@ -12,8 +24,14 @@ export interface DenoiseOptions {
   /** Guidance scale, or undefined when `predict` returns a single (unguided) prediction. */
   readonly guidance?: number;
   /**
-   * The model call at timestep t: returns its raw prediction, [cond; uncond] stacked on the batch axis when
-   * guided. The loop releases it after the update.
+   * How `predict`'s input is made from x. Without it `predict` gets x itself (and makes its own input);
+   * with it, the loop makes the input and the first argument of `predict` is that input.
+   */
+  readonly input?: ModelInput;
+  /**
+   * The model call at timestep t on x (or, with {@link DenoiseOptions.input}, on the input made from x):
+   * returns its raw prediction, [cond; uncond] stacked on the batch axis when guided. The loop releases
+   * the prediction after the update and the input after the call.
    */
   predict(x: TensorHandle, t: number, step: number): Promise<TensorHandle>;
   /** Fresh N(0,1) noise like x, for DDIM with eta > 0 (called only when a step needs it). */
@@ -24,16 +42,26 @@ export interface DenoiseOptions {
 
 /**
  * Runs a sampler over all its steps with every tensor kept in the inference worker: per step one model call
- * and one fused update graph (guidance mix + sampler update + x0). Intermediate states are released as
- * soon as they are replaced, so memory stays at a few copies of the video whatever the step count.
+ * and one fused op graph (guidance mix + sampler update + x0, and with `input` the next model input).
+ * Intermediate states are released as soon as they are replaced, so memory stays at a few copies of the
+ * video whatever the step count.
  */
 export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
   const { context, coefficients } = options;
   const tensors = context.tensors;
+  const input = options.input;
+  const conditioning = input?.conditioning;
+  // x itself is the input when there is nothing to append or stack: no graph needed.
+  const assemble = input && (conditioning !== undefined || input.duplicate) ? { conditioning: conditioning !== undefined, duplicate: input.duplicate } : undefined;
   let x = options.start;
+  let xin: TensorHandle | undefined;
   let history: TensorHandle | undefined;
   const needsHistory = options.sampler === 'dpmpp-2m';
   try {
+    if (assemble) {
+      const graph = await tensors.loadModel(inputGraph(conditioning ? 2 : 1, assemble.duplicate).bytes);
+      xin = (await tensors.run(graph, conditioning ? { in0: x, in1: conditioning } : { in0: x })).out!;
+    }
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
@@ -41,18 +69,28 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
       // A failure of the model call leaves it to the node's scoped store, which frees what the node made.
       const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma), [7], 'float32');
       kSent.catch(() => undefined);
-      const pred = await options.predict(x, c.t, step);
+      const pred = await options.predict(xin ?? x, c.t, step);
+      if (xin) tensors.release(xin);
+      xin = undefined;
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
       const useHistory = needsHistory && c.cp !== 0 && history !== undefined;
-      const graph = updateGraph({ guided: options.guidance !== undefined, noise: noise !== undefined, history: useHistory });
+      const last = step === coefficients.length - 1;
+      const graph = updateGraph({
+        guided: options.guidance !== undefined,
+        noise: noise !== undefined,
+        history: useHistory,
+        ...(assemble && !last ? { assemble } : {}),
+      });
       const model = await tensors.loadModel(graph.bytes);
       const k = await kSent;
       const feeds: Record<string, TensorHandle> = { pred, x, k };
       if (noise) feeds.z = noise;
       if (useHistory) feeds.p = history!;
+      if (assemble?.conditioning && !last) feeds.c = conditioning!;
       const out = await tensors.run(model, feeds);
       for (const used of [pred, k, noise, x]) if (used) tensors.release(used);
       x = out.x_next!;
+      xin = out.next_in;
       if (options.onStep) await options.onStep(step, out.x0!);
       if (history) tensors.release(history);
       history = out.x0;
@@ -64,5 +102,6 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
     throw error;
   } finally {
     if (history) tensors.release(history);
+    if (xin) tensors.release(xin);
   }
 }

@@ -20,15 +20,22 @@ export interface UpdateVariant {
   readonly noise: boolean;
   /** A previous-x0 term (DPM++ 2M). */
   readonly history: boolean;
+  /**
+   * Also output `next_in`, the next model call's input made from x_next as {@link inputGraph} makes it:
+   * fused here, it saves one op-graph call and one worker round trip per step.
+   */
+  readonly assemble?: { readonly conditioning: boolean; readonly duplicate: boolean };
 }
 
 /**
  * One sampler step, fused: v = guided mix of the prediction (if guided), then
- *   x_next = cx·x + cv·v + cz·z + cp·x0_prev   and   x0 = α·x − σ·v.
- * Inputs: `pred`, `x`, [`z`], [`p`], `k` = [scale, cx, cv, cz, cp, α, −σ] (float32 [7]).
+ *   x_next = cx·x + cv·v + cz·z + cp·x0_prev   and   x0 = α·x − σ·v,
+ * and with `assemble`, next_in = x_next with `c` appended on the channel axis, stacked twice if duplicated.
+ * Inputs: `pred`, `x`, [`z`], [`p`], [`c`], `k` = [scale, cx, cv, cz, cp, α, −σ] (float32 [7]).
  */
 export function updateGraph(variant: UpdateVariant): BuiltGraph {
-  const key = `kinegraph-sampler-update-${variant.guided ? 'g' : 'u'}${variant.noise ? 'z' : ''}${variant.history ? 'p' : ''}`;
+  const assemble = variant.assemble ? `-in${variant.assemble.conditioning ? 'c' : ''}${variant.assemble.duplicate ? 'x2' : ''}` : '';
+  const key = `kinegraph-sampler-update-${variant.guided ? 'g' : 'u'}${variant.noise ? 'z' : ''}${variant.history ? 'p' : ''}${assemble}`;
   return cached(key, () =>
     buildGraph(key, (g) => {
       const pred = g.input('pred', 'float32');
@@ -47,6 +54,10 @@ export function updateGraph(variant: UpdateVariant): BuiltGraph {
       if (p) next = g.add(next, g.mul(at(4), p));
       g.output('x_next', next);
       g.output('x0', g.add(g.mul(at(5), x), g.mul(at(6), v)));
+      if (variant.assemble) {
+        const joined = variant.assemble.conditioning ? g.concat([next, g.input('c', 'float32')], 1) : next;
+        g.output('next_in', variant.assemble.duplicate ? g.concat([joined, joined], 0) : joined);
+      }
     }),
   );
 }

@@ -1,6 +1,6 @@
 import { KinegraphError, type BuiltGraph, type EmbeddingValue, type ModelHandle, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
 import type { ManifestModel } from '../../model/manifest.js';
-import { inputGraph } from '../../sampling/step-graphs.js';
+import type { ModelInput } from '../../sampling/denoise.js';
 import { makePreview } from '../../media/index.js';
 import { Type } from '@kinegraph/core/sdk';
 import type { PackValue } from '../../model/pack.js';
@@ -69,29 +69,44 @@ export function firstOutputName(outputs: ReadonlyArray<{ name: string }>): strin
 }
 
 /**
- * A text-conditioned denoiser call as the sampling loop wants it: the noisy state and any conditioning
- * channels concatenated (and stacked twice on the batch axis for guidance), a timestep tensor, the text
- * embeddings, one model run. Returns the raw prediction; releases what it made on the way.
+ * A text-conditioned denoiser as the sampling loop wants it: `input` says how the model input is made from
+ * the state (the conditioning channels appended, stacked twice for guidance; {@link denoise} makes it,
+ * fused with each step's update), and `predict` runs the model on that input with a timestep tensor and
+ * the text embeddings. Given the loop's `timesteps`, each call sends the next step's timestep tensor while
+ * the model runs, so no upload round trip sits between the steps. Returns the raw prediction.
  */
 export function textDenoiser(
   context: NodeContext,
   session: ModelHandle,
   model: ManifestModel,
-  options: { guided: boolean; batch: number; text: TensorHandle; conditioning?: TensorHandle },
-): (x: TensorHandle, t: number) => Promise<TensorHandle> {
+  options: { guided: boolean; batch: number; text: TensorHandle; conditioning?: TensorHandle; timesteps?: readonly number[] },
+): { input: ModelInput; predict: (input: TensorHandle, t: number, step: number) => Promise<TensorHandle> } {
   const [xName, tName, textName] = [model.inputs[0]?.name ?? 'x', model.inputs[1]?.name ?? 't', model.inputs[2]?.name ?? 'text_embeddings'];
   const outName = firstOutputName(model.outputs);
-  const prepare = inputGraph(options.conditioning ? 2 : 1, options.guided);
-  return async (x, t) => {
-    // Both requests go out at once: their round trips to the worker overlap.
-    const ttSent = timestepTensor(context, t, options.guided ? 2 * options.batch : options.batch);
-    ttSent.catch(() => undefined);
-    const xin = (await runGraph(context, prepare, options.conditioning ? { in0: x, in1: options.conditioning } : { in0: x })).out!;
-    const tt = await ttSent;
-    const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [outName]);
-    context.tensors.release(xin);
-    context.tensors.release(tt);
-    return out[outName]!;
+  const rows = options.guided ? 2 * options.batch : options.batch;
+  const input: ModelInput = options.conditioning ? { conditioning: options.conditioning, duplicate: options.guided } : { duplicate: options.guided };
+  // The next step's timestep tensor, sent ahead (a failed run leaves it to the node's scoped store).
+  let ahead: { step: number; t: number; tensor: Promise<TensorHandle> } | undefined;
+  const send = (step: number, t: number) => {
+    const tensor = timestepTensor(context, t, rows);
+    tensor.catch(() => undefined);
+    return { step, t, tensor };
+  };
+  return {
+    input,
+    async predict(xin, t, step) {
+      const mine = ahead?.step === step && ahead.t === t ? ahead : send(step, t);
+      if (ahead && ahead !== mine) void ahead.tensor.then((unused) => context.tensors.release(unused), () => undefined);
+      const next = options.timesteps?.[step + 1];
+      ahead = next === undefined ? undefined : send(step + 1, next);
+      const tt = await mine.tensor;
+      try {
+        const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [outName]);
+        return out[outName]!;
+      } finally {
+        context.tensors.release(tt);
+      }
+    },
   };
 }
 

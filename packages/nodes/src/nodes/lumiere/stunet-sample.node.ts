@@ -66,7 +66,7 @@ export const stunetSampleNode = defineNode({
       coefficients,
       start,
       ...(guided ? { guidance: params.guidance } : {}),
-      predict: textDenoiser(context, pack.sessions.stunet, m.models.stunet, { guided, batch, text, conditioning: cond }),
+      ...textDenoiser(context, pack.sessions.stunet, m.models.stunet, { guided, batch, text, conditioning: cond, timesteps: coefficients.map((c) => c.t) }),
       noise: stepNoise(context, dims, params.seed),
       onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });

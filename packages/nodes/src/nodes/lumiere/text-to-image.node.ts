@@ -47,7 +47,7 @@ export const textToImageNode = defineNode({
       coefficients,
       start: await context.ops.randn(dims, params.seed),
       ...(guided ? { guidance: params.guidance } : {}),
-      predict: textDenoiser(context, session, t2i, { guided, batch, text }),
+      ...textDenoiser(context, session, t2i, { guided, batch, text, timesteps: coefficients.map((c) => c.t) }),
       noise: stepNoise(context, dims, params.seed),
       onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });
