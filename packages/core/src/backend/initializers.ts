@@ -12,6 +12,7 @@ import { createHash } from 'node:crypto';
 import type { TensorData } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
 import { elemTypeName, int64ToNumber, onnx } from '../graph/onnx-proto.js';
+import { decodeModel } from './append-graph.js';
 
 /** ONNX element types each typed array may carry (raw little-endian bytes, which is what x64/arm64 JS uses). */
 function acceptedElemTypes(data: TensorData): readonly number[] {
@@ -36,7 +37,7 @@ const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
  * initializer's data lives in an external file.
  */
 export function applyInitializerOverrides(modelBytes: Uint8Array, overrides: Readonly<Record<string, TensorData>>): Uint8Array {
-  const model = onnx.ModelProto.decode(modelBytes);
+  const model = decodeModel(modelBytes);
   const inits = model.graph?.initializer ?? [];
   const byName = new Map(inits.map((t) => [t.name, t]));
 

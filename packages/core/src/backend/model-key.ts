@@ -8,6 +8,7 @@ import { resolve } from 'node:path';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
 import { hashOverrides } from './initializers.js';
+import { hashAppendedGraph } from './append-graph.js';
 
 /**
  * Identifies a model source. Bytes are hashed (sha256); a path is identified by its resolved path,
@@ -26,7 +27,7 @@ export async function modelSourceKey(source: string | Uint8Array): Promise<strin
   }
 }
 
-/** The full pool key: source, device and every option that changes the session (threads, level, overrides). */
+/** The full pool key: source, device and every option that changes the session (threads, level, overrides, appended graph). */
 export function sessionKey(sourceKey: string, device: DeviceName, options: ModelOptions, defaultThreads: number | undefined): string {
   const parts = JSON.stringify({
     sourceKey,
@@ -34,6 +35,7 @@ export function sessionKey(sourceKey: string, device: DeviceName, options: Model
     level: options.graphOptimizationLevel ?? 'all',
     threads: options.intraOpNumThreads ?? defaultThreads ?? 0,
     overrides: hashOverrides(options.initializerOverrides),
+    append: hashAppendedGraph(options.appendGraph),
   });
   return `model:${createHash('sha256').update(parts).digest('hex').slice(0, 32)}`;
 }

@@ -216,7 +216,9 @@ export class WorkerTensorStore implements ManagedTensorStore {
    * data) when `initializerOverrides` is used.
    */
   async loadModel(source: string | Uint8Array, options: ModelOptions = {}): Promise<ModelHandle> {
-    if (typeof source === 'string' || options.initializerOverrides !== undefined || source.byteLength > MEMO_MAX_BYTES) return this.#load(source, options);
+    if (typeof source === 'string' || options.initializerOverrides !== undefined || options.appendGraph !== undefined || source.byteLength > MEMO_MAX_BYTES) {
+      return this.#load(source, options);
+    }
     const key = `${options.graphOptimizationLevel ?? ''}|${options.intraOpNumThreads ?? ''}`;
     let byOptions = this.#fromBytes.get(source);
     if (!byOptions) this.#fromBytes.set(source, (byOptions = new Map()));
@@ -241,6 +243,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
       ...(options.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
       ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
       ...(options.initializerOverrides !== undefined ? { initializerOverrides: options.initializerOverrides } : {}),
+      ...(options.appendGraph !== undefined ? { appendGraph: { bytes: options.appendGraph.bytes, links: { ...options.appendGraph.links } } } : {}),
     };
     const res = await this.#call<LoadResult>(
       (rid) => ({ type: 'load', rid, source: src, options: opts }),

@@ -58,6 +58,22 @@ export interface ModelOptions {
   readonly intraOpNumThreads?: number;
   /** Replace named initializers before creating the session (StyleAdapter interpolation). */
   readonly initializerOverrides?: Readonly<Record<string, TensorData>>;
+  /**
+   * An op graph appended to the model (after any initializer overrides), so one session runs both: for
+   * math that always follows the model, such as a sampler's update step, saving a separate call.
+   */
+  readonly appendGraph?: AppendedGraph;
+}
+
+/**
+ * An ONNX graph (e.g. `buildGraph(...).bytes`) to append to a model. Each `links` entry feeds one of its
+ * inputs from a value of the model (`{ pred: 'prediction' }`: the model's output; a model input works
+ * too); its other inputs become inputs of the combined model, and its outputs are the combined model's
+ * outputs. Both graphs must use the same default-domain opset (built graphs use 17).
+ */
+export interface AppendedGraph {
+  readonly bytes: Uint8Array;
+  readonly links: Readonly<Record<string, string>>;
 }
 
 /** Counters the store keeps, for tests and benchmarks. */

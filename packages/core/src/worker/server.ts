@@ -14,6 +14,7 @@ import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js
 import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
 import type { SerializedError } from '../tensor/errors.js';
 import { applyInitializerOverrides } from '../backend/initializers.js';
+import { appendGraph } from '../backend/append-graph.js';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import {
   createSession,
@@ -176,6 +177,9 @@ export class InferenceServer {
     if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
       const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
       model = applyInitializerOverrides(bytes, options.initializerOverrides);
+    }
+    if (options.appendGraph !== undefined) {
+      model = appendGraph(typeof model === 'string' ? new Uint8Array(await readFile(model)) : model, options.appendGraph);
     }
     const size = typeof model === 'string' ? (await stat(model).catch(() => undefined))?.size ?? Infinity : model.byteLength;
     const session = await createSession(model, {

@@ -1,18 +1,27 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, existsSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KinegraphError, type ModelHandle, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
+import { KinegraphError, type ModelHandle, type ModelOptions, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
 import { manifestProblems, type PackManifest } from './manifest.js';
 
 /**
- * Sessions every use of a pack needs, loaded with it. The text-to-image and super-resolution models are
- * loaded on first use ({@link packModel}): a text-to-video run never pays for their sessions.
+ * Sessions loaded with the pack. The STUNet is loaded by the node that samples with it ({@link loadStunet}),
+ * with the sampler's update step appended to it, and the text-to-image and super-resolution models on
+ * first use ({@link packModel}): a run creates only the sessions it uses.
  */
 export interface PackSessions {
   readonly textEncoder: ModelHandle;
-  readonly stunet: ModelHandle;
+}
+
+/**
+ * Where the STUNet session of a pack comes from: the model file and the options it is created with (the
+ * StyleAdapter adds its interpolated weights as initializer overrides).
+ */
+export interface StunetSource {
+  readonly path: string;
+  readonly options: ModelOptions;
 }
 
 /** Models of a pack that are loaded when a node first needs them. */
@@ -25,6 +34,7 @@ export interface PackValue extends ModelValue {
   readonly dir: string;
   readonly manifest: PackManifest;
   readonly sessions: PackSessions;
+  readonly stunet: StunetSource;
   readonly tokenizerJson: object;
   /** Set by StyleAdapter: which style is blended into the STUNet, and how much. */
   readonly style?: { readonly name: string; readonly alpha: number };
@@ -33,7 +43,7 @@ export interface PackValue extends ModelValue {
 /** Narrows a `model` input to a pack, with a clear error for models from other node libraries. */
 export function asPack(value: unknown, nodeId: string): PackValue {
   const pack = value as Partial<PackValue> | undefined;
-  if (!pack || pack.kind !== 'model' || !pack.manifest || !pack.sessions) {
+  if (!pack || pack.kind !== 'model' || !pack.manifest || !pack.sessions || !pack.stunet) {
     throw new KinegraphError('MODEL_NOT_A_PACK', 'The model input is not a Kinegraph model pack.', {
       nodeId,
       hint: 'Connect the "model" output of a kinegraph/load-model-pack (or kinegraph/style-adapter) node.',
@@ -119,9 +129,9 @@ export async function verifyPackFiles(dir: string, manifest: PackManifest): Prom
 }
 
 /** Loads one model file of a pack (pooled by the store), naming the file when ONNX Runtime refuses it. */
-async function loadPackFile(dir: string, file: string, tensors: TensorStore): Promise<ModelHandle> {
+async function loadPackFile(dir: string, file: string, tensors: TensorStore, options: ModelOptions = {}): Promise<ModelHandle> {
   try {
-    return await tensors.loadModel(join(dir, file));
+    return await tensors.loadModel(join(dir, file), options);
   } catch (error) {
     // Only ONNX Runtime refusing the file is the file's fault; a device that cannot start (DEVICE_UNAVAILABLE)
     // or a closed store keeps its own code and hint.
@@ -133,17 +143,24 @@ async function loadPackFile(dir: string, file: string, tensors: TensorStore): Pr
   }
 }
 
-/** Loads a pack's text encoder and STUNet into the store (pooled: loading the same pack twice reuses them). */
+/** Loads a pack's text encoder into the store (pooled: loading the same pack twice reuses it). */
 export async function loadPack(dir: string, tensors: TensorStore, options: { verify: boolean }): Promise<PackValue> {
   const manifest = await readManifest(dir);
   if (options.verify) await verifyPackFiles(dir, manifest);
   const models = manifest.models;
-  const sessions: PackSessions = {
-    textEncoder: await loadPackFile(dir, models.text_encoder.file, tensors),
-    stunet: await loadPackFile(dir, models.stunet.file, tensors),
-  };
+  const sessions: PackSessions = { textEncoder: await loadPackFile(dir, models.text_encoder.file, tensors) };
   const tokenizerJson = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8')) as object;
-  return { kind: 'model', name: manifest.name, dir, manifest, sessions, tokenizerJson };
+  return { kind: 'model', name: manifest.name, dir, manifest, sessions, stunet: { path: join(dir, models.stunet.file), options: {} }, tokenizerJson };
+}
+
+/**
+ * The pack's STUNet session (with a style's weights when the pack came through the StyleAdapter), created
+ * with `extra` options on top, such as an appended update step. Pooled by the store: the same source and
+ * options give the same session. A file ONNX Runtime refuses is reported as MODEL_FILE_CORRUPT, by name.
+ */
+export async function loadStunet(pack: PackValue, tensors: TensorStore, extra: ModelOptions = {}): Promise<ModelHandle> {
+  const { path, options } = pack.stunet;
+  return loadPackFile(dirname(path), basename(path), tensors, { ...options, ...extra });
 }
 
 /** Size and mtime of the manifest and every listed file: the cache key part that notices a re-export. */

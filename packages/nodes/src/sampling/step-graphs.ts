@@ -62,6 +62,52 @@ export function updateGraph(variant: UpdateVariant): BuiltGraph {
   );
 }
 
+/** Which optional terms a model-fused step has (see {@link modelStepGraph}). */
+export interface ModelStepVariant {
+  /** The model output holds [cond; uncond] halves (and its input is stacked twice). */
+  readonly guided: boolean;
+  /** A fresh-noise term (DDIM with eta > 0). */
+  readonly noise: boolean;
+  /** The model input has conditioning channels after the state's (fed as `c`). */
+  readonly conditioning: boolean;
+}
+
+/**
+ * A sampler step to append to a denoiser model (core's `ModelOptions.appendGraph`), so that one session
+ * call runs the model, the update and the next call's input. Link `pred` to the model's output and `xin`
+ * to its input: the state x is read back from the input (first half when guided, the prediction's
+ * channels), so the loop feeds no separate x. Inputs: `k` = [scale, cx, cv, cz, cp, α, −σ], `p` (previous
+ * x0; any state-shaped tensor when cp = 0), [`z`], [`c`]. Outputs: `x_next`, `x0` and `next_in`.
+ */
+export function modelStepGraph(variant: ModelStepVariant): BuiltGraph {
+  const key = `kinegraph-model-step-${variant.guided ? 'g' : 'u'}${variant.noise ? 'z' : ''}${variant.conditioning ? 'c' : ''}`;
+  return cached(key, () =>
+    buildGraph(key, (g) => {
+      const pred = g.input('pred', 'float32');
+      const xin = g.input('xin', 'float32');
+      const k = g.input('k', 'float32', [7]);
+      const p = g.input('p', 'float32');
+      const z = variant.noise ? g.input('z', 'float32') : undefined;
+      const c = variant.conditioning ? g.input('c', 'float32') : undefined;
+      const at = (i: number) => g.gather(k, [i]);
+      const rows = variant.guided ? g.split(xin, 0, 2)[0]! : xin;
+      const channels = g.slice(g.shape(pred), [1], [2]);
+      const x = variant.conditioning ? g.slice(rows, [0], channels, [1]) : rows;
+      let v = pred;
+      if (variant.guided) {
+        const [cond, uncond] = g.split(pred, 0, 2);
+        v = g.add(uncond!, g.mul(at(0), g.sub(cond!, uncond!)));
+      }
+      let next = g.add(g.add(g.mul(at(1), x), g.mul(at(2), v)), g.mul(at(4), p));
+      if (z) next = g.add(next, g.mul(at(3), z));
+      g.output('x_next', next);
+      g.output('x0', g.add(g.mul(at(5), x), g.mul(at(6), v)));
+      const joined = c ? g.concat([next, c], 1) : next;
+      g.output('next_in', variant.guided ? g.concat([joined, joined], 0) : joined);
+    }),
+  );
+}
+
 /**
  * The denoiser's input: `parts` tensors concatenated on the channel axis (noisy state first, then
  * conditioning), and for guidance the result stacked twice on the batch axis ([cond; uncond] share it).

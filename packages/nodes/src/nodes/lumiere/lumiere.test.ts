@@ -49,11 +49,16 @@ describe('LoadModelPack', () => {
       });
       expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'sr' });
       expect(runError(events)!.message).toContain('ssr.onnx');
-      // ...and by the pack itself for the models it always loads.
+      // ...as for the STUNet, which the sampler loads with its update step appended...
       await truncate(join(folder, 'broken', 'stunet.onnx'), 1000);
+      events = await h.run({ ...unchecked, ...prompt('a red circle'), base: sample({}) });
+      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'base' });
+      expect(runError(events)!.message).toContain('stunet.onnx');
+      // ...and by the pack itself for the text encoder, which it always loads.
+      await truncate(join(folder, 'broken', 'text_encoder.onnx'), 1000);
       events = await h.run(unchecked);
       expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
-      expect(runError(events)!.message).toContain('stunet.onnx');
+      expect(runError(events)!.message).toContain('text_encoder.onnx');
       await writeFile(join(folder, 'broken', 'manifest.json'), '{"name": 1}');
       events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
       expect(runError(events)).toMatchObject({ code: 'MANIFEST_INVALID' });

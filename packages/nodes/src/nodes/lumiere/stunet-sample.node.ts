@@ -1,10 +1,11 @@
 import { KinegraphError, Type, defineNode, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
-import { asPack, type PackValue } from '../../model/pack.js';
+import { asPack, loadStunet, type PackValue } from '../../model/pack.js';
 import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
-import { denoise } from '../../sampling/denoise.js';
-import { compositeGraph } from '../../sampling/step-graphs.js';
-import { encodePrompt, expectDims, previewSteps, runGraph, samplingParams, stepNoise, textDenoiser } from './common.js';
+import { denoiseFused, fusedStepLinks, fusedStepVariant } from '../../sampling/denoise-fused.js';
+import type { ModelInput } from '../../sampling/denoise.js';
+import { compositeGraph, modelStepGraph } from '../../sampling/step-graphs.js';
+import { encodePrompt, expectDims, firstOutputName, previewSteps, runGraph, samplingParams, stepNoise } from './common.js';
 
 /**
  * STUNetSample: the space-time sampler. Denoises all frames of a clip at once with the pack's STUNet,
@@ -60,13 +61,23 @@ export const stunetSampleNode = defineNode({
       tensors.release(noise);
     }
 
-    let video = await denoise({
+    // One session call per step: the STUNet with the sampler's update step appended (see denoiseFused).
+    const ports = m.models.stunet;
+    const [xName, tName, textName] = [ports.inputs[0]?.name ?? 'x', ports.inputs[1]?.name ?? 't', ports.inputs[2]?.name ?? 'text_embeddings'];
+    const input: ModelInput = { conditioning: cond, duplicate: guided };
+    const guidance = guided ? { guidance: params.guidance } : {};
+    const variant = fusedStepVariant({ ...guidance, input, sampler: params.sampler, eta: params.eta });
+    const model = await loadStunet(pack, tensors, { appendGraph: { bytes: modelStepGraph(variant).bytes, links: fusedStepLinks(xName, firstOutputName(ports.outputs)) } });
+    let video = await denoiseFused({
       context,
       sampler: params.sampler,
       coefficients,
       start,
-      ...(guided ? { guidance: params.guidance } : {}),
-      ...textDenoiser(context, pack.sessions.stunet, m.models.stunet, { guided, batch, text, conditioning: cond, timesteps: coefficients.map((c) => c.t) }),
+      ...guidance,
+      input,
+      model,
+      names: { input: xName, timestep: tName },
+      feeds: { [textName]: text },
       noise: stepNoise(context, dims, params.seed),
       onStep: previewSteps(context, params.previewEvery, coefficients.length),
     });

@@ -43,11 +43,10 @@ export const styleAdapterNode = defineNode({
       for (let i = 0; i < mixed.length; i++) mixed[i] = (1 - a) * from.data[i]! + a * target.data[i]!;
       overrides[key] = mixed;
     }
-    context.throwIfCancelled();
-    // The store pools sessions by their overrides' hash: the same α reuses its session.
-    const stunet = await context.tensors.loadModel(stunetPath, { initializerOverrides: overrides });
     context.progress(1, { message: `${name} at \u03b1=${params.alpha}` });
-    return { model: { ...pack, sessions: { ...pack.sessions, stunet }, style: { name, alpha: params.alpha } } };
+    // The sampler creates the session from these options (with its update step appended); the store pools
+    // sessions by the overrides' hash, so the same α reuses its session.
+    return { model: { ...pack, stunet: { path: stunetPath, options: { initializerOverrides: overrides } }, style: { name, alpha: params.alpha } } };
   },
 });
 

@@ -1,0 +1,100 @@
+import type { ModelHandle, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
+import type { SamplerName, StepCoefficients } from './coefficients.js';
+import type { ModelInput } from './denoise.js';
+import { inputGraph, modelStepGraph, type ModelStepVariant } from './step-graphs.js';
+
+/** What one run of the model-fused sampling loop needs. */
+export interface FusedDenoiseOptions {
+  readonly context: NodeContext;
+  readonly sampler: SamplerName;
+  readonly coefficients: readonly StepCoefficients[];
+  /** The starting state x_T (or the noised input for video-to-video); the loop takes ownership. */
+  readonly start: TensorHandle;
+  /** Guidance scale, or undefined for a single (unguided) prediction per call. */
+  readonly guidance?: number;
+  /** How the model input is made from the state: conditioning channels, stacked twice when guided. */
+  readonly input: ModelInput;
+  /**
+   * The denoiser loaded with {@link modelStepGraph} appended for {@link fusedStepVariant} of these options,
+   * linked with {@link fusedStepLinks}.
+   */
+  readonly model: ModelHandle;
+  /** The model's input names: the assembled input (x) and the timestep (a float32 [rows] tensor). */
+  readonly names: { readonly input: string; readonly timestep: string };
+  /** Model inputs that are the same at every step (the text embeddings); the loop does not release them. */
+  readonly feeds: Readonly<Record<string, TensorHandle>>;
+  /** Fresh N(0,1) noise like x, for DDIM with eta > 0 (called only when a step needs it). */
+  noise?(step: number): Promise<TensorHandle>;
+  /** Called after each step with the predicted clean sample (valid only during the call). */
+  onStep?(step: number, x0: TensorHandle): Promise<void> | void;
+}
+
+/** The step graph a fused loop with these options needs appended to its model. */
+export function fusedStepVariant(options: { guidance?: number; input: ModelInput; sampler: SamplerName; eta: number }): ModelStepVariant {
+  return { guided: options.guidance !== undefined, noise: options.sampler === 'ddim' && options.eta > 0, conditioning: options.input.conditioning !== undefined };
+}
+
+/** `appendGraph` links of a model step: `pred` from the model's output, `xin` from its input. */
+export function fusedStepLinks(modelInput: string, modelOutput: string): Record<string, string> {
+  return { pred: modelOutput, xin: modelInput };
+}
+
+/**
+ * Runs a sampler with one call per step: the model with the update step appended to it computes the
+ * prediction, the guided update, x0 and the next call's input in one ONNX Runtime run, so no op-graph call
+ * or worker round trip sits between two model calls. Same results as {@link denoise} with `input`.
+ */
+export async function denoiseFused(options: FusedDenoiseOptions): Promise<TensorHandle> {
+  const { context, coefficients, input } = options;
+  const tensors = context.tensors;
+  const guided = options.guidance !== undefined;
+  const rows = (options.start.dims[0] ?? 1) * (guided ? 2 : 1);
+  const timestep = (t: number) => {
+    const sent = tensors.upload(new Float32Array(rows).fill(t), [rows], 'float32');
+    sent.catch(() => undefined);
+    return sent;
+  };
+  let x = options.start;
+  let xin: TensorHandle | undefined;
+  let history: TensorHandle | undefined;
+  // A failed step leaves tensors sent ahead to the node's scoped store, which frees what the node made.
+  let nextT = coefficients.length ? timestep(coefficients[0]!.t) : undefined;
+  try {
+    const first = await tensors.loadModel(inputGraph(input.conditioning ? 2 : 1, guided).bytes);
+    xin = (await tensors.run(first, input.conditioning ? { in0: x, in1: input.conditioning } : { in0: x })).out!;
+    for (let step = 0; step < coefficients.length; step++) {
+      context.throwIfCancelled();
+      const c = coefficients[step]!;
+      // The previous-x0 term is DPM++ 2M's; before there is a previous x0, p is fed x with weight 0.
+      const cp = options.sampler === 'dpmpp-2m' && history !== undefined ? c.cp : 0;
+      const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, cp, c.alpha, -c.sigma), [7], 'float32');
+      kSent.catch(() => undefined);
+      const tSent = nextT!;
+      const following = coefficients[step + 1];
+      nextT = following ? timestep(following.t) : undefined;
+      const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
+      const [k, tt] = await Promise.all([kSent, tSent]);
+      const feeds: Record<string, TensorHandle> = { ...options.feeds, [options.names.input]: xin!, [options.names.timestep]: tt, k, p: history ?? x };
+      // A step without fresh noise (cz = 0, e.g. DDIM's last) still feeds a noise-taking model something.
+      if (noise) feeds.z = noise;
+      else if (options.model.inputNames.includes('z')) feeds.z = x;
+      if (input.conditioning) feeds.c = input.conditioning;
+      const out = await tensors.run(options.model, feeds, ['x_next', 'x0', 'next_in']);
+      for (const used of [k, tt, noise, xin, x]) if (used) tensors.release(used);
+      x = out.x_next!;
+      xin = out.next_in;
+      if (options.onStep) await options.onStep(step, out.x0!);
+      if (history) tensors.release(history);
+      history = out.x0;
+      context.progress((step + 1) / coefficients.length);
+    }
+    return x;
+  } catch (error) {
+    tensors.release(x);
+    throw error;
+  } finally {
+    if (history) tensors.release(history);
+    if (xin) tensors.release(xin);
+    if (nextT) void nextT.then((unused) => tensors.release(unused), () => undefined);
+  }
+}
