@@ -13,7 +13,7 @@ import os
 import torch
 
 from models.text_encoder import TextEncoder
-from models.unet import ssr_net, stunet, t2i_unet
+from models.unet import load_weights, ssr_net, stunet, t2i_unet
 from tokenizer import MAX_LEN, VOCAB
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -25,7 +25,7 @@ def build_all():
     return {
         "text": TextEncoder(len(VOCAB), MAX_LEN, TEXT_DIM),
         "t2i": t2i_unet(TEXT_DIM),
-        "stunet": stunet(TEXT_DIM),
+        "stunet": stunet(TEXT_DIM, ctx_len=MAX_LEN),
         "ssr": ssr_net(),
     }
 
@@ -51,9 +51,21 @@ def pack_optimizer(opt: torch.optim.Optimizer) -> dict:
 
 
 def unpack_optimizer(opt: torch.optim.Optimizer, packed: dict) -> None:
+    """Restore AdamW moments. Parameters added to a model since the checkpoint (registered last, so they
+    come last) start with fresh moments; anything else that does not line up is an error."""
     st = {k: {n: (t.float() if torch.is_tensor(t) and t.dim() > 0 else t) for n, t in v.items()}
           for k, v in packed["state"].items()}
-    opt.load_state_dict({"state": st, "param_groups": packed["param_groups"]})
+    groups = [dict(g) for g in packed["param_groups"]]
+    if len(groups) != len(opt.param_groups):
+        raise ValueError("optimizer state has a different number of parameter groups")
+    for g, live in zip(groups, opt.param_groups):
+        saved, now = len(g["params"]), len(live["params"])
+        if saved > now:
+            raise ValueError(f"optimizer state holds {saved} parameters, the model has {now}")
+        if saved < now:
+            g["params"] = list(g["params"]) + list(range(max(g["params"], default=-1) + 1,
+                                                         max(g["params"], default=-1) + 1 + now - saved))
+    opt.load_state_dict({"state": st, "param_groups": groups})
 
 
 def ema_path(ckpt_path: str = CKPT) -> str:
@@ -83,9 +95,9 @@ def models_from_checkpoint(ck: dict | None, ema: dict | None = None):
     for name, m in models.items():
         sd = ck["weights"].get(name)
         if sd is not None:
-            m.load_state_dict(sd)
+            load_weights(m, sd)
     if ema is not None:
-        models["stunet"].load_state_dict(ema["weights"])
+        load_weights(models["stunet"], ema["weights"])
     style = None
     if ck.get("style_delta"):
         style = {k: v.clone() for k, v in models["stunet"].state_dict().items()}

@@ -51,6 +51,7 @@ STAGES = [
     ("stunet2", 40000, 2e-4, 4, 5),
 ]
 CFG_DROP = 0.10  # share of empty captions, so classifier-free guidance works
+KNOWN_WEIGHT = 4.0  # extra loss weight of known (conditioning) pixels in the STUNet stages, see loss_video
 WARMUP = 50
 SSR_FRAMES = 8
 
@@ -169,7 +170,11 @@ class Trainer:
         ctx = self.encode(drop_captions(caps, g))  # text encoder frozen after stage 1
         xt, t, v = noise_and_target(target, g)
         pred = net(torch.cat([xt, cond, mask], dim=1), t, ctx)
-        return F.mse_loss(pred, v)
+        # Known pixels (I2V's first frame, what inpainting and cinemagraphs keep) weigh KNOWN_WEIGHT + 1
+        # times as much: reproducing them is what the conditioned tasks are judged on, and with a plain
+        # MSE they are a small share of the loss. Normalised so the loss stays on the plain MSE's scale.
+        w = 1.0 + KNOWN_WEIGHT * mask
+        return ((pred - v) ** 2 * w).mean() / w.mean()
 
     def loss_ssr(self, step, g, batch, seed):
         _, hi, _ = make_batch(seed, step, batch)
@@ -193,6 +198,8 @@ class Trainer:
         if saved is not None and saved.get("decay") == self.args.ema:
             ema = saved
             ema["weights"] = {k: v.float() for k, v in saved["weights"].items()}
+            for k, v in net.state_dict().items():  # parameters added since the average was saved
+                ema["weights"].setdefault(k, v.detach().clone().float())
             self.log(f"weight EMA: resumed ({ema['updates']} updates, decay {ema['decay']})")
         else:
             ema = {"decay": self.args.ema, "updates": 0, "weights": {k: v.detach().clone().float() for k, v in net.state_dict().items()}}

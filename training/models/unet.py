@@ -17,7 +17,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .common import (ResBlock, SpatialTransformer, TemporalAttention, TemporalConv, TemporalDown,
-                     TemporalUp, norm, timestep_embedding)
+                     TemporalUp, norm, timestep_embedding, zero_)
 
 
 class Block(nn.Module):
@@ -44,7 +44,7 @@ class Block(nn.Module):
 class UNet(nn.Module):
     def __init__(self, in_ch=3, out_ch=3, ch=(32, 64, 96), ctx_dim=64, attn_levels=(1, 2),
                  self_attn_levels=(2,), temporal=False, t_down=False, tattn_levels=(), frames=16,
-                 temb=128):
+                 temb=128, global_text_len=0):
         super().__init__()
         self.ch, self.temporal, self.t_down, self.frames = ch, temporal, t_down, frames
         self.temb_dim = temb
@@ -83,10 +83,22 @@ class UNet(nn.Module):
         self.out_norm = norm(ch[0])
         self.out_conv = nn.Conv2d(ch[0], out_ch, 3, padding=1)
         self.fr = fr
+        # Global text conditioning (Imagen's pooled embedding, here over the whole fixed-length caption):
+        # the caption is added to the timestep embedding, so every ResBlock, including those feeding the
+        # temporal layers, sees it. Clip-wide attributes such as the motion direction reach the temporal
+        # layers directly instead of only through per-frame, per-pixel cross-attention. Zero-initialised
+        # output: a model that gains it starts exactly where it was. Registered last so the parameter
+        # order (and a resumed optimizer's state) of older checkpoints is kept.
+        self.text_pool = None
+        if global_text_len and ctx_dim:
+            self.text_pool = nn.Sequential(nn.Linear(global_text_len * ctx_dim, 64), nn.SiLU(),
+                                           zero_(nn.Linear(64, temb)))
 
     def forward(self, x, t, ctx=None):
         """x: [B, C, H, W] (T2I) or [B, C, F, H, W] (temporal); t: [B] float; ctx: [B, L, D]."""
         emb0 = self.time_mlp(timestep_embedding(t, self.ch[0]))
+        if self.text_pool is not None and ctx is not None:
+            emb0 = emb0 + self.text_pool(ctx.reshape(ctx.shape[0], -1))
         if self.temporal:
             frames = x.shape[2]
             h, w = x.shape[3], x.shape[4]
@@ -138,10 +150,25 @@ def t2i_unet(ctx_dim=64):
     return UNet(in_ch=3, ch=BASE_CH, ctx_dim=ctx_dim)
 
 
-def stunet(ctx_dim=64, frames=16):
-    # Same widths/attention as T2I (required for inflation) + temporal layers.
+def stunet(ctx_dim=64, frames=16, ctx_len=16):
+    # Same widths/attention as T2I (required for inflation) + temporal layers + global text conditioning.
     return UNet(in_ch=7, ch=BASE_CH, ctx_dim=ctx_dim, temporal=True, t_down=True, tattn_levels=(2,),
-                frames=frames)
+                frames=frames, global_text_len=ctx_len)
+
+
+# Parameters added to the STUNet after checkpoints existed: a checkpoint without them loads, and they start
+# at their (zero-output) initialisation.
+ADDED_STUNET_PARAMS = ("text_pool.",)
+
+
+def load_weights(model: nn.Module, sd: dict) -> list:
+    """load_state_dict that accepts a state dict lacking only parameters added since (ADDED_STUNET_PARAMS);
+    any other missing or unexpected key is an error. Returns the names that kept their initialisation."""
+    missing, unexpected = model.load_state_dict(sd, strict=False)
+    bad = [k for k in missing if not k.startswith(ADDED_STUNET_PARAMS)]
+    if bad or unexpected:
+        raise KeyError(f"checkpoint does not fit the model: missing {bad}, unexpected {list(unexpected)}")
+    return list(missing)
 
 
 def ssr_net():
