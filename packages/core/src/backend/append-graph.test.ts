@@ -35,12 +35,12 @@ beforeAll(async () => {
 afterAll(() => store.close());
 
 describe('appendGraph: one session runs a model and the op graph after it', () => {
-  test('links feed tail inputs from model outputs and inputs; other inputs are new; outputs are the tail\u2019s', async () => {
+  test('links feed tail inputs from model outputs and inputs; other inputs are new; the tail\u2019s outputs are added', async () => {
     const path = join(dir, 'model.onnx');
     writeFileSync(path, model.bytes);
     const handle = await store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'y', xin: 'x' } } });
     expect([...handle.inputNames].sort()).toEqual(['b', 'x']);
-    expect([...handle.outputNames].sort()).toEqual(['double', 'out']);
+    expect([...handle.outputNames].sort()).toEqual(['double', 'out', 'y']);
     const x = await store.upload(Float32Array.of(1, 2, 3), [3]);
     const b = await store.upload(Float32Array.of(0.5, 0, -1), [3]);
     const out = await store.run(handle, { x, b });
@@ -97,6 +97,6 @@ describe('appendGraph: one session runs a model and the op graph after it', () =
     writeFileSync(path, model.bytes);
     await expect(store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'missing' } } })).rejects.toMatchObject({ code: 'GRAPH_APPEND_FAILED' });
     const ok = await store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'y', xin: 'x' } } });
-    expect(ok.outputNames.length).toBe(2);
+    expect(ok.outputNames.length).toBe(3);
   });
 });

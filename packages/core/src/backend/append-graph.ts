@@ -8,7 +8,8 @@
  *
  * The tail's inputs are either linked to a value of the model (one of its graph inputs or outputs) or
  * become new inputs of the combined model under their own names; the combined model's outputs are the
- * tail's outputs. Every other name of the tail is prefixed, so it cannot collide with the model's.
+ * model's followed by the tail's. Every other name of the tail is prefixed, so it cannot collide with the
+ * model's.
  */
 import { createHash } from 'node:crypto';
 import type { AppendedGraph } from '../tensor/types.js';
@@ -91,16 +92,33 @@ export function appendGraph(modelBytes: Uint8Array, tail: AppendedGraph): Uint8A
   const initializers = (tailGraph.initializer ?? []).map((t) => ({ ...t, name: renamed(t.name) }));
   const linkedNames = new Set(Object.keys(tail.links));
 
-  model.graph = onnx.GraphProto.create({
-    ...graph,
-    node: [...(graph.node ?? []), ...nodes],
-    initializer: [...(graph.initializer ?? []), ...initializers],
-    input: [...(graph.input ?? []), ...(tailGraph.input ?? []).filter((v) => !linkedNames.has(v.name ?? ''))],
+  // Protobuf merges a singular message field that occurs twice and concatenates its repeated fields, so
+  // appending a second `graph` field (7) holding only the tail's parts extends the model's graph without
+  // re-encoding its megabytes of weights. The model's outputs stay outputs.
+  const fragment = onnx.GraphProto.encode({
+    node: nodes,
+    initializer: initializers,
+    input: (tailGraph.input ?? []).filter((v) => !linkedNames.has(v.name ?? '')),
     output: tailGraph.output ?? [],
-    // The model's outputs become intermediate values: keep their declared types as value info.
-    valueInfo: [...(graph.valueInfo ?? []), ...(graph.output ?? []), ...(tailGraph.valueInfo ?? []).map((v) => ({ ...v, name: renamed(v.name) }))],
-  });
-  return new Uint8Array(onnx.ModelProto.encode(model).finish());
+    valueInfo: (tailGraph.valueInfo ?? []).map((v) => ({ ...v, name: renamed(v.name) })),
+  }).finish();
+  const header = [(7 << 3) | 2, ...varint(fragment.length)];
+  const out = new Uint8Array(modelBytes.length + header.length + fragment.length);
+  out.set(modelBytes, 0);
+  out.set(header, modelBytes.length);
+  out.set(fragment, modelBytes.length + header.length);
+  return out;
+}
+
+/** Protobuf's base-128 varint of a non-negative length. */
+function varint(n: number): number[] {
+  const bytes: number[] = [];
+  while (n > 0x7f) {
+    bytes.push((n & 0x7f) | 0x80);
+    n = Math.floor(n / 128);
+  }
+  bytes.push(n);
+  return bytes;
 }
 
 /** A digest of an appended graph and its links, for session pool keys. */

@@ -68,8 +68,7 @@ export interface ModelOptions {
 /**
  * An ONNX graph (e.g. `buildGraph(...).bytes`) to append to a model. Each `links` entry feeds one of its
  * inputs from a value of the model (`{ pred: 'prediction' }`: the model's output; a model input works
- * too); its other inputs become inputs of the combined model, and its outputs are the combined model's
- * outputs. Both graphs must use the same default-domain opset (built graphs use 17).
+ * too); its other inputs become inputs of the combined model, and its outputs are added to the model's. Both graphs must use the same default-domain opset (built graphs use 17).
  */
 export interface AppendedGraph {
   readonly bytes: Uint8Array;
