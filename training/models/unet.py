@@ -93,12 +93,26 @@ class UNet(nn.Module):
         if global_text_len and ctx_dim:
             self.text_pool = nn.Sequential(nn.Linear(global_text_len * ctx_dim, 64), nn.SiLU(),
                                            zero_(nn.Linear(64, temb)))
+        # Per-frame text conditioning (temporal models): from the same caption features, one embedding per
+        # frame, added to that frame's timestep embedding. A clip-wide vector adds the same bias to every
+        # frame, so "moving left" could only become frame-dependent deep inside the temporal layers; here the
+        # caption can say directly what differs from frame to frame. Frame embeddings are averaged over the
+        # frames merged at the coarser levels. Zero-initialised output, registered last (as text_pool).
+        self.text_frames_in = self.text_frames_out = None
+        if global_text_len and ctx_dim and temporal:
+            self.text_frames_in = nn.Linear(64, frames * 32)
+            self.text_frames_out = zero_(nn.Linear(32, temb))
 
     def forward(self, x, t, ctx=None):
         """x: [B, C, H, W] (T2I) or [B, C, F, H, W] (temporal); t: [B] float; ctx: [B, L, D]."""
         emb0 = self.time_mlp(timestep_embedding(t, self.ch[0]))
+        frame_emb = None
         if self.text_pool is not None and ctx is not None:
-            emb0 = emb0 + self.text_pool(ctx.reshape(ctx.shape[0], -1))
+            hidden = self.text_pool[1](self.text_pool[0](ctx.reshape(ctx.shape[0], -1)))
+            emb0 = emb0 + self.text_pool[2](hidden)
+            if self.text_frames_in is not None:
+                per = F.silu(self.text_frames_in(hidden).reshape(ctx.shape[0], self.frames, 32))
+                frame_emb = self.text_frames_out(per)  # [B, frames, temb]
         if self.temporal:
             frames = x.shape[2]
             h, w = x.shape[3], x.shape[4]
@@ -114,6 +128,12 @@ class UNet(nn.Module):
             return v.unsqueeze(1).expand(v.shape[0], f, *v.shape[1:]).reshape(-1, *v.shape[1:])
 
         embs = [per_frame(emb0, f) for f in fr]
+        if frame_emb is not None:
+            if frames != self.frames:
+                raise ValueError(f"this STUNet has per-frame text conditioning for {self.frames} frames, got {frames}")
+            for i, f in enumerate(fr):  # average over the frames merged at this level, frame-major like per_frame
+                pooled = frame_emb.reshape(frame_emb.shape[0], f, self.frames // f, -1).mean(dim=2)
+                embs[i] = embs[i] + pooled.reshape(-1, pooled.shape[-1])
         ctxs = [per_frame(ctx, f) if ctx is not None else None for f in fr]
 
         hcur = self.in_conv(x)
@@ -158,7 +178,7 @@ def stunet(ctx_dim=64, frames=16, ctx_len=16):
 
 # Parameters added to the STUNet after checkpoints existed: a checkpoint without them loads, and they start
 # at their (zero-output) initialisation.
-ADDED_STUNET_PARAMS = ("text_pool.",)
+ADDED_STUNET_PARAMS = ("text_pool.", "text_frames_in.", "text_frames_out.")
 
 
 def load_weights(model: nn.Module, sd: dict) -> list:
