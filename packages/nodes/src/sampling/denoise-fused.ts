@@ -2,6 +2,7 @@ import type { ModelHandle, NodeContext, TensorHandle } from '@kinegraph/core/sdk
 import type { SamplerName, StepCoefficients } from './coefficients.js';
 import type { ModelInput } from './denoise.js';
 import { inputGraph, modelStepGraph, type ModelStepVariant } from './step-graphs.js';
+import { LoopState } from './loop-state.js';
 
 /** What one run of the model-fused sampling loop needs. */
 export interface FusedDenoiseOptions {
@@ -54,19 +55,17 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
     sent.catch(() => undefined);
     return sent;
   };
-  let x = options.start;
-  let xin: TensorHandle | undefined;
-  let history: TensorHandle | undefined;
+  const state = new LoopState(context, options.start, coefficients.length, options.onStep);
   // A failed step leaves tensors sent ahead to the node's scoped store, which frees what the node made.
   let nextT = coefficients.length ? timestep(coefficients[0]!.t) : undefined;
   try {
     const first = await tensors.loadModel(inputGraph(input.conditioning ? 2 : 1, guided).bytes);
-    xin = (await tensors.run(first, input.conditioning ? { in0: x, in1: input.conditioning } : { in0: x })).out!;
+    state.xin = (await tensors.run(first, input.conditioning ? { in0: state.x, in1: input.conditioning } : { in0: state.x })).out!;
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
       // The previous-x0 term is DPM++ 2M's; before there is a previous x0, p is fed x with weight 0.
-      const cp = options.sampler === 'dpmpp-2m' && history !== undefined ? c.cp : 0;
+      const cp = options.sampler === 'dpmpp-2m' && state.history !== undefined ? c.cp : 0;
       const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, cp, c.alpha, -c.sigma), [7], 'float32');
       kSent.catch(() => undefined);
       const tSent = nextT!;
@@ -74,27 +73,20 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
       nextT = following ? timestep(following.t) : undefined;
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
       const [k, tt] = await Promise.all([kSent, tSent]);
-      const feeds: Record<string, TensorHandle> = { ...options.feeds, [options.names.input]: xin!, [options.names.timestep]: tt, k, p: history ?? x };
+      const feeds: Record<string, TensorHandle> = { ...options.feeds, [options.names.input]: state.xin!, [options.names.timestep]: tt, k, p: state.history ?? state.x };
       // A step without fresh noise (cz = 0, e.g. DDIM's last) still feeds a noise-taking model something.
       if (noise) feeds.z = noise;
-      else if (options.model.inputNames.includes('z')) feeds.z = x;
+      else if (options.model.inputNames.includes('z')) feeds.z = state.x;
       if (input.conditioning) feeds.c = input.conditioning;
       const out = await tensors.run(options.model, feeds, ['x_next', 'x0', 'next_in']);
-      for (const used of [k, tt, noise, xin, x]) if (used) tensors.release(used);
-      x = out.x_next!;
-      xin = out.next_in;
-      if (options.onStep) await options.onStep(step, out.x0!);
-      if (history) tensors.release(history);
-      history = out.x0;
-      context.progress((step + 1) / coefficients.length);
+      await state.advance(step, out, [k, tt, noise, state.xin, state.x]);
     }
-    return x;
+    return state.x;
   } catch (error) {
-    tensors.release(x);
+    state.fail();
     throw error;
   } finally {
-    if (history) tensors.release(history);
-    if (xin) tensors.release(xin);
+    state.dispose();
     if (nextT) void nextT.then((unused) => tensors.release(unused), () => undefined);
   }
 }

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, Type, defineNode } from '@kinegraph/core';
+import { Runtime, Type, defineNode, type NodeContext } from '@kinegraph/core';
 import { denoise } from './denoise.js';
 import { samplerCoefficients, type SamplerName } from './coefficients.js';
 import { timesteps } from './schedule.js';
@@ -22,83 +22,78 @@ const fixture = JSON.parse(readFileSync(new URL('./fixtures/sampler-parity.json'
 const NAMES: Record<string, SamplerName> = { ddim: 'ddim', euler: 'euler', dpmpp_2m: 'dpmpp-2m' };
 const n = fixture.x_T.length;
 
+/** A test node that runs one fixture run (by index) through `sample`, returning a short text result. */
+function fixtureNode(type: string, description: string, sample: (spec: (typeof fixture.runs)[number], coefficients: ReturnType<typeof samplerCoefficients>, context: NodeContext) => Promise<string>) {
+  return defineNode({
+    type,
+    version: 1,
+    title: type,
+    category: 'test',
+    description,
+    params: Type.Object({ run: Type.Integer({ minimum: 0 }) }),
+    inputs: {},
+    outputs: { text: { type: 'text' } },
+    async run({ params, context }) {
+      const spec = fixture.runs[params.run]!;
+      const coefficients = samplerCoefficients(NAMES[spec.sampler]!, spec.eta, Float64Array.from(fixture.alphas_cumprod), timesteps(fixture.T, fixture.num_inference_steps));
+      return { text: await sample(spec, coefficients, context) };
+    },
+  });
+}
+
 // A node that runs the device sampling loop on the fixture's fixed predictions. The "model" is
 // guided: [cond; uncond] with uncond = 0 and scale 1 gives back v exactly, exercising the CFG path too.
-const parityNode = defineNode({
-  type: 'test/sampler-parity',
-  version: 1,
-  title: 'Sampler parity',
-  category: 'test',
-  description: 'Runs denoise() on fixture predictions.',
-  params: Type.Object({ run: Type.Integer({ minimum: 0 }) }),
-  inputs: {},
-  outputs: { text: { type: 'text' } },
-  async run({ params, context }) {
-    const spec = fixture.runs[params.run]!;
-    const coefficients = samplerCoefficients(NAMES[spec.sampler]!, spec.eta, Float64Array.from(fixture.alphas_cumprod), timesteps(fixture.T, fixture.num_inference_steps));
-    const states: number[][] = [];
-    const x = await denoise({
-      context,
-      sampler: NAMES[spec.sampler]!,
-      coefficients,
-      guidance: 1,
-      start: await context.tensors.upload(Float32Array.from(fixture.x_T), [1, n]),
-      predict: (_x, _t, step) => context.tensors.upload(Float32Array.from([...fixture.v_per_step[step]!, ...new Array<number>(n).fill(0)]), [2, n]),
-      noise: (step) => context.tensors.upload(Float32Array.from(fixture.z_per_step[step]!), [1, n]),
-      async onStep(step) {
-        states.push([step]);
-      },
-    });
-    const data = Array.from((await context.tensors.read(x)) as Float32Array);
-    return { text: JSON.stringify({ data, steps: states.length }) };
-  },
+const parityNode = fixtureNode('test/sampler-parity', 'Runs denoise() on fixture predictions.', async (spec, coefficients, context) => {
+  const states: number[][] = [];
+  const x = await denoise({
+    context,
+    sampler: NAMES[spec.sampler]!,
+    coefficients,
+    guidance: 1,
+    start: await context.tensors.upload(Float32Array.from(fixture.x_T), [1, n]),
+    predict: (_x, _t, step) => context.tensors.upload(Float32Array.from([...fixture.v_per_step[step]!, ...new Array<number>(n).fill(0)]), [2, n]),
+    noise: (step) => context.tensors.upload(Float32Array.from(fixture.z_per_step[step]!), [1, n]),
+    async onStep(step) {
+      states.push([step]);
+    },
+  });
+  const data = Array.from((await context.tensors.read(x)) as Float32Array);
+  return JSON.stringify({ data, steps: states.length });
 });
 
 // The same loop with the model input made by the loop (fused into each update): conditioning channels
 // appended and the whole stacked twice. The "model" checks every input it gets against the reference state.
 const CONDITIONING = Float32Array.from({ length: 5 }, (_, i) => i - 2.5);
-const assembledNode = defineNode({
-  type: 'test/sampler-assembled-input',
-  version: 1,
-  title: 'Sampler with assembled input',
-  category: 'test',
-  description: 'Runs denoise() with input: { conditioning, duplicate }.',
-  params: Type.Object({ run: Type.Integer({ minimum: 0 }) }),
-  inputs: {},
-  outputs: { text: { type: 'text' } },
-  async run({ params, context }) {
-    const spec = fixture.runs[params.run]!;
-    const coefficients = samplerCoefficients(NAMES[spec.sampler]!, spec.eta, Float64Array.from(fixture.alphas_cumprod), timesteps(fixture.T, fixture.num_inference_steps));
-    const conditioning = await context.tensors.upload(CONDITIONING, [1, CONDITIONING.length]);
-    let worstInput = 0;
-    const seenDims: string[] = [];
-    const x = await denoise({
-      context,
-      sampler: NAMES[spec.sampler]!,
-      coefficients,
-      guidance: 1,
-      start: await context.tensors.upload(Float32Array.from(fixture.x_T), [1, n]),
-      input: { conditioning, duplicate: true },
-      async predict(input, _t, step) {
-        seenDims.push(input.dims.join('x'));
-        const data = (await context.tensors.read(input)) as Float32Array;
-        const state = step === 0 ? fixture.x_T : spec.x_after_step[step - 1]!;
-        const row = n + CONDITIONING.length;
-        for (const half of [0, 1]) {
-          for (let i = 0; i < n; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + i]! - state[i]!));
-          for (let i = 0; i < CONDITIONING.length; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + n + i]! - CONDITIONING[i]!));
-        }
-        return context.tensors.upload(Float32Array.from([...fixture.v_per_step[step]!, ...new Array<number>(n).fill(0)]), [2, n]);
-      },
-      noise: (step) => context.tensors.upload(Float32Array.from(fixture.z_per_step[step]!), [1, n]),
-    });
-    context.tensors.release(conditioning);
-    const data = (await context.tensors.read(x)) as Float32Array;
-    const expected = spec.x_after_step.at(-1)!;
-    const worstFinal = Math.max(...Array.from(data, (v, i) => Math.abs(v - expected[i]!)));
-    // Short: node outputs reach the events summarised.
-    return { text: JSON.stringify({ worstFinal, worstInput, calls: seenDims.length, dims: [...new Set(seenDims)] }) };
-  },
+const assembledNode = fixtureNode('test/sampler-assembled-input', 'Runs denoise() with input: { conditioning, duplicate }.', async (spec, coefficients, context) => {
+  const conditioning = await context.tensors.upload(CONDITIONING, [1, CONDITIONING.length]);
+  let worstInput = 0;
+  const seenDims: string[] = [];
+  const x = await denoise({
+    context,
+    sampler: NAMES[spec.sampler]!,
+    coefficients,
+    guidance: 1,
+    start: await context.tensors.upload(Float32Array.from(fixture.x_T), [1, n]),
+    input: { conditioning, duplicate: true },
+    async predict(input, _t, step) {
+      seenDims.push(input.dims.join('x'));
+      const data = (await context.tensors.read(input)) as Float32Array;
+      const state = step === 0 ? fixture.x_T : spec.x_after_step[step - 1]!;
+      const row = n + CONDITIONING.length;
+      for (const half of [0, 1]) {
+        for (let i = 0; i < n; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + i]! - state[i]!));
+        for (let i = 0; i < CONDITIONING.length; i++) worstInput = Math.max(worstInput, Math.abs(data[half * row + n + i]! - CONDITIONING[i]!));
+      }
+      return context.tensors.upload(Float32Array.from([...fixture.v_per_step[step]!, ...new Array<number>(n).fill(0)]), [2, n]);
+    },
+    noise: (step) => context.tensors.upload(Float32Array.from(fixture.z_per_step[step]!), [1, n]),
+  });
+  context.tensors.release(conditioning);
+  const data = (await context.tensors.read(x)) as Float32Array;
+  const expected = spec.x_after_step.at(-1)!;
+  const worstFinal = Math.max(...Array.from(data, (v, i) => Math.abs(v - expected[i]!)));
+  // Short: node outputs reach the events summarised.
+  return JSON.stringify({ worstFinal, worstInput, calls: seenDims.length, dims: [...new Set(seenDims)] });
 });
 
 const out = await mkdtemp(join(tmpdir(), 'kg-parity-'));

@@ -1,6 +1,7 @@
 import type { NodeContext, TensorHandle } from '@kinegraph/core/sdk';
 import type { SamplerName, StepCoefficients } from './coefficients.js';
 import { inputGraph, updateGraph } from './step-graphs.js';
+import { LoopState } from './loop-state.js';
 
 /**
  * How the model's input is made from the state x: conditioning channels appended on the channel axis, and
@@ -53,14 +54,12 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
   const conditioning = input?.conditioning;
   // x itself is the input when there is nothing to append or stack: no graph needed.
   const assemble = input && (conditioning !== undefined || input.duplicate) ? { conditioning: conditioning !== undefined, duplicate: input.duplicate } : undefined;
-  let x = options.start;
-  let xin: TensorHandle | undefined;
-  let history: TensorHandle | undefined;
+  const state = new LoopState(context, options.start, coefficients.length, options.onStep);
   const needsHistory = options.sampler === 'dpmpp-2m';
   try {
     if (assemble) {
       const graph = await tensors.loadModel(inputGraph(conditioning ? 2 : 1, assemble.duplicate).bytes);
-      xin = (await tensors.run(graph, conditioning ? { in0: x, in1: conditioning } : { in0: x })).out!;
+      state.xin = (await tensors.run(graph, conditioning ? { in0: state.x, in1: conditioning } : { in0: state.x })).out!;
     }
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
@@ -69,11 +68,11 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
       // A failure of the model call leaves it to the node's scoped store, which frees what the node made.
       const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma), [7], 'float32');
       kSent.catch(() => undefined);
-      const pred = await options.predict(xin ?? x, c.t, step);
-      if (xin) tensors.release(xin);
-      xin = undefined;
+      const pred = await options.predict(state.xin ?? state.x, c.t, step);
+      if (state.xin) tensors.release(state.xin);
+      state.xin = undefined;
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
-      const useHistory = needsHistory && c.cp !== 0 && history !== undefined;
+      const useHistory = needsHistory && c.cp !== 0 && state.history !== undefined;
       const last = step === coefficients.length - 1;
       const graph = updateGraph({
         guided: options.guidance !== undefined,
@@ -83,25 +82,18 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
       });
       const model = await tensors.loadModel(graph.bytes);
       const k = await kSent;
-      const feeds: Record<string, TensorHandle> = { pred, x, k };
+      const feeds: Record<string, TensorHandle> = { pred, x: state.x, k };
       if (noise) feeds.z = noise;
-      if (useHistory) feeds.p = history!;
+      if (useHistory) feeds.p = state.history!;
       if (assemble?.conditioning && !last) feeds.c = conditioning!;
       const out = await tensors.run(model, feeds);
-      for (const used of [pred, k, noise, x]) if (used) tensors.release(used);
-      x = out.x_next!;
-      xin = out.next_in;
-      if (options.onStep) await options.onStep(step, out.x0!);
-      if (history) tensors.release(history);
-      history = out.x0;
-      context.progress((step + 1) / coefficients.length);
+      await state.advance(step, out, [pred, k, noise, state.x]);
     }
-    return x;
+    return state.x;
   } catch (error) {
-    tensors.release(x);
+    state.fail();
     throw error;
   } finally {
-    if (history) tensors.release(history);
-    if (xin) tensors.release(xin);
+    state.dispose();
   }
 }
