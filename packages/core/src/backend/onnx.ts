@@ -88,6 +88,13 @@ export interface SessionConfig {
   readonly device: DeviceName;
   readonly graphOptimizationLevel: 'disabled' | 'basic' | 'extended' | 'all';
   readonly intraOpNumThreads: number | undefined;
+  /** Where ORT writes the model as it optimised it (see backend/optimized-cache.ts). */
+  readonly optimizedModelFilePath?: string;
+}
+
+/** The onnxruntime-node version (part of the optimised-model cache key). */
+export function ortVersion(): string {
+  return ort.env.versions?.node ?? ort.env.versions?.common ?? 'unknown';
 }
 
 /**
@@ -101,6 +108,8 @@ export async function createSession(source: string | Uint8Array, cfg: SessionCon
     graphOptimizationLevel: cfg.graphOptimizationLevel,
     ...(cfg.intraOpNumThreads !== undefined ? { intraOpNumThreads: cfg.intraOpNumThreads } : {}),
     ...(cfg.device === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    // ORT warns on stderr that such a file is specific to this hardware; the cache key holds the CPU model.
+    ...(cfg.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: cfg.optimizedModelFilePath, logSeverityLevel: 3 as const } : {}),
   };
   try {
     return typeof source === 'string'

@@ -66,6 +66,8 @@ export interface WorkerInspection {
   readonly tensors: number;
   readonly sessions: number;
   readonly queuedJobs: number;
+  /** Sessions created from the optimised-model cache since the worker started. */
+  readonly optimizedCacheHits: number;
 }
 
 /** Answer to a request. */

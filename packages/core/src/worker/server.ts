@@ -8,19 +8,21 @@
  * Tensors used by a queued or running job are pinned: a release that arrives meanwhile only marks
  * them, and they are freed when the last job using them finishes.
  */
-import { readFile, stat } from 'node:fs/promises';
+import { mkdir, readFile, stat } from 'node:fs/promises';
 import type { TransferListItem } from 'node:worker_threads';
 import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
 import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
 import type { SerializedError } from '../tensor/errors.js';
 import { applyInitializerOverrides } from '../backend/initializers.js';
 import { appendGraph } from '../backend/append-graph.js';
+import { commitCached, dropCached, optimizedCacheDir, optimizedModelPath, temporaryPath, useCached } from '../backend/optimized-cache.js';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import {
   createSession,
   describeTensor,
   disposeTensor,
   makeTensor,
+  ortVersion,
   readTensor,
   releaseSession,
   runSession,
@@ -65,6 +67,7 @@ const SMALL_MODEL_BYTES = 1 << 20;
 export class InferenceServer {
   private readonly tensors = new Map<number, TensorEntry>();
   private readonly sessions = new Map<string, Promise<SessionEntry>>();
+  private optimizedCacheHits = 0;
   private readonly queue: Job[] = [];
   private running: Job | undefined;
   private pumpScheduled = false;
@@ -111,7 +114,7 @@ export class InferenceServer {
         this.cancel(msg.target);
         return;
       case 'inspect': {
-        const result: WorkerInspection = { tensors: this.tensors.size, sessions: this.sessions.size, queuedJobs: this.queue.length };
+        const result: WorkerInspection = { tensors: this.tensors.size, sessions: this.sessions.size, queuedJobs: this.queue.length, optimizedCacheHits: this.optimizedCacheHits };
         this.post({ rid: msg.rid, ok: true, result });
         return;
       }
@@ -163,7 +166,7 @@ export class InferenceServer {
     const key = sessionKey(await modelSourceKey(source), this.device, options, this.defaultThreads);
     let pending = this.sessions.get(key);
     if (pending === undefined) {
-      pending = this.createEntry(source, options);
+      pending = this.createEntry(source, options, key);
       this.sessions.set(key, pending);
       // A failed load must not poison the pool: the next attempt retries.
       pending.catch(() => this.sessions.delete(key));
@@ -172,7 +175,24 @@ export class InferenceServer {
     return { result: { id: key, inputs: entry.inputs, outputs: entry.outputs } };
   }
 
-  private async createEntry(source: string | Uint8Array, options: ModelOptions): Promise<SessionEntry> {
+  private async createEntry(source: string | Uint8Array, options: ModelOptions, key: string): Promise<SessionEntry> {
+    const level = options.graphOptimizationLevel ?? 'all';
+    const sourceSize = typeof source === 'string' ? (await stat(source).catch(() => undefined))?.size ?? Infinity : source.byteLength;
+    const small = sourceSize < SMALL_MODEL_BYTES;
+    const config = { device: this.device, graphOptimizationLevel: level, intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : this.defaultThreads) };
+    // Large CPU models come from the optimised-model cache when this session was made before (by any
+    // process); small op graphs optimise in a few milliseconds and are not worth a file.
+    const cacheDir = this.device === 'cpu' && level !== 'disabled' && !small ? optimizedCacheDir() : undefined;
+    const cached = cacheDir === undefined ? undefined : optimizedModelPath(cacheDir, key, ortVersion());
+    if (cached !== undefined && (await useCached(cached))) {
+      try {
+        const session = await createSession(cached, { ...config, graphOptimizationLevel: 'disabled' });
+        this.optimizedCacheHits++;
+        return { session, ...sessionPorts(session) };
+      } catch {
+        await dropCached(cached); // damaged or from another build: make it afresh below
+      }
+    }
     let model: string | Uint8Array = source;
     if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
       const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
@@ -181,12 +201,17 @@ export class InferenceServer {
     if (options.appendGraph !== undefined) {
       model = appendGraph(typeof model === 'string' ? new Uint8Array(await readFile(model)) : model, options.appendGraph);
     }
-    const size = typeof model === 'string' ? (await stat(model).catch(() => undefined))?.size ?? Infinity : model.byteLength;
-    const session = await createSession(model, {
-      device: this.device,
-      graphOptimizationLevel: options.graphOptimizationLevel ?? 'all',
-      intraOpNumThreads: options.intraOpNumThreads ?? (size < SMALL_MODEL_BYTES ? 1 : this.defaultThreads),
-    });
+    const temporary = cached !== undefined && (await mkdir(cacheDir!, { recursive: true }).then(() => true, () => false)) ? temporaryPath(cached) : undefined;
+    let session: OrtSession;
+    try {
+      session = await createSession(model, temporary === undefined ? config : { ...config, optimizedModelFilePath: temporary });
+    } catch (error) {
+      if (temporary === undefined) throw error;
+      // Perhaps only the cache file could not be written: try once without it.
+      await dropCached(temporary);
+      session = await createSession(model, config);
+    }
+    if (temporary !== undefined) await commitCached(temporary, cached!);
     return { session, ...sessionPorts(session) };
   }
 
