@@ -50,29 +50,32 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
   const tensors = context.tensors;
   const guided = options.guidance !== undefined;
   const rows = (options.start.dims[0] ?? 1) * (guided ? 2 : 1);
-  const timestep = (t: number) => {
-    const sent = tensors.upload(new Float32Array(rows).fill(t), [rows], 'float32');
+  // Each step's scalars (the coefficient vector k and the timestep tensor) are sent one step ahead, so their
+  // uploads are answered while the model runs and the next call goes out as soon as this one returns.
+  const scalars = (step: number) => {
+    const c = coefficients[step]!;
+    // The previous-x0 term is DPM++ 2M's; at step 0 there is no previous x0 (p is fed x, with weight 0).
+    const cp = options.sampler === 'dpmpp-2m' && step > 0 ? c.cp : 0;
+    const sent = Promise.all([
+      tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, cp, c.alpha, -c.sigma), [7], 'float32'),
+      tensors.upload(new Float32Array(rows).fill(c.t), [rows], 'float32'),
+    ]);
     sent.catch(() => undefined);
     return sent;
   };
   const state = new LoopState(context, options.start, coefficients.length, options.onStep);
   // A failed step leaves tensors sent ahead to the node's scoped store, which frees what the node made.
-  let nextT = coefficients.length ? timestep(coefficients[0]!.t) : undefined;
+  let ahead = coefficients.length ? scalars(0) : undefined;
   try {
     const first = await tensors.loadModel(inputGraph(input.conditioning ? 2 : 1, guided).bytes);
     state.xin = (await tensors.run(first, input.conditioning ? { in0: state.x, in1: input.conditioning } : { in0: state.x })).out!;
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
-      // The previous-x0 term is DPM++ 2M's; before there is a previous x0, p is fed x with weight 0.
-      const cp = options.sampler === 'dpmpp-2m' && state.history !== undefined ? c.cp : 0;
-      const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, cp, c.alpha, -c.sigma), [7], 'float32');
-      kSent.catch(() => undefined);
-      const tSent = nextT!;
-      const following = coefficients[step + 1];
-      nextT = following ? timestep(following.t) : undefined;
+      const mine = ahead!;
+      ahead = step + 1 < coefficients.length ? scalars(step + 1) : undefined;
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
-      const [k, tt] = await Promise.all([kSent, tSent]);
+      const [k, tt] = await mine;
       const feeds: Record<string, TensorHandle> = { ...options.feeds, [options.names.input]: state.xin!, [options.names.timestep]: tt, k, p: state.history ?? state.x };
       // A step without fresh noise (cz = 0, e.g. DDIM's last) still feeds a noise-taking model something.
       if (noise) feeds.z = noise;
@@ -87,6 +90,6 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
     throw error;
   } finally {
     state.dispose();
-    if (nextT) void nextT.then((unused) => tensors.release(unused), () => undefined);
+    if (ahead) void ahead.then((unused) => unused.forEach((t) => tensors.release(t)), () => undefined);
   }
 }
