@@ -33,6 +33,11 @@ export interface RuntimeOptions {
    * CLI and the server turn it on).
    */
   readonly catchStrayErrors?: boolean;
+  /**
+   * Start the inference worker at once, while plugins are discovered, instead of on first use: for hosts
+   * that are about to run a workflow (`kinegraph run`), so loading ONNX Runtime overlaps the start-up.
+   */
+  readonly startWorker?: boolean;
 }
 
 /** Options of one run. */
@@ -77,6 +82,18 @@ export class Runtime {
 
   /** Creates a runtime, registering code plugins and discovering installed ones. */
   static async create(options: RuntimeOptions = {}): Promise<Runtime> {
+    const early = options.startWorker ? Runtime.#startStore(options) : undefined;
+    try {
+      const runtime = await Runtime.#create(options);
+      if (early) runtime.#adopt(early);
+      return runtime;
+    } catch (error) {
+      void early?.then((store) => store.close(), () => undefined);
+      throw error;
+    }
+  }
+
+  static async #create(options: RuntimeOptions): Promise<Runtime> {
     const registry = new NodeRegistry();
     const failed: DiscoveryReport['failed'] = [];
     const loaded: DiscoveryReport['loaded'] = [];
@@ -93,20 +110,29 @@ export class Runtime {
     return new Runtime(registry, { loaded, failed }, options);
   }
 
-  /** The tensor store, starting the inference worker on first use. */
-  store(): Promise<TensorStore> {
-    const pending =
-      this.#store ??
-      createTensorStore({ device: this.options.device ?? 'cpu', ...(this.options.threads ? { threads: this.options.threads } : {}) }).then((store: ManagedTensorStore) => {
-        this.#storeIfStarted = store;
-        return store;
-      });
+  static #startStore(options: RuntimeOptions): Promise<ManagedTensorStore> {
+    const pending = createTensorStore({ device: options.device ?? 'cpu', ...(options.threads ? { threads: options.threads } : {}) });
+    pending.catch(() => undefined); // reported by store() when asked for
+    return pending;
+  }
+
+  #adopt(starting: Promise<ManagedTensorStore>): void {
+    const pending = starting.then((store) => {
+      this.#storeIfStarted = store;
+      return store;
+    });
     // A failed start (e.g. DEVICE_UNAVAILABLE) is not remembered, so the next run can try again.
     pending.catch(() => {
       if (this.#store === pending) this.#store = undefined;
     });
     this.#store = pending;
-    return pending;
+  }
+
+  /** The tensor store, starting the inference worker on first use. */
+  store(): Promise<TensorStore> {
+    if (this.#store) return this.#store;
+    this.#adopt(Runtime.#startStore(this.options));
+    return this.#store!;
   }
 
   /** Validates a workflow document, with optional `--set` style overrides applied first. */

@@ -98,6 +98,8 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
   if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
   const runtime = await Runtime.create({
     device,
+    // `run` needs the inference worker: it starts (loading ONNX Runtime) while plugins are discovered.
+    startWorker: args.command === 'run',
     ...(threads ? { threads: Number(threads) } : {}),
     ...(timeout ? { nodeTimeoutMs: Number(timeout) * 1000 } : {}),
     discover: { cwd: io.cwd },
@@ -152,9 +154,6 @@ async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; st
   const overrides = readOverrides(args);
   const json = args.booleans.has('json');
   const runtime = await loadRuntime(args, io);
-  // The inference worker (a thread that loads ONNX Runtime) starts while the main thread validates. A
-  // start that fails is not remembered: the run asks again and reports it.
-  runtime.store().catch(() => undefined);
   try {
     const validation = runtime.validate(document, overrides);
     if (!validation.ok) {

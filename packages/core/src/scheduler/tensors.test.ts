@@ -103,3 +103,24 @@ describe('scheduler with tensors', () => {
     expect(store.stats().bytesToJs - before).toBe(SIZE * 4); // the mean node's one read
   });
 });
+
+describe('Runtime.create({ startWorker })', () => {
+  it('starts the worker during create(); a start that fails is reported by store() and retried', async () => {
+    const started = await Runtime.create({ plugins: [await tensorPlugin()], startWorker: true, cacheBudgetBytes: 0 });
+    runtimes.push(started);
+    const store = (await started.store()) as ManagedTensorStore;
+    expect(await started.store()).toBe(store);
+    expect((await run(started, chain(2))).at(-1)?.type).toBe('run:done');
+
+    // Without a WebGPU adapter (as in CI) the early start fails: create() still succeeds, and each store()
+    // call tries again and reports the device error; with an adapter, the store is on webgpu.
+    const gpu = await Runtime.create({ plugins: [await tensorPlugin()], startWorker: true, device: 'webgpu' });
+    runtimes.push(gpu);
+    const first = await gpu.store().then((s) => s.device, (e: { code?: string }) => e.code);
+    if (first === 'DEVICE_UNAVAILABLE') {
+      await expect(gpu.store()).rejects.toMatchObject({ code: 'DEVICE_UNAVAILABLE' });
+      const events = await run(gpu, chain(1));
+      expect(events.at(-1)).toMatchObject({ type: 'run:error' });
+    } else expect(first).toBe('webgpu');
+  });
+});
