@@ -5,7 +5,8 @@ import { join, relative } from 'node:path';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist', import.meta.url));
-const IMPORTS_ORT = /(?:from\s+|import\s*\(\s*|require\s*\(\s*)['"]onnxruntime-node['"]/;
+// import ... from, import(), require(), and a createRequire(...)(...) call (how backend/onnx.ts loads it).
+const IMPORTS_ORT = /(?:from\s+|import\s*\(\s*|require\w*\s*\(\s*|\)\s*\(\s*)['"]onnxruntime-node['"]/;
 
 function files(dir: string, ext: RegExp): string[] {
   return readdirSync(dir, { withFileTypes: true }).flatMap((e) =>

@@ -105,6 +105,9 @@ describe('optimised-model cache: a fresh process skips graph optimisation', () =
     expect(() => readdirSync(xdg)).toThrow();
     expect(optimizedCacheDir({ KINEGRAPH_ORT_CACHE: 'off' })).toBeUndefined();
     expect(optimizedCacheDir({ XDG_CACHE_HOME: '/x' })).toBe('/x/kinegraph/ort');
+    expect(optimizedCacheDir({ KINEGRAPH_CACHE: '/c' })).toBe('/c/ort');
+    expect(optimizedCacheDir({ KINEGRAPH_CACHE: 'off' })).toBeUndefined();
+    expect(optimizedCacheDir({ KINEGRAPH_CACHE: 'off', KINEGRAPH_ORT_CACHE: '/o' })).toBe('/o');
     expect(MAX_FILES).toBeGreaterThan(8);
   });
 });

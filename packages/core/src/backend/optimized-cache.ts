@@ -7,16 +7,17 @@
  * asked for: same pool key (model file identity or bytes, overrides, appended graph, threads, level),
  * same ORT version, same CPU model (optimised models at level `all` are specific to the hardware).
  *
- * `KINEGRAPH_ORT_CACHE` sets the folder, or `off` turns the cache off; the default is
- * `$XDG_CACHE_HOME/kinegraph/ort` (else `~/.cache/kinegraph/ort`). Files are written under a temporary
+ * `KINEGRAPH_ORT_CACHE` sets the folder, or `off` turns the cache off; the default is `ort` in Kinegraph's
+ * cache folder ({@link cacheRoot}: `$XDG_CACHE_HOME/kinegraph/ort`, else `~/.cache/kinegraph/ort`). Files are written under a temporary
  * name and renamed, so a crash never leaves a half-written model; the oldest files beyond
  * {@link MAX_FILES} are removed.
  */
 import { createHash } from 'node:crypto';
 import { readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
-import { cpus, homedir } from 'node:os';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
+import { cacheRoot } from '../util/cache-dir.js';
 
 /** How many optimised models the cache keeps (the STUNet's are ≈ 5 MB each). */
 export const MAX_FILES = 32;
@@ -26,7 +27,8 @@ export function optimizedCacheDir(env: NodeJS.ProcessEnv = process.env): string 
   const setting = env.KINEGRAPH_ORT_CACHE;
   if (setting === 'off' || setting === '0') return undefined;
   if (setting) return setting;
-  return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kinegraph', 'ort');
+  const root = cacheRoot(env);
+  return root === undefined ? undefined : join(root, 'ort');
 }
 
 /** Where the optimised form of the session with this pool key lives. */

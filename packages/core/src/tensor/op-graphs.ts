@@ -104,6 +104,22 @@ export function whereGraph(maskDtype: DType, dtype: DType): OpGraph {
   });
 }
 
+/**
+ * Nearest upscaling by whole factors as a broadcast: x reshaped to `split` (each scaled axis d becomes
+ * [d, 1]), expanded to `expanded` ([d, factor]) and reshaped to `out`. The same values as {@link resizeGraph}'s
+ * nearest mode for whole factors (half-pixel source coordinates never fall on .5 then), at memcpy speed:
+ * ONNX Runtime's Resize computes coordinates per element, ≈ 50 ms for a 16-frame 32→256 clip, this ≈ 5.
+ */
+export function repeatGraph(dtype: DType): OpGraph {
+  return opGraph(`repeat:${dtype}`, (g) => {
+    const x = g.input('x', dtype);
+    const split = g.input('split', 'int64', ['splitRank']);
+    const expanded = g.input('expanded', 'int64', ['splitRank']);
+    const out = g.input('out', 'int64', ['rank']);
+    g.output('y', g.reshape(g.expand(g.reshape(x, split), expanded), out));
+  });
+}
+
 /** Resizes x to the int64 `sizes` input (one entry per axis), half-pixel coordinates. */
 export function resizeGraph(mode: 'nearest' | 'linear', dtype: DType): OpGraph {
   return opGraph(`resize:${mode}:${dtype}`, (g) => {

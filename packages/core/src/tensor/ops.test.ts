@@ -105,6 +105,25 @@ describe('TensorOps numerics', () => {
       expect(await read(r)).toEqual(nearestRef(src, 3, 4, oh, ow));
       store.release(r);
     }
+    // Whole factors take the broadcast path; it must give exactly what ONNX Resize gives.
+    const rect = seq(2 * 3 * 5, (i) => (i * 7919) % 31);
+    const rectImg = await up(rect, [2, 1, 3, 5]);
+    for (const [oh, ow] of [
+      [6, 15],
+      [3, 10],
+      [24, 40],
+      [3, 5],
+    ] as const) {
+      const r = await ops.resize(rectImg, [oh, ow]);
+      expect(r.dims).toEqual([2, 1, oh, ow]);
+      const got = await read(r);
+      for (const b of [0, 1]) expect(got.slice(b * oh * ow, (b + 1) * oh * ow)).toEqual(nearestRef(rect.slice(b * 15, (b + 1) * 15), 3, 5, oh, ow));
+      store.release(r);
+    }
+    const clip = await up(seq(2 * 3 * 2), [1, 1, 2, 3, 2]); // [B, C, F, H, W]: frames repeat too
+    const clipUp = await ops.resize(clip, [4, 6, 2]);
+    const frame = (f: number) => nearestRef(seq(6, (i) => f * 6 + i), 3, 2, 6, 2);
+    expect(await read(clipUp)).toEqual([...frame(0), ...frame(0), ...frame(1), ...frame(1)]);
     const ramp = await up([0, 1], [1, 1, 1, 2]);
     const lin = await ops.resize(ramp, [1, 4], 'linear');
     expectClose(await read(lin), [0, 0.25, 0.75, 1]);
@@ -116,7 +135,7 @@ describe('TensorOps numerics', () => {
     const ones = await up(seq(2 * 3 * 4, () => 1), [1, 1, 2, 3, 4]);
     const onesUp = await ops.resize(ones, [4, 6, 8], 'linear');
     expectClose(await read(onesUp), seq(4 * 6 * 8, () => 1));
-    for (const h of [img, ramp, lin, video, spatial, spaceTime, ones, onesUp]) store.release(h);
+    for (const h of [img, rectImg, clip, clipUp, ramp, lin, video, spatial, spaceTime, ones, onesUp]) store.release(h);
   });
 
   test('randn uploads the seeded JS noise', async () => {

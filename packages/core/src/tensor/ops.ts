@@ -15,6 +15,7 @@ import {
   chunkGraph,
   concatGraph,
   lerpGraph,
+  repeatGraph,
   resizeGraph,
   sliceGraph,
   whereGraph,
@@ -137,7 +138,16 @@ export class TensorOps {
     if (size.length === 0 || size.length > rank || size.some((s) => !Number.isInteger(s) || s < 1)) {
       throw new TensorError('INVALID_ARGUMENT', `resize: size [${size.join(', ')}] does not fit a rank-${rank} tensor`);
     }
-    const full = [...a.dims.slice(0, rank - size.length), ...size];
+    const lead = a.dims.slice(0, rank - size.length);
+    const full = [...lead, ...size];
+    const old = a.dims.slice(rank - size.length);
+    if (mode === 'nearest' && size.every((s, i) => s % old[i]! === 0)) {
+      // Whole-factor upscaling (a 32x32 clip shown at 256x256): a broadcast, not ORT's per-element Resize.
+      const split = [...lead, ...old.flatMap((d) => [d, 1])];
+      const expanded = [...lead, ...old.flatMap((d, i) => [d, size[i]! / d])];
+      const i64 = (dims: readonly number[]): Param => ({ data: BigInt64Array.from(dims, (d) => BigInt(d)), dims: [dims.length] });
+      return one(await this.#run(repeatGraph(a.dtype), { x: a }, { split: i64(split), expanded: i64(expanded), out: i64(full) }));
+    }
     const sizes: Param = { data: BigInt64Array.from(full, (d) => BigInt(d)), dims: [rank] };
     return one(await this.#run(resizeGraph(mode, a.dtype), { x: a }, { sizes }));
   }

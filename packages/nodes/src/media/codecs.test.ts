@@ -30,6 +30,21 @@ describe('tensor ↔ RGBA', () => {
     back.forEach((f, i) => expect(f.data).toEqual(frames[i]));
   });
 
+  it('gives toByte\u2019s bytes for every value, including halves, clamps, -0 and NaN', () => {
+    const edges = [-1.5, -1, -1 - 1e-7, -1 + 0.5 / 127.5, -1 + 0.49 / 127.5, 0, -0, 1, 1 + 1e-6, 1 - 0.5 / 127.5, 2, Number.NaN, Infinity, -Infinity];
+    const values = [...edges, ...Array.from({ length: 4000 }, (_, i) => -1.2 + (2.4 * i) / 3999)];
+    const pixels = values.length;
+    const data = new Float32Array(3 * pixels);
+    data.set(values);
+    data.set(values.map((v) => -v), pixels);
+    data.set(values.map((v) => v / 2), 2 * pixels);
+    const [frame] = tensorToFrames(data, [1, 3, 1, 1, pixels]);
+    for (let i = 0; i < pixels; i++) {
+      const expected = Array.from(Uint8Array.of(toByte(data[i]!), toByte(data[pixels + i]!), toByte(data[2 * pixels + i]!), 255));
+      expect(Array.from(frame!.data.subarray(i * 4, i * 4 + 4))).toEqual(expected);
+    }
+  });
+
   it('picks a batch item and treats an image as one frame', () => {
     const one = framesToTensor(squareFrames(1, 2, 2), 2, 2, true);
     expect(one.dims).toEqual([1, 3, 2, 2]);

@@ -91,7 +91,8 @@ export async function readManifest(dir: string): Promise<PackManifest> {
 
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
-  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  // 4 MiB reads: the default 64 KiB made hashing a 16 MB pack take twice as long.
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
   return hash.digest('hex');
 }
 
@@ -108,24 +109,31 @@ const verifiedFiles = new Map<string, string>();
  * MODEL_FILE_MISSING or MODEL_FILE_CORRUPT naming the file.
  */
 export async function verifyPackFiles(dir: string, manifest: PackManifest): Promise<void> {
-  for (const entry of manifest.files) {
-    const path = join(dir, entry.path);
-    const info = await stat(path).catch(() => undefined);
-    if (!info?.isFile()) {
-      throw new KinegraphError('MODEL_FILE_MISSING', `Model pack "${manifest.name}" is missing ${entry.path} (expected at ${path}).`, {
-        hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
-      });
-    }
-    const identity = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${entry.sha256}`;
-    if (verifiedFiles.get(path) === identity) continue;
-    if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
-      verifiedFiles.delete(path);
-      throw new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
-        hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
-      });
-    }
-    verifiedFiles.set(path, identity);
+  // Every file is checked at once (reads overlap with hashing); the first problem in manifest order is
+  // the one reported, so the error does not depend on which read finished first.
+  const problems = await Promise.all(manifest.files.map((entry) => fileProblem(dir, manifest, entry)));
+  const first = problems.find((p) => p !== undefined);
+  if (first) throw first;
+}
+
+async function fileProblem(dir: string, manifest: PackManifest, entry: PackManifest['files'][number]): Promise<KinegraphError | undefined> {
+  const path = join(dir, entry.path);
+  const info = await stat(path).catch(() => undefined);
+  if (!info?.isFile()) {
+    return new KinegraphError('MODEL_FILE_MISSING', `Model pack "${manifest.name}" is missing ${entry.path} (expected at ${path}).`, {
+      hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
+    });
   }
+  const identity = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${entry.sha256}`;
+  if (verifiedFiles.get(path) === identity) return undefined;
+  if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
+    verifiedFiles.delete(path);
+    return new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
+      hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
+    });
+  }
+  verifiedFiles.set(path, identity);
+  return undefined;
 }
 
 /** Loads one model file of a pack (pooled by the store), naming the file when ONNX Runtime refuses it. */
