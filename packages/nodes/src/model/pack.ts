@@ -154,9 +154,14 @@ async function loadPackFile(dir: string, file: string, tensors: TensorStore, opt
 /** Loads a pack's text encoder into the store (pooled: loading the same pack twice reuses it). */
 export async function loadPack(dir: string, tensors: TensorStore, options: { verify: boolean }): Promise<PackValue> {
   const manifest = await readManifest(dir);
-  if (options.verify) await verifyPackFiles(dir, manifest);
   const models = manifest.models;
-  const sessions: PackSessions = { textEncoder: await loadPackFile(dir, models.text_encoder.file, tensors) };
+  // The text encoder's session is created in the inference worker while this thread hashes the files;
+  // a verification failure still wins (it names the file and what is wrong with it), so the load's own
+  // error is only reported when verification passed or was off.
+  const textEncoder = loadPackFile(dir, models.text_encoder.file, tensors);
+  textEncoder.catch(() => undefined);
+  if (options.verify) await verifyPackFiles(dir, manifest);
+  const sessions: PackSessions = { textEncoder: await textEncoder };
   const tokenizerJson = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8')) as object;
   return { kind: 'model', name: manifest.name, dir, manifest, sessions, stunet: { path: join(dir, models.stunet.file), options: {} }, tokenizerJson };
 }
