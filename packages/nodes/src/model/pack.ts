@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KinegraphError, type ModelHandle, type ModelOptions, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
@@ -91,8 +91,19 @@ export async function readManifest(dir: string): Promise<PackManifest> {
 
 async function sha256(path: string): Promise<string> {
   const hash = createHash('sha256');
-  // 4 MiB reads: the default 64 KiB made hashing a 16 MB pack take twice as long.
-  for await (const chunk of createReadStream(path, { highWaterMark: 4 << 20 })) hash.update(chunk as Buffer);
+  // One 1 MiB buffer, reused: a read stream allocates and copies every chunk (≈ a third of the time of
+  // hashing a 16 MB pack, in allocation and garbage collection).
+  const buffer = Buffer.allocUnsafe(1 << 20);
+  const file = await open(path, 'r');
+  try {
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+  } finally {
+    await file.close();
+  }
   return hash.digest('hex');
 }
 
