@@ -14,8 +14,11 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 const packDir = join(root, 'models/kinegraph-tiny');
 const manifest = JSON.parse(readFileSync(join(packDir, 'manifest.json'), 'utf8'));
 const REPS = Number(process.env.KG_BENCH_REPS ?? 7);
-// KG_BENCH_ONLY=overhead: only the in-process comparison with bare onnxruntime-node (about a minute).
+// KG_BENCH_ONLY=overhead: only the in-process comparison with bare onnxruntime-node (about a minute);
+// KG_BENCH_ONLY=cli: only `kinegraph run` end to end against the bare process (about two minutes).
 const ONLY_OVERHEAD = process.env.KG_BENCH_ONLY === 'overhead';
+const ONLY_CLI = process.env.KG_BENCH_ONLY === 'cli';
+const CLI_REPS = Number(process.env.KG_BENCH_CLI_REPS ?? 5);
 
 function peakRss() {
   let peak = process.memoryUsage().rss;
@@ -103,8 +106,9 @@ function cliEndToEnd(reps, { coldCache = false } = {}) {
   const bare = [];
   for (let r = 0; r < reps; r++) {
     const out = mkdtempSync(join(tmpdir(), 'kg-bench-cli-'));
-    // Cold: an empty optimised-model cache, as on the first run on a machine; warm: the user's cache.
-    const env = coldCache ? { ...process.env, KINEGRAPH_ORT_CACHE: mkdtempSync(join(tmpdir(), 'kg-bench-ortcache-')) } : process.env;
+    // Cold: an empty disk cache (optimised models, compiled validators), as on the first run on a machine;
+    // warm: the user's cache.
+    const env = coldCache ? { ...process.env, KINEGRAPH_CACHE: mkdtempSync(join(tmpdir(), 'kg-bench-cache-')) } : process.env;
     // Interleaved with the same job written directly against onnxruntime-node (bench/bare-t2v.mjs).
     const b0 = performance.now();
     const plain = spawnSync(process.execPath, [join(root, 'bench/bare-t2v.mjs'), join(out, 'bare.mp4')], { cwd: root, encoding: 'utf8' });
@@ -125,6 +129,12 @@ function cliEndToEnd(reps, { coldCache = false } = {}) {
 }
 
 export async function bench({ quiet = false } = {}) {
+  if (ONLY_CLI) {
+    const cli = cliEndToEnd(CLI_REPS);
+    const cliCold = cliEndToEnd(CLI_REPS, { coldCache: true });
+    if (!quiet) printCli(cli, cliCold);
+    return { cli, cliCold };
+  }
   const runtime = await Runtime.create({ discover: { cwd: root }, cacheBudgetBytes: 0, threads: 2 });
   const store = await runtime.store();
   const ids = await modelIds(store);
@@ -166,8 +176,8 @@ export async function bench({ quiet = false } = {}) {
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
   const overhead = { kinegraphMs: median(kg), bareOrtMs: median(bare), ratio: median(kg) / median(bare) };
   await runtime.close();
-  const cli = ONLY_OVERHEAD ? undefined : cliEndToEnd(3);
-  const cliCold = ONLY_OVERHEAD ? undefined : cliEndToEnd(3, { coldCache: true });
+  const cli = ONLY_OVERHEAD ? undefined : cliEndToEnd(CLI_REPS);
+  const cliCold = ONLY_OVERHEAD ? undefined : cliEndToEnd(CLI_REPS, { coldCache: true });
 
   if (!quiet) {
     console.log('\nWorkflows at their saved settings (in-process Runtime, cache off, 2 ORT threads)');
@@ -187,17 +197,21 @@ export async function bench({ quiet = false } = {}) {
     console.log(`\ntext-to-video generation (25 steps, CFG batch 2), median of ${REPS}, interleaved`);
     console.log(`| Kinegraph ms | bare onnxruntime-node ms | ratio (target <= 1.02) |\n| ---: | ---: | ---: |\n| ${overhead.kinegraphMs.toFixed(0)} | ${overhead.bareOrtMs.toFixed(0)} | ${overhead.ratio.toFixed(3)} |`);
     if (!cli || !cliCold) return { workflows: rows, overhead };
-    console.log('\n`kinegraph run workflows/text-to-video.json` end to end vs `node bench/bare-t2v.mjs` (the same job on bare');
-    console.log('onnxruntime-node + ffmpeg), fresh processes, saved settings, median of 3, interleaved');
-    console.log(`| optimised-model cache | kinegraph run ms | bare process ms | ratio | start-up ms | ${Object.keys(cli.nodes).map((n) => `${n} ms`).join(' | ')} |`);
-    console.log(`| ${['---', '---:', '---:', '---:', '---:', ...Object.keys(cli.nodes).map(() => '---:')].join(' | ')} |`);
-    for (const [label, c] of [['warm', cli], ['cold', cliCold]]) {
-      console.log(`| ${label} | ${c.wallMs.toFixed(0)} | ${c.bareProcessMs.toFixed(0)} | ${c.ratio.toFixed(2)} | ${c.startupMs.toFixed(0)} | ${Object.values(c.nodes).map((ms) => ms.toFixed(0)).join(' | ')} |`);
-    }
-    console.log('(warm: ONNX Runtime\'s optimised STUNet from the cache in ~/.cache/kinegraph/ort, as on every run after the');
-    console.log('first; cold: an empty cache, as on the first run on a machine)');
+    printCli(cli, cliCold);
   }
   return { workflows: rows, overhead, cli, cliCold };
+}
+
+function printCli(cli, cliCold) {
+  console.log('\n`kinegraph run workflows/text-to-video.json` end to end vs `node bench/bare-t2v.mjs` (the same job on bare');
+  console.log(`onnxruntime-node + ffmpeg), fresh processes, saved settings, median of ${CLI_REPS}, interleaved`);
+  console.log(`| disk cache | kinegraph run ms | bare process ms | ratio (target <= 1.02) | start-up ms | ${Object.keys(cli.nodes).map((n) => `${n} ms`).join(' | ')} |`);
+  console.log(`| ${['---', '---:', '---:', '---:', '---:', ...Object.keys(cli.nodes).map(() => '---:')].join(' | ')} |`);
+  for (const [label, c] of [['warm', cli], ['cold', cliCold]]) {
+    console.log(`| ${label} | ${c.wallMs.toFixed(0)} | ${c.bareProcessMs.toFixed(0)} | ${c.ratio.toFixed(3)} | ${c.startupMs.toFixed(0)} | ${Object.values(c.nodes).map((ms) => ms.toFixed(0)).join(' | ')} |`);
+  }
+  console.log('(warm: ONNX Runtime\'s optimised STUNet and the compiled validators from ~/.cache/kinegraph, as on every');
+  console.log('run after the first; cold: an empty cache, as on the first run on a machine)');
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1]).href) await bench();
