@@ -1,12 +1,20 @@
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { defineConfig } from 'tsup';
+
+// rxjs's package maps Node to its CommonJS build, which esbuild cannot tree-shake (all 360 KB of it ended
+// up in dist); its ES2015 build can be.
+const rxjsEsm = join(dirname(createRequire(import.meta.url).resolve('rxjs/package.json')), 'dist/esm/index.js');
 
 // The inference worker is its own entry: it is started with `new Worker(url)` and must be a file of its own.
 //
 // The pure-JS dependencies are bundled into dist (tree-shaken) instead of imported from node_modules: Node
-// loads rxjs, TypeBox, ajv and onnx-proto as some 600 separate files, half of them CommonJS it scans for
+// loads rxjs, TypeBox and onnx-proto as hundreds of separate files, many of them CommonJS it scans for
 // exports, which was ≈ 170 ms of every `kinegraph` start (bench/README.md). Copies stay interoperable:
 // TypeBox marks schemas with `Symbol.for` keys and rxjs operators work on any Observable. They stay listed
 // as dependencies for their types (the .d.ts files import them). onnxruntime-node is native: never bundled.
+// ajv is not bundled either: it is required only when a validator is not in the disk cache
+// (src/validate/ajv.ts).
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -21,8 +29,11 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
-  external: ['onnxruntime-node'],
-  noExternal: ['rxjs', '@sinclair/typebox', 'ajv', 'onnx-proto'],
-  // Bundled CommonJS code (ajv, protobufjs) calls `require`; ESM output has none unless we make one.
+  external: ['onnxruntime-node', 'ajv'],
+  noExternal: ['rxjs', '@sinclair/typebox', 'onnx-proto'],
+  esbuildOptions(options) {
+    options.alias = { ...options.alias, rxjs: rxjsEsm };
+  },
+  // Bundled CommonJS code (protobufjs) calls `require`; ESM output has none unless we make one.
   banner: { js: "import { createRequire as __kinegraphCreateRequire } from 'node:module'; const require = __kinegraphCreateRequire(import.meta.url);" },
 });

@@ -11,7 +11,6 @@
  * model's followed by the tail's. Every other name of the tail is prefixed, so it cannot collide with the
  * model's.
  */
-import { createHash } from 'node:crypto';
 import type { AppendedGraph } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
 import { onnx } from '../graph/onnx-proto.js';
@@ -121,10 +120,4 @@ function varint(n: number): number[] {
   return bytes;
 }
 
-/** A digest of an appended graph and its links, for session pool keys. */
-export function hashAppendedGraph(tail: AppendedGraph | undefined): string {
-  if (tail === undefined) return 'none';
-  const h = createHash('sha256').update(tail.bytes);
-  for (const key of Object.keys(tail.links).sort()) h.update(`\0${key}\0${tail.links[key]}`);
-  return h.digest('hex');
-}
+export { hashAppendedGraph } from './option-hashes.js';

@@ -8,7 +8,6 @@
  * Limits: only models whose weights are stored inside the file (no external data), and only the
  * main graph's initializers (not those of If/Loop subgraphs).
  */
-import { createHash } from 'node:crypto';
 import type { TensorData } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
 import { elemTypeName, int64ToNumber, onnx } from '../graph/onnx-proto.js';
@@ -86,17 +85,7 @@ export function applyInitializerOverrides(modelBytes: Uint8Array, overrides: Rea
   return onnx.ModelProto.encode(model).finish();
 }
 
-/** A digest of an overrides map that changes whenever a name, an array kind or any byte changes. */
-export function hashOverrides(overrides: Readonly<Record<string, TensorData>> | undefined): string {
-  if (overrides === undefined) return 'none';
-  const h = createHash('sha256');
-  for (const name of Object.keys(overrides).sort()) {
-    const data = overrides[name]!;
-    h.update(`${name}\0${arrayKind(data)}\0${data.length}\0`);
-    h.update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
-  }
-  return h.digest('hex');
-}
+export { hashOverrides } from './option-hashes.js';
 
 /** A float32 initializer read from a model file. */
 export interface FloatInitializer {

@@ -7,8 +7,7 @@ import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
-import { hashOverrides } from './initializers.js';
-import { hashAppendedGraph } from './append-graph.js';
+import { hashAppendedGraph, hashOverrides } from './option-hashes.js';
 
 /**
  * Identifies a model source. Bytes are hashed (sha256); a path is identified by its resolved path,

@@ -10,7 +10,6 @@ import type * as OrtModule from 'onnxruntime-node';
 import type { DType, DeviceName, DeviceRequest, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
 import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
 import { isDType, ownedCopy } from '../tensor/dtype.js';
-import { buildGraph } from '../graph/builder.js';
 
 // Loaded with require, not `import`: onnxruntime-node is CommonJS, and an ESM import of it has Node scan
 // every one of its files for named exports first (≈ 70 ms of the worker's start, on the critical path of
@@ -49,6 +48,7 @@ export function probeDevices(): Promise<{ available: DeviceName[]; why: Partial<
     if (!listed) {
       why.webgpu = 'this onnxruntime-node build has no WebGPU execution provider';
     } else {
+      const { buildGraph } = await import('../graph/builder.js');
       const tiny = buildGraph('webgpu_probe', (g) => {
         const x = g.input('x', 'float32', [1]);
         g.output('y', g.add(x, 1));

@@ -1,4 +1,5 @@
-import { readdir, readFile, realpath, stat } from 'node:fs/promises';
+import { readFileSync, realpathSync } from 'node:fs';
+import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
@@ -36,8 +37,8 @@ interface KinegraphPackageField {
  * is found the same way (it is an npm package with that key); core never imports it.
  */
 export async function findPlugins(cwd: string, extraFolders: readonly string[] = []): Promise<PluginCandidate[]> {
-  // Every package folder first, then their package.json files read concurrently: a project's node_modules
-  // holds hundreds of packages, and reading them one await after another was ≈ 30 ms of every start.
+  // Every package folder first, then their package.json files: a project's node_modules holds hundreds of
+  // packages, and reading them one await after another was ≈ 30 ms of every start (see readCandidate).
   const dirs: Array<{ dir: string; origin: PluginCandidate['origin'] }> = [];
   for (const folder of [resolve(cwd, 'plugins'), ...extraFolders.map((f) => resolve(cwd, f))]) {
     for (const name of await listDir(folder)) dirs.push({ dir: join(folder, name), origin: 'plugins-folder' });
@@ -49,7 +50,7 @@ export async function findPlugins(cwd: string, extraFolders: readonly string[] =
     for (const name of scopes.flat()) dirs.push({ dir: join(modules, name), origin: 'node_modules' });
     if (dirname(dir) === dir) break;
   }
-  const candidates = await Promise.all(dirs.map(({ dir, origin }) => readCandidate(dir, origin)));
+  const candidates = dirs.map(({ dir, origin }) => readCandidate(dir, origin));
   // The first place a package folder was found wins (plugins/ before node_modules, nearer before farther).
   const found = new Map<string, PluginCandidate>();
   for (const candidate of candidates) if (candidate && !found.has(candidate.dir)) found.set(candidate.dir, candidate);
@@ -61,10 +62,13 @@ function rank(candidate: PluginCandidate): number {
   return candidate.package === '@kinegraph/nodes' ? 0 : 1;
 }
 
-async function readCandidate(dir: string, origin: PluginCandidate['origin']): Promise<PluginCandidate | undefined> {
+// Synchronous on purpose: a package.json is a few KB, and a read costs ≈ 20 µs this way against ≈ 0.2 ms
+// of promise and thread-pool round trips (open, stat, read, close) the async way; discovery runs once,
+// when a runtime is created.
+function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCandidate | undefined {
   let pkg: { name?: string; version?: string; kinegraph?: KinegraphPackageField };
   try {
-    const text = await readFile(join(dir, 'package.json'), 'utf8');
+    const text = readFileSync(join(dir, 'package.json'), 'utf8');
     // Most packages are not plugins: skip parsing what cannot have the key.
     if (!text.includes('"kinegraph"')) return undefined;
     pkg = JSON.parse(text) as typeof pkg;
@@ -76,7 +80,7 @@ async function readCandidate(dir: string, origin: PluginCandidate['origin']): Pr
   return {
     package: pkg.name ?? dir,
     ...(pkg.version ? { version: pkg.version } : {}),
-    dir: await realpath(dir),
+    dir: realpathSync(dir),
     origin,
     apiVersion: pkg.kinegraph.apiVersion,
     entries,

@@ -1,11 +1,11 @@
-import { Ajv, type Options, type ValidateFunction } from 'ajv';
-import standalone from 'ajv/dist/standalone/index.js';
+import { createRequire } from 'node:module';
+import type { Ajv, Options, ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import { loadValidator, saveValidator, validatorCacheDir, validatorKey } from './validator-cache.js';
 
 /**
- * Options of the one ajv instance of the process. `useDefaults` fills in param defaults so `run` always
- * sees complete params; `allErrors` because validation lists every problem at once.
+ * Options of the process's ajv instance. `useDefaults` fills in param defaults so `run` always sees
+ * complete params; `allErrors` because validation lists every problem at once.
  *
  * `validateSchema: false`: ajv would otherwise compile the draft-07 meta-schema on first use to check each
  * schema (≈ 50 ms of every `kinegraph run`). The schemas are built with TypeBox, well-formed by
@@ -13,11 +13,17 @@ import { loadValidator, saveValidator, validatorCacheDir, validatorKey } from '.
  * `code.source` keeps the generated code, which the validator cache saves.
  */
 const OPTIONS = { allErrors: true, useDefaults: true, strict: false, coerceTypes: false, validateFormats: false, validateSchema: false, code: { source: true } } satisfies Options;
-
-/** The ajv instance of the process. */
-export const ajv = new Ajv(OPTIONS);
-
 const OPTIONS_KEY = JSON.stringify(OPTIONS);
+
+// ajv itself is loaded only when a validator has to be compiled: with every validator in the disk cache
+// (every run after the first), a process never loads its ≈ 270 KB of code.
+const requireFromHere = createRequire(import.meta.url);
+let instance: Ajv | undefined;
+function ajv(): Ajv {
+  instance ??= new (requireFromHere('ajv') as typeof import('ajv')).Ajv(OPTIONS);
+  return instance;
+}
+
 const compiled = new WeakMap<object, ValidateFunction>();
 
 /**
@@ -35,15 +41,15 @@ export function validatorFor(schema: TSchema): ValidateFunction {
 
 function cachedOrCompiled(schema: TSchema): ValidateFunction {
   const dir = validatorCacheDir();
-  if (dir === undefined) return ajv.compile(schema);
+  if (dir === undefined) return ajv().compile(schema);
   const key = validatorKey(schema, OPTIONS_KEY);
   const cached = loadValidator(dir, key);
   if (cached) return cached;
-  const validate = ajv.compile(schema);
+  const validate = ajv().compile(schema);
   let code: string | undefined;
   try {
-    // CommonJS interop: the module object is the function, and `.default` is too.
-    code = standalone.default(ajv, validate);
+    const standalone = requireFromHere('ajv/dist/standalone') as typeof import('ajv/dist/standalone/index.js');
+    code = standalone.default(ajv(), validate);
   } catch {
     // A schema standalone code cannot express is validated with the compiled function, uncached.
   }

@@ -13,8 +13,6 @@ import type { TransferListItem } from 'node:worker_threads';
 import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
 import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
 import type { SerializedError } from '../tensor/errors.js';
-import { applyInitializerOverrides } from '../backend/initializers.js';
-import { appendGraph } from '../backend/append-graph.js';
 import { commitCached, dropCached, optimizedCacheDir, optimizedModelPath, temporaryPath, useCached } from '../backend/optimized-cache.js';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import {
@@ -196,9 +194,12 @@ export class InferenceServer {
     let model: string | Uint8Array = source;
     if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
       const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
+      // Loaded on first use (they bring onnx-proto): a worker that never rewrites a model starts faster.
+      const { applyInitializerOverrides } = await import('../backend/initializers.js');
       model = applyInitializerOverrides(bytes, options.initializerOverrides);
     }
     if (options.appendGraph !== undefined) {
+      const { appendGraph } = await import('../backend/append-graph.js');
       model = appendGraph(typeof model === 'string' ? new Uint8Array(await readFile(model)) : model, options.appendGraph);
     }
     const temporary = cached !== undefined && (await mkdir(cacheDir!, { recursive: true }).then(() => true, () => false)) ? temporaryPath(cached) : undefined;
