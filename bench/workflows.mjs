@@ -18,7 +18,7 @@ const REPS = Number(process.env.KG_BENCH_REPS ?? 7);
 // KG_BENCH_ONLY=cli: only `kinegraph run` end to end against the bare process (about two minutes).
 const ONLY_OVERHEAD = process.env.KG_BENCH_ONLY === 'overhead';
 const ONLY_CLI = process.env.KG_BENCH_ONLY === 'cli';
-const CLI_REPS = Number(process.env.KG_BENCH_CLI_REPS ?? 5);
+const CLI_REPS = Number(process.env.KG_BENCH_CLI_REPS ?? 7);
 
 function peakRss() {
   let peak = process.memoryUsage().rss;
