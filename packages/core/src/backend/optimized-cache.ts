@@ -8,7 +8,7 @@
  * same ORT version, same CPU model (optimised models at level `all` are specific to the hardware).
  *
  * `KINEGRAPH_ORT_CACHE` sets the folder, or `off` turns the cache off; the default is `ort` in Kinegraph's
- * cache folder ({@link cacheRoot}: `$XDG_CACHE_HOME/kinegraph/ort`, else `~/.cache/kinegraph/ort`). Files are written under a temporary
+ * cache folder ({@link cacheFolder}: `$XDG_CACHE_HOME/kinegraph/ort`, else `~/.cache/kinegraph/ort`). Files are written under a temporary
  * name and renamed, so a crash never leaves a half-written model; the oldest files beyond
  * {@link MAX_FILES} are removed.
  */
@@ -17,7 +17,7 @@ import { readdir, rename, stat, unlink, utimes } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { cacheRoot } from '../util/cache-dir.js';
+import { cacheFolder } from '../util/cache-dir.js';
 
 /** How many optimised models the cache keeps (the STUNet's are ≈ 5 MB each). */
 export const MAX_FILES = 32;
@@ -27,8 +27,7 @@ export function optimizedCacheDir(env: NodeJS.ProcessEnv = process.env): string 
   const setting = env.KINEGRAPH_ORT_CACHE;
   if (setting === 'off' || setting === '0') return undefined;
   if (setting) return setting;
-  const root = cacheRoot(env);
-  return root === undefined ? undefined : join(root, 'ort');
+  return cacheFolder('ort', env);
 }
 
 /** Where the optimised form of the session with this pool key lives. */

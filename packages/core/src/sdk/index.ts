@@ -28,6 +28,7 @@ export type {
 } from './port-types.js';
 export type { FileAccess } from './files.js';
 export { KinegraphError } from '../util/errors.js';
+export { cacheFolder } from '../util/cache-dir.js';
 export type { AppendedGraph, DeviceName, DType, ModelHandle, ModelOptions, ModelPortInfo, TensorData, TensorHandle, TensorLocation, TensorStore, TensorStoreStats } from '../tensor/types.js';
 export { TensorOps } from '../tensor/ops.js';
 export type { ResizeMode } from '../tensor/ops.js';

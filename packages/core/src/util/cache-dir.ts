@@ -12,3 +12,14 @@ export function cacheRoot(env: NodeJS.ProcessEnv = process.env): string | undefi
   if (setting) return setting;
   return join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'kinegraph');
 }
+
+/**
+ * The folder of one disk cache (`ort`, `ajv`, or a plugin's own name) inside {@link cacheRoot}, or undefined
+ * when disk caching is off. For files derived from other files that a later process may reuse: a plugin
+ * that keeps such files puts them here, keyed so a changed input is a new entry, and must cope with the
+ * folder being emptied at any time.
+ */
+export function cacheFolder(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  const root = cacheRoot(env);
+  return root === undefined ? undefined : join(root, name);
+}

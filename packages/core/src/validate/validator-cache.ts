@@ -16,7 +16,7 @@ import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
-import { cacheRoot } from '../util/cache-dir.js';
+import { cacheFolder } from '../util/cache-dir.js';
 
 /** How many validators the folder keeps (a few KB each). */
 export const MAX_VALIDATORS = 512;
@@ -26,8 +26,7 @@ const requireFromHere = createRequire(import.meta.url);
 
 /** The cache folder, or undefined when disk caching is off. */
 export function validatorCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
-  const root = cacheRoot(env);
-  return root === undefined ? undefined : join(root, 'ajv');
+  return cacheFolder('ajv', env);
 }
 
 let ajvVersion: string | undefined;

@@ -5,6 +5,7 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { KinegraphError, type ModelHandle, type ModelOptions, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
 import { manifestProblems, type PackManifest } from './manifest.js';
+import { forgetVerified, markVerified, saveVerified, wasVerified } from './verified-record.js';
 
 /**
  * Sessions loaded with the pack. The STUNet is loaded by the node that samples with it ({@link loadStunet}),
@@ -108,14 +109,6 @@ async function sha256(path: string): Promise<string> {
 }
 
 /**
- * Files this process has already hashed and found as the manifest says, keyed by path, with the identity
- * of the file at that time (inode, size, mtime, ctime) and the expected digest. Re-running a workflow with
- * the output cache off (or after eviction) then costs a stat per file instead of re-hashing every model;
- * any write to the file, or a manifest that expects another digest, changes the key and hashes again.
- */
-const verifiedFiles = new Map<string, string>();
-
-/**
  * Checks every file the manifest lists: present, of the stated size and sha256. Throws
  * MODEL_FILE_MISSING or MODEL_FILE_CORRUPT naming the file.
  */
@@ -123,6 +116,7 @@ export async function verifyPackFiles(dir: string, manifest: PackManifest): Prom
   // Every file is checked at once (reads overlap with hashing); the first problem in manifest order is
   // the one reported, so the error does not depend on which read finished first.
   const problems = await Promise.all(manifest.files.map((entry) => fileProblem(dir, manifest, entry)));
+  await saveVerified();
   const first = problems.find((p) => p !== undefined);
   if (first) throw first;
 }
@@ -135,16 +129,23 @@ async function fileProblem(dir: string, manifest: PackManifest, entry: PackManif
       hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
     });
   }
-  const identity = `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${entry.sha256}`;
-  if (verifiedFiles.get(path) === identity) return undefined;
+  // A file hashed before (by this or an earlier process, see verified-record.ts) and not written since is
+  // not hashed again.
+  const identity = verificationIdentity(info, entry.sha256);
+  if (await wasVerified(path, identity)) return undefined;
   if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
-    verifiedFiles.delete(path);
+    forgetVerified(path);
     return new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
       hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
     });
   }
-  verifiedFiles.set(path, identity);
+  markVerified(path, identity);
   return undefined;
+}
+
+/** What must not change for a file's earlier verification against `sha256` to still hold. */
+export function verificationIdentity(info: { ino: number; size: number; mtimeMs: number; ctimeMs: number }, sha256: string): string {
+  return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${sha256}`;
 }
 
 /** Loads one model file of a pack (pooled by the store), naming the file when ONNX Runtime refuses it. */
