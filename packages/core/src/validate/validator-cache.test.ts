@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
@@ -63,6 +63,13 @@ describe('validator cache', () => {
     expect(readdirSync(join(dir, 'ajv'))).toEqual([file]);
     (await freshValidatorFor())(Type.Object({ steps: Type.Integer({ minimum: 2 }) }));
     expect(readdirSync(join(dir, 'ajv'))).toHaveLength(2);
+
+    // A file others may write is not run: the validator is compiled instead (and the file replaced).
+    const [first] = readdirSync(join(dir, 'ajv')).sort();
+    writeFileSync(join(dir, 'ajv', first!), 'module.exports = () => true;');
+    chmodSync(join(dir, 'ajv', first!), 0o666);
+    const fresh = await freshValidatorFor();
+    expect(fresh(schema)({ steps: 0 }) || fresh(Type.Object({ steps: Type.Integer({ minimum: 2 }) }))({ steps: 0 })).toBe(false);
 
     process.env.KINEGRAPH_CACHE = 'off';
     expect(validatorCacheDir()).toBeUndefined();

@@ -6,8 +6,8 @@
  * `kinegraph run` on 2 cores; loading the saved code is ≈ 1 ms. Entries are keyed by the ajv version, the
  * ajv options and the schema's JSON, so a changed schema (a new node version, an updated plugin) is a new
  * entry. The folder is `ajv` in Kinegraph's cache folder (`KINEGRAPH_CACHE`, see {@link cacheRoot}).
- * Files are written under a temporary name and renamed; a file that fails to load is deleted and the
- * validator compiled again; the oldest files beyond {@link MAX_VALIDATORS} are removed. Every failure
+ * Files are written under a temporary name and renamed; only files owned by the user and writable by
+ * nobody else are loaded; a file that fails to load is deleted and the validator compiled again; the oldest files beyond {@link MAX_VALIDATORS} are removed. Every failure
  * to read or write the cache falls back to compiling: the cache can only make validation faster.
  */
 import { createHash } from 'node:crypto';
@@ -41,6 +41,9 @@ export function loadValidator(dir: string, key: string): ValidateFunction | unde
   const path = join(dir, `${key}.cjs`);
   let code: string;
   try {
+    // Code is only run from a file this user owns and nobody else may write (as ssh treats its keys):
+    // a cache in a shared or careless folder is ignored, not trusted.
+    if (!ownedAndPrivate(statSync(path))) return undefined;
     code = readFileSync(path, 'utf8');
   } catch {
     return undefined;
@@ -73,6 +76,11 @@ export function saveValidator(dir: string, key: string, code: string): void {
     return;
   }
   prune(dir);
+}
+
+function ownedAndPrivate(info: { uid: number; mode: number }): boolean {
+  const uid = process.getuid?.();
+  return (uid === undefined || info.uid === uid) && (info.mode & 0o022) === 0;
 }
 
 function prune(dir: string): void {
