@@ -51,7 +51,7 @@ STAGES = [
     ("stunet2", 40000, 2e-4, 4, 5),
 ]
 CFG_DROP = 0.10  # share of empty captions, so classifier-free guidance works
-KNOWN_WEIGHT = 4.0  # extra loss weight of known (conditioning) pixels in the STUNet stages, see loss_video
+KNOWN_WEIGHT = 8.0  # extra loss weight of known (conditioning) pixels in the STUNet stages, see loss_video
 FOREGROUND_WEIGHT = 6.0  # extra loss weight of the pixels an object covers in any frame, see foreground_weight
 WARMUP = 50
 SSR_FRAMES = 8
