@@ -231,11 +231,11 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     await page.press('#search', 'Enter');
     expect(await ids()).toEqual([...start, 'preview-video'].sort());
     await page.fill('#search', '');
-    await selectNode('display');
+    await selectNode('sampler');
     await page.keyboard.press('Delete');
-    expect(await ids()).not.toContain('display');
+    expect(await ids()).not.toContain('sampler');
     await page.keyboard.press('Control+z');
-    expect(await ids()).toContain('display');
+    expect(await ids()).toContain('sampler');
     await selectNode('prompt');
     await page.keyboard.press('Control+c');
     await page.mouse.move(700, 700);

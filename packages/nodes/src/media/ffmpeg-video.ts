@@ -20,6 +20,11 @@ export interface EncodeVideoOptions {
   readonly clip: RgbaClip;
   readonly outPath: string;
   readonly crf: number;
+  /**
+   * Nearest-neighbour scale to this size inside ffmpeg while encoding. Meant for whole-number factors, where
+   * it replicates each pixel exactly as a device resize would.
+   */
+  readonly scale?: { readonly width: number; readonly height: number };
   /** Stored as the container's `comment` tag (MP4 ©cmt, Matroska COMMENT). */
   readonly comment?: string;
   readonly signal?: AbortSignal;
@@ -40,7 +45,8 @@ export async function encodeVideoFile(options: EncodeVideoOptions): Promise<void
       await writeFile(meta, `;FFMETADATA1\ncomment=${escapeFfmetadata(options.comment)}\n`, 'utf8');
       args.push('-f', 'ffmetadata', '-i', fileUrl(meta), '-map_metadata', '1');
     }
-    args.push('-map', '0:v', '-vf', 'pad=ceil(iw/2)*2:ceil(ih/2)*2', '-pix_fmt', 'yuv420p');
+    const scale = options.scale ? `scale=${options.scale.width}:${options.scale.height}:flags=neighbor,format=rgba,` : '';
+    args.push('-map', '0:v', '-vf', `${scale}pad=ceil(iw/2)*2:ceil(ih/2)*2`, '-pix_fmt', 'yuv420p');
     if (format === 'mp4') args.push('-c:v', 'libx264', '-preset', 'medium', '-crf', String(options.crf), '-movflags', '+faststart', '-f', 'mp4');
     else args.push('-c:v', 'libvpx-vp9', '-crf', String(options.crf), '-b:v', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1', '-f', 'webm');
     args.push(fileUrl(options.outPath));

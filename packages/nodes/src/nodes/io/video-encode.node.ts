@@ -11,6 +11,7 @@ import { encodePng } from '../../media/png.js';
 import { PNG_FPS_KEY } from '../../media/sources.js';
 import { SAFE_PREFIX_PATTERN, nextOutputStem } from '../../media/output-names.js';
 import { readFloat32 } from '../../media/tensor-io.js';
+import { requestedSize } from '../../media/sizes.js';
 import { WORKFLOW_KEY, workflowToAscii } from '../../media/workflow-text.js';
 
 /** Formats VideoEncode writes. */
@@ -30,6 +31,11 @@ const EXTENSIONS: Readonly<Record<VideoFormat, string>> = { mp4: 'mp4', webm: 'w
  * files. PNG frames are `<prefix>_00001_0000.png`, `_0001.png`, ...; the first frame carries the
  * workflow and the frame rate (tEXt `kinegraph-fps`), and LoadVideo reads the sequence back from it.
  *
+ * `width`/`height` resize while saving, as Resize Video would (0 keeps a side; one 0 follows the aspect
+ * ratio), without a separate node: the usual way to make a tiny model's 32x32 clip watchable. For MP4/WebM
+ * a whole-number nearest upscale is done by ffmpeg's scaler while it encodes (same pixels, and only the
+ * small clip crosses into JS and the pipe); every other case resizes on the device first.
+ *
  * Output `path`: the written file (for a batch, the first; for PNG frames, the first frame's file).
  */
 export const videoEncodeNode = defineNode({
@@ -44,6 +50,9 @@ export const videoEncodeNode = defineNode({
     fps: Type.Number({ default: 0, minimum: 0, maximum: 240, description: 'Frames per second; 0 uses the video\u2019s own.' }),
     embedWorkflow: Type.Boolean({ default: true, description: 'Store the workflow in the file\u2019s metadata so it can be loaded back from the video.' }),
     crf: Type.Integer({ default: -1, minimum: -1, maximum: 63, description: 'MP4/WebM quality (constant rate factor, lower is better): -1 uses the format default (H.264 20, VP9 32); H.264 allows 0–51, VP9 0–63.' }),
+    width: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Width of the saved video; 0 keeps it (or follows the aspect ratio when height is set).' }),
+    height: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Height of the saved video; 0 keeps it (or follows the aspect ratio when width is set).' }),
+    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], { default: 'linear', description: 'Interpolation when width/height resize: linear (smooth) or nearest (blocky, exact values).' }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { path: { type: 'text', description: 'The written file (the first one for a batch or PNG frames).' } },
@@ -55,17 +64,27 @@ export const videoEncodeNode = defineNode({
       throw new KinegraphError('FORMAT_UNSUPPORTED', `Video format "${String(format)}" is not supported.`, { nodeId: context.nodeId, hint: `Valid formats: ${VIDEO_FORMATS.join(', ')}.` });
     }
     const crf = resolveCrf(format, params.crf, context.nodeId);
-    const dims = shapeOf(inputs.video.tensor.dims, context.nodeId);
+    const source = shapeOf(inputs.video.tensor.dims, context.nodeId);
     const fps = params.fps > 0 ? params.fps : inputs.video.fps > 0 ? inputs.video.fps : 24;
     const comment = params.embedWorkflow ? workflowToAscii(context.workflow) : undefined;
-    const data = await readFloat32(context.tensors, inputs.video.tensor);
+    const [height, width] = requestedSize(source.height, source.width, params.width, params.height);
+    const plan = resizePlan(format, params.mode, source, { width, height });
+    const tensor = plan === 'device' ? await context.ops.resize(inputs.video.tensor, [height, width], params.mode) : inputs.video.tensor;
+    let data: Float32Array;
+    try {
+      data = await readFloat32(context.tensors, tensor);
+    } finally {
+      if (tensor !== inputs.video.tensor) context.tensors.release(tensor);
+    }
+    const dims = videoDims(tensor.dims);
+    const scale = plan === 'encoder' ? { width, height } : undefined;
     const paths: string[] = [];
     for (let b = 0; b < dims.batch; b++) {
       context.throwIfCancelled();
-      const frames = tensorToFrames(data, inputs.video.tensor.dims, b).map((f) => f.data);
+      const frames = tensorToFrames(data, tensor.dims, b).map((f) => f.data);
       const clip: RgbaClip = { width: dims.width, height: dims.height, frames, fps };
       const stem = await nextOutputStem(context.files.outputFolder, params.filenamePrefix);
-      paths.push(await writeClip(context, format, stem, clip, crf, comment));
+      paths.push(await writeClip(context, format, stem, clip, { crf, comment, scale }));
       context.progress((b + 1) / dims.batch);
     }
     return { path: paths[0]! };
@@ -80,6 +99,17 @@ function shapeOf(dims: readonly number[], nodeId: string) {
   }
 }
 
+/**
+ * Where a requested resize happens: nowhere, in ffmpeg's scaler while encoding (MP4/WebM, nearest, whole-number
+ * factors: each pixel becomes a block, exactly what the device resize gives, and the pipe carries the small
+ * clip), or on the device before the frames are read (everything else, so every format gets the same pixels).
+ */
+function resizePlan(format: VideoFormat, mode: 'linear' | 'nearest', from: { width: number; height: number }, to: { width: number; height: number }): 'none' | 'encoder' | 'device' {
+  if (from.width === to.width && from.height === to.height) return 'none';
+  const whole = to.width % from.width === 0 && to.height % from.height === 0;
+  return (format === 'mp4' || format === 'webm') && mode === 'nearest' && whole ? 'encoder' : 'device';
+}
+
 function resolveCrf(format: VideoFormat, crf: number, nodeId: string): number {
   if (format !== 'mp4' && format !== 'webm') return 0;
   if (crf < 0) return DEFAULT_CRF[format];
@@ -89,7 +119,14 @@ function resolveCrf(format: VideoFormat, crf: number, nodeId: string): number {
   return crf;
 }
 
-async function writeClip(context: NodeContext, format: VideoFormat, stem: string, clip: RgbaClip, crf: number, comment: string | undefined): Promise<string> {
+interface ClipOptions {
+  readonly crf: number;
+  readonly comment: string | undefined;
+  /** Size ffmpeg scales to (nearest) while encoding; MP4/WebM only. */
+  readonly scale: { readonly width: number; readonly height: number } | undefined;
+}
+
+async function writeClip(context: NodeContext, format: VideoFormat, stem: string, clip: RgbaClip, { crf, comment, scale }: ClipOptions): Promise<string> {
   const files: FileAccess = context.files;
   if (format === 'gif') return files.writeOutput(`${stem}.gif`, encodeGif(clip, comment));
   if (format === 'png') {
@@ -104,7 +141,7 @@ async function writeClip(context: NodeContext, format: VideoFormat, stem: string
   const ffmpegFormat: FfmpegFormat = format;
   try {
     return await files.writeOutput(`${stem}.${EXTENSIONS[format]}`, (tmp) =>
-      encodeVideoFile({ format: ffmpegFormat, clip, outPath: tmp, crf, signal: context.signal, ...(comment !== undefined ? { comment } : {}) }),
+      encodeVideoFile({ format: ffmpegFormat, clip, outPath: tmp, crf, signal: context.signal, ...(comment !== undefined ? { comment } : {}), ...(scale ? { scale } : {}) }),
     );
   } catch (error) {
     const code = (error as { code?: string }).code;

@@ -134,7 +134,72 @@ describe('VideoEncode', () => {
     expect(crf.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'enc' });
   });
 
+  describe('resizing while saving (width/height)', () => {
+    // The same clip resized by a Resize Video node first: what every resize path must reproduce.
+    async function viaResizeNode(params: Record<string, unknown>, resize: Record<string, unknown>) {
+      const nodes = {
+        ...graph(params),
+        big: { type: 'kinegraph/resize-video', version: 1, params: { width: 0, height: 0, ...resize }, inputs: { video: { node: 'src', output: 'video' } } },
+      };
+      nodes.enc = { ...nodes.enc, inputs: { video: { node: 'big', output: 'video' } } };
+      const result = await h.run(nodes);
+      expect(result.error).toBeUndefined();
+      return result.output('enc', 'path') as string;
+    }
+
+    it('MP4, whole-number nearest upscale in ffmpeg: the same frames as Resize Video, blocks intact', async () => {
+      const { path } = await encode({ format: 'mp4', crf: 0, width: 256, height: 0, mode: 'nearest' });
+      const probe = await probeMedia(path);
+      expect([probe.width, probe.height, probe.frames]).toEqual([256, 256, FRAMES]);
+      const reference = await viaResizeNode({ format: 'mp4', crf: 0 }, { width: 256, height: 256, mode: 'nearest' });
+      const [mine, theirs] = await Promise.all([decodeVideoFile(path), decodeVideoFile(reference)]);
+      mine.frames.forEach((f, i) => expect(meanAbsDiff(f, theirs.frames[i]!)).toBeLessThan(0.5));
+      // Every 8x8 block is one source pixel; a smoothing scaler blends the square's edges, and fails this.
+      const sharp = nearestUpscale(expected[3]!, SIZE, 8);
+      expect(shareOff(mine.frames[3]!, sharp)).toBe(0);
+      const smooth = await decodeVideoFile((await encode({ format: 'mp4', crf: 0, width: 256, mode: 'linear' })).path);
+      expect(shareOff(smooth.frames[3]!, sharp)).toBeGreaterThan(0.005);
+    });
+
+    it('GIF and non-whole factors resize on the device, exactly as Resize Video', async () => {
+      const { path } = await encode({ format: 'gif', width: 48, height: 40, mode: 'linear' });
+      const reference = await viaResizeNode({ format: 'gif' }, { width: 48, height: 40, mode: 'linear' });
+      const [mine, theirs] = await Promise.all([path, reference].map(async (p) => decodeGif(new Uint8Array(await readFile(p)), p)));
+      expect([mine!.width, mine!.height, mine!.frames.length]).toEqual([48, 40, FRAMES]);
+      mine!.frames.forEach((f, i) => expect(Buffer.from(f).equals(Buffer.from(theirs!.frames[i]!))).toBe(true));
+      const odd = await encode({ format: 'mp4', width: 48, mode: 'nearest' });
+      expect(await probeMedia(odd.path)).toMatchObject({ width: 48, height: 48 });
+    });
+
+    it('PNG frames keep the exact resized pixels', async () => {
+      const { path } = await encode({ format: 'png', filenamePrefix: 'big', height: 64, mode: 'nearest' });
+      const png = decodePng(new Uint8Array(await readFile(path)), path);
+      expect([png.width, png.height]).toEqual([64, 64]);
+      expect(Buffer.from(png.data).equals(Buffer.from(nearestUpscale(expected[0]!, SIZE, 2)))).toBe(true);
+    });
+  });
+
   it('leaks no tensors', async () => {
     expect(await h.liveTensorsAfterClear()).toBe(0);
   });
 });
+
+/** A square RGBA frame with each pixel repeated into a factor x factor block. */
+function nearestUpscale(frame: Uint8Array, size: number, factor: number): Uint8Array {
+  const big = size * factor;
+  const out = new Uint8Array(big * big * 4);
+  for (let y = 0; y < big; y++) {
+    for (let x = 0; x < big; x++) {
+      const from = (Math.floor(y / factor) * size + Math.floor(x / factor)) * 4;
+      out.set(frame.subarray(from, from + 4), (y * big + x) * 4);
+    }
+  }
+  return out;
+}
+
+/** Share of RGB samples that differ by more than 24 levels: codec rounding stays under it, blended edges do not. */
+function shareOff(a: Uint8Array, b: Uint8Array): number {
+  let off = 0;
+  for (let i = 0; i < a.length; i++) if (i % 4 !== 3 && Math.abs(a[i]! - b[i]!) > 24) off++;
+  return off / ((a.length / 4) * 3);
+}
