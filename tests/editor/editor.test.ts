@@ -79,6 +79,12 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     }, id);
     const box = (await page.locator('#graph').boundingBox())!;
     await page.mouse.click(box.x + at[0]!, box.y + at[1]!);
+    // On a loaded machine the canvas may not have taken the click yet: wait until the node is selected.
+    await page.waitForFunction((nodeId) => {
+      const { app } = window.kinegraph;
+      const node = app.node(nodeId);
+      return node !== undefined && Boolean((app.canvas.selected_nodes as Record<string, unknown>)[String(node.id)]);
+    }, id, { timeout: 10_000 });
   }
 
   /** Queues and waits until that new run (not the one shown before) has ended. */

@@ -48,6 +48,8 @@ export interface RunOptions {
   readonly overrides?: readonly ParamOverride[];
   readonly concurrency?: number;
   readonly runId?: string;
+  /** Whether nodes should make previews (see `NodeContext.previews`). Default true; `kinegraph run` turns it off. */
+  readonly previews?: boolean;
 }
 
 /** Thrown by {@link Runtime.run} for a workflow that does not validate; `issues` lists every problem. */
@@ -167,6 +169,7 @@ export class Runtime {
       ...(options.concurrency ? { concurrency: options.concurrency } : {}),
       ...(this.options.nodeTimeoutMs ? { nodeTimeoutMs: this.options.nodeTimeoutMs } : {}),
       ...(options.runId ? { runId: options.runId } : {}),
+      ...(options.previews !== undefined ? { previews: options.previews } : {}),
       deviceHint: this.#storeIfStarted?.device ?? (this.options.device === 'webgpu' ? 'webgpu' : 'cpu'),
     });
   }

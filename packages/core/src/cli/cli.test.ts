@@ -1,7 +1,7 @@
 // The CLI as users run it: the built bin in a child process, in a project folder with a plugin in plugins/.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdtemp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,7 +28,10 @@ const stray = { type: 'demo/stray', version: 1, title: 'Stray', category: 'demo'
   run: ({ context }) => new Promise((_, reject) => { setTimeout(() => { throw new Error('stray throw'); }, 20); context.signal.addEventListener('abort', () => reject(context.signal.reason)); }) };
 const hang = { type: 'demo/hang', version: 1, title: 'Hang', category: 'demo', description: 'Never finishes, ignores cancellation.',
   params: { type: 'object', properties: {} }, inputs: {}, outputs: {}, run: () => new Promise(() => { setInterval(() => {}, 1000); }) };
-export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang] });
+const peek = { type: 'demo/peek', version: 1, title: 'Peek', category: 'demo', description: 'Sends a preview; outputs whether previews are shown.',
+  params: { type: 'object', properties: {} }, inputs: {}, outputs: { text: { type: 'text' } },
+  run: ({ context }) => { context.progress(1, { message: 'peeked', preview: { mime: 'image/png', data: new Uint8Array([1, 2, 3]), width: 1, height: 1 } }); return { text: String(context.previews) }; } };
+export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang, peek] });
 `;
 
 function kinegraph(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
@@ -59,6 +62,7 @@ beforeAll(async () => {
   await writeFile(join(project, 'wait.json'), workflow({ w: { type: 'demo/wait', version: 1 } }));
   await writeFile(join(project, 'broken.json'), '{"format": ');
   await writeFile(join(project, 'stray.json'), workflow({ s: { type: 'demo/stray', version: 1 } }));
+  await writeFile(join(project, 'peek.json'), workflow({ p: { type: 'demo/peek', version: 1 }, s: { type: 'demo/save', version: 1, params: { name: 'seen.txt' }, inputs: { text: { node: 'p', output: 'text' } } } }));
   await writeFile(join(project, 'hang.json'), workflow({ h: { type: 'demo/hang', version: 1 } }));
 });
 
@@ -77,6 +81,22 @@ describe('kinegraph CLI', () => {
     const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('run:start');
     expect(events.at(-1)!.type).toBe('run:done');
+  });
+
+  it('makes previews only for a --json reader who asks with --previews; the message still goes out', async () => {
+    const progress = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string; preview?: unknown }).filter((e) => e.type === 'node:progress');
+    const seen = (out: string) => readFile(join(project, out, 'seen.txt'), 'utf8');
+    const plain = await kinegraph(['run', 'peek.json', '--json', '--out', 'p1']);
+    expect(plain.code).toBe(0);
+    expect(await seen('p1')).toBe('false');
+    expect(progress(plain.stdout)).toEqual([expect.objectContaining({ message: 'peeked' })]);
+    expect(progress(plain.stdout)[0]).not.toHaveProperty('preview');
+    const asked = await kinegraph(['run', 'peek.json', '--json', '--previews', '--out', 'p2']);
+    expect(await seen('p2')).toBe('true');
+    expect(progress(asked.stdout)[0]).toHaveProperty('preview');
+    const terminal = await kinegraph(['run', 'peek.json', '--previews', '--out', 'p3']);
+    expect(terminal.code).toBe(0);
+    expect(await seen('p3')).toBe('false');
   });
 
   it('exit 1 for an invalid workflow, listing every problem', async () => {

@@ -28,6 +28,8 @@ Commands:
       --threads <n>                  ONNX Runtime threads
       --timeout <seconds>            Fail a node that runs longer than this (NODE_TIMEOUT)
       --json                         Print events as NDJSON
+      --previews                     With --json: include the samplers' previews (GIF/PNG data) in
+                                     the events; without it no previews are made (they cost CPU)
   validate <workflow.json>  List every problem in a workflow [--json] [--set ...]
   nodes                     List node types with their JSON Schemas [--json]
   plugins                   List plugins: what loaded, from where, and what did not [--json]
@@ -183,7 +185,13 @@ async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; st
     try {
       await lastValueFrom(
         runtime
-          .run(validation.prepared, { signal: controller.signal, outputFolder, allowedFolders: defaultAllowedFolders(path, args.flags.get('allow') ?? [], io.cwd) })
+          .run(validation.prepared, {
+            signal: controller.signal,
+            outputFolder,
+            allowedFolders: defaultAllowedFolders(path, args.flags.get('allow') ?? [], io.cwd),
+            // A terminal shows no pictures: previews are made only for a --json reader who asked for them.
+            previews: json && args.booleans.has('previews'),
+          })
           .pipe(
             tap((event) => {
               if (json) io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);

@@ -47,6 +47,8 @@ export interface ExecuteOptions {
   /** A node running longer than this fails with NODE_TIMEOUT (ms). Default: no limit. */
   readonly nodeTimeoutMs?: number;
   readonly runId?: string;
+  /** Whether previews are wanted (`context.previews`); when false, previews nodes send are dropped. Default true. */
+  readonly previews?: boolean;
   /** The device nodes are told before the store has started (`cpu` when unsure). */
   readonly deviceHint?: TensorStore['device'];
 }
@@ -156,6 +158,7 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
     internal.signal.addEventListener('abort', abortNode, { once: true });
     const scoped = new ScopedTensorStore(startStore, nodeController.signal, options.deviceHint, () => store);
     let lastFraction = -1;
+    const previews = options.previews ?? true;
     const context: NodeContext = {
       nodeId: node.id,
       signal: nodeController.signal,
@@ -163,8 +166,10 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
       ops: new TensorOps(scoped),
       files: fileAccess,
       workflow: prepared.workflow,
-      progress(fraction, update) {
+      previews,
+      progress(fraction, rawUpdate) {
         const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
+        const update = previews || !rawUpdate?.preview ? rawUpdate : { ...(rawUpdate.message ? { message: rawUpdate.message } : {}) };
         // Previews always go out; bare progress only when it moved, so tight loops cannot flood clients.
         if (!update?.preview && Math.abs(clamped - lastFraction) < 0.001 && !update?.message) return;
         lastFraction = clamped;

@@ -55,6 +55,11 @@ export interface NodeContext {
   readonly files: FileAccess;
   /** The workflow being run, as validated (for embedding in saved files). */
   readonly workflow: unknown;
+  /**
+   * Whether the host shows previews. False when nobody would see them (`kinegraph run` without
+   * `--previews`): skip making them, as they cost CPU the models could use. Previews sent anyway are dropped.
+   */
+  readonly previews: boolean;
   /** Report progress in [0, 1], with an optional message and preview. */
   progress(fraction: number, update?: { message?: string; preview?: Preview }): void;
   /** A problem worth telling the user that does not stop the node (e.g. words outside a vocabulary). */

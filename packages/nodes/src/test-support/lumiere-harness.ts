@@ -59,8 +59,8 @@ export async function harness(nodes: AnyNodeDefinition[]) {
   return {
     runtime,
     out,
-    async run(nodesOfWorkflow: Record<string, unknown>): Promise<RunEvent[]> {
-      return lastValueFrom(runtime.run({ format: 'kinegraph/workflow@1', nodes: nodesOfWorkflow }, { outputFolder: out, allowedFolders: [out] }).pipe(toArray()));
+    async run(nodesOfWorkflow: Record<string, unknown>, options: { previews?: boolean } = {}): Promise<RunEvent[]> {
+      return lastValueFrom(runtime.run({ format: 'kinegraph/workflow@1', nodes: nodesOfWorkflow }, { outputFolder: out, allowedFolders: [out], ...options }).pipe(toArray()));
     },
     close: () => runtime.close(),
   };

@@ -28,6 +28,7 @@ export const previewVideoNode = defineNode({
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
       throw mediaError('INVALID_INPUT', `Preview Video needs a video tensor [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`, 'Connect a video output.', context.nodeId);
     }
+    if (!context.previews) return {}; // a host that shows no previews (the CLI): nothing to make
     const preview = await makePreview(context, tensor, { format: 'gif', maxSize: params.maxSize, fps: params.fps > 0 ? params.fps : fps });
     context.progress(1, { preview });
     return {};

@@ -118,7 +118,7 @@ export function stepNoise(context: NodeContext, dims: readonly number[], seed: n
 /** An `onStep` that sends a preview of the predicted clean result every `every` steps and at the end. */
 export function previewSteps(context: NodeContext, every: number, total: number): (step: number, x0: TensorHandle) => Promise<void> {
   return async (step, x0) => {
-    if (every <= 0 || ((step + 1) % every !== 0 && step !== total - 1)) return;
+    if (!context.previews || every <= 0 || ((step + 1) % every !== 0 && step !== total - 1)) return;
     const preview = await makePreview(context, x0);
     context.progress((step + 1) / total, { preview, message: `step ${step + 1}/${total}` });
   };

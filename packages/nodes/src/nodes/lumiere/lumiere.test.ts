@@ -96,6 +96,10 @@ describe('STUNetSample', () => {
     const preview = previews[0]!.type === 'node:progress' ? previews[0]!.preview! : undefined;
     expect(preview!.mime).toMatch(/^image\//);
     expect(preview!.data.length).toBeGreaterThan(50);
+    // A host that shows none (the CLI): the same progress, no previews.
+    const quiet = (await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) }, { previews: false })).filter((e) => e.type === 'node:progress' && e.nodeId === 's');
+    expect(quiet.length).toBeGreaterThanOrEqual(4);
+    expect(quiet.filter((e) => e.type === 'node:progress' && e.preview)).toEqual([]);
   });
 
   it('video-to-video: a low denoise stays close to the input, a full one does not', async () => {
