@@ -162,11 +162,16 @@ export async function bench({ quiet = false } = {}) {
   const opts = { intraOpNumThreads: 2, graphOptimizationLevel: 'all' };
   const sessions = { text: await ort.InferenceSession.create(join(packDir, manifest.models.text_encoder.file), opts), stunet: await ort.InferenceSession.create(join(packDir, manifest.models.stunet.file), opts) };
   const kg = [], bare = [];
+  // Bytes read into JS while the model nodes hand tensors on (text encoder -> sampler -> its video output),
+  // counted by the tensor store; previews off, as under `kinegraph run`. The worst run is reported.
+  let bytesBetweenModels = 0;
   const kinegraphOnce = async () => {
+    const before = store.stats().bytesToJs;
     const t = performance.now();
-    const events = await lastValueFrom(runtime.run(genOnly, { outputFolder: tmpdir(), allowedFolders: [] }).pipe(toArray()));
+    const events = await lastValueFrom(runtime.run(genOnly, { outputFolder: tmpdir(), allowedFolders: [], previews: false }).pipe(toArray()));
     if (events.at(-1).type !== 'run:done') throw new Error(JSON.stringify(events.at(-1)));
     kg.push(performance.now() - t);
+    bytesBetweenModels = Math.max(bytesBetweenModels, store.stats().bytesToJs - before);
   };
   const bareOnce = async (r) => {
     const t = performance.now();
@@ -180,7 +185,7 @@ export async function bench({ quiet = false } = {}) {
     else await bareOnce(r), await kinegraphOnce();
   }
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  const overhead = { kinegraphMs: median(kg), bareOrtMs: median(bare), ratio: median(kg) / median(bare) };
+  const overhead = { kinegraphMs: median(kg), bareOrtMs: median(bare), ratio: median(kg) / median(bare), bytesBetweenModels };
   await runtime.close();
   const cli = ONLY_OVERHEAD ? undefined : cliEndToEnd(CLI_REPS);
   const cliCold = ONLY_OVERHEAD ? undefined : cliEndToEnd(CLI_REPS, { coldCache: true });
@@ -202,6 +207,7 @@ export async function bench({ quiet = false } = {}) {
     }
     console.log(`\ntext-to-video generation (25 steps, CFG batch 2), median of ${REPS}, interleaved`);
     console.log(`| Kinegraph ms | bare onnxruntime-node ms | ratio (target <= 1.02) |\n| ---: | ---: | ---: |\n| ${overhead.kinegraphMs.toFixed(0)} | ${overhead.bareOrtMs.toFixed(0)} | ${overhead.ratio.toFixed(3)} |`);
+    console.log(`bytes copied into JS between the model nodes (text encoder -> STUNet sampler -> video, previews off): ${overhead.bytesBetweenModels} (target 0)`);
     if (!cli || !cliCold) return { workflows: rows, overhead };
     printCli(cli, cliCold);
   }
