@@ -52,7 +52,7 @@ STAGES = [
 ]
 CFG_DROP = 0.10  # share of empty captions, so classifier-free guidance works
 KNOWN_WEIGHT = 8.0  # extra loss weight of known (conditioning) pixels in the STUNet stages, see loss_video
-FOREGROUND_WEIGHT = 6.0  # extra loss weight of the pixels an object covers in any frame, see foreground_weight
+FOREGROUND_WEIGHT = 0.0  # extra loss weight of the pixels an object covers in any frame (6 from stunet2 step 8,927 to 12,175; 0 after: no gain, I2V cost), see foreground_weight
 WARMUP = 50
 SSR_FRAMES = 8
 
