@@ -19,10 +19,13 @@ import {
   rectRegion,
   animatedRegionDelta,
   staticRegionDelta,
+  MOTIONS,
+  SHAPES,
   type ClipAnalysis,
   type Clip,
 } from './analyze.js';
 import { readHeldOutManifest, selectPrompts, type Prompt } from './captions.js';
+import { confusion, confusionMarkdown } from './confusion.js';
 import { loadTruth, saveClips, type TruthClip } from './fixtures.js';
 
 export type SamplerName = 'ddim' | 'dpmpp-2m' | 'euler';
@@ -517,6 +520,13 @@ export function reportMarkdown(r: EvaluationReport): string {
     `| clips (prompts × seeds) | ${h.n} | ${s.n} |`,
     '',
   ];
+  // Pooled over both splits: per split each asked value has only a handful of clips.
+  const all = r.t2v.samples;
+  const motionRows = confusionMarkdown('motion', confusion(all.map((x) => ({ asked: x.expected.motion, got: x.got.motion })), MOTIONS));
+  const shapeRows = confusionMarkdown('shape', confusion(all.map((x) => ({ asked: x.expected.shape, got: x.got.shape })), SHAPES));
+  if (motionRows.length) {
+    lines.push('## Where motion and shape go wrong (both splits)', '', ...motionRows, '', ...shapeRows, '');
+  }
   const c = r.conditioned.summary;
   if (c.n) {
     lines.push(

@@ -42,9 +42,11 @@ class ResBlock(nn.Module):
         self.n2, self.c2 = norm(cout), zero_(nn.Conv2d(cout, cout, 3, padding=1))
         self.skip = nn.Conv2d(cin, cout, 1) if cin != cout else nn.Identity()
 
-    def forward(self, x, emb):
+    def forward(self, x, emb, pos=None):
         h = self.c1(F.silu(self.n1(x)))
         h = h + self.emb(emb)[:, :, None, None]
+        if pos is not None:  # [1, cout, H, W] position features, added where the (per-frame) caption bias is
+            h = h + pos
         h = self.c2(F.silu(self.n2(h)))
         return self.skip(x) + h
 
