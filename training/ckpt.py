@@ -4,10 +4,15 @@ Checkpoint = one file, training/checkpoints/latest.pt, replaced atomically
 (write tmp + os.replace) so a kill at any moment leaves the previous one intact.
 Weights are fp32; the style fine-tune is stored as an fp16 *delta* on the
 STUNet spatial weights; only the active stage's AdamW moments are kept, in
-bfloat16 (wide exponent: exp_avg_sq does not underflow as in fp16).
+bfloat16 (wide exponent: exp_avg_sq does not underflow as in fp16); the STUNet
+weight EMA rides along as an fp16 *delta* on the STUNet's weights (`ema`), so a
+fresh clone exports and resumes the same averaged model. The committed file is
+gzip-compressed to stay under 20 MB; `load` reads both forms.
 """
 from __future__ import annotations
 
+import gzip
+import io
 import os
 
 import torch
@@ -30,16 +35,32 @@ def build_all():
     }
 
 
-def save(path: str, state: dict) -> None:
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def save(path: str, state: dict, compress: bool = False) -> None:
+    """Write atomically (tmp + rename); `compress` gzips it (the committed checkpoint: fp32 weights and
+    bf16 moments shrink by ~13%, which is what keeps weights + moments + EMA under 20 MB)."""
     tmp = path + ".tmp"
-    torch.save(state, tmp)
+    if compress:
+        buf = io.BytesIO()
+        torch.save(state, buf)
+        with open(tmp, "wb") as f:
+            f.write(gzip.compress(buf.getvalue(), compresslevel=6, mtime=0))
+    else:
+        torch.save(state, tmp)
     os.replace(tmp, path)
 
 
 def load(path: str = CKPT):
+    """The checkpoint dict, or None when there is none; reads plain and gzip-compressed files."""
     if not os.path.exists(path):
         return None
-    return torch.load(path, map_location="cpu")
+    with open(path, "rb") as f:
+        data = f.read()
+    if data[:2] == GZIP_MAGIC:
+        data = gzip.decompress(data)
+    return torch.load(io.BytesIO(data), map_location="cpu")
 
 
 def pack_optimizer(opt: torch.optim.Optimizer) -> dict:
@@ -69,19 +90,44 @@ def unpack_optimizer(opt: torch.optim.Optimizer, packed: dict) -> None:
 
 
 def ema_path(ckpt_path: str = CKPT) -> str:
-    """The STUNet weight EMA lives beside the checkpoint, in its own file: it is not committed (the
-    checkpoint stays under 20 MB) and a resume without it simply starts a new average."""
+    """The STUNet weight EMA in full fp32, beside the checkpoint (gitignored). The checkpoint itself
+    carries the same average as an fp16 delta (`embed_ema`), used where this file is missing or older."""
     return os.path.join(os.path.dirname(ckpt_path), "ema.pt")
 
 
-def load_ema(ckpt_path: str = CKPT, min_updates: int = 0):
-    """The EMA record ({decay, updates, stage, step, weights}) when it exists and has averaged at least
-    `min_updates` steps, else None."""
-    path = ema_path(ckpt_path)
-    if not os.path.exists(path):
+def embed_ema(ck: dict, ema: dict | None) -> None:
+    """Store the EMA record in the checkpoint as an fp16 delta on the checkpoint's own STUNet weights:
+    the average sits within ~1e-3 of the weights, so the delta's fp16 rounding is ~1e-5 at most where the
+    full average in fp16 would round at ~1e-3, and it costs 2.7 MB instead of 5.3."""
+    raw = ck["weights"].get("stunet")
+    if ema is None or raw is None:
+        ck.pop("ema", None)
+        return
+    ck["ema"] = {
+        "decay": ema["decay"], "updates": ema["updates"], "stage": ema.get("stage"), "step": ema.get("step"),
+        "delta": {k: (ema["weights"][k].float() - v.float()).half() for k, v in raw.items() if k in ema["weights"]},
+    }
+
+
+def _embedded_ema(ck: dict | None):
+    e = (ck or {}).get("ema")
+    if not e:
         return None
-    ema = torch.load(path, map_location="cpu")
-    return ema if ema.get("updates", 0) >= min_updates else None
+    raw = ck["weights"]["stunet"]
+    weights = {k: raw[k].float() + d.float() for k, d in e["delta"].items()}
+    return {"decay": e["decay"], "updates": e["updates"], "stage": e["stage"], "step": e["step"], "weights": weights}
+
+
+def load_ema(ckpt_path: str = CKPT, min_updates: int = 0, ck: dict | None = None):
+    """The EMA record ({decay, updates, stage, step, weights}) when one exists and has averaged at least
+    `min_updates` steps, else None: checkpoints/ema.pt (exact) unless the checkpoint's embedded copy is
+    newer or that file is missing (a fresh clone). `ck`: the checkpoint, if already loaded."""
+    path = ema_path(ckpt_path)
+    ema = torch.load(path, map_location="cpu") if os.path.exists(path) else None
+    embedded = _embedded_ema(ck if ck is not None else load(ckpt_path))
+    if embedded is not None and (ema is None or (embedded["step"] or 0) > (ema.get("step") or 0)):
+        ema = embedded
+    return ema if ema is not None and ema.get("updates", 0) >= min_updates else None
 
 
 def models_from_checkpoint(ck: dict | None, ema: dict | None = None):

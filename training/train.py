@@ -209,7 +209,7 @@ class Trainer:
         if self.rank != 0 or self.args.ema <= 0 or name not in ("stunet", "stunet2"):
             return None
         net = self.models["stunet"]
-        saved = ck_io.load_ema(self.ckpt_path)
+        saved = ck_io.load_ema(self.ckpt_path, ck=self.ck)
         if saved is not None and saved.get("decay") == self.args.ema:
             ema = saved
             ema["weights"] = {k: v.float() for k, v in saved["weights"].items()}
@@ -258,7 +258,8 @@ class Trainer:
             self.ck["style_delta"] = {n: (sd[n] - base[n]).half() for n in names}
         self.ck["stage"], self.ck["step"] = stage, step
         self.ck["opt"] = None if opt is None else {"stage": stage, "state": ck_io.pack_optimizer(opt)}
-        ck_io.save(self.ckpt_path, self.ck)
+        ck_io.embed_ema(self.ck, getattr(self, "ema", None))
+        ck_io.save(self.ckpt_path, self.ck, compress=True)
         write_progress(self.ck, self.args.progress)
 
     # ---- main loop ---------------------------------------------------------------
