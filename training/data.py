@@ -31,6 +31,7 @@ COLOURS = {
     "white": (1.0, 1.0, 1.0),
 }
 MOTIONS = ["left", "right", "up", "down", "growing", "shrinking", "still"]
+TRANSLATIONS = ("left", "right", "up", "down")
 BACKGROUNDS = {"black": (0.0, 0.0, 0.0), "gray": (0.5, 0.5, 0.5), "navy": (0.0, 0.0, 0.5)}
 STYLES = ["solid", "outline"]
 
@@ -131,10 +132,17 @@ def _sample_object(rng: np.random.Generator, shape, colour, motion) -> Obj:
     return Obj(shape, colour, motion, float(x0), float(y0), float(r0), float(dist))
 
 
+def _motion_probabilities(translation_weight: float) -> np.ndarray:
+    w = np.array([translation_weight if m in TRANSLATIONS else 1.0 for m in MOTIONS])
+    return w / w.sum()
+
+
 def sample_spec(rng: np.random.Generator, split: str = "train", two_object_p: float = 0.3,
-                style: str = "solid") -> ClipSpec:
+                style: str = "solid", translation_weight: float = 1.0) -> ClipSpec:
     """split='train' never yields a held-out combination; split='heldout' only does
-    (single-object clips)."""
+    (single-object clips). translation_weight: how much likelier each of left/right/up/down is than each
+    other motion (1 = uniform, the draw the stream always had; other values draw from another rng call)."""
+    motion_p = None if translation_weight == 1.0 else _motion_probabilities(translation_weight)
     combos = all_combinations()
     while True:
         bg = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
@@ -143,7 +151,10 @@ def sample_spec(rng: np.random.Generator, split: str = "train", two_object_p: fl
         for _ in range(n):
             shape = SHAPES[rng.integers(len(SHAPES))]
             colour = list(COLOURS)[rng.integers(len(COLOURS))]
-            motion = MOTIONS[rng.integers(len(MOTIONS))]
+            if motion_p is None:
+                motion = MOTIONS[rng.integers(len(MOTIONS))]
+            else:
+                motion = MOTIONS[rng.choice(len(MOTIONS), p=motion_p)]
             objs.append((shape, colour, motion))
         held = [is_held_out(s, c, m, bg) for s, c, m in objs]
         if split == "train" and any(held):
@@ -216,15 +227,15 @@ def downsample2(video: np.ndarray) -> np.ndarray:
 
 
 def clip_spec(seed: int, index: int, split: str = "train", style: str = "solid",
-              two_object_p: float = 0.3) -> ClipSpec:
+              two_object_p: float = 0.3, translation_weight: float = 1.0) -> ClipSpec:
     rng = np.random.default_rng([seed, index, STYLES.index(style), 0 if split == "train" else 1])
-    return sample_spec(rng, split, two_object_p, style)
+    return sample_spec(rng, split, two_object_p, style, translation_weight)
 
 
 def make_clip(seed: int, index: int, split: str = "train", style: str = "solid",
-              two_object_p: float = 0.3):
+              two_object_p: float = 0.3, translation_weight: float = 1.0):
     """Deterministic clip: (caption, video64 [3,16,64,64], video32 [3,16,32,32])."""
-    spec = clip_spec(seed, index, split, style, two_object_p)
+    spec = clip_spec(seed, index, split, style, two_object_p, translation_weight)
     hi = render(spec, HI)
     return spec.caption, hi, downsample2(hi)
 

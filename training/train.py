@@ -53,6 +53,27 @@ STAGES = [
 CFG_DROP = 0.10  # share of empty captions, so classifier-free guidance works
 KNOWN_WEIGHT = 8.0  # extra loss weight of known (conditioning) pixels in the STUNet stages, see loss_video
 FOREGROUND_WEIGHT = 0.0  # extra loss weight of the pixels an object covers in any frame (6 from stunet2 step 8,927 to 12,175; 0 after: no gain, I2V cost), see foreground_weight
+# From this stunet2 step on, each of left/right/up/down is drawn TRANSLATION_WEIGHT times as often as each
+# other motion (73% of objects translate instead of 57%): the direction word was the one the STUNet ignored
+# (probe: -0.24% loss change when it is reversed, step 27,761), and only translating objects teach it.
+TRANSLATION_WEIGHT, TRANSLATION_WEIGHT_FROM = 2.0, 28_300
+# From this stunet2 step on, a share HIGH_NOISE_P of the clips draw t from [HIGH_NOISE_T, T) instead of [0, T).
+# Why: the direction of a translation is only undecided by x_t itself at the very top of the schedule. A
+# 16-frame path of a ~45-pixel object is a matched-filter target: at t = 950 (sqrt(alpha_bar) = 0.076) it
+# still stands ~4 sigma out of the noise, so below ~t 970 the net reads the direction off x_t and the word
+# is redundant. The sampler decides the direction at its first steps (999, 946 at 20 steps), but under a
+# uniform t only ~0.6% of the clips (t2v x translating x t > 975) ever taught the word; there a direction-
+# aware prediction is 10% better than a direction-blind one (33% when reversed, training/README.md), i.e.
+# ~3e-5 of a 0.0124 loss: lost in the gradient noise, and after 28,409 steps the direction was still
+# ignored at t = 975-999 (probe: +0.1%).
+HIGH_NOISE_P, HIGH_NOISE_T, HIGH_NOISE_FROM = 0.3, 940, 28_409
+# From the same step, the caption-to-position pathways (per-frame text slopes and per-frame text embedding)
+# learn FAST_LR_MULT times faster than the rest (the optimizer's update of those weights is scaled, which
+# under Adam with no weight decay is a per-parameter learning rate, and keeps the optimizer state's layout).
+# A focused run (t2v, translations, t >= 960) raised the direction gap 0.1 -> 0.9% in 45 steps with these
+# at 1e-3, and to only 0.13% in 60 steps with the whole net at 2e-4.
+FAST_PREFIXES, FAST_LR_MULT = ("text_coord_tok.", "text_coord_in.", "text_coord.", "text_frames_in.",
+                               "text_frames_out."), 5.0
 WARMUP = 50
 SSR_FRAMES = 8
 
@@ -70,10 +91,14 @@ def step_generator(seed: int, step: int) -> torch.Generator:
     return torch.Generator().manual_seed(seed * 1_000_003 + step)
 
 
-def noise_and_target(x0, g):
-    """Sample t, eps; return (x_t, t_float, v_target)."""
+def noise_and_target(x0, g, high_p: float = 0.0):
+    """Sample t, eps; return (x_t, t_float, v_target). high_p: share of clips whose t is drawn from
+    [HIGH_NOISE_T, T) (0: uniform, drawing exactly what the stream always drew)."""
     b = x0.shape[0]
     t = torch.randint(0, T, (b,), generator=g)
+    if high_p > 0:
+        high = torch.randint(HIGH_NOISE_T, T, (b,), generator=g)
+        t = torch.where(torch.rand(b, generator=g) < high_p, high, t)
     eps = torch.randn(x0.shape, generator=g)
     a = AC_T[t].reshape(b, *([1] * (x0.dim() - 1)))
     xt = a.sqrt() * x0 + (1 - a).sqrt() * eps
@@ -179,11 +204,14 @@ class Trainer:
         return F.mse_loss(self.models["t2i"](xt, t, ctx), v)
 
     def loss_video(self, net, step, g, batch, seed, style):
-        caps, _, lo = make_batch(seed, step, batch, style=style)
+        boost = self.stage == "stunet2" and step >= TRANSLATION_WEIGHT_FROM
+        caps, _, lo = make_batch(seed, step, batch, style=style,
+                                 translation_weight=TRANSLATION_WEIGHT if boost else 1.0)
         x0 = torch.from_numpy(lo)
         target, cond, mask, _ = make_condition(x0, g)
         ctx = self.encode(drop_captions(caps, g))  # text encoder frozen after stage 1
-        xt, t, v = noise_and_target(target, g)
+        high = self.stage == "stunet2" and step >= HIGH_NOISE_FROM
+        xt, t, v = noise_and_target(target, g, HIGH_NOISE_P if high else 0.0)
         pred = net(torch.cat([xt, cond, mask], dim=1), t, ctx)
         # Known pixels (I2V's first frame, what inpainting and cinemagraphs keep) weigh KNOWN_WEIGHT + 1
         # times as much: reproducing them is what the conditioned tasks are judged on, and with a plain
@@ -319,6 +347,7 @@ class Trainer:
                     dist.broadcast(tensor, 0)
 
     def train_stage(self, name, start, steps, lr, batch, seed):
+        self.stage = name
         params, loss_fn = self.setup(name)
         if self.world > 1:
             self.broadcast_weights()
@@ -349,7 +378,12 @@ class Trainer:
             if self.world > 1:
                 loss_value = self.average_gradients(params, loss_value)
             torch.nn.utils.clip_grad_norm_(params, 1.0)
+            fast = self.fast_params(name, step)
+            before = [p.detach().clone() for p in fast]
             opt.step()
+            with torch.no_grad():
+                for p, b in zip(fast, before):
+                    p.add_(p - b, alpha=FAST_LR_MULT - 1)
             if ema is not None:
                 self.update_ema(ema, step + 1)
             dt = time.time() - t0
@@ -374,6 +408,12 @@ class Trainer:
         self.snapshot(name, steps, opt)
         if self.world > 1:
             self.check_in_sync(name, params)
+
+    def fast_params(self, name, step):
+        """The parameters whose update is scaled by FAST_LR_MULT at this step (see FAST_PREFIXES)."""
+        if name != "stunet2" or step < HIGH_NOISE_FROM:
+            return []
+        return [p for n, p in self.models["stunet"].named_parameters() if n.startswith(FAST_PREFIXES)]
 
     def check_in_sync(self, name, params):
         """The ranks' weights must be bit-identical (same start, same averaged gradients): checked at each
