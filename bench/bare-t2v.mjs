@@ -29,7 +29,13 @@ const vocab = JSON.parse(readFileSync(join(pack, manifest.tokenizer.file), 'utf8
 const L = manifest.tokenizer.max_length;
 const tokenize = (s) => {
   const ids = new BigInt64Array(L).fill(BigInt(manifest.tokenizer.pad_id));
-  s.toLowerCase().split(/\s+/).filter(Boolean).slice(0, L).forEach((w, i) => (ids[i] = BigInt(vocab[w] ?? manifest.tokenizer.unk_id)));
+  s.toLowerCase()
+    .split(/\s+/)
+    .filter(Boolean)
+    .slice(0, L)
+    .forEach((w, i) => {
+      ids[i] = BigInt(vocab[w] ?? manifest.tokenizer.unk_id);
+    });
   return new ort.Tensor('int64', ids, [1, L]);
 };
 const embed = async (s) => (await textEncoder.run({ input_ids: tokenize(s) })).text_embeddings;
@@ -44,14 +50,21 @@ const [F, H, W] = [manifest.frames, ...manifest.resolution.base];
 const n = 3 * F * H * W;
 let state = seed >>> 0;
 const uniform = () => ((state = (Math.imul(state, 1664525) + 1013904223) >>> 0) + 0.5) / 2 ** 32;
-const x = Float32Array.from({ length: n }, () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()));
+const x = Float32Array.from(
+  { length: n },
+  () => Math.sqrt(-2 * Math.log(uniform())) * Math.cos(2 * Math.PI * uniform()),
+);
 const input = new Float32Array(2 * 7 * F * H * W); // [x, zeros(4)] twice: no conditioning
 let previous;
 for (let i = 0; i < steps; i++) {
   input.set(x, 0);
   input.set(x, 7 * F * H * W);
   const t = ts[i];
-  const result = await stunet.run({ x: new ort.Tensor('float32', input, [2, 7, F, H, W]), t: new ort.Tensor('float32', Float32Array.of(t, t), [2]), text_embeddings: emb });
+  const result = await stunet.run({
+    x: new ort.Tensor('float32', input, [2, 7, F, H, W]),
+    t: new ort.Tensor('float32', Float32Array.of(t, t), [2]),
+    text_embeddings: emb,
+  });
   const v = result.prediction.data;
   const a = Math.sqrt(ac[t]);
   const s = Math.sqrt(1 - ac[t]);
@@ -71,9 +84,45 @@ for (let i = 0; i < steps; i++) {
 
 // [-1, 1] planar CHW frames to packed RGB bytes; ffmpeg scales to 256x256 (nearest) and encodes.
 const rgb = Buffer.alloc(F * H * W * 3);
-for (let f = 0; f < F; f++) for (let p = 0; p < H * W; p++) for (let c = 0; c < 3; c++) {
-  rgb[(f * H * W + p) * 3 + c] = Math.max(0, Math.min(255, Math.round((x[c * F * H * W + f * H * W + p] + 1) * 127.5)));
-}
-const ffmpeg = spawnSync('ffmpeg', ['-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgb24', '-s', `${W}x${H}`, '-r', String(manifest.fps), '-i', '-', '-vf', 'scale=256:256:flags=neighbor', '-pix_fmt', 'yuv420p', '-c:v', 'libx264', '-preset', 'medium', '-crf', '20', '-movflags', '+faststart', out], { input: rgb });
+for (let f = 0; f < F; f++)
+  for (let p = 0; p < H * W; p++)
+    for (let c = 0; c < 3; c++) {
+      rgb[(f * H * W + p) * 3 + c] = Math.max(
+        0,
+        Math.min(255, Math.round((x[c * F * H * W + f * H * W + p] + 1) * 127.5)),
+      );
+    }
+const ffmpeg = spawnSync(
+  'ffmpeg',
+  [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'rawvideo',
+    '-pix_fmt',
+    'rgb24',
+    '-s',
+    `${W}x${H}`,
+    '-r',
+    String(manifest.fps),
+    '-i',
+    '-',
+    '-vf',
+    'scale=256:256:flags=neighbor',
+    '-pix_fmt',
+    'yuv420p',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'medium',
+    '-crf',
+    '20',
+    '-movflags',
+    '+faststart',
+    out,
+  ],
+  { input: rgb },
+);
 if (ffmpeg.status !== 0) throw new Error(`ffmpeg failed: ${ffmpeg.stderr}`);
 console.log(out);

@@ -29,7 +29,13 @@ function graphs() {
     g.output('y', y);
   });
   return [
-    { name: 'tiny add [16]', graph: tiny, feeds: { a: new Float32Array(16).fill(1), b: new Float32Array(16).fill(2) }, dims: [16], calls: 1500 },
+    {
+      name: 'tiny add [16]',
+      graph: tiny,
+      feeds: { a: new Float32Array(16).fill(1), b: new Float32Array(16).fill(2) },
+      dims: [16],
+      calls: 1500,
+    },
     { name: '4× MatMul 256²', graph: mid, feeds: { x: new Float32Array(n * n).fill(0.01) }, dims: [n, n], calls: 150 },
   ];
 }
@@ -49,8 +55,13 @@ export async function bench({ quiet = false } = {}) {
       const model = await store.loadModel(c.graph.bytes);
       const handles = {};
       for (const [k, v] of Object.entries(c.feeds)) handles[k] = await store.upload(v, c.dims);
-      const session = await ort.InferenceSession.create(c.graph.bytes, { intraOpNumThreads: THREADS, executionProviders: ['cpu'] });
-      const direct = Object.fromEntries(Object.entries(c.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v, c.dims)]));
+      const session = await ort.InferenceSession.create(c.graph.bytes, {
+        intraOpNumThreads: THREADS,
+        executionProviders: ['cpu'],
+      });
+      const direct = Object.fromEntries(
+        Object.entries(c.feeds).map(([k, v]) => [k, new ort.Tensor('float32', v, c.dims)]),
+      );
 
       const viaWorker = async () => {
         const t0 = performance.now();
@@ -101,7 +112,9 @@ export async function bench({ quiet = false } = {}) {
   }
   const result = { name: 'core-worker', device: 'cpu', threads: THREADS, node: process.version, rows };
   if (!quiet) {
-    console.log(`\nstore.run via inference worker vs onnxruntime-node in-thread (cpu, ${THREADS} intra-op thread, median per call)`);
+    console.log(
+      `\nstore.run via inference worker vs onnxruntime-node in-thread (cpu, ${THREADS} intra-op thread, median per call)`,
+    );
     console.table(
       rows.map((r) => ({
         graph: r.graph,

@@ -15,11 +15,21 @@ const suites = [
 // slower and torch's spinning threads far slower still. Say so, loudly, in the output and in the JSON.
 const load = loadavg()[0];
 const busy = load > 0.5 * cpus().length;
-if (busy) console.warn(`WARNING: load average ${load.toFixed(2)} on ${cpus().length} cores: other work is running, so these figures are not comparable. Stop it and run again.`);
+if (busy)
+  console.warn(
+    `WARNING: load average ${load.toFixed(2)} on ${cpus().length} cores: other work is running, so these figures are not comparable. Stop it and run again.`,
+  );
 
 const results = {
   date: new Date().toISOString(),
-  machine: { cpus: cpus().length, cpuModel: cpus()[0]?.model, memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version, loadAverageAtStart: load, busy },
+  machine: {
+    cpus: cpus().length,
+    cpuModel: cpus()[0]?.model,
+    memoryGiB: Math.round(totalmem() / 2 ** 30),
+    node: process.version,
+    loadAverageAtStart: load,
+    busy,
+  },
   suites: {},
 };
 // `npm run bench -- workflows torch` runs only the named suites.

@@ -15,7 +15,11 @@ const THREADS = 2;
 function torchAt(threads) {
   // Two videos per process, the second counted: the first pays torch's one-time set-up, as Kinegraph's
   // warm-up round does on its side.
-  const r = spawnSync('/usr/bin/python3', [join(root, 'bench/torch_t2v.py'), '--steps', String(STEPS), '--threads', String(threads), '--reps', '2'], { encoding: 'utf8' });
+  const r = spawnSync(
+    '/usr/bin/python3',
+    [join(root, 'bench/torch_t2v.py'), '--steps', String(STEPS), '--threads', String(threads), '--reps', '2'],
+    { encoding: 'utf8' },
+  );
   if (r.status !== 0) return undefined;
   return JSON.parse(r.stdout.trim().split('\n').at(-1)).ms.at(-1);
 }
@@ -29,17 +33,29 @@ function torchOnce() {
 
 export async function bench({ quiet = false, reps = Number(process.env.KG_BENCH_REPS ?? 3) } = {}) {
   if (torchOnce() === undefined) {
-    if (!quiet) console.log('\nPyTorch comparison skipped: /usr/bin/python3 with torch and training/checkpoints/latest.pt are needed.');
+    if (!quiet)
+      console.log(
+        '\nPyTorch comparison skipped: /usr/bin/python3 with torch and training/checkpoints/latest.pt are needed.',
+      );
     return { skipped: true };
   }
   const runtime = await Runtime.create({ discover: { cwd: root }, cacheBudgetBytes: 0, threads: THREADS });
   const doc = JSON.parse(readFileSync(join(root, 'workflows/text-to-video.json'), 'utf8'));
   // The sampling loop only, as on the torch side: the pack and prompt come from the cache.
-  const gen = (seed) => ({ ...doc, nodes: { pack: doc.nodes.pack, prompt: doc.nodes.prompt, sampler: { ...doc.nodes.sampler, params: { ...doc.nodes.sampler.params, steps: STEPS, previewEvery: 0, seed } } } });
+  const gen = (seed) => ({
+    ...doc,
+    nodes: {
+      pack: doc.nodes.pack,
+      prompt: doc.nodes.prompt,
+      sampler: { ...doc.nodes.sampler, params: { ...doc.nodes.sampler.params, steps: STEPS, previewEvery: 0, seed } },
+    },
+  });
   const kg = [];
   const torch = [];
   for (let r = 0; r <= reps; r++) {
-    const events = await lastValueFrom(runtime.run(gen(r), { outputFolder: '/tmp', allowedFolders: [] }).pipe(toArray()));
+    const events = await lastValueFrom(
+      runtime.run(gen(r), { outputFolder: '/tmp', allowedFolders: [] }).pipe(toArray()),
+    );
     const sampler = events.find((e) => e.type === 'node:done' && e.nodeId === 'sampler');
     if (!sampler) throw new Error(JSON.stringify(events.at(-1)));
     const ms = torchOnce();
@@ -49,10 +65,20 @@ export async function bench({ quiet = false, reps = Number(process.env.KG_BENCH_
   }
   await runtime.close();
   const median = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
-  const result = { steps: STEPS, threads: THREADS, kinegraphMs: median(kg), torchMs: median(torch), speedup: median(torch) / median(kg) };
+  const result = {
+    steps: STEPS,
+    threads: THREADS,
+    kinegraphMs: median(kg),
+    torchMs: median(torch),
+    speedup: median(torch) / median(kg),
+  };
   if (!quiet) {
-    console.log(`\nText-to-video sampling, ${STEPS} steps dpmpp-2m, CFG 3 (batch 2), Kinegraph ${THREADS} ORT threads, PyTorch best of 1 and ${THREADS} threads, median of ${reps}, interleaved`);
-    console.log(`| Kinegraph ms | PyTorch eager ms | Kinegraph speed-up (target >= 1.5x) |\n| ---: | ---: | ---: |\n| ${result.kinegraphMs.toFixed(0)} | ${result.torchMs.toFixed(0)} | ${result.speedup.toFixed(2)}x |`);
+    console.log(
+      `\nText-to-video sampling, ${STEPS} steps dpmpp-2m, CFG 3 (batch 2), Kinegraph ${THREADS} ORT threads, PyTorch best of 1 and ${THREADS} threads, median of ${reps}, interleaved`,
+    );
+    console.log(
+      `| Kinegraph ms | PyTorch eager ms | Kinegraph speed-up (target >= 1.5x) |\n| ---: | ---: | ---: |\n| ${result.kinegraphMs.toFixed(0)} | ${result.torchMs.toFixed(0)} | ${result.speedup.toFixed(2)}x |`,
+    );
   }
   return result;
 }

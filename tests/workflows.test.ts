@@ -19,26 +19,64 @@ const FAST: Record<string, string> = {
 };
 
 function run(workflow: string, extra: string[] = []) {
-  const doc = JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as { nodes: Record<string, { type: string }> };
-  const sets = Object.entries(doc.nodes).flatMap(([id, node]) => (FAST[node.type] ? ['--set', `${id}.${FAST[node.type]}`] : []));
+  const doc = JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as {
+    nodes: Record<string, { type: string }>;
+  };
+  const sets = Object.entries(doc.nodes).flatMap(([id, node]) =>
+    FAST[node.type] ? ['--set', `${id}.${FAST[node.type]}`] : [],
+  );
   const out = mkdtempSync(join(tmpdir(), `kg-wf-${workflow}-`));
-  const result = spawnSync(process.execPath, [cli, 'run', join(root, 'workflows', `${workflow}.json`), ...sets, ...extra, '--out', out], { cwd: root, encoding: 'utf8', timeout: 240_000 });
+  const result = spawnSync(
+    process.execPath,
+    [cli, 'run', join(root, 'workflows', `${workflow}.json`), ...sets, ...extra, '--out', out],
+    { cwd: root, encoding: 'utf8', timeout: 240_000 },
+  );
   return { ...result, out, files: result.stdout.trim().split('\n').filter(Boolean) };
 }
 
 function probe(file: string) {
-  const r = spawnSync('ffprobe', ['-v', 'error', '-count_frames', '-show_entries', 'stream=codec_name,width,height,nb_read_frames,pix_fmt:format=duration:format_tags=comment', '-of', 'json', file], { encoding: 'utf8' });
-  const json = JSON.parse(r.stdout) as { streams: Array<Record<string, string | number>>; format: { duration: string; tags?: { comment?: string } } };
+  const r = spawnSync(
+    'ffprobe',
+    [
+      '-v',
+      'error',
+      '-count_frames',
+      '-show_entries',
+      'stream=codec_name,width,height,nb_read_frames,pix_fmt:format=duration:format_tags=comment',
+      '-of',
+      'json',
+      file,
+    ],
+    { encoding: 'utf8' },
+  );
+  const json = JSON.parse(r.stdout) as {
+    streams: Array<Record<string, string | number>>;
+    format: { duration: string; tags?: { comment?: string } };
+  };
   return { ...json.streams[0]!, duration: Number(json.format.duration), comment: json.format.tags?.comment };
 }
 
 const FRAMES: Record<string, number> = { 'seamless-loop': 12 };
 
-const WORKFLOWS = readdirSync(join(root, 'workflows')).filter((f) => f.endsWith('.json')).map((f) => f.replace(/\.json$/, '')).sort();
+const WORKFLOWS = readdirSync(join(root, 'workflows'))
+  .filter((f) => f.endsWith('.json'))
+  .map((f) => f.replace(/\.json$/, ''))
+  .sort();
 
 describe('shared workflows', () => {
   it('are all there', () => {
-    expect(WORKFLOWS).toEqual(expect.arrayContaining(['text-to-video', 'text-to-image-to-video', 'image-to-video', 'stylized', 'inpainting', 'cinemagraph', 'video-to-video', 'super-resolution']));
+    expect(WORKFLOWS).toEqual(
+      expect.arrayContaining([
+        'text-to-video',
+        'text-to-image-to-video',
+        'image-to-video',
+        'stylized',
+        'inpainting',
+        'cinemagraph',
+        'video-to-video',
+        'super-resolution',
+      ]),
+    );
   });
 
   for (const workflow of WORKFLOWS) {
@@ -55,13 +93,19 @@ describe('shared workflows', () => {
       expect(info.duration).toBeCloseTo(frames / 8, 1);
       const embedded = JSON.parse(info.comment!) as { format: string; nodes: Record<string, unknown> };
       expect(embedded.format).toBe('kinegraph/workflow@1');
-      expect(Object.keys(embedded.nodes).sort()).toEqual(Object.keys((JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as { nodes: object }).nodes).sort());
+      expect(Object.keys(embedded.nodes).sort()).toEqual(
+        Object.keys(
+          (JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as { nodes: object }).nodes,
+        ).sort(),
+      );
     });
   }
 
   it('the prompt node is named so --set prompt.text works', () => {
     for (const workflow of WORKFLOWS) {
-      const doc = JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as { nodes: Record<string, { type: string }> };
+      const doc = JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as {
+        nodes: Record<string, { type: string }>;
+      };
       expect(doc.nodes.prompt?.type, workflow).toBe('kinegraph/text-encode');
     }
   });
@@ -71,11 +115,29 @@ describe('shared workflows', () => {
     expect(mp4.status).toBe(hasFfmpeg ? 0 : 2);
     const env = { ...process.env, KINEGRAPH_FFMPEG: '/nonexistent/ffmpeg' };
     const out = mkdtempSync(join(tmpdir(), 'kg-noffmpeg-'));
-    const failed = spawnSync(process.execPath, [cli, 'run', join(root, 'workflows/text-to-video.json'), '--set', 'sampler.steps=2', '--out', out], { cwd: root, encoding: 'utf8', env });
+    const failed = spawnSync(
+      process.execPath,
+      [cli, 'run', join(root, 'workflows/text-to-video.json'), '--set', 'sampler.steps=2', '--out', out],
+      { cwd: root, encoding: 'utf8', env },
+    );
     expect(failed.status).toBe(2);
     expect(failed.stderr).toContain('FFMPEG_MISSING');
     expect(failed.stderr).toMatch(/gif/i);
-    const gif = spawnSync(process.execPath, [cli, 'run', join(root, 'workflows/text-to-video.json'), '--set', 'sampler.steps=2', '--set', 'save.format=gif', '--out', out], { cwd: root, encoding: 'utf8', env });
+    const gif = spawnSync(
+      process.execPath,
+      [
+        cli,
+        'run',
+        join(root, 'workflows/text-to-video.json'),
+        '--set',
+        'sampler.steps=2',
+        '--set',
+        'save.format=gif',
+        '--out',
+        out,
+      ],
+      { cwd: root, encoding: 'utf8', env },
+    );
     expect(gif.status, gif.stderr).toBe(0);
     expect(gif.stdout.trim()).toMatch(/\.gif$/);
   });

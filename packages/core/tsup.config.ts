@@ -35,5 +35,7 @@ export default defineConfig({
     options.alias = { ...options.alias, rxjs: rxjsEsm };
   },
   // Bundled CommonJS code (protobufjs) calls `require`; ESM output has none unless we make one.
-  banner: { js: "import { createRequire as __kinegraphCreateRequire } from 'node:module'; const require = __kinegraphCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __kinegraphCreateRequire } from 'node:module'; const require = __kinegraphCreateRequire(import.meta.url);",
+  },
 });

@@ -1,5 +1,5 @@
-import { defineConfig } from 'vite';
 import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vite';
 
 // The web app: web/index.html → dist/web, which the server serves. Relative asset URLs so it also works
 // behind a path prefix.

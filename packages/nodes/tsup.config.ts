@@ -13,5 +13,7 @@ export default defineConfig({
   // The codecs and the tokenizer are bundled (tree-shaken) rather than loaded file by file from
   // node_modules at every start: see packages/core/tsup.config.ts. They stay dependencies for their types.
   noExternal: ['fast-png', 'gifenc', 'omggif', '@huggingface/tokenizers'],
-  banner: { js: "import { createRequire as __kinegraphCreateRequire } from 'node:module'; const require = __kinegraphCreateRequire(import.meta.url);" },
+  banner: {
+    js: "import { createRequire as __kinegraphCreateRequire } from 'node:module'; const require = __kinegraphCreateRequire(import.meta.url);",
+  },
 });

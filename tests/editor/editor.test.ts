@@ -6,8 +6,8 @@ import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const CHROMIUM = process.env.KINEGRAPH_CHROMIUM ?? '/usr/lib/chromium/chromium';
@@ -15,7 +15,10 @@ const hasChromium = existsSync(CHROMIUM);
 const hasWebBuild = existsSync(join(root, 'packages/editor/dist/web/index.html'));
 const shots = process.env.KINEGRAPH_SCREENSHOTS ?? join(tmpdir(), 'kinegraph-editor-screenshots');
 
-if (!hasChromium) console.warn(`tests/editor skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set KINEGRAPH_CHROMIUM).`);
+if (!hasChromium)
+  console.warn(
+    `tests/editor skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set KINEGRAPH_CHROMIUM).`,
+  );
 if (!hasWebBuild) console.warn('tests/editor skipped: the web app is not built (npm run build -w @kinegraph/editor).');
 
 interface KinegraphHandle {
@@ -24,7 +27,13 @@ interface KinegraphHandle {
     node(id: string): { pos: number[]; size: number[] } | undefined;
     canvas: { ds: { convertOffsetToCanvas(p: number[]): number[] } };
   };
-  workflow(): { name?: string; nodes: Record<string, { params?: Record<string, unknown>; inputs?: Record<string, { node: string; output: string }> }> };
+  workflow(): {
+    name?: string;
+    nodes: Record<
+      string,
+      { params?: Record<string, unknown>; inputs?: Record<string, { node: string; output: string }> }
+    >;
+  };
   linkCount(): number;
   slotPosition(nodeId: string, side: 'input' | 'output', name: string): { x: number; y: number };
   load(w: unknown): void;
@@ -48,12 +57,26 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const { startServer } = await import('@kinegraph/editor');
     const runtime = await Runtime.create({ discover: { cwd: root } });
     const started = await startServer({ port: 0, cwd, runtime });
-    server = { url: started.url, close: async () => (await started.close(), await runtime.close()) };
+    server = {
+      url: started.url,
+      close: async () => {
+        await started.close();
+        await runtime.close();
+      },
+    };
     const { chromium } = await import('playwright-core');
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
       headless: true,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      args: [
+        '--no-sandbox',
+        '--disable-gpu',
+        '--disable-quic',
+        '--no-first-run',
+        '--disable-background-networking',
+        '--disable-component-update',
+        '--disable-sync',
+      ],
       viewport: { width: 1440, height: 900 },
     });
     page = context.pages()[0] ?? (await context.newPage());
@@ -80,22 +103,35 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const box = (await page.locator('#graph').boundingBox())!;
     await page.mouse.click(box.x + at[0]!, box.y + at[1]!);
     // On a loaded machine the canvas may not have taken the click yet: wait until the node is selected.
-    await page.waitForFunction((nodeId) => {
-      const { app } = window.kinegraph;
-      const node = app.node(nodeId);
-      return node !== undefined && Boolean((app.canvas.selected_nodes as Record<string, unknown>)[String(node.id)]);
-    }, id, { timeout: 10_000 });
+    await page.waitForFunction(
+      (nodeId) => {
+        const { app } = window.kinegraph;
+        const node = app.node(nodeId);
+        return node !== undefined && Boolean((app.canvas.selected_nodes as Record<string, unknown>)[String(node.id)]);
+      },
+      id,
+      { timeout: 10_000 },
+    );
   }
 
   /** Queues and waits until that new run (not the one shown before) has ended. */
   async function runAndWait(): Promise<void> {
     // '' rather than undefined: an undefined argument does not survive the trip into the page.
-    const before = await page.evaluate(() => (window.kinegraph.app as unknown as { shownRunId?: string }).shownRunId ?? '');
+    const before = await page.evaluate(
+      () => (window.kinegraph.app as unknown as { shownRunId?: string }).shownRunId ?? '',
+    );
     await page.click('#queue');
     await page.waitForFunction(
       (previous) => {
-        const app = window.kinegraph.app as unknown as { shownRunId?: string; shownRun(): { status: string } | undefined };
-        return app.shownRunId !== undefined && app.shownRunId !== previous && ['done', 'error', 'cancelled'].includes(app.shownRun()?.status ?? '');
+        const app = window.kinegraph.app as unknown as {
+          shownRunId?: string;
+          shownRun(): { status: string } | undefined;
+        };
+        return (
+          app.shownRunId !== undefined &&
+          app.shownRunId !== previous &&
+          ['done', 'error', 'cancelled'].includes(app.shownRun()?.status ?? '')
+        );
       },
       before,
       // Interval polling: animation frames stop when nothing on the page animates. Shorter than the test's
@@ -123,8 +159,14 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     await page.waitForSelector('#overlays img.preview', { timeout: 120_000, polling: 100 });
     const firstPreviewMs = Date.now() - clicked;
     await page.screenshot({ path: join(shots, '1-running.png') });
-    await page.waitForFunction(() => (document.querySelector('#output-body video') as HTMLVideoElement | null)?.duration! > 0, undefined, { timeout: 120_000, polling: 100 });
-    const duration = await page.evaluate(() => (document.querySelector('#output-body video') as HTMLVideoElement).duration);
+    await page.waitForFunction(
+      () => ((document.querySelector('#output-body video') as HTMLVideoElement | null)?.duration ?? 0) > 0,
+      undefined,
+      { timeout: 120_000, polling: 100 },
+    );
+    const duration = await page.evaluate(
+      () => (document.querySelector('#output-body video') as HTMLVideoElement).duration,
+    );
     expect(duration).toBeGreaterThan(0);
     expect(await page.evaluate(() => window.kinegraph.app.shownRun()?.status)).toBe('done');
     console.log(`browser: first preview ${firstPreviewMs} ms after clicking Queue; video ${duration.toFixed(2)} s`);
@@ -165,7 +207,10 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     // embedding → embedding: accepted.
     await drag(['prompt', 'embedding'], ['sampler', 'negative']);
     expect(await page.evaluate(() => window.kinegraph.linkCount())).toBe(before + 1);
-    expect((await page.evaluate(() => window.kinegraph.workflow())).nodes.sampler?.inputs?.negative).toEqual({ node: 'prompt', output: 'embedding' });
+    expect((await page.evaluate(() => window.kinegraph.workflow())).nodes.sampler?.inputs?.negative).toEqual({
+      node: 'prompt',
+      output: 'embedding',
+    });
     // And undo takes it back.
     await page.locator('#graph').focus();
     await page.keyboard.press('Control+z');
@@ -176,16 +221,26 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const file = await page.evaluate(() => window.kinegraph.app.shownRun()!.files[0]!);
     await page.selectOption('#examples', 'image-to-video');
     expect(Object.keys((await page.evaluate(() => window.kinegraph.workflow())).nodes)).toContain('image');
-    const bytes = await page.evaluate(async (url) => Array.from(new Uint8Array(await (await fetch(url)).arrayBuffer())), file);
+    const bytes = await page.evaluate(
+      async (url) => Array.from(new Uint8Array(await (await fetch(url)).arrayBuffer())),
+      file,
+    );
     await page.evaluate(
       ({ data, name }) => {
         const transfer = new DataTransfer();
         transfer.items.add(new File([new Uint8Array(data)], name, { type: 'video/mp4' }));
-        document.querySelector('#graph')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+        document
+          .querySelector('#graph')!
+          .dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
       },
       { data: bytes, name: 'made-by-kinegraph.mp4' },
     );
-    await page.waitForFunction((text) => window.kinegraph.workflow().nodes.prompt?.params?.text === text && !window.kinegraph.workflow().nodes.image, prompt, { timeout: 15_000, polling: 100 });
+    await page.waitForFunction(
+      (text) =>
+        window.kinegraph.workflow().nodes.prompt?.params?.text === text && !window.kinegraph.workflow().nodes.image,
+      prompt,
+      { timeout: 15_000, polling: 100 },
+    );
     const wf = await page.evaluate(() => window.kinegraph.workflow());
     expect(wf.nodes.sampler?.params?.seed).toBe(1234);
     await page.screenshot({ path: join(shots, '5-dropped.png') });
@@ -200,7 +255,11 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     await download.saveAs(saved);
     await page.selectOption('#examples', 'text-to-video');
     await page.setInputFiles('#file', saved);
-    await page.waitForFunction((n) => Object.keys(window.kinegraph.workflow().nodes).length === n, Object.keys(expected.nodes).length, { timeout: 15_000, polling: 100 });
+    await page.waitForFunction(
+      (n) => Object.keys(window.kinegraph.workflow().nodes).length === n,
+      Object.keys(expected.nodes).length,
+      { timeout: 15_000, polling: 100 },
+    );
     expect(await page.evaluate(() => window.kinegraph.workflow())).toEqual(expected);
   });
 
@@ -210,20 +269,36 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     await page.fill('input[data-param="steps"]', '200');
     await page.locator('input[data-param="steps"]').blur();
     await page.click('#queue');
-    await page.waitForFunction(() => window.kinegraph.app.shownRun()?.nodes.sampler?.status === 'running', undefined, { timeout: 60_000, polling: 100 });
+    await page.waitForFunction(() => window.kinegraph.app.shownRun()?.nodes.sampler?.status === 'running', undefined, {
+      timeout: 60_000,
+      polling: 100,
+    });
     await page.click('#cancel');
-    await page.waitForFunction(() => window.kinegraph.app.shownRun()?.status === 'cancelled', undefined, { timeout: 30_000, polling: 100 });
+    await page.waitForFunction(() => window.kinegraph.app.shownRun()?.status === 'cancelled', undefined, {
+      timeout: 30_000,
+      polling: 100,
+    });
     expect(await page.isDisabled('#cancel')).toBe(true);
   }, 120_000);
 
   it('a dropped picture Kinegraph did not make is uploaded to inputs/ with a loader node', async () => {
-    const png = Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64'));
+    const png = Array.from(
+      Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+        'base64',
+      ),
+    );
     await page.evaluate((data) => {
       const transfer = new DataTransfer();
       transfer.items.add(new File([new Uint8Array(data)], 'my photo.png', { type: 'image/png' }));
-      document.querySelector('#graph')!.dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
+      document
+        .querySelector('#graph')!
+        .dispatchEvent(new DragEvent('drop', { dataTransfer: transfer, bubbles: true, cancelable: true }));
     }, png);
-    await page.waitForFunction(() => Boolean(window.kinegraph.workflow().nodes['load-image']), undefined, { timeout: 15_000, polling: 100 });
+    await page.waitForFunction(() => Boolean(window.kinegraph.workflow().nodes['load-image']), undefined, {
+      timeout: 15_000,
+      polling: 100,
+    });
     const path = (await page.evaluate(() => window.kinegraph.workflow())).nodes['load-image']?.params?.path as string;
     expect(path).toMatch(/^my-photo-[0-9a-f]{8}\.png$/);
     expect(existsSync(join(cwd, 'inputs', path))).toBe(true);
@@ -249,7 +324,9 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const after = await ids();
     expect(after).toContain('text-encode');
     const pasted = (await page.evaluate(() => window.kinegraph.workflow())).nodes['text-encode'];
-    expect(pasted?.params?.text).toBe((await page.evaluate(() => window.kinegraph.workflow())).nodes.prompt?.params?.text);
+    expect(pasted?.params?.text).toBe(
+      (await page.evaluate(() => window.kinegraph.workflow())).nodes.prompt?.params?.text,
+    );
     await page.screenshot({ path: join(shots, '6-edited.png') });
   });
 
@@ -281,7 +358,9 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
       const { id } = (await response.json()) as { id: string };
       try {
         await page.waitForFunction(
-          (runId) => (window.kinegraph.app as unknown as { runs: Map<string, { status: string }> }).runs.get(runId)?.status === 'error',
+          (runId) =>
+            (window.kinegraph.app as unknown as { runs: Map<string, { status: string }> }).runs.get(runId)?.status ===
+            'error',
           id,
           { timeout: 30_000, polling: 50 },
         );
@@ -303,8 +382,19 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const ghost = {
       format: 'kinegraph/workflow@1',
       nodes: {
-        pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'kinegraph-tiny' }, ui: { pos: [40, 60] } },
-        grade: { type: 'acme/film-grain', version: 2, params: { amount: 0.3, curve: [0, 1] }, inputs: { model: { node: 'pack', output: 'model' } }, ui: { pos: [360, 60], size: [260, 120] } },
+        pack: {
+          type: 'kinegraph/load-model-pack',
+          version: 1,
+          params: { pack: 'kinegraph-tiny' },
+          ui: { pos: [40, 60] },
+        },
+        grade: {
+          type: 'acme/film-grain',
+          version: 2,
+          params: { amount: 0.3, curve: [0, 1] },
+          inputs: { model: { node: 'pack', output: 'model' } },
+          ui: { pos: [360, 60], size: [260, 120] },
+        },
       },
       metadata: { nodeTypes: { 'acme/film-grain': { package: '@acme/kinegraph-grain', version: '2.1.0' } } },
     };

@@ -1,12 +1,13 @@
 import { existsSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import {
-  BACKGROUNDS,
-  COLOURS,
-  OBJECT_GATE,
-  PSNR_CAP,
   analyzeClip,
   animatedRegionDelta,
+  BACKGROUNDS,
+  type BackgroundName,
+  type Clip,
+  COLOURS,
+  type ColourName,
   classifyMotion,
   clipFromRgba,
   clipFromVideoTensor,
@@ -15,18 +16,17 @@ import {
   firstFramePsnr,
   frameOf,
   largestComponent,
+  type MotionName,
+  OBJECT_GATE,
   outsideMaskPsnr,
+  PSNR_CAP,
   psnr,
   rectRegion,
-  staticRegionDelta,
-  type BackgroundName,
-  type Clip,
-  type ColourName,
-  type MotionName,
   type ShapeName,
+  staticRegionDelta,
 } from './analyze.js';
 import { allPrompts, captionFor, isHeldOut, parseCaption, readHeldOutManifest, selectPrompts } from './captions.js';
-import { UNTRAINED_FIXTURE, loadTruth } from './fixtures.js';
+import { loadTruth, UNTRAINED_FIXTURE } from './fixtures.js';
 
 const truth = loadTruth();
 
@@ -57,14 +57,28 @@ function accuracy(clips: typeof truth, transform: (c: Clip, i: number) => Clip =
     if (a.background.name === t.background) right.background++;
   });
   const n = clips.length;
-  return { colour: right.colour / n, shape: right.shape / n, motion: right.motion / n, background: right.background / n };
+  return {
+    colour: right.colour / n,
+    shape: right.shape / n,
+    motion: right.motion / n,
+    background: right.background / n,
+  };
 }
 
 /**
  * An independent little renderer for synthetic cases: 4×4 supersampled hard-edged shapes (the training
  * renderer uses an analytic ramp instead), so these cases do not share the analyzer's template code.
  */
-function renderSynthetic(o: { shape: ShapeName; colour: ColourName; background: BackgroundName; track: (f: number) => { x: number; y: number; r: number } }, frames = 16, size = 32): Clip {
+function renderSynthetic(
+  o: {
+    shape: ShapeName;
+    colour: ColourName;
+    background: BackgroundName;
+    track: (f: number) => { x: number; y: number; r: number };
+  },
+  frames = 16,
+  size = 32,
+): Clip {
   const rgb = new Float32Array(frames * size * size * 3);
   const bg = BACKGROUNDS[o.background];
   const c = COLOURS[o.colour];
@@ -166,7 +180,12 @@ describe('synthetic clips', () => {
   it('finds no object in noise or a blank frame, so they earn no credit', () => {
     const g = gaussians(7);
     const n = 16 * 32 * 32 * 3;
-    const uniform: Clip = { frames: 16, height: 32, width: 32, rgb: Float32Array.from({ length: n }, () => Math.min(1, Math.max(0, 0.5 + 0.35 * g()))) };
+    const uniform: Clip = {
+      frames: 16,
+      height: 32,
+      width: 32,
+      rgb: Float32Array.from({ length: n }, () => Math.min(1, Math.max(0, 0.5 + 0.35 * g()))),
+    };
     const blank: Clip = { frames: 16, height: 32, width: 32, rgb: new Float32Array(n).fill(0.5) };
     for (const clip of [uniform, blank]) {
       const a = analyzeClip(clip);
@@ -204,7 +223,8 @@ describe('synthetic clips', () => {
   it('finds no object in a speck smaller than any rendered object', () => {
     // A 2×2 half-covered red speck on black, still in every frame: 2 px² of soft area (true objects ≥ 11).
     const rgb = new Float32Array(16 * 32 * 32 * 3);
-    for (let f = 0; f < 16; f++) for (const p of [16 * 32 + 16, 16 * 32 + 17, 17 * 32 + 16, 17 * 32 + 17]) rgb[(f * 1024 + p) * 3] = 0.5;
+    for (let f = 0; f < 16; f++)
+      for (const p of [16 * 32 + 16, 16 * 32 + 17, 17 * 32 + 16, 17 * 32 + 17]) rgb[(f * 1024 + p) * 3] = 0.5;
     expect(analyzeClip({ frames: 16, height: 32, width: 32, rgb }).found).toBe(false);
   });
 
@@ -243,7 +263,10 @@ describe('PSNR and cinemagraph metrics', () => {
     expect(region.reduce((a, b) => a + b, 0)).toBe(256);
     const insideChanged = { ...source, rgb: source.rgb.map((v, i) => (region[Math.floor(i / 3) % 1024] ? 1 - v : v)) };
     expect(outsideMaskPsnr(insideChanged, source, region)).toBe(PSNR_CAP);
-    const outsideChanged = { ...source, rgb: source.rgb.map((v, i) => (region[Math.floor(i / 3) % 1024] ? v : Math.min(1, v + 0.1))) };
+    const outsideChanged = {
+      ...source,
+      rgb: source.rgb.map((v, i) => (region[Math.floor(i / 3) % 1024] ? v : Math.min(1, v + 0.1))),
+    };
     expect(outsideMaskPsnr(outsideChanged, source, region)).toBeLessThan(25);
   });
 
@@ -308,7 +331,10 @@ describe('captions', () => {
   it('parses every ground-truth caption into its attributes and back', () => {
     for (const t of truth) {
       const parsed = parseCaption(t.caption);
-      expect(parsed, t.caption).toEqual({ objects: [{ colour: t.colour, shape: t.shape, motion: t.motion }], background: t.background });
+      expect(parsed, t.caption).toEqual({
+        objects: [{ colour: t.colour, shape: t.shape, motion: t.motion }],
+        background: t.background,
+      });
       expect(captionFor(parsed!.objects, parsed!.background)).toBe(t.caption);
     }
   });
@@ -333,7 +359,9 @@ describe.skipIf(!existsSync(manifestPath))('held-out prompts from the pack manif
   it('the rules give exactly the manifest’s held-out combinations, and agree with the renderer', () => {
     const held = allPrompts(manifest!).filter((p) => p.heldOut);
     expect(allPrompts(manifest!)).toHaveLength(3 * 7 * 7 * 3);
-    expect(held.map((p) => [p.shape, p.colour, p.motion, p.background].join()).sort()).toEqual(manifest!.held_out.combinations.map((c) => c.join()).sort());
+    expect(held.map((p) => [p.shape, p.colour, p.motion, p.background].join()).sort()).toEqual(
+      manifest!.held_out.combinations.map((c) => c.join()).sort(),
+    );
     for (const t of truth) expect(isHeldOut(manifest!, t, t.background), t.caption).toBe(t.heldOut);
   });
   it('selects distinct prompts of one split, spread over the attributes', () => {

@@ -94,7 +94,8 @@ export function clipFromRgba(frames: readonly RgbaFrame[]): Clip {
   const { width, height } = first;
   const rgb = new Float32Array(frames.length * height * width * 3);
   frames.forEach((frame, f) => {
-    if (frame.width !== width || frame.height !== height) throw new Error(`clipFromRgba: frame ${f} is ${frame.width}×${frame.height}, not ${width}×${height}`);
+    if (frame.width !== width || frame.height !== height)
+      throw new Error(`clipFromRgba: frame ${f} is ${frame.width}×${frame.height}, not ${width}×${height}`);
     const base = f * height * width * 3;
     for (let p = 0; p < width * height; p++) {
       for (let c = 0; c < 3; c++) rgb[base + p * 3 + c] = frame.data[p * 4 + c]! / 255;
@@ -120,7 +121,8 @@ export function clipToRgba(clip: Clip): RgbaFrame[] {
 /** uint8 RGB laid out [frame][y][x][rgb] (the fixture format) → clip. */
 export function clipFromRgb8(bytes: Uint8Array, frames: number, height: number, width: number, offset = 0): Clip {
   const n = frames * height * width * 3;
-  if (offset + n > bytes.length) throw new Error(`clipFromRgb8: need ${n} bytes at ${offset}, have ${bytes.length - offset}`);
+  if (offset + n > bytes.length)
+    throw new Error(`clipFromRgb8: need ${n} bytes at ${offset}, have ${bytes.length - offset}`);
   const rgb = new Float32Array(n);
   for (let i = 0; i < n; i++) rgb[i] = bytes[offset + i]! / 255;
   return { frames, height, width, rgb };
@@ -129,7 +131,8 @@ export function clipFromRgb8(bytes: Uint8Array, frames: number, height: number, 
 /** One clip of a runtime video tensor [B, 3, F, H, W] in [-1, 1] (clamped, as a viewer would show it). */
 export function clipFromVideoTensor(data: ArrayLike<number>, dims: readonly number[], batchIndex = 0): Clip {
   const [b, c, frames, height, width] = dims as [number, number, number, number, number];
-  if (dims.length !== 5 || c !== 3) throw new Error(`clipFromVideoTensor: expected [B, 3, F, H, W], got [${dims.join(', ')}]`);
+  if (dims.length !== 5 || c !== 3)
+    throw new Error(`clipFromVideoTensor: expected [B, 3, F, H, W], got [${dims.join(', ')}]`);
   if (batchIndex >= b) throw new Error(`clipFromVideoTensor: batch index ${batchIndex} of ${b}`);
   const plane = height * width;
   const rgb = new Float32Array(frames * plane * 3);
@@ -145,7 +148,8 @@ export function clipFromVideoTensor(data: ArrayLike<number>, dims: readonly numb
 /** An image tensor [B, 3, H, W] in [-1, 1] → a one-frame clip. */
 export function clipFromImageTensor(data: ArrayLike<number>, dims: readonly number[], batchIndex = 0): Clip {
   const [b, c, h, w] = dims as [number, number, number, number];
-  if (dims.length !== 4 || c !== 3) throw new Error(`clipFromImageTensor: expected [B, 3, H, W], got [${dims.join(', ')}]`);
+  if (dims.length !== 4 || c !== 3)
+    throw new Error(`clipFromImageTensor: expected [B, 3, H, W], got [${dims.join(', ')}]`);
   return clipFromVideoTensor(data, [b, 3, 1, h, w], batchIndex);
 }
 
@@ -155,7 +159,8 @@ export function clipToVideoTensor(clip: Clip): Float32Array {
   const out = new Float32Array(3 * clip.frames * plane);
   for (let ch = 0; ch < 3; ch++) {
     for (let f = 0; f < clip.frames; f++) {
-      for (let p = 0; p < plane; p++) out[(ch * clip.frames + f) * plane + p] = clip.rgb[(f * plane + p) * 3 + ch]! * 2 - 1;
+      for (let p = 0; p < plane; p++)
+        out[(ch * clip.frames + f) * plane + p] = clip.rgb[(f * plane + p) * 3 + ch]! * 2 - 1;
     }
   }
   return out;
@@ -179,7 +184,8 @@ function toUnit(v: number): number {
 export function estimateBackground(clip: Clip): Rgb {
   const { frames, height: h, width: w } = clip;
   const border: number[] = [];
-  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) if (y === 0 || x === 0 || y === h - 1 || x === w - 1) border.push(y * w + x);
+  for (let y = 0; y < h; y++)
+    for (let x = 0; x < w; x++) if (y === 0 || x === 0 || y === h - 1 || x === w - 1) border.push(y * w + x);
   const out: number[] = [];
   for (let c = 0; c < 3; c++) {
     const values = new Float32Array(frames * border.length);
@@ -290,7 +296,10 @@ export function unmix(p: Rgb, bg: Rgb, c: Rgb): { alpha: number; residual: numbe
  * The palette colour that best explains `pixels` as background/colour mixes: the one with the least summed
  * unmixing residual. Returns every colour's mean residual too (how clear-cut the call was).
  */
-export function classifyColour(pixels: readonly Rgb[], bg: Rgb): { colour: ColourName | null; residuals: Record<ColourName, number> } {
+export function classifyColour(
+  pixels: readonly Rgb[],
+  bg: Rgb,
+): { colour: ColourName | null; residuals: Record<ColourName, number> } {
   const residuals = {} as Record<ColourName, number>;
   let colour: ColourName | null = null;
   let best = Infinity;
@@ -380,7 +389,17 @@ function measureFrame(clip: Clip, f: number, bg: Rgb, colour: ColourName, compon
     sy += a * (y + 0.5);
   }
   if (area < MIN_AREA) return null;
-  return { pixels, area, cx: sx / area, cy: sy / area, bbox: [x0, y0, x1, y1], touchesBorder, colour: classifyColour(own, bg).colour, region, alpha };
+  return {
+    pixels,
+    area,
+    cx: sx / area,
+    cy: sy / area,
+    bbox: [x0, y0, x1, y1],
+    touchesBorder,
+    colour: classifyColour(own, bg).colour,
+    region,
+    alpha,
+  };
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -515,7 +534,9 @@ export function analyzeClip(clip: Clip): ClipAnalysis {
   const residuals = called.residuals;
 
   // Pass 2: per-frame coverage measurements against that colour.
-  const measures: (FrameMeasure | null)[] = components.map((comp, f) => (colour ? measureFrame(clip, f, bgRgb, colour, comp) : null));
+  const measures: (FrameMeasure | null)[] = components.map((comp, f) =>
+    colour ? measureFrame(clip, f, bgRgb, colour, comp) : null,
+  );
   const present = measures.flatMap((m, f) => (m ? [{ m, f }] : []));
   const flicker = backgroundFlicker(clip, measures);
   const track = measures.map((m) => (m ? { cx: m.cx, cy: m.cy, area: m.area } : null));
@@ -534,25 +555,60 @@ export function analyzeClip(clip: Clip): ClipAnalysis {
   // Every call is then "none", which scores as wrong.
   if (!colour || present.length < Math.max(2, Math.ceil(frames / 2)) || !(misfit[shape] <= OBJECT_GATE)) {
     return {
-      found: false, background, colour: null, colourResiduals: pooled.length ? residuals : null, shape: null, shapeMisfit: present.length ? misfit : null, fill: null, motion: null,
+      found: false,
+      background,
+      colour: null,
+      colourResiduals: pooled.length ? residuals : null,
+      shape: null,
+      shapeMisfit: present.length ? misfit : null,
+      fill: null,
+      motion: null,
       // No object, so no object to be consistent: 0 (flicker still describes the frames).
-      displacement: { dx: 0, dy: 0 }, areaRatio: 1, presentFrames: present.length, track, temporalConsistency: 0, backgroundFlicker: flicker,
+      displacement: { dx: 0, dy: 0 },
+      areaRatio: 1,
+      presentFrames: present.length,
+      track,
+      temporalConsistency: 0,
+      backgroundFlicker: flicker,
     };
   }
 
   const fill = median(Float32Array.from(judged.map(({ m }) => fillRatio(m))));
 
   const span = frames - 1;
-  const dx = slope(present.map(({ f }) => f), present.map(({ m }) => m.cx)) * span;
-  const dy = slope(present.map(({ f }) => f), present.map(({ m }) => m.cy)) * span;
+  const dx =
+    slope(
+      present.map(({ f }) => f),
+      present.map(({ m }) => m.cx),
+    ) * span;
+  const dy =
+    slope(
+      present.map(({ f }) => f),
+      present.map(({ m }) => m.cy),
+    ) * span;
   const areaFrames = whole.length >= 4 ? whole : present;
-  const lnRatio = slope(areaFrames.map(({ f }) => f), areaFrames.map(({ m }) => Math.log(m.area))) * span;
+  const lnRatio =
+    slope(
+      areaFrames.map(({ f }) => f),
+      areaFrames.map(({ m }) => Math.log(m.area)),
+    ) * span;
   const motion = classifyMotion(dx, dy, lnRatio);
 
   return {
-    found: true, background, colour, colourResiduals: residuals, shape, shapeMisfit: misfit, fill, motion,
-    displacement: { dx, dy }, areaRatio: Math.exp(lnRatio), presentFrames: present.length, track,
-    temporalConsistency: temporal(measures), backgroundFlicker: flicker,
+    found: true,
+    background,
+    colour,
+    colourResiduals: residuals,
+    shape,
+    shapeMisfit: misfit,
+    fill,
+    motion,
+    displacement: { dx, dy },
+    areaRatio: Math.exp(lnRatio),
+    presentFrames: present.length,
+    track,
+    temporalConsistency: temporal(measures),
+    backgroundFlicker: flicker,
   };
 }
 
@@ -590,7 +646,8 @@ function backgroundFlicker(clip: Clip, measures: readonly (FrameMeasure | null)[
     const b = measures[f + 1]?.region;
     for (let p = 0; p < n; p++) {
       if (a?.[p] || b?.[p]) continue;
-      for (let c = 0; c < 3; c++) sum += Math.abs(clip.rgb[((f + 1) * n + p) * 3 + c]! - clip.rgb[(f * n + p) * 3 + c]!);
+      for (let c = 0; c < 3; c++)
+        sum += Math.abs(clip.rgb[((f + 1) * n + p) * 3 + c]! - clip.rgb[(f * n + p) * 3 + c]!);
       count += 3;
     }
   }
@@ -605,7 +662,8 @@ export const PSNR_CAP = 100;
 
 /** PSNR in dB of `a` against `b` over the pixels where `weight` (per pixel, optional) is 1. */
 export function psnr(a: Clip, b: Clip, weight?: Float32Array): number {
-  if (a.rgb.length !== b.rgb.length) throw new Error(`psnr: sizes differ (${a.frames}×${a.height}×${a.width} vs ${b.frames}×${b.height}×${b.width})`);
+  if (a.rgb.length !== b.rgb.length)
+    throw new Error(`psnr: sizes differ (${a.frames}×${a.height}×${a.width} vs ${b.frames}×${b.height}×${b.width})`);
   let sum = 0;
   let count = 0;
   for (let p = 0; p < a.rgb.length / 3; p++) {
@@ -649,7 +707,11 @@ export function staticRegionDelta(video: Clip, region: Float32Array): number {
  */
 export function animatedRegionDelta(video: Clip, region: Float32Array): number {
   const keep = keepWeights(video, region);
-  return meanFrameDelta(video, keep.map((k) => 1 - k), 'animated region');
+  return meanFrameDelta(
+    video,
+    keep.map((k) => 1 - k),
+    'animated region',
+  );
 }
 
 /** Mean |Δ| between consecutive frames over pixels selected (1) in both frames. */
@@ -661,7 +723,8 @@ function meanFrameDelta(video: Clip, select: Float32Array, what: string): number
     for (let p = 0; p < n; p++) {
       // Selected in both frames (a per-frame region can move).
       if (!select[f * n + p] || !select[(f + 1) * n + p]) continue;
-      for (let c = 0; c < 3; c++) sum += Math.abs(video.rgb[((f + 1) * n + p) * 3 + c]! - video.rgb[(f * n + p) * 3 + c]!);
+      for (let c = 0; c < 3; c++)
+        sum += Math.abs(video.rgb[((f + 1) * n + p) * 3 + c]! - video.rgb[(f * n + p) * 3 + c]!);
       count += 3;
     }
   }
@@ -672,7 +735,8 @@ function meanFrameDelta(video: Clip, select: Float32Array, what: string): number
 /** 1 where a pixel is outside the region (region < 0.5), per frame; a one-plane region applies to all frames. */
 function keepWeights(video: Clip, region: Float32Array): Float32Array {
   const n = video.width * video.height;
-  if (region.length !== n && region.length !== n * video.frames) throw new Error(`region has ${region.length} values; expected ${n} or ${n * video.frames}`);
+  if (region.length !== n && region.length !== n * video.frames)
+    throw new Error(`region has ${region.length} values; expected ${n} or ${n * video.frames}`);
   const keep = new Float32Array(n * video.frames);
   for (let i = 0; i < keep.length; i++) keep[i] = region[region.length === n ? i % n : i]! < 0.5 ? 1 : 0;
   return keep;

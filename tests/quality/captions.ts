@@ -5,7 +5,16 @@
  * and the held-out / seen prompt lists from a pack manifest.
  */
 import { readFileSync } from 'node:fs';
-import { BACKGROUNDS, COLOURS, MOTIONS, SHAPES, type BackgroundName, type ColourName, type MotionName, type ShapeName } from './analyze.js';
+import {
+  BACKGROUNDS,
+  type BackgroundName,
+  COLOURS,
+  type ColourName,
+  MOTIONS,
+  type MotionName,
+  SHAPES,
+  type ShapeName,
+} from './analyze.js';
 
 export interface ObjectAttributes {
   readonly shape: ShapeName;
@@ -68,7 +77,8 @@ export function parseCaption(text: string): CaptionAttributes | null {
     break;
   }
   const tail = words.slice(i);
-  if (tail.length !== 4 || tail[0] !== 'on' || tail[1] !== 'a' || !isBackground(tail[2]) || tail[3] !== 'background') return null;
+  if (tail.length !== 4 || tail[0] !== 'on' || tail[1] !== 'a' || !isBackground(tail[2]) || tail[3] !== 'background')
+    return null;
   return { objects, background: tail[2] };
 }
 
@@ -78,32 +88,55 @@ export interface HeldOutManifest {
     readonly rules: ReadonlyArray<Partial<Record<'shape' | 'colour' | 'motion' | 'background', string>>>;
     readonly combinations: ReadonlyArray<readonly [string, string, string, string]>;
   };
-  readonly attributes: { readonly shape: readonly string[]; readonly colour: readonly string[]; readonly motion: readonly string[]; readonly background: readonly string[] };
+  readonly attributes: {
+    readonly shape: readonly string[];
+    readonly colour: readonly string[];
+    readonly motion: readonly string[];
+    readonly background: readonly string[];
+  };
 }
 
 export function readHeldOutManifest(path: string): HeldOutManifest {
   const m = JSON.parse(readFileSync(path, 'utf8')) as Partial<HeldOutManifest>;
-  if (!m.held_out?.rules || !m.held_out.combinations || !m.attributes) throw new Error(`${path} has no held_out rules/combinations or attributes`);
+  if (!m.held_out?.rules || !m.held_out.combinations || !m.attributes)
+    throw new Error(`${path} has no held_out rules/combinations or attributes`);
   return m as HeldOutManifest;
 }
 
 /** Whether a combination matches any held-out rule (a rule names some attributes; the rest match anything). */
 export function isHeldOut(manifest: HeldOutManifest, o: ObjectAttributes, background: BackgroundName): boolean {
   const combo: Record<string, string> = { shape: o.shape, colour: o.colour, motion: o.motion, background };
-  return manifest.held_out.rules.some((rule) => Object.entries(rule).every(([k, v]) => v === undefined || v === null || combo[k] === v));
+  return manifest.held_out.rules.some((rule) =>
+    Object.entries(rule).every(([k, v]) => v === undefined || v === null || combo[k] === v),
+  );
 }
 
 /** Every single-object combination of the manifest's attributes, held-out ones flagged. */
 export function allPrompts(manifest: HeldOutManifest): Prompt[] {
   const out: Prompt[] = [];
   const a = manifest.attributes;
-  for (const shape of a.shape) for (const colour of a.colour) for (const motion of a.motion) for (const background of a.background) {
-    if (!isShape(shape) || !isColour(colour) || !(MOTIONS as readonly string[]).includes(motion) || !isBackground(background)) {
-      throw new Error(`manifest attribute outside the renderer's vocabulary: ${shape} ${colour} ${motion} ${background}`);
-    }
-    const o = { shape, colour, motion: motion as MotionName };
-    out.push({ ...o, background, caption: captionFor([o], background), heldOut: isHeldOut(manifest, o, background) });
-  }
+  for (const shape of a.shape)
+    for (const colour of a.colour)
+      for (const motion of a.motion)
+        for (const background of a.background) {
+          if (
+            !isShape(shape) ||
+            !isColour(colour) ||
+            !(MOTIONS as readonly string[]).includes(motion) ||
+            !isBackground(background)
+          ) {
+            throw new Error(
+              `manifest attribute outside the renderer's vocabulary: ${shape} ${colour} ${motion} ${background}`,
+            );
+          }
+          const o = { shape, colour, motion: motion as MotionName };
+          out.push({
+            ...o,
+            background,
+            caption: captionFor([o], background),
+            heldOut: isHeldOut(manifest, o, background),
+          });
+        }
   return out;
 }
 
@@ -112,16 +145,24 @@ export function allPrompts(manifest: HeldOutManifest): Prompt[] {
  * deterministic shuffle (seeded) then a greedy pick of the prompt whose attributes have been used least.
  */
 export function selectPrompts(manifest: HeldOutManifest, split: 'held-out' | 'seen', n: number, seed = 1): Prompt[] {
-  const pool = shuffle(allPrompts(manifest).filter((p) => p.heldOut === (split === 'held-out')), seed);
+  const pool = shuffle(
+    allPrompts(manifest).filter((p) => p.heldOut === (split === 'held-out')),
+    seed,
+  );
   const used = new Map<string, number>();
-  const cost = (p: Prompt) => (used.get(`s:${p.shape}`) ?? 0) + (used.get(`c:${p.colour}`) ?? 0) + (used.get(`m:${p.motion}`) ?? 0) + (used.get(`b:${p.background}`) ?? 0);
+  const cost = (p: Prompt) =>
+    (used.get(`s:${p.shape}`) ?? 0) +
+    (used.get(`c:${p.colour}`) ?? 0) +
+    (used.get(`m:${p.motion}`) ?? 0) +
+    (used.get(`b:${p.background}`) ?? 0);
   const out: Prompt[] = [];
   while (out.length < n && pool.length) {
     let bi = 0;
     for (let i = 1; i < pool.length; i++) if (cost(pool[i]!) < cost(pool[bi]!)) bi = i;
     const [p] = pool.splice(bi, 1);
     out.push(p!);
-    for (const k of [`s:${p!.shape}`, `c:${p!.colour}`, `m:${p!.motion}`, `b:${p!.background}`]) used.set(k, (used.get(k) ?? 0) + 1);
+    for (const k of [`s:${p!.shape}`, `c:${p!.colour}`, `m:${p!.motion}`, `b:${p!.background}`])
+      used.set(k, (used.get(k) ?? 0) + 1);
   }
   return out;
 }

@@ -6,25 +6,32 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Runtime, Type, defineNode, type AnyNodeDefinition, type KinegraphPlugin, type RunEvent } from '@kinegraph/core';
-import { lumiereNodes } from '../../packages/nodes/src/nodes/lumiere/index.js';
+import {
+  type AnyNodeDefinition,
+  defineNode,
+  type KinegraphPlugin,
+  type RunEvent,
+  Runtime,
+  Type,
+} from '@kinegraph/core';
 import { findPack } from '../../packages/nodes/src/model/pack.js';
+import { lumiereNodes } from '../../packages/nodes/src/nodes/lumiere/index.js';
 import {
   analyzeClip,
+  animatedRegionDelta,
+  type Clip,
+  type ClipAnalysis,
   clipFromVideoTensor,
   clipToVideoTensor,
   firstFramePsnr,
   frameOf,
+  MOTIONS,
   outsideMaskPsnr,
   rectRegion,
-  animatedRegionDelta,
-  staticRegionDelta,
-  MOTIONS,
   SHAPES,
-  type ClipAnalysis,
-  type Clip,
+  staticRegionDelta,
 } from './analyze.js';
-import { readHeldOutManifest, selectPrompts, type Prompt } from './captions.js';
+import { type Prompt, readHeldOutManifest, selectPrompts } from './captions.js';
 import { confusion, confusionMarkdown } from './confusion.js';
 import { loadTruth, saveClips, type TruthClip } from './fixtures.js';
 
@@ -88,7 +95,8 @@ const sourceNode = defineNode({
   version: 1,
   title: 'Quality source',
   category: 'testing',
-  description: 'Uploads a ground-truth clip (video, its first frame as an image) and a region mask given by the harness.',
+  description:
+    'Uploads a ground-truth clip (video, its first frame as an image) and a region mask given by the harness.',
   params: Type.Object({ key: Type.String() }),
   inputs: {},
   outputs: { video: { type: 'video' }, image: { type: 'image' }, mask: { type: 'mask' } },
@@ -100,7 +108,11 @@ const sourceNode = defineNode({
     const first = new Float32Array(3 * h * w);
     for (let c = 0; c < 3; c++) first.set(s.video.subarray(c * f * h * w, c * f * h * w + h * w), c * h * w);
     return {
-      video: { kind: 'video' as const, tensor: await context.tensors.upload(s.video, [1, 3, f, h, w], 'float32'), fps: 8 },
+      video: {
+        kind: 'video' as const,
+        tensor: await context.tensors.upload(s.video, [1, 3, f, h, w], 'float32'),
+        fps: 8,
+      },
       image: { kind: 'image' as const, tensor: await context.tensors.upload(first, [1, 3, h, w], 'float32') },
       mask: { kind: 'mask' as const, tensor: await context.tensors.upload(s.mask, [1, 1, f, h, w], 'float32') },
     };
@@ -156,8 +168,13 @@ export class Generator {
     private readonly options: Pick<EvaluateOptions, 'pack' | 'guidance' | 'composite'>,
   ) {}
 
-  static async create(options: Pick<EvaluateOptions, 'pack' | 'guidance' | 'composite' | 'threads'>): Promise<Generator> {
-    const plugin: KinegraphPlugin = { name: 'kinegraph-quality', nodes: [...lumiereNodes, sourceNode as AnyNodeDefinition, captureNode as AnyNodeDefinition] };
+  static async create(
+    options: Pick<EvaluateOptions, 'pack' | 'guidance' | 'composite' | 'threads'>,
+  ): Promise<Generator> {
+    const plugin: KinegraphPlugin = {
+      name: 'kinegraph-quality',
+      nodes: [...lumiereNodes, sourceNode as AnyNodeDefinition, captureNode as AnyNodeDefinition],
+    };
     const runtime = await Runtime.create({ plugins: [plugin], discover: false, threads: options.threads });
     return new Generator(runtime, options);
   }
@@ -166,14 +183,34 @@ export class Generator {
     const key = `job${this.#job++}`;
     const nodes: Record<string, unknown> = {
       pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: this.options.pack } },
-      prompt: { type: 'kinegraph/text-encode', version: 1, params: { text: job.caption }, inputs: { model: { node: 'pack', output: 'model' } } },
+      prompt: {
+        type: 'kinegraph/text-encode',
+        version: 1,
+        params: { text: job.caption },
+        inputs: { model: { node: 'pack', output: 'model' } },
+      },
       sample: {
         type: 'kinegraph/stunet-sample',
         version: 1,
-        params: { seed: job.seed, steps: job.steps, sampler: job.sampler, guidance: this.options.guidance, previewEvery: 0, composite: this.options.composite },
-        inputs: { model: { node: 'pack', output: 'model' }, positive: { node: 'prompt', output: 'embedding' } } as Record<string, unknown>,
+        params: {
+          seed: job.seed,
+          steps: job.steps,
+          sampler: job.sampler,
+          guidance: this.options.guidance,
+          previewEvery: 0,
+          composite: this.options.composite,
+        },
+        inputs: {
+          model: { node: 'pack', output: 'model' },
+          positive: { node: 'prompt', output: 'embedding' },
+        } as Record<string, unknown>,
       },
-      capture: { type: 'quality/capture', version: 1, params: { key }, inputs: { video: { node: 'sample', output: 'video' } } },
+      capture: {
+        type: 'quality/capture',
+        version: 1,
+        params: { key },
+        inputs: { video: { node: 'sample', output: 'video' } },
+      },
     };
     if (job.task !== 't2v') {
       if (!job.source) throw new Error(`${job.task} needs a source clip`);
@@ -184,14 +221,25 @@ export class Generator {
       nodes.source = { type: 'quality/source', version: 1, params: { key } };
       nodes.condition =
         job.task === 'i2v'
-          ? { type: 'kinegraph/image-condition', version: 1, inputs: { model: { node: 'pack', output: 'model' }, image: { node: 'source', output: 'image' } } }
+          ? {
+              type: 'kinegraph/image-condition',
+              version: 1,
+              inputs: { model: { node: 'pack', output: 'model' }, image: { node: 'source', output: 'image' } },
+            }
           : {
               type: 'kinegraph/mask-inpaint',
               version: 1,
               params: { mode: job.task },
-              inputs: { model: { node: 'pack', output: 'model' }, mask: { node: 'source', output: 'mask' }, video: { node: 'source', output: 'video' } },
+              inputs: {
+                model: { node: 'pack', output: 'model' },
+                mask: { node: 'source', output: 'mask' },
+                video: { node: 'source', output: 'video' },
+              },
             };
-      (nodes.sample as { inputs: Record<string, unknown> }).inputs.conditioning = { node: 'condition', output: 'conditioning' };
+      (nodes.sample as { inputs: Record<string, unknown> }).inputs.conditioning = {
+        node: 'condition',
+        output: 'conditioning',
+      };
     }
     try {
       const sampleMs = await this.#run({ format: 'kinegraph/workflow@1', name: `quality ${key}`, nodes });
@@ -210,7 +258,8 @@ export class Generator {
       this.runtime.run(workflow, { outputFolder: this.#outDir, allowedFolders: [this.#outDir] }).subscribe({
         next: (event: RunEvent) => {
           if (event.type === 'node:done' && event.nodeId === 'sample') sampleMs = event.ms;
-          if (event.type === 'run:error') reject(new Error(`${event.nodeId ?? 'run'}: ${event.error.code} ${event.error.message}`));
+          if (event.type === 'run:error')
+            reject(new Error(`${event.nodeId ?? 'run'}: ${event.error.code} ${event.error.message}`));
           if (event.type === 'run:cancelled') reject(new Error('run cancelled'));
         },
         error: reject,
@@ -231,7 +280,12 @@ export class Generator {
 /** A frozen copy of a pack for the length of one evaluation. */
 export interface PackSnapshot {
   readonly name: string;
-  readonly manifest: { readonly name?: string; readonly exported_at?: string; readonly training_state?: unknown; readonly models?: { readonly stunet?: { readonly weights?: string; readonly trained_steps?: number } } };
+  readonly manifest: {
+    readonly name?: string;
+    readonly exported_at?: string;
+    readonly training_state?: unknown;
+    readonly models?: { readonly stunet?: { readonly weights?: string; readonly trained_steps?: number } };
+  };
   /** The pack's manifest path in the snapshot (for the held-out lists). */
   readonly manifestPath: string;
   release(): void;
@@ -299,7 +353,12 @@ export function scoreT2v(split: Split, prompt: Prompt, seed: number, a: ClipAnal
     seed,
     expected: { shape: prompt.shape, colour: prompt.colour, motion: prompt.motion, background: prompt.background },
     got: { shape: a.shape, colour: a.colour, motion: a.motion, background: a.background.name },
-    correct: { shape: a.shape === prompt.shape, colour: a.colour === prompt.colour, motion: a.motion === prompt.motion, background: a.background.name === prompt.background },
+    correct: {
+      shape: a.shape === prompt.shape,
+      colour: a.colour === prompt.colour,
+      motion: a.motion === prompt.motion,
+      background: a.background.name === prompt.background,
+    },
     temporalConsistency: a.temporalConsistency,
     backgroundFlicker: a.backgroundFlicker,
     sampleMs,
@@ -397,10 +456,18 @@ export interface EvaluationReport {
   readonly t2v: { readonly heldOut: SplitSummary; readonly seen: SplitSummary; readonly samples: readonly T2vSample[] };
   readonly conditioned: { readonly summary: ConditionedSummary; readonly samples: readonly ConditionedSample[] };
   readonly timing: { readonly meanSampleMs: number; readonly generations: number; readonly wallMs: number };
-  readonly targets: ReadonlyArray<{ readonly metric: string; readonly target: string; readonly value: number; readonly met: boolean }>;
+  readonly targets: ReadonlyArray<{
+    readonly metric: string;
+    readonly target: string;
+    readonly value: number;
+    readonly met: boolean;
+  }>;
 }
 
-export async function evaluate(options: EvaluateOptions, log: (line: string) => void = () => {}): Promise<EvaluationReport> {
+export async function evaluate(
+  options: EvaluateOptions,
+  log: (line: string) => void = () => {},
+): Promise<EvaluationReport> {
   const started = performance.now();
   const snapshot = await snapshotPack(options.pack);
   const manifest = readHeldOutManifest(options.manifestPath ?? snapshot.manifestPath);
@@ -416,16 +483,36 @@ export async function evaluate(options: EvaluateOptions, log: (line: string) => 
     for (const split of ['held-out', 'seen'] as const) {
       for (const prompt of selectPrompts(manifest, split, options.prompts, options.promptSeed)) {
         for (const seed of options.seeds) {
-          const g = await generator.generate({ task: 't2v', caption: prompt.caption, seed, steps: options.steps, sampler: options.sampler });
+          const g = await generator.generate({
+            task: 't2v',
+            caption: prompt.caption,
+            seed,
+            steps: options.steps,
+            sampler: options.sampler,
+          });
           times.push(g.sampleMs);
           const s = scoreT2v(split, prompt, seed, analyzeClip(g.clip), g.sampleMs);
           samples.push(s);
-          if (options.clipsPrefix) kept.push({ meta: { ...s.expected, caption: s.caption, heldOut: split === 'held-out', seed, task: 't2v' }, clip: g.clip });
-          log(`${split.padEnd(8)} seed ${seed} ${prompt.caption}: colour ${s.got.colour} shape ${s.got.shape} motion ${s.got.motion} (${Math.round(g.sampleMs)} ms)`);
+          if (options.clipsPrefix)
+            kept.push({
+              meta: { ...s.expected, caption: s.caption, heldOut: split === 'held-out', seed, task: 't2v' },
+              clip: g.clip,
+            });
+          log(
+            `${split.padEnd(8)} seed ${seed} ${prompt.caption}: colour ${s.got.colour} shape ${s.got.shape} motion ${s.got.motion} (${Math.round(g.sampleMs)} ms)`,
+          );
         }
       }
     }
-    const region = (clip: Clip) => rectRegion(clip.width, clip.height, CONDITION_REGION.x, CONDITION_REGION.y, CONDITION_REGION.width, CONDITION_REGION.height);
+    const region = (clip: Clip) =>
+      rectRegion(
+        clip.width,
+        clip.height,
+        CONDITION_REGION.x,
+        CONDITION_REGION.y,
+        CONDITION_REGION.width,
+        CONDITION_REGION.height,
+      );
     for (const truth of pickSources(loadTruth(), options.conditioned)) {
       const seed = options.seeds[0] ?? 0;
       const source = { clip: truth.clip, region: region(truth.clip) };
@@ -445,7 +532,9 @@ export async function evaluate(options: EvaluateOptions, log: (line: string) => 
         sampleMs: (i2v.sampleMs + inpaint.sampleMs + cinemagraph.sampleMs) / 3,
       };
       conditioned.push(c);
-      log(`conditioned ${truth.caption}: i2v ${c.i2vFirstFramePsnr.toFixed(1)} dB, inpaint ${c.inpaintOutsidePsnr.toFixed(1)} dB, cinemagraph static ${c.cinemagraphStaticDelta.toFixed(4)} animated ${c.cinemagraphAnimatedDelta.toFixed(4)}`);
+      log(
+        `conditioned ${truth.caption}: i2v ${c.i2vFirstFramePsnr.toFixed(1)} dB, inpaint ${c.inpaintOutsidePsnr.toFixed(1)} dB, cinemagraph static ${c.cinemagraphStaticDelta.toFixed(4)} animated ${c.cinemagraphAnimatedDelta.toFixed(4)}`,
+      );
     }
   } finally {
     await generator.close();
@@ -485,8 +574,18 @@ export function targets(heldOut: SplitSummary, c: ConditionedSummary): Evaluatio
   if (c.n) {
     rows.push(
       { metric: 'I2V first-frame PSNR', target: '≥ 25 dB', value: c.i2vFirstFramePsnr, met: c.i2vFirstFramePsnr >= 25 },
-      { metric: 'inpainting PSNR outside the mask', target: '≥ 30 dB', value: c.inpaintOutsidePsnr, met: c.inpaintOutsidePsnr >= 30 },
-      { metric: 'cinemagraph static-region mean abs Δ', target: '≤ 0.02', value: c.cinemagraphStaticDelta, met: c.cinemagraphStaticDelta <= 0.02 },
+      {
+        metric: 'inpainting PSNR outside the mask',
+        target: '≥ 30 dB',
+        value: c.inpaintOutsidePsnr,
+        met: c.inpaintOutsidePsnr >= 30,
+      },
+      {
+        metric: 'cinemagraph static-region mean abs Δ',
+        target: '≤ 0.02',
+        value: c.cinemagraphStaticDelta,
+        met: c.cinemagraphStaticDelta <= 0.02,
+      },
     );
   }
   return rows;
@@ -522,8 +621,20 @@ export function reportMarkdown(r: EvaluationReport): string {
   ];
   // Pooled over both splits: per split each asked value has only a handful of clips.
   const all = r.t2v.samples;
-  const motionRows = confusionMarkdown('motion', confusion(all.map((x) => ({ asked: x.expected.motion, got: x.got.motion })), MOTIONS));
-  const shapeRows = confusionMarkdown('shape', confusion(all.map((x) => ({ asked: x.expected.shape, got: x.got.shape })), SHAPES));
+  const motionRows = confusionMarkdown(
+    'motion',
+    confusion(
+      all.map((x) => ({ asked: x.expected.motion, got: x.got.motion })),
+      MOTIONS,
+    ),
+  );
+  const shapeRows = confusionMarkdown(
+    'shape',
+    confusion(
+      all.map((x) => ({ asked: x.expected.shape, got: x.got.shape })),
+      SHAPES,
+    ),
+  );
   if (motionRows.length) {
     lines.push('## Where motion and shape go wrong (both splits)', '', ...motionRows, '', ...shapeRows, '');
   }
@@ -542,8 +653,15 @@ export function reportMarkdown(r: EvaluationReport): string {
     );
   }
   lines.push('## Targets', '', '| metric | target | value | met |', '|---|---|---|---|');
-  for (const t of r.targets) lines.push(`| ${t.metric} | ${t.target} | ${t.metric.includes('accuracy') ? pct(t.value) : t.value.toFixed(t.metric.includes('Δ') ? 4 : 2)} | ${t.met ? 'yes' : 'no'} |`);
-  lines.push('', `${r.timing.generations} generations, ${Math.round(r.timing.meanSampleMs)} ms per STUNetSample on average, ${(r.timing.wallMs / 1000).toFixed(1)} s in all.`, '');
+  for (const t of r.targets)
+    lines.push(
+      `| ${t.metric} | ${t.target} | ${t.metric.includes('accuracy') ? pct(t.value) : t.value.toFixed(t.metric.includes('Δ') ? 4 : 2)} | ${t.met ? 'yes' : 'no'} |`,
+    );
+  lines.push(
+    '',
+    `${r.timing.generations} generations, ${Math.round(r.timing.meanSampleMs)} ms per STUNetSample on average, ${(r.timing.wallMs / 1000).toFixed(1)} s in all.`,
+    '',
+  );
   return lines.join('\n');
 }
 
@@ -569,11 +687,19 @@ export interface SamplerComparison {
 }
 
 /** Text-to-video attribute accuracy for every sampler at each step count, on the same prompts and seeds. */
-export async function compareSamplers(options: EvaluateOptions, stepCounts: readonly number[] = [10, 20, 50], samplers: readonly SamplerName[] = SAMPLER_NAMES, log: (line: string) => void = () => {}): Promise<SamplerComparison> {
+export async function compareSamplers(
+  options: EvaluateOptions,
+  stepCounts: readonly number[] = [10, 20, 50],
+  samplers: readonly SamplerName[] = SAMPLER_NAMES,
+  log: (line: string) => void = () => {},
+): Promise<SamplerComparison> {
   const started = performance.now();
   const snapshot = await snapshotPack(options.pack);
   const manifest = readHeldOutManifest(options.manifestPath ?? snapshot.manifestPath);
-  const prompts = { 'held-out': selectPrompts(manifest, 'held-out', options.prompts, options.promptSeed), seen: selectPrompts(manifest, 'seen', options.prompts, options.promptSeed) };
+  const prompts = {
+    'held-out': selectPrompts(manifest, 'held-out', options.prompts, options.promptSeed),
+    seen: selectPrompts(manifest, 'seen', options.prompts, options.promptSeed),
+  };
   const generator = await Generator.create(options).catch((error: unknown) => {
     snapshot.release();
     throw error;
@@ -599,7 +725,9 @@ export async function compareSamplers(options: EvaluateOptions, stepCounts: read
           meanSampleMs: samples.reduce((a, s) => a + s.sampleMs, 0) / samples.length,
         };
         rows.push(row);
-        log(`${sampler} ${steps} steps: held-out c/m/s ${pct(row.heldOut.colour)} ${pct(row.heldOut.motion)} ${pct(row.heldOut.shape)}, seen ${pct(row.seen.colour)} ${pct(row.seen.motion)} ${pct(row.seen.shape)}, ${Math.round(row.meanSampleMs)} ms`);
+        log(
+          `${sampler} ${steps} steps: held-out c/m/s ${pct(row.heldOut.colour)} ${pct(row.heldOut.motion)} ${pct(row.heldOut.shape)}, seen ${pct(row.seen.colour)} ${pct(row.seen.motion)} ${pct(row.seen.shape)}, ${Math.round(row.meanSampleMs)} ms`,
+        );
       }
     }
   } finally {
@@ -632,7 +760,8 @@ export function samplersMarkdown(c: SamplerComparison): string {
   ];
   for (const r of c.rows) {
     // Pooled over both splits: the found / consistency / flicker columns move before accuracies do.
-    const both = (f: (s: SplitSummary) => number) => (f(r.heldOut) * r.heldOut.n + f(r.seen) * r.seen.n) / (r.heldOut.n + r.seen.n);
+    const both = (f: (s: SplitSummary) => number) =>
+      (f(r.heldOut) * r.heldOut.n + f(r.seen) * r.seen.n) / (r.heldOut.n + r.seen.n);
     lines.push(
       `| ${r.sampler} | ${r.steps} | ${pct(r.heldOut.colour)} / ${pct(r.heldOut.motion)} / ${pct(r.heldOut.shape)} | ${pct(r.seen.colour)} / ${pct(r.seen.motion)} / ${pct(r.seen.shape)} | ${pct(both((s) => s.found))} | ${pct(both((s) => s.temporalConsistency))} | ${both((s) => s.backgroundFlicker).toFixed(4)} | ${Math.round(r.meanSampleMs)} |`,
     );

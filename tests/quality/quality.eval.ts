@@ -5,7 +5,14 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect, test } from 'vitest';
-import { DEFAULT_OPTIONS, compareSamplers, evaluate, reportMarkdown, samplersMarkdown, type EvaluateOptions } from './evaluate.js';
+import {
+  compareSamplers,
+  DEFAULT_OPTIONS,
+  type EvaluateOptions,
+  evaluate,
+  reportMarkdown,
+  samplersMarkdown,
+} from './evaluate.js';
 
 interface RunSpec {
   readonly mode: 'evaluate' | 'samplers';

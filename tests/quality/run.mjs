@@ -1,4 +1,6 @@
 #!/usr/bin/env node
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 // Quality evaluation CLI (see tests/quality/README.md). Needs `npm run build` (for @kinegraph/core's dist);
 // the nodes run from their TypeScript sources through vitest, which is only the TS loader here.
 //
@@ -7,8 +9,6 @@
 //                              [--pack kinegraph-tiny] [--out tests/quality/results] [--name latest] [--save-clips PREFIX]
 //   node tests/quality/run.mjs --samplers [--step-counts 10,20,50] [--sampler-list ddim,dpmpp-2m,euler] ...
 import { parseArgs } from 'node:util';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { startVitest } from 'vitest/node';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -38,7 +38,10 @@ const { values } = parseArgs({
 if (values.help) {
   // The usage is the comment at the top of this file.
   const lines = (await import('node:fs')).readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n');
-  const usage = lines.slice(1, lines.findIndex((l) => l.startsWith('import ')));
+  const usage = lines.slice(
+    1,
+    lines.findIndex((l) => l.startsWith('import ')),
+  );
   process.stdout.write(`${usage.map((l) => l.replace(/^\/\/ ?/, '')).join('\n')}\n`);
   process.exit(0);
 }
@@ -48,7 +51,11 @@ const int = (name, v) => {
   if (!Number.isInteger(n) || n < 0) throw new Error(`--${name} must be a non-negative integer, got "${v}"`);
   return n;
 };
-const list = (name, v) => v.split(',').filter(Boolean).map((x) => int(name, x));
+const list = (name, v) =>
+  v
+    .split(',')
+    .filter(Boolean)
+    .map((x) => int(name, x));
 const SAMPLERS = ['ddim', 'dpmpp-2m', 'euler'];
 const sampler = (v) => {
   if (!SAMPLERS.includes(v)) throw new Error(`unknown sampler "${v}" (${SAMPLERS.join(', ')})`);
@@ -85,7 +92,12 @@ const spec = {
 
 process.env.KINEGRAPH_QUALITY = JSON.stringify(spec);
 process.chdir(root); // the pack is found under ./models
-const vitest = await startVitest('test', [], { config: join(here, 'vitest.config.ts'), run: true, watch: false, reporters: ['default'] });
+const vitest = await startVitest('test', [], {
+  config: join(here, 'vitest.config.ts'),
+  run: true,
+  watch: false,
+  reporters: ['default'],
+});
 await vitest?.close();
 const failed = !vitest || vitest.state.getCountOfFailedTests() > 0;
 process.exitCode = failed ? 1 : 0;

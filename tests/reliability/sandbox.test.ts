@@ -7,14 +7,22 @@ import { copyFile, mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Runtime } from '@kinegraph/core';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Runtime } from '@kinegraph/core';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 const FILE_PARAM = /^(path|file|files|filename|filenamePrefix|pack|folder|dir)$/;
 
-type Nodes = Record<string, { type: string; version: number; params?: Record<string, unknown>; inputs?: Record<string, { node: string; output: string }> }>;
+type Nodes = Record<
+  string,
+  {
+    type: string;
+    version: number;
+    params?: Record<string, unknown>;
+    inputs?: Record<string, { node: string; output: string }>;
+  }
+>;
 
 /** A file node under test: which param names a file, the file it reads, and the workflow around it. */
 interface Reader {
@@ -25,20 +33,45 @@ interface Reader {
 
 const video = { type: 'kinegraph/load-video', version: 1, params: { path: 'clip.gif', maxFrames: 4 } };
 const READERS: Record<string, Reader> = {
-  'kinegraph/load-image': { param: 'path', file: 'picture.png', nodes: (path) => ({ target: { type: 'kinegraph/load-image', version: 1, params: { path } } }) },
-  'kinegraph/load-mask': { param: 'path', file: 'picture.png', nodes: (path) => ({ target: { type: 'kinegraph/load-mask', version: 1, params: { path } } }) },
-  'kinegraph/load-video': { param: 'path', file: 'clip.gif', nodes: (path) => ({ target: { type: 'kinegraph/load-video', version: 1, params: { path, maxFrames: 4 } } }) },
+  'kinegraph/load-image': {
+    param: 'path',
+    file: 'picture.png',
+    nodes: (path) => ({ target: { type: 'kinegraph/load-image', version: 1, params: { path } } }),
+  },
+  'kinegraph/load-mask': {
+    param: 'path',
+    file: 'picture.png',
+    nodes: (path) => ({ target: { type: 'kinegraph/load-mask', version: 1, params: { path } } }),
+  },
+  'kinegraph/load-video': {
+    param: 'path',
+    file: 'clip.gif',
+    nodes: (path) => ({ target: { type: 'kinegraph/load-video', version: 1, params: { path, maxFrames: 4 } } }),
+  },
   'color-grade/lut3d': {
     param: 'path',
     file: 'look.cube',
-    nodes: (path) => ({ clip: video, target: { type: 'color-grade/lut3d', version: 1, params: { path }, inputs: { video: { node: 'clip', output: 'video' } } } }),
+    nodes: (path) => ({
+      clip: video,
+      target: {
+        type: 'color-grade/lut3d',
+        version: 1,
+        params: { path },
+        inputs: { video: { node: 'clip', output: 'video' } },
+      },
+    }),
   },
   'kinegraph/style-adapter': {
     param: 'file',
     file: 'style.safetensors',
     nodes: (file) => ({
       pack: { type: 'kinegraph/load-model-pack', version: 1, params: { verify: false } },
-      target: { type: 'kinegraph/style-adapter', version: 1, params: { file, alpha: 0.5 }, inputs: { model: { node: 'pack', output: 'model' } } },
+      target: {
+        type: 'kinegraph/style-adapter',
+        version: 1,
+        params: { file, alpha: 0.5 },
+        inputs: { model: { node: 'pack', output: 'model' } },
+      },
     }),
   },
 };
@@ -48,18 +81,34 @@ const WRITERS: Record<string, { param: string; nodes(value: string): Nodes }> = 
     param: 'filenamePrefix',
     nodes: (filenamePrefix) => ({
       pic: { type: 'kinegraph/load-image', version: 1, params: { path: 'picture.png' } },
-      target: { type: 'kinegraph/save-image', version: 1, params: { filenamePrefix }, inputs: { image: { node: 'pic', output: 'image' } } },
+      target: {
+        type: 'kinegraph/save-image',
+        version: 1,
+        params: { filenamePrefix },
+        inputs: { image: { node: 'pic', output: 'image' } },
+      },
     }),
   },
   'kinegraph/video-encode': {
     param: 'filenamePrefix',
-    nodes: (filenamePrefix) => ({ clip: video, target: { type: 'kinegraph/video-encode', version: 1, params: { filenamePrefix, format: 'gif' }, inputs: { video: { node: 'clip', output: 'video' } } } }),
+    nodes: (filenamePrefix) => ({
+      clip: video,
+      target: {
+        type: 'kinegraph/video-encode',
+        version: 1,
+        params: { filenamePrefix, format: 'gif' },
+        inputs: { video: { node: 'clip', output: 'video' } },
+      },
+    }),
   },
 };
 
 // A pack is a name looked up in the model folders, never a path.
 const NAMES: Record<string, { param: string; nodes(value: string): Nodes }> = {
-  'kinegraph/load-model-pack': { param: 'pack', nodes: (pack) => ({ target: { type: 'kinegraph/load-model-pack', version: 1, params: { pack, verify: false } } }) },
+  'kinegraph/load-model-pack': {
+    param: 'pack',
+    nodes: (pack) => ({ target: { type: 'kinegraph/load-model-pack', version: 1, params: { pack, verify: false } } }),
+  },
 };
 
 let runtime: Runtime;
@@ -73,14 +122,18 @@ beforeAll(async () => {
   base = await mkdtemp(join(tmpdir(), 'kg-sandbox-'));
   [allowed, outside, out] = ['allowed', 'outside', 'out'].map((f) => join(base, f)) as [string, string, string];
   for (const folder of [allowed, outside, out]) await mkdir(folder);
-  const cube = ['LUT_3D_SIZE 2', ...[0, 1].flatMap((b) => [0, 1].flatMap((g) => [0, 1].map((r) => `${r} ${g} ${b}`)))].join('\n');
+  const cube = [
+    'LUT_3D_SIZE 2',
+    ...[0, 1].flatMap((b) => [0, 1].flatMap((g) => [0, 1].map((r) => `${r} ${g} ${b}`))),
+  ].join('\n');
   for (const folder of [allowed, outside]) {
     await copyFile(join(root, 'workflows/inputs/green-square.png'), join(folder, 'picture.png'));
     await copyFile(join(root, 'workflows/inputs/red-circle-right.gif'), join(folder, 'clip.gif'));
     await copyFile(join(root, 'models/kinegraph-tiny/style-outline.safetensors'), join(folder, 'style.safetensors'));
     await writeFile(join(folder, 'look.cube'), `${cube}\n`);
   }
-  for (const name of ['picture.png', 'clip.gif', 'style.safetensors', 'look.cube']) await symlink(join(outside, name), join(allowed, `link-${name}`));
+  for (const name of ['picture.png', 'clip.gif', 'style.safetensors', 'look.cube'])
+    await symlink(join(outside, name), join(allowed, `link-${name}`));
 }, 60_000);
 
 afterAll(async () => {
@@ -93,12 +146,19 @@ async function outcome(nodes: Nodes): Promise<{ code: string; nodeId?: string; m
   const checked = runtime.validate({ format: 'kinegraph/workflow@1', nodes });
   if (!checked.ok) {
     const issue = checked.issues.find((i) => i.nodeId === 'target') ?? checked.issues[0]!;
-    return { code: issue.code, ...(issue.nodeId !== undefined ? { nodeId: issue.nodeId } : {}), message: issue.message };
+    return {
+      code: issue.code,
+      ...(issue.nodeId !== undefined ? { nodeId: issue.nodeId } : {}),
+      message: issue.message,
+    };
   }
-  const events = await lastValueFrom(runtime.run(checked.prepared, { outputFolder: out, allowedFolders: [allowed] }).pipe(toArray()));
+  const events = await lastValueFrom(
+    runtime.run(checked.prepared, { outputFolder: out, allowedFolders: [allowed] }).pipe(toArray()),
+  );
   const end = events.at(-1)!;
   if (end.type === 'run:done') return { code: 'done' };
-  if (end.type === 'run:error') return { code: end.error.code ?? 'UNCODED', nodeId: end.nodeId, message: end.error.message };
+  if (end.type === 'run:error')
+    return { code: end.error.code ?? 'UNCODED', nodeId: end.nodeId, message: end.error.message };
   return { code: end.type };
 }
 
@@ -106,7 +166,9 @@ describe('file sandbox, node by node', () => {
   it('covers every installed node with a file parameter', () => {
     const withFileParams = runtime.registry
       .nodes()
-      .filter((n) => Object.keys((n.definition.params as { properties?: object }).properties ?? {}).some((k) => FILE_PARAM.test(k)))
+      .filter((n) =>
+        Object.keys((n.definition.params as { properties?: object }).properties ?? {}).some((k) => FILE_PARAM.test(k)),
+      )
       .map((n) => n.definition.type)
       .sort();
     expect(withFileParams).toEqual([...Object.keys(READERS), ...Object.keys(WRITERS), ...Object.keys(NAMES)].sort());
@@ -115,10 +177,17 @@ describe('file sandbox, node by node', () => {
   for (const [type, reader] of Object.entries(READERS)) {
     it(`${type} reads its file inside the allowed folder, and refuses ../, absolute, symlinked-out and NUL paths`, async () => {
       expect(await outcome(reader.nodes(reader.file))).toEqual({ code: 'done' });
-      const bad = [`../outside/${reader.file}`, join(outside, reader.file), `link-${reader.file}`, `${reader.file}\0.txt`];
+      const bad = [
+        `../outside/${reader.file}`,
+        join(outside, reader.file),
+        `link-${reader.file}`,
+        `${reader.file}\0.txt`,
+      ];
       for (const value of bad) {
         const result = await outcome(reader.nodes(value));
-        expect(result.code, `${type} ${reader.param}=${JSON.stringify(value)}`).toMatch(/^(PATH_OUTSIDE_ALLOWED|PATH_INVALID|PARAM_INVALID)$/);
+        expect(result.code, `${type} ${reader.param}=${JSON.stringify(value)}`).toMatch(
+          /^(PATH_OUTSIDE_ALLOWED|PATH_INVALID|PARAM_INVALID)$/,
+        );
         expect(result.nodeId).toBe('target');
       }
     }, 60_000);
@@ -129,7 +198,9 @@ describe('file sandbox, node by node', () => {
       const before = await readdir(outside);
       for (const value of ['../outside/escape', join(outside, 'escape'), 'sub/escape', 'a\0b', '..']) {
         const result = await outcome(writer.nodes(value));
-        expect(result.code, `${type} ${writer.param}=${JSON.stringify(value)}`).toMatch(/^(PATH_INVALID|PARAM_INVALID)$/);
+        expect(result.code, `${type} ${writer.param}=${JSON.stringify(value)}`).toMatch(
+          /^(PATH_INVALID|PARAM_INVALID)$/,
+        );
         expect(result.nodeId).toBe('target');
       }
       expect(await readdir(outside)).toEqual(before);

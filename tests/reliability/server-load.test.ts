@@ -3,9 +3,9 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, Type, defineNode } from '@kinegraph/core';
+import { defineNode, Runtime, Type } from '@kinegraph/core';
 import { startServer } from '@kinegraph/editor';
+import { afterAll, describe, expect, it } from 'vitest';
 
 const work = defineNode({
   type: 'load/work',
@@ -19,7 +19,16 @@ const work = defineNode({
   async run({ params, context }) {
     await new Promise<void>((resolve, reject) => {
       const timer = setTimeout(resolve, params.ms);
-      context.signal.addEventListener('abort', () => (clearTimeout(timer), reject(context.signal.reason)), { once: true });
+      context.signal.addEventListener(
+        'abort',
+        () => {
+          clearTimeout(timer);
+          reject(context.signal.reason);
+        },
+        {
+          once: true,
+        },
+      );
     });
     if (params.fail) throw new Error('asked to fail');
     return { text: 'ok' };
@@ -32,12 +41,19 @@ const server = await startServer({ port: 0, cwd, runtime, log: () => undefined }
 afterAll(() => server.close());
 
 const post = (path: string, body?: unknown) =>
-  fetch(new URL(path, server.url), { method: 'POST', headers: { 'content-type': 'application/json' }, ...(body === undefined ? {} : { body: JSON.stringify(body) }) });
+  fetch(new URL(path, server.url), {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
 
 describe('server under load', () => {
   it('50 concurrent submissions with cancellations all end, and the server keeps answering', async () => {
     const submissions = Array.from({ length: 50 }, (_, i) =>
-      post('/api/runs', { format: 'kinegraph/workflow@1', nodes: { w: { type: 'load/work', version: 1, params: { ms: 10 + i * 3, fail: i % 5 === 0 } } } }).then(async (r) => {
+      post('/api/runs', {
+        format: 'kinegraph/workflow@1',
+        nodes: { w: { type: 'load/work', version: 1, params: { ms: 10 + i * 3, fail: i % 5 === 0 } } },
+      }).then(async (r) => {
         expect(r.status).toBe(202);
         return ((await r.json()) as { id: string }).id;
       }),
@@ -51,7 +67,12 @@ describe('server under load', () => {
     const deadline = Date.now() + 120_000;
     let statuses: string[] = [];
     while (Date.now() < deadline) {
-      statuses = await Promise.all(ids.map(async (id) => ((await (await fetch(new URL(`/api/runs/${id}`, server.url))).json()) as { status: string }).status));
+      statuses = await Promise.all(
+        ids.map(
+          async (id) =>
+            ((await (await fetch(new URL(`/api/runs/${id}`, server.url))).json()) as { status: string }).status,
+        ),
+      );
       if (statuses.every((s) => ['done', 'error', 'cancelled'].includes(s))) break;
       await new Promise((r) => setTimeout(r, 100));
     }

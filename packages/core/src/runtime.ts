@@ -1,17 +1,17 @@
 import type { Observable } from 'rxjs';
+import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
+import { withProvenance } from './registry/describe.js';
 import { NodeRegistry } from './registry/registry.js';
-import type { KinegraphPlugin } from './sdk/plugin.js';
-import { findPlugins, loadPlugins, type DiscoveryReport } from './plugins/discover.js';
-import { validateWorkflow, type PreparedWorkflow, type ValidationResult } from './validate/validate.js';
-import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
+import type { RunEvent } from './scheduler/events.js';
 import { OutputCache } from './scheduler/output-cache.js';
 import { executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
-import { withProvenance } from './registry/describe.js';
-import type { RunEvent } from './scheduler/events.js';
-import type { DeviceRequest, TensorStore } from './tensor/types.js';
+import type { KinegraphPlugin } from './sdk/plugin.js';
 import { createTensorStore, type ManagedTensorStore } from './tensor/index.js';
+import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
 import type { ValidationIssue } from './validate/issue.js';
+import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
+import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
 
 /** How to set up a {@link Runtime}. */
 export interface RuntimeOptions {
@@ -55,7 +55,9 @@ export interface RunOptions {
 /** Thrown by {@link Runtime.run} for a workflow that does not validate; `issues` lists every problem. */
 export class WorkflowInvalidError extends KinegraphError {
   constructor(readonly issues: ValidationIssue[]) {
-    super('WORKFLOW_INVALID', `The workflow has ${issues.length} problem${issues.length === 1 ? '' : 's'}.`, { hint: 'Fix the listed problems; `kinegraph validate` lists them too.' });
+    super('WORKFLOW_INVALID', `The workflow has ${issues.length} problem${issues.length === 1 ? '' : 's'}.`, {
+      hint: 'Fix the listed problems; `kinegraph validate` lists them too.',
+    });
   }
 }
 
@@ -90,7 +92,10 @@ export class Runtime {
       if (early) runtime.#adopt(early);
       return runtime;
     } catch (error) {
-      void early?.then((store) => store.close(), () => undefined);
+      void early?.then(
+        (store) => store.close(),
+        () => undefined,
+      );
       throw error;
     }
   }
@@ -101,10 +106,18 @@ export class Runtime {
     const loaded: DiscoveryReport['loaded'] = [];
     for (const plugin of options.plugins ?? []) {
       registry.register(plugin);
-      loaded.push({ name: plugin.name, nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])), source: { package: plugin.name }, origin: 'node_modules' });
+      loaded.push({
+        name: plugin.name,
+        nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])),
+        source: { package: plugin.name },
+        origin: 'node_modules',
+      });
     }
     if (options.discover) {
-      const report = await loadPlugins(await findPlugins(options.discover.cwd, options.discover.pluginFolders), registry);
+      const report = await loadPlugins(
+        await findPlugins(options.discover.cwd, options.discover.pluginFolders),
+        registry,
+      );
       loaded.push(...report.loaded);
       failed.push(...report.failed);
     }
@@ -113,7 +126,10 @@ export class Runtime {
   }
 
   static #startStore(options: RuntimeOptions): Promise<ManagedTensorStore> {
-    const pending = createTensorStore({ device: options.device ?? 'cpu', ...(options.threads ? { threads: options.threads } : {}) });
+    const pending = createTensorStore({
+      device: options.device ?? 'cpu',
+      ...(options.threads ? { threads: options.threads } : {}),
+    });
     pending.catch(() => undefined); // reported by store() when asked for
     return pending;
   }
@@ -145,7 +161,10 @@ export class Runtime {
     if (!result.ok) return result;
     // What runs (and what outputs embed) records which package provides each node type, so a machine
     // without a plugin can say what to install.
-    return { ...result, prepared: { ...result.prepared, workflow: withProvenance(result.prepared.workflow, this.registry) } };
+    return {
+      ...result,
+      prepared: { ...result.prepared, workflow: withProvenance(result.prepared.workflow, this.registry) },
+    };
   }
 
   /**
@@ -192,12 +211,20 @@ function installStrayErrorHandlers(): void {
   if (strayHandlersInstalled) return;
   strayHandlersInstalled = true;
   const onStray = (error: unknown) => {
-    if (failActiveRuns(error) === 0) process.stderr.write(`kinegraph: an error escaped outside any run: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (failActiveRuns(error) === 0)
+      process.stderr.write(
+        `kinegraph: an error escaped outside any run: ${error instanceof Error ? error.message : String(error)}\n`,
+      );
   };
   process.on('uncaughtException', onStray);
   process.on('unhandledRejection', onStray);
 }
 
 function isPrepared(value: unknown): value is PreparedWorkflow {
-  return typeof value === 'object' && value !== null && (value as { nodes?: unknown }).nodes instanceof Map && Array.isArray((value as { order?: unknown }).order);
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { nodes?: unknown }).nodes instanceof Map &&
+    Array.isArray((value as { order?: unknown }).order)
+  );
 }

@@ -1,11 +1,12 @@
 // Server overhead per request: sequential keep-alive requests to a real listening server (after warm-up).
 // Run from the repository root after a build: node packages/editor/scripts/bench-server.mjs
-import { Runtime } from '@kinegraph/core';
-import { startServer } from '@kinegraph/editor';
+
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import http from 'node:http';
+import { Runtime } from '@kinegraph/core';
+import { startServer } from '@kinegraph/editor';
 
 const root = process.cwd();
 const cwd = mkdtempSync(join(tmpdir(), 'kg-bench-serve-'));
@@ -36,7 +37,9 @@ async function bench(name, n, send) {
   }
   times.sort((a, b) => a - b);
   const mean = times.reduce((a, b) => a + b, 0) / n;
-  console.log(`${name.padEnd(36)} n=${n}  mean ${mean.toFixed(3)} ms  p50 ${times[n >> 1].toFixed(3)} ms  p99 ${times[Math.floor(n * 0.99)].toFixed(3)} ms`);
+  console.log(
+    `${name.padEnd(36)} n=${n}  mean ${mean.toFixed(3)} ms  p50 ${times[n >> 1].toFixed(3)} ms  p99 ${times[Math.floor(n * 0.99)].toFixed(3)} ms`,
+  );
 }
 
 await bench('GET /api/health', 2000, () => request('GET', '/api/health'));

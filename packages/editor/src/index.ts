@@ -3,10 +3,22 @@
  * browser node editor it serves. `kinegraph serve` loads this package on demand.
  * @packageDocumentation
  */
-export { startServer } from './server/server.js';
-export type { RunningServer, ServerOptions } from './server/server.js';
-export { serve } from './server/serve.js';
+
 export type { ServeOptions } from './server/serve.js';
-export { sniff, safeUploadName } from './server/uploads.js';
-export { applyEvent, queuedRun, isFinished } from './shared/run-state.js';
-export type { ErrorBody, ExampleWorkflow, NodeRunState, NodeStatus, RunSnapshot, RunStatus, ServerMessage, UploadResult, WireEvent, WirePreview } from './shared/protocol.js';
+export { serve } from './server/serve.js';
+export type { RunningServer, ServerOptions } from './server/server.js';
+export { startServer } from './server/server.js';
+export { safeUploadName, sniff } from './server/uploads.js';
+export type {
+  ErrorBody,
+  ExampleWorkflow,
+  NodeRunState,
+  NodeStatus,
+  RunSnapshot,
+  RunStatus,
+  ServerMessage,
+  UploadResult,
+  WireEvent,
+  WirePreview,
+} from './shared/protocol.js';
+export { applyEvent, isFinished, queuedRun } from './shared/run-state.js';

@@ -3,14 +3,14 @@
  * plugin (core finds it by the `kinegraph` key of this package's package.json and never imports it).
  * @packageDocumentation
  */
-import { definePlugin, type AnyNodeDefinition } from '@kinegraph/core/sdk';
+import { type AnyNodeDefinition, definePlugin } from '@kinegraph/core/sdk';
 import { ioNodes } from './nodes/io/index.js';
 import { lumiereNodes } from './nodes/lumiere/index.js';
 
 /** Every built-in node type. */
 export const nodes: AnyNodeDefinition[] = [...lumiereNodes, ...ioNodes];
 
-export { lumiereNodes, ioNodes };
 export { readEmbeddedWorkflow } from './media/index.js';
+export { ioNodes, lumiereNodes };
 
 export default definePlugin(() => ({ name: '@kinegraph/nodes', version: '0.1.0', nodes }));

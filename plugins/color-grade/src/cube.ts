@@ -27,7 +27,9 @@ export function parseCube(text: string, name = 'LUT'): Lut3d {
   let domainMax: [number, number, number] = [1, 1, 1];
   const values: number[] = [];
   const fail = (line: number, why: string) =>
-    new KinegraphError('LUT_INVALID', `${name}, line ${line}: ${why}`, { hint: 'Use a 3D .cube file (LUT_3D_SIZE N followed by N³ lines of "r g b"), as exported by Resolve, Premiere or OCIO.' });
+    new KinegraphError('LUT_INVALID', `${name}, line ${line}: ${why}`, {
+      hint: 'Use a 3D .cube file (LUT_3D_SIZE N followed by N³ lines of "r g b"), as exported by Resolve, Premiere or OCIO.',
+    });
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i]!.trim();
@@ -50,7 +52,8 @@ export function parseCube(text: string, name = 'LUT'): Lut3d {
         break;
       case 'LUT_3D_SIZE': {
         const n = Number(words[1]);
-        if (!Number.isInteger(n) || n < 2 || n > MAX_LUT_SIZE) throw fail(i + 1, `LUT_3D_SIZE must be an integer from 2 to ${MAX_LUT_SIZE}`);
+        if (!Number.isInteger(n) || n < 2 || n > MAX_LUT_SIZE)
+          throw fail(i + 1, `LUT_3D_SIZE must be an integer from 2 to ${MAX_LUT_SIZE}`);
         size = n;
         break;
       }
@@ -70,7 +73,9 @@ export function parseCube(text: string, name = 'LUT'): Lut3d {
     }
   }
   if (size === undefined) throw fail(lines.length, 'no LUT_3D_SIZE');
-  if (values.length !== size ** 3 * 3) throw fail(lines.length, `expected ${size ** 3} entries for size ${size}, found ${values.length / 3}`);
-  if (domainMin.some((v, c) => v >= domainMax[c]!)) throw fail(lines.length, 'DOMAIN_MIN must be below DOMAIN_MAX on every channel');
+  if (values.length !== size ** 3 * 3)
+    throw fail(lines.length, `expected ${size ** 3} entries for size ${size}, found ${values.length / 3}`);
+  if (domainMin.some((v, c) => v >= domainMax[c]!))
+    throw fail(lines.length, 'DOMAIN_MIN must be below DOMAIN_MAX on every channel');
   return { size, table: Float32Array.from(values), domainMin, domainMax, title };
 }

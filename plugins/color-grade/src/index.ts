@@ -11,11 +11,11 @@ import { definePlugin } from '@kinegraph/core/sdk';
 import { liftGammaGainNode } from './lift-gamma-gain.node.js';
 import { lut3dNode } from './lut3d.node.js';
 
-export { liftGammaGainNode, liftGammaGainGraph, applyLiftGammaGain, LUMA } from './lift-gamma-gain.node.js';
-export type { GradeValues } from './lift-gamma-gain.node.js';
-export { lut3dNode, lut3dGraph, applyLut3d } from './lut3d.node.js';
-export { parseCube, MAX_LUT_SIZE } from './cube.js';
 export type { Lut3d } from './cube.js';
+export { MAX_LUT_SIZE, parseCube } from './cube.js';
+export type { GradeValues } from './lift-gamma-gain.node.js';
+export { applyLiftGammaGain, LUMA, liftGammaGainGraph, liftGammaGainNode } from './lift-gamma-gain.node.js';
+export { applyLut3d, lut3dGraph, lut3dNode } from './lut3d.node.js';
 
 /** The plugin: a factory, so a host could pass options one day without breaking this signature. */
 export default definePlugin(() => ({

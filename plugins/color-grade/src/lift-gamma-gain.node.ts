@@ -1,5 +1,5 @@
-import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
 import type { BuiltGraph, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
+import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /** Rec. 709 luma weights: saturation is scaled around this grey. */
 export const LUMA = [0.2126, 0.7152, 0.0722] as const;
@@ -55,25 +55,34 @@ export function liftGammaGainGraph(): BuiltGraph {
  * Runs the lift/gamma/gain graph on a video tensor, on the store's device. Returns a new handle owned by
  * the caller; the parameter tensors it uploads are released before it returns, even when the run fails.
  */
-export async function applyLiftGammaGain(context: Pick<NodeContext, 'tensors' | 'signal'>, video: TensorHandle, values: GradeValues): Promise<TensorHandle> {
+export async function applyLiftGammaGain(
+  context: Pick<NodeContext, 'tensors' | 'signal'>,
+  video: TensorHandle,
+  values: GradeValues,
+): Promise<TensorHandle> {
   const { tensors } = context;
   const model = await tensors.loadModel(liftGammaGainGraph().bytes);
   const params: Record<string, TensorHandle> = {};
   try {
-    params['lift'] = await tensors.upload(Float32Array.from(values.lift), [3]);
-    params['gamma'] = await tensors.upload(Float32Array.from(values.gamma), [3]);
-    params['gain'] = await tensors.upload(Float32Array.from(values.gain), [3]);
-    params['saturation'] = await tensors.upload(Float32Array.of(values.saturation), []);
-    params['mix'] = await tensors.upload(Float32Array.of(values.mix), []);
+    params.lift = await tensors.upload(Float32Array.from(values.lift), [3]);
+    params.gamma = await tensors.upload(Float32Array.from(values.gamma), [3]);
+    params.gain = await tensors.upload(Float32Array.from(values.gain), [3]);
+    params.saturation = await tensors.upload(Float32Array.of(values.saturation), []);
+    params.mix = await tensors.upload(Float32Array.of(values.mix), []);
     const out = await tensors.run(model, { video, ...params }, ['graded'], context.signal);
-    return out['graded']!;
+    return out.graded!;
   } finally {
     for (const handle of Object.values(params)) tensors.release(handle);
   }
 }
 
 const rgb = (defaultValue: number, minimum: number, maximum: number, description: string) =>
-  Type.Array(Type.Number({ minimum, maximum }), { minItems: 3, maxItems: 3, default: [defaultValue, defaultValue, defaultValue], description });
+  Type.Array(Type.Number({ minimum, maximum }), {
+    minItems: 3,
+    maxItems: 3,
+    default: [defaultValue, defaultValue, defaultValue],
+    description,
+  });
 
 /**
  * **Lift / Gamma / Gain** (`color-grade/lift-gamma-gain`): the three-way colour corrector of every grading
@@ -90,13 +99,24 @@ export const liftGammaGainNode = defineNode({
   version: 2,
   title: 'Lift / Gamma / Gain',
   category: 'color',
-  description: 'Grades a video: lift (blacks), gamma (mid-tones), gain (whites) per channel, saturation and mix, on the device.',
+  description:
+    'Grades a video: lift (blacks), gamma (mid-tones), gain (whites) per channel, saturation and mix, on the device.',
   params: Type.Object({
     lift: rgb(0, -1, 1, 'Raises (+) or lowers (−) the blacks, per channel R, G, B; 0 leaves them.'),
     gamma: rgb(1, 0.1, 10, 'Mid-tones: above 1 brightens, below 1 darkens, per channel; 1 leaves them.'),
     gain: rgb(1, 0, 4, 'Scales every value (mostly the whites), per channel; 1 leaves them.'),
-    saturation: Type.Number({ default: 1, minimum: 0, maximum: 4, description: '0 is greyscale, 1 unchanged, above 1 more colourful.' }),
-    mix: Type.Number({ default: 1, minimum: 0, maximum: 1, description: 'How much of the grade to apply: 0 returns the input, 1 the full grade.' }),
+    saturation: Type.Number({
+      default: 1,
+      minimum: 0,
+      maximum: 4,
+      description: '0 is greyscale, 1 unchanged, above 1 more colourful.',
+    }),
+    mix: Type.Number({
+      default: 1,
+      minimum: 0,
+      maximum: 1,
+      description: 'How much of the grade to apply: 0 returns the input, 1 the full grade.',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
@@ -107,16 +127,28 @@ export const liftGammaGainNode = defineNode({
         const v = typeof value === 'number' ? value : fallback;
         return [v, v, v];
       };
-      return { params: { ...params, lift: repeat(params['lift'], 0), gamma: repeat(params['gamma'], 1), gain: repeat(params['gain'], 1) }, inputs };
+      return {
+        params: {
+          ...params,
+          lift: repeat(params.lift, 0),
+          gamma: repeat(params.gamma, 1),
+          gain: repeat(params.gain, 1),
+        },
+        inputs,
+      };
     },
   },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
-      throw new KinegraphError('INVALID_INPUT', `Lift / Gamma / Gain needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`, {
-        nodeId: context.nodeId,
-        hint: 'Connect a video output (a sampler, Load Video, ...).',
-      });
+      throw new KinegraphError(
+        'INVALID_INPUT',
+        `Lift / Gamma / Gain needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        {
+          nodeId: context.nodeId,
+          hint: 'Connect a video output (a sampler, Load Video, ...).',
+        },
+      );
     }
     const values: GradeValues = {
       lift: triple(params.lift),

@@ -1,8 +1,8 @@
 import { stat } from 'node:fs/promises';
-import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
 import type { BuiltGraph, GraphValue, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
-import { parseCube } from './cube.js';
+import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 import type { Lut3d } from './cube.js';
+import { parseCube } from './cube.js';
 
 let cached: BuiltGraph | undefined;
 
@@ -49,17 +49,22 @@ export function lut3dGraph(): BuiltGraph {
 }
 
 /** Runs {@link lut3dGraph} on a video; returns a new handle owned by the caller and frees what it uploaded. */
-export async function applyLut3d(context: Pick<NodeContext, 'tensors' | 'signal'>, video: TensorHandle, lut: Lut3d, mix: number): Promise<TensorHandle> {
+export async function applyLut3d(
+  context: Pick<NodeContext, 'tensors' | 'signal'>,
+  video: TensorHandle,
+  lut: Lut3d,
+  mix: number,
+): Promise<TensorHandle> {
   const { tensors } = context;
   const model = await tensors.loadModel(lut3dGraph().bytes);
   const feeds: Record<string, TensorHandle> = {};
   try {
-    feeds['table'] = await tensors.upload(lut.table, [lut.size ** 3, 3]);
-    feeds['size'] = await tensors.upload(Float32Array.of(lut.size), []);
-    feeds['domainMin'] = await tensors.upload(Float32Array.from(lut.domainMin), [3]);
-    feeds['domainMax'] = await tensors.upload(Float32Array.from(lut.domainMax), [3]);
-    feeds['mix'] = await tensors.upload(Float32Array.of(mix), []);
-    return (await tensors.run(model, { video, ...feeds }, ['graded'], context.signal))['graded']!;
+    feeds.table = await tensors.upload(lut.table, [lut.size ** 3, 3]);
+    feeds.size = await tensors.upload(Float32Array.of(lut.size), []);
+    feeds.domainMin = await tensors.upload(Float32Array.from(lut.domainMin), [3]);
+    feeds.domainMax = await tensors.upload(Float32Array.from(lut.domainMax), [3]);
+    feeds.mix = await tensors.upload(Float32Array.of(mix), []);
+    return (await tensors.run(model, { video, ...feeds }, ['graded'], context.signal)).graded!;
   } finally {
     for (const handle of Object.values(feeds)) tensors.release(handle);
   }
@@ -77,8 +82,16 @@ export const lut3dNode = defineNode({
   category: 'color',
   description: 'Grades a video with a 3D LUT from a .cube file (trilinear interpolation), on the device.',
   params: Type.Object({
-    path: Type.String({ default: 'look.cube', description: 'The .cube file, relative to the workflow\u2019s folder or inputs/.' }),
-    mix: Type.Number({ default: 1, minimum: 0, maximum: 1, description: 'How much of the LUT to apply: 0 returns the input, 1 the full look.' }),
+    path: Type.String({
+      default: 'look.cube',
+      description: 'The .cube file, relative to the workflow\u2019s folder or inputs/.',
+    }),
+    mix: Type.Number({
+      default: 1,
+      minimum: 0,
+      maximum: 1,
+      description: 'How much of the LUT to apply: 0 returns the input, 1 the full look.',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
@@ -95,10 +108,14 @@ export const lut3dNode = defineNode({
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
-      throw new KinegraphError('INVALID_INPUT', `Apply 3D LUT needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`, {
-        nodeId: context.nodeId,
-        hint: 'Connect a video output (a sampler, Load Video, ...).',
-      });
+      throw new KinegraphError(
+        'INVALID_INPUT',
+        `Apply 3D LUT needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        {
+          nodeId: context.nodeId,
+          hint: 'Connect a video output (a sampler, Load Video, ...).',
+        },
+      );
     }
     const bytes = await context.files.read(params.path);
     let lut: Lut3d;
@@ -106,7 +123,11 @@ export const lut3dNode = defineNode({
       lut = parseCube(new TextDecoder().decode(bytes), params.path);
     } catch (error) {
       // The parser does not know the node; the user needs to know which node's file is broken.
-      if (error instanceof KinegraphError) throw new KinegraphError(error.code, error.message, { nodeId: context.nodeId, ...(error.hint ? { hint: error.hint } : {}) });
+      if (error instanceof KinegraphError)
+        throw new KinegraphError(error.code, error.message, {
+          nodeId: context.nodeId,
+          ...(error.hint ? { hint: error.hint } : {}),
+        });
       throw error;
     }
     context.progress(0.5, { message: `${lut.title ?? params.path}: ${lut.size}³` });

@@ -3,20 +3,24 @@
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '@kinegraph/core';
-import colorGrade from './index.js';
-import { parseCube } from './cube.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lut3d } from './cube.js';
-import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
+import { parseCube } from './cube.js';
+import colorGrade from './index.js';
 import type { TestVideo } from './test-nodes.js';
+import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
 
 let runtime: Runtime;
 let root: string;
 let inputs: string;
 let out: string;
 beforeAll(async () => {
-  runtime = await Runtime.create({ plugins: [await colorGrade(), { name: 'test', nodes: testNodes }], discover: false, threads: 1 });
+  runtime = await Runtime.create({
+    plugins: [await colorGrade(), { name: 'test', nodes: testNodes }],
+    discover: false,
+    threads: 1,
+  });
   root = await mkdtemp(join(tmpdir(), 'kg-lut-'));
   inputs = join(root, 'inputs');
   out = join(root, 'out');
@@ -31,7 +35,14 @@ afterAll(async () => {
 /** Writes a .cube whose entry (r, g, b) — indices in 0..n−1 — is `map(r/(n−1), g/(n−1), b/(n−1))`. */
 function cubeText(n: number, map: (r: number, g: number, b: number) => [number, number, number], header = ''): string {
   const lines = ['# test LUT', 'TITLE "test"', header, `LUT_3D_SIZE ${n}`];
-  for (let b = 0; b < n; b++) for (let g = 0; g < n; g++) for (let r = 0; r < n; r++) lines.push(map(r / (n - 1), g / (n - 1), b / (n - 1)).map((v) => v.toFixed(6)).join(' '));
+  for (let b = 0; b < n; b++)
+    for (let g = 0; g < n; g++)
+      for (let r = 0; r < n; r++)
+        lines.push(
+          map(r / (n - 1), g / (n - 1), b / (n - 1))
+            .map((v) => v.toFixed(6))
+            .join(' '),
+        );
   return `${lines.join('\n')}\n`;
 }
 
@@ -45,7 +56,9 @@ function reference(video: TestVideo, lut: Lut3d, mix: number): Float32Array {
     for (let i = 0; i < plane; i++) {
       const at = (c: number) => bi * 3 * plane + c * plane + i;
       const x = [0, 1, 2].map((c) => (video.data[at(c)]! + 1) / 2);
-      const p = x.map((v, c) => Math.min(Math.max((v - lut.domainMin[c]!) / (lut.domainMax[c]! - lut.domainMin[c]!), 0), 1) * (n - 1));
+      const p = x.map(
+        (v, c) => Math.min(Math.max((v - lut.domainMin[c]!) / (lut.domainMax[c]! - lut.domainMin[c]!), 0), 1) * (n - 1),
+      );
       const i0 = p.map((v) => Math.min(Math.floor(v), n - 2));
       const t = p.map((v, c) => v - i0[c]!);
       for (let c = 0; c < 3; c++) {
@@ -74,11 +87,20 @@ function maxAbsDiff(a: Float32Array, b: Float32Array): number {
 const applyLut = (params: Record<string, unknown>) => ({
   src: { type: 'test/source', version: 1, params: { key: 'clip' } },
   lut: { type: 'color-grade/lut3d', version: 1, params, inputs: { video: { node: 'src', output: 'video' } } },
-  cap: { type: 'test/capture', version: 1, params: { key: 'out' }, inputs: { video: { node: 'lut', output: 'video' } } },
+  cap: {
+    type: 'test/capture',
+    version: 1,
+    params: { key: 'out' },
+    inputs: { video: { node: 'lut', output: 'video' } },
+  },
 });
 
 // A non-linear, channel-mixing look: no interpolation scheme short of the right one matches it.
-const look = (r: number, g: number, b: number): [number, number, number] => [Math.sqrt(r) * 0.8 + b * 0.2, g * g, 0.5 * (r + b) + 0.1 * Math.sin(g * 5)];
+const look = (r: number, g: number, b: number): [number, number, number] => [
+  Math.sqrt(r) * 0.8 + b * 0.2,
+  g * g,
+  0.5 * (r + b) + 0.1 * Math.sin(g * 5),
+];
 
 describe('parseCube', () => {
   it('reads size, title, domain and the table in red-fastest order', () => {
@@ -105,7 +127,10 @@ describe('color-grade/lut3d', () => {
   });
 
   it('an identity LUT returns the input (trilinear reproduces linear maps exactly)', async () => {
-    await writeFile(join(inputs, 'identity.cube'), cubeText(5, (r, g, b) => [r, g, b]));
+    await writeFile(
+      join(inputs, 'identity.cube'),
+      cubeText(5, (r, g, b) => [r, g, b]),
+    );
     const end = await runNodes(runtime, applyLut({ path: 'identity.cube' }), { out, allowed: [inputs] });
     expect(end.error).toBeUndefined();
     expect(maxAbsDiff(captured.get('out')!.data, clip.data)).toBeLessThan(1e-5);
@@ -128,25 +153,41 @@ describe('color-grade/lut3d', () => {
   it('honours DOMAIN_MIN/DOMAIN_MAX', async () => {
     const text = cubeText(3, look, 'DOMAIN_MIN 0.1 0 0.2\nDOMAIN_MAX 0.9 1 0.7');
     await writeFile(join(inputs, 'domain.cube'), text);
-    expect((await runNodes(runtime, applyLut({ path: 'domain.cube' }), { out, allowed: [inputs] })).error).toBeUndefined();
+    expect(
+      (await runNodes(runtime, applyLut({ path: 'domain.cube' }), { out, allowed: [inputs] })).error,
+    ).toBeUndefined();
     expect(maxAbsDiff(captured.get('out')!.data, reference(clip, parseCube(text), 1))).toBeLessThan(1e-5);
   });
 
   it('re-reads an edited file (the fingerprint changes) instead of reusing the cached output', async () => {
-    await writeFile(join(inputs, 'edit.cube'), cubeText(2, (r, g, b) => [r, g, b]));
-    expect((await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error).toBeUndefined();
+    await writeFile(
+      join(inputs, 'edit.cube'),
+      cubeText(2, (r, g, b) => [r, g, b]),
+    );
+    expect(
+      (await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error,
+    ).toBeUndefined();
     const text = cubeText(2, () => [0.5, 0.5, 0.5]);
     await writeFile(join(inputs, 'edit.cube'), text);
-    expect((await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error).toBeUndefined();
+    expect(
+      (await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error,
+    ).toBeUndefined();
     expect(captured.get('out')!.data.every((v) => Math.abs(v) < 1e-6)).toBe(true); // 0.5 grey is 0 in [-1, 1]
   });
 
   it('reports a broken file, a missing file and a file outside the allowed folders, naming the node', async () => {
     await writeFile(join(inputs, 'broken.cube'), 'LUT_3D_SIZE 2\n0 0 zero\n');
-    expect((await runNodes(runtime, applyLut({ path: 'broken.cube' }), { out, allowed: [inputs] })).error).toMatchObject({ code: 'LUT_INVALID', nodeId: 'lut' });
-    expect((await runNodes(runtime, applyLut({ path: 'nope.cube' }), { out, allowed: [inputs] })).error).toMatchObject({ code: 'FILE_NOT_FOUND', nodeId: 'lut' });
+    expect(
+      (await runNodes(runtime, applyLut({ path: 'broken.cube' }), { out, allowed: [inputs] })).error,
+    ).toMatchObject({ code: 'LUT_INVALID', nodeId: 'lut' });
+    expect((await runNodes(runtime, applyLut({ path: 'nope.cube' }), { out, allowed: [inputs] })).error).toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      nodeId: 'lut',
+    });
     await writeFile(join(root, 'secret.cube'), cubeText(2, look));
-    expect((await runNodes(runtime, applyLut({ path: join(root, 'secret.cube') }), { out, allowed: [inputs] })).error).toMatchObject({ code: 'PATH_OUTSIDE_ALLOWED', nodeId: 'lut' });
+    expect(
+      (await runNodes(runtime, applyLut({ path: join(root, 'secret.cube') }), { out, allowed: [inputs] })).error,
+    ).toMatchObject({ code: 'PATH_OUTSIDE_ALLOWED', nodeId: 'lut' });
   });
 
   it('leaks no tensors', async () => {

@@ -3,9 +3,10 @@
  * capture sink that reads a node's output back into JS. With them a test runs a real workflow through
  * `Runtime` — validation, migration, scheduling, tensor ownership — and looks at the numbers.
  */
-import { Type, defineNode } from '@kinegraph/core/sdk';
-import type { AnyNodeDefinition } from '@kinegraph/core/sdk';
+
 import type { Runtime, SerializedError } from '@kinegraph/core';
+import type { AnyNodeDefinition } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 
 /** A video made in JS: float32 data [B, 3, F, H, W] in [-1, 1]. */
 export interface TestVideo {
@@ -32,7 +33,9 @@ const source = defineNode({
   async run({ params, context }) {
     const video = sources.get(params.key);
     if (!video) throw new Error(`test/source: no video under "${params.key}"`);
-    return { video: { kind: 'video' as const, tensor: await context.tensors.upload(video.data, video.dims), fps: video.fps } };
+    return {
+      video: { kind: 'video' as const, tensor: await context.tensors.upload(video.data, video.dims), fps: video.fps },
+    };
   },
 });
 
@@ -66,7 +69,11 @@ export function gradientVideo(frames: number, height: number, width: number, bat
       for (let f = 0; f < frames; f++)
         for (let y = 0; y < height; y++)
           for (let x = 0; x < width; x++) {
-            const t = (x / Math.max(1, width - 1)) * (c === 0 ? 1 : 0.3) + (y / Math.max(1, height - 1)) * (c === 1 ? 1 : 0.3) + (f / Math.max(1, frames - 1)) * (c === 2 ? 1 : 0.2) + b * 0.1;
+            const t =
+              (x / Math.max(1, width - 1)) * (c === 0 ? 1 : 0.3) +
+              (y / Math.max(1, height - 1)) * (c === 1 ? 1 : 0.3) +
+              (f / Math.max(1, frames - 1)) * (c === 2 ? 1 : 0.2) +
+              b * 0.1;
             data[i++] = Math.sin(t * 2.3 + c) * 0.999;
           }
   return { data, dims: [batch, 3, frames, height, width], fps: 12 };
@@ -83,17 +90,26 @@ export interface RunEnd {
  * Runs a workflow made of `nodes` and resolves with its last event and all events. Subscribes by hand:
  * rxjs is core's dependency, not the plugin's.
  */
-export function runNodes(runtime: Runtime, nodes: Record<string, unknown>, folders: { out: string; allowed?: readonly string[] }): Promise<RunEnd> {
+export function runNodes(
+  runtime: Runtime,
+  nodes: Record<string, unknown>,
+  folders: { out: string; allowed?: readonly string[] },
+): Promise<RunEnd> {
   return new Promise((resolve, reject) => {
     const events: Array<{ type: string; nodeId?: string; [key: string]: unknown }> = [];
-    runtime.run({ format: 'kinegraph/workflow@1', nodes }, { outputFolder: folders.out, allowedFolders: folders.allowed ?? [], concurrency: 1 }).subscribe({
-      next: (event) => events.push(event as unknown as (typeof events)[number]),
-      error: reject,
-      complete: () => {
-        const end = events.at(-1)!;
-        resolve({ type: end.type, events, ...(end['error'] ? { error: end['error'] as SerializedError } : {}) });
-      },
-    });
+    runtime
+      .run(
+        { format: 'kinegraph/workflow@1', nodes },
+        { outputFolder: folders.out, allowedFolders: folders.allowed ?? [], concurrency: 1 },
+      )
+      .subscribe({
+        next: (event) => events.push(event as unknown as (typeof events)[number]),
+        error: reject,
+        complete: () => {
+          const end = events.at(-1)!;
+          resolve({ type: end.type, events, ...(end.error ? { error: end.error as SerializedError } : {}) });
+        },
+      });
   });
 }
 

@@ -1,5 +1,5 @@
-import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
 import type { BuiltGraph, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
+import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /** How the blend weight rises across the overlap. */
 export type FadeCurve = 'linear' | 'smooth';
@@ -48,12 +48,17 @@ export function crossfadeGraph(): BuiltGraph {
  * Runs {@link crossfadeGraph} on a video; returns a new handle owned by the caller (N − K frames) and frees
  * the weights it uploaded.
  */
-export async function crossfadeLoop(context: Pick<NodeContext, 'tensors' | 'signal'>, video: TensorHandle, overlap: number, curve: FadeCurve): Promise<TensorHandle> {
+export async function crossfadeLoop(
+  context: Pick<NodeContext, 'tensors' | 'signal'>,
+  video: TensorHandle,
+  overlap: number,
+  curve: FadeCurve,
+): Promise<TensorHandle> {
   const { tensors } = context;
   const model = await tensors.loadModel(crossfadeGraph().bytes);
   const weights = await tensors.upload(fadeWeights(overlap, curve), [overlap]);
   try {
-    return (await tensors.run(model, { video, weights }, ['looped'], context.signal))['looped']!;
+    return (await tensors.run(model, { video, weights }, ['looped'], context.signal)).looped!;
   } finally {
     tensors.release(weights);
   }
@@ -75,27 +80,44 @@ export const crossfadeNode = defineNode({
   version: 1,
   title: 'Seamless Loop (cross-fade)',
   category: 'video/loop',
-  description: 'Makes a clip loop without a jump by dissolving its last frames into its first; the result is `overlap` frames shorter.',
+  description:
+    'Makes a clip loop without a jump by dissolving its last frames into its first; the result is `overlap` frames shorter.',
   params: Type.Object({
-    overlap: Type.Integer({ default: 4, minimum: 1, maximum: 1000, description: 'Frames to dissolve (K); the output has K fewer frames. At most half the clip.' }),
-    curve: Type.Union([Type.Literal('linear'), Type.Literal('smooth')], { default: 'smooth', description: 'Dissolve speed: linear, or smooth (eases in and out).' }),
+    overlap: Type.Integer({
+      default: 4,
+      minimum: 1,
+      maximum: 1000,
+      description: 'Frames to dissolve (K); the output has K fewer frames. At most half the clip.',
+    }),
+    curve: Type.Union([Type.Literal('linear'), Type.Literal('smooth')], {
+      default: 'smooth',
+      description: 'Dissolve speed: linear, or smooth (eases in and out).',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5) {
-      throw new KinegraphError('INVALID_INPUT', `Seamless Loop needs a video [B, C, F, H, W]; got [${tensor.dims.join(', ')}].`, {
-        nodeId: context.nodeId,
-        hint: 'Connect a video output (a sampler, Load Video, ...).',
-      });
+      throw new KinegraphError(
+        'INVALID_INPUT',
+        `Seamless Loop needs a video [B, C, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        {
+          nodeId: context.nodeId,
+          hint: 'Connect a video output (a sampler, Load Video, ...).',
+        },
+      );
     }
     const frames = tensor.dims[2]!;
     if (2 * params.overlap > frames) {
-      throw new KinegraphError('PARAM_INVALID', `overlap ${params.overlap} is more than half of the clip's ${frames} frames.`, {
-        nodeId: context.nodeId,
-        hint: `Use an overlap from 1 to ${Math.floor(frames / 2)} for this clip.`,
-      });
+      throw new KinegraphError(
+        'PARAM_INVALID',
+        `overlap ${params.overlap} is more than half of the clip's ${frames} frames.`,
+        {
+          nodeId: context.nodeId,
+          hint: `Use an overlap from 1 to ${Math.floor(frames / 2)} for this clip.`,
+        },
+      );
     }
     context.throwIfCancelled();
     const looped = await crossfadeLoop(context, tensor, params.overlap, params.curve);

@@ -3,18 +3,22 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '@kinegraph/core';
-import seamlessLoop from './index.js';
-import { fadeWeights } from './crossfade.node.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FadeCurve } from './crossfade.node.js';
-import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
+import { fadeWeights } from './crossfade.node.js';
+import seamlessLoop from './index.js';
 import type { TestVideo } from './test-nodes.js';
+import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
 
 let runtime: Runtime;
 let out: string;
 beforeAll(async () => {
-  runtime = await Runtime.create({ plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }], discover: false, threads: 1 });
+  runtime = await Runtime.create({
+    plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }],
+    discover: false,
+    threads: 1,
+  });
   out = await mkdtemp(join(tmpdir(), 'kg-loop-'));
 });
 afterAll(async () => {
@@ -25,14 +29,20 @@ afterAll(async () => {
 const loop = (key: string, params: Record<string, unknown>) => ({
   src: { type: 'test/source', version: 1, params: { key } },
   loop: { type: 'seamless-loop/crossfade', version: 1, params, inputs: { video: { node: 'src', output: 'video' } } },
-  cap: { type: 'test/capture', version: 1, params: { key: 'out' }, inputs: { video: { node: 'loop', output: 'video' } } },
+  cap: {
+    type: 'test/capture',
+    version: 1,
+    params: { key: 'out' },
+    inputs: { video: { node: 'loop', output: 'video' } },
+  },
 });
 
 /** One frame of batch item b, channel-major, as a copy. */
 function frame(video: TestVideo, b: number, f: number): Float32Array {
   const [, c, n, h, w] = video.dims;
   const result = new Float32Array(c * h * w);
-  for (let ch = 0; ch < c; ch++) result.set(video.data.subarray(((b * c + ch) * n + f) * h * w, ((b * c + ch) * n + f + 1) * h * w), ch * h * w);
+  for (let ch = 0; ch < c; ch++)
+    result.set(video.data.subarray(((b * c + ch) * n + f) * h * w, ((b * c + ch) * n + f + 1) * h * w), ch * h * w);
   return result;
 }
 
@@ -60,7 +70,10 @@ function reference(video: TestVideo, k: number, curve: FadeCurve): Float32Array 
 function driftingVideo(frames: number, height: number, width: number): TestVideo {
   const data = new Float32Array(3 * frames * height * width);
   let i = 0;
-  for (let c = 0; c < 3; c++) for (let f = 0; f < frames; f++) for (let y = 0; y < height; y++) for (let x = 0; x < width; x++) data[i++] = 0.9 * Math.sin(0.35 * x + 0.2 * y - 0.15 * f + c);
+  for (let c = 0; c < 3; c++)
+    for (let f = 0; f < frames; f++)
+      for (let y = 0; y < height; y++)
+        for (let x = 0; x < width; x++) data[i++] = 0.9 * Math.sin(0.35 * x + 0.2 * y - 0.15 * f + c);
   return { data, dims: [1, 3, frames, height, width], fps: 8 };
 }
 
@@ -101,7 +114,8 @@ describe('seamless-loop/crossfade', () => {
     expect((await runNodes(runtime, loop('drift', { overlap: k, curve: 'smooth' }), { out })).error).toBeUndefined();
     const result = captured.get('out')!;
     const m = result.dims[2];
-    const steps = (v: TestVideo, count: number) => Array.from({ length: count - 1 }, (_, f) => meanAbs(frame(v, 0, f), frame(v, 0, f + 1)));
+    const steps = (v: TestVideo, count: number) =>
+      Array.from({ length: count - 1 }, (_, f) => meanAbs(frame(v, 0, f), frame(v, 0, f + 1)));
     const meanStep = (v: TestVideo, count: number) => steps(v, count).reduce((a, b) => a + b, 0) / (count - 1);
 
     const jumpBefore = meanAbs(frame(clip, 0, 15), frame(clip, 0, 0));

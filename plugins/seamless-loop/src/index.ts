@@ -12,10 +12,10 @@ import { definePlugin } from '@kinegraph/core/sdk';
 import { crossfadeNode } from './crossfade.node.js';
 import { seamConditionNode } from './seam-condition.node.js';
 
-export { crossfadeNode, crossfadeGraph, crossfadeLoop, fadeWeights } from './crossfade.node.js';
 export type { FadeCurve } from './crossfade.node.js';
-export { seamConditionNode, seamConditionGraph, seamCondition, planSeam } from './seam-condition.node.js';
+export { crossfadeGraph, crossfadeLoop, crossfadeNode, fadeWeights } from './crossfade.node.js';
 export type { SeamPlan } from './seam-condition.node.js';
+export { planSeam, seamCondition, seamConditionGraph, seamConditionNode } from './seam-condition.node.js';
 
 /** The plugin: a factory, so a host could pass options one day without breaking this signature. */
 export default definePlugin(() => ({

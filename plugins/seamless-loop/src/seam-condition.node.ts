@@ -1,5 +1,5 @@
-import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
 import type { BuiltGraph, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
+import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /** Where the seam goes and which frames the sampler regenerates, for a clip of `frames` frames. */
 export interface SeamPlan {
@@ -49,7 +49,11 @@ export function seamConditionGraph(): BuiltGraph {
 }
 
 /** Runs {@link seamConditionGraph}; returns new handles owned by the caller. */
-export async function seamCondition(context: Pick<NodeContext, 'tensors' | 'signal'>, video: TensorHandle, plan: SeamPlan): Promise<{ rolled: TensorHandle; known: TensorHandle; mask: TensorHandle }> {
+export async function seamCondition(
+  context: Pick<NodeContext, 'tensors' | 'signal'>,
+  video: TensorHandle,
+  plan: SeamPlan,
+): Promise<{ rolled: TensorHandle; known: TensorHandle; mask: TensorHandle }> {
   const { tensors } = context;
   const model = await tensors.loadModel(seamConditionGraph().bytes);
   const n = plan.order.length;
@@ -58,7 +62,7 @@ export async function seamCondition(context: Pick<NodeContext, 'tensors' | 'sign
     const keep = await tensors.upload(Float32Array.from(plan.keep), [n]);
     try {
       const out = await tensors.run(model, { video, order, keep }, ['rolled', 'known', 'mask'], context.signal);
-      return { rolled: out['rolled']!, known: out['known']!, mask: out['mask']! };
+      return { rolled: out.rolled!, known: out.known!, mask: out.mask! };
     } finally {
       tensors.release(keep);
     }
@@ -83,29 +87,46 @@ export const seamConditionNode = defineNode({
   version: 1,
   title: 'Seamless Loop (re-sample seam)',
   category: 'video/loop',
-  description: 'Rolls a clip so its loop seam is in the middle and marks the frames around it for a STUNet sampler to regenerate.',
+  description:
+    'Rolls a clip so its loop seam is in the middle and marks the frames around it for a STUNet sampler to regenerate.',
   params: Type.Object({
-    regenerate: Type.Integer({ default: 4, minimum: 1, maximum: 1000, description: 'Frames around the seam the sampler regenerates; at most the clip length minus 2.' }),
+    regenerate: Type.Integer({
+      default: 4,
+      minimum: 1,
+      maximum: 1000,
+      description: 'Frames around the seam the sampler regenerates; at most the clip length minus 2.',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: {
-    conditioning: { type: 'conditioning', description: 'For kinegraph/stunet-sample: the rolled clip, known everywhere but around the seam.' },
+    conditioning: {
+      type: 'conditioning',
+      description: 'For kinegraph/stunet-sample: the rolled clip, known everywhere but around the seam.',
+    },
     video: { type: 'video', description: 'The rolled clip, before re-sampling.' },
   },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
-      throw new KinegraphError('INVALID_INPUT', `Seamless Loop needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`, {
-        nodeId: context.nodeId,
-        hint: 'Connect a video output (a sampler, Load Video, ...).',
-      });
+      throw new KinegraphError(
+        'INVALID_INPUT',
+        `Seamless Loop needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        {
+          nodeId: context.nodeId,
+          hint: 'Connect a video output (a sampler, Load Video, ...).',
+        },
+      );
     }
     const frames = tensor.dims[2]!;
     if (params.regenerate > frames - 2) {
-      throw new KinegraphError('PARAM_INVALID', `regenerate ${params.regenerate} leaves fewer than 2 known frames of the clip's ${frames}.`, {
-        nodeId: context.nodeId,
-        hint: `Use regenerate from 1 to ${Math.max(1, frames - 2)} for this clip.`,
-      });
+      throw new KinegraphError(
+        'PARAM_INVALID',
+        `regenerate ${params.regenerate} leaves fewer than 2 known frames of the clip's ${frames}.`,
+        {
+          nodeId: context.nodeId,
+          hint: `Use regenerate from 1 to ${Math.max(1, frames - 2)} for this clip.`,
+        },
+      );
     }
     context.throwIfCancelled();
     const { rolled, known, mask } = await seamCondition(context, tensor, planSeam(frames, params.regenerate));

@@ -3,16 +3,28 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '@kinegraph/core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import seamlessLoop from './index.js';
 import { planSeam } from './seam-condition.node.js';
-import { captured, capturedConditioning, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
+import {
+  captured,
+  capturedConditioning,
+  gradientVideo,
+  liveTensorsAfterClear,
+  runNodes,
+  sources,
+  testNodes,
+} from './test-nodes.js';
 
 let runtime: Runtime;
 let out: string;
 beforeAll(async () => {
-  runtime = await Runtime.create({ plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }], discover: false, threads: 1 });
+  runtime = await Runtime.create({
+    plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }],
+    discover: false,
+    threads: 1,
+  });
   out = await mkdtemp(join(tmpdir(), 'kg-seam-'));
 });
 afterAll(async () => {
@@ -22,14 +34,33 @@ afterAll(async () => {
 
 const seam = (key: string, params: Record<string, unknown>) => ({
   src: { type: 'test/source', version: 1, params: { key } },
-  seam: { type: 'seamless-loop/seam-condition', version: 1, params, inputs: { video: { node: 'src', output: 'video' } } },
-  cond: { type: 'test/capture-conditioning', version: 1, params: { key: 'cond' }, inputs: { conditioning: { node: 'seam', output: 'conditioning' } } },
-  cap: { type: 'test/capture', version: 1, params: { key: 'rolled' }, inputs: { video: { node: 'seam', output: 'video' } } },
+  seam: {
+    type: 'seamless-loop/seam-condition',
+    version: 1,
+    params,
+    inputs: { video: { node: 'src', output: 'video' } },
+  },
+  cond: {
+    type: 'test/capture-conditioning',
+    version: 1,
+    params: { key: 'cond' },
+    inputs: { conditioning: { node: 'seam', output: 'conditioning' } },
+  },
+  cap: {
+    type: 'test/capture',
+    version: 1,
+    params: { key: 'rolled' },
+    inputs: { video: { node: 'seam', output: 'video' } },
+  },
 });
 
 describe('planSeam', () => {
   it('rolls by half and marks the frames straddling the old seam', () => {
-    expect(planSeam(10, 4)).toEqual({ order: [5, 6, 7, 8, 9, 0, 1, 2, 3, 4], keep: [1, 1, 1, 0, 0, 0, 0, 1, 1, 1], seamAt: 5 });
+    expect(planSeam(10, 4)).toEqual({
+      order: [5, 6, 7, 8, 9, 0, 1, 2, 3, 4],
+      keep: [1, 1, 1, 0, 0, 0, 0, 1, 1, 1],
+      seamAt: 5,
+    });
     // Odd lengths and odd counts: the old last frame (9 of 0..8 → index 4) and old first frame stay inside.
     const odd = planSeam(9, 3);
     expect(odd.order).toEqual([4, 5, 6, 7, 8, 0, 1, 2, 3]);
@@ -60,7 +91,9 @@ describe('seamless-loop/seam-condition', () => {
           const at = (frame: number) => ((b * 3 + c) * 10 + frame) * plane;
           const source = clip.data.subarray(at(plan.order[f]!), at(plan.order[f]!) + plane);
           expect(rolled.data.subarray(at(f), at(f) + plane)).toEqual(source);
-          expect(Array.from(cond.video.subarray(at(f), at(f) + plane))).toEqual(Array.from(source, (v) => v * plan.keep[f]!));
+          expect(Array.from(cond.video.subarray(at(f), at(f) + plane))).toEqual(
+            Array.from(source, (v) => v * plan.keep[f]!),
+          );
         }
       }
   });

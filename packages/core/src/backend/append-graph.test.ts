@@ -1,7 +1,7 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
 import { IR_VERSION, onnx } from '../graph/onnx-proto.js';
 import { TensorError } from '../tensor/errors.js';
@@ -63,7 +63,10 @@ describe('appendGraph: one session runs a model and the op graph after it', () =
   });
 
   test('bad links and name clashes are coded errors that list what exists', () => {
-    const run = (links: Record<string, string>, bytes = tail.bytes) => () => appendGraph(model.bytes, { bytes, links });
+    const run =
+      (links: Record<string, string>, bytes = tail.bytes) =>
+      () =>
+        appendGraph(model.bytes, { bytes, links });
     expect(run({ nope: 'y' })).toThrow(/"nope" is not an input of the appended graph \(inputs: a, b, xin\)/);
     expect(run({ a: 'z' })).toThrow(/no input or output "z" \(inputs: x; outputs: y\)/);
     // Unlinked, the tail's input "xin" is fine, but one named like a model value is not.
@@ -82,20 +85,28 @@ describe('appendGraph: one session runs a model and the op graph after it', () =
     decoded.opsetImport = [{ domain: '', version: 18 }];
     decoded.irVersion = IR_VERSION;
     const opset18 = new Uint8Array(onnx.ModelProto.encode(decoded).finish());
-    expect(() => appendGraph(model.bytes, { bytes: opset18, links: { a: 'y' } })).toThrow(/opset 17 and the appended graph opset 18/);
+    expect(() => appendGraph(model.bytes, { bytes: opset18, links: { a: 'y' } })).toThrow(
+      /opset 17 and the appended graph opset 18/,
+    );
   });
 
   test('a model file that is not ONNX (truncated) is the model’s fault: MODEL_LOAD_FAILED', async () => {
     const path = join(dir, 'truncated.onnx');
     writeFileSync(path, model.bytes.subarray(0, model.bytes.length - 7));
-    expect(() => appendGraph(model.bytes.subarray(0, model.bytes.length - 7), { bytes: tail.bytes, links: { a: 'y' } })).toThrow(/cannot be read as ONNX/);
-    await expect(store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'y', xin: 'x' } } })).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
+    expect(() =>
+      appendGraph(model.bytes.subarray(0, model.bytes.length - 7), { bytes: tail.bytes, links: { a: 'y' } }),
+    ).toThrow(/cannot be read as ONNX/);
+    await expect(
+      store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'y', xin: 'x' } } }),
+    ).rejects.toMatchObject({ code: 'MODEL_LOAD_FAILED' });
   });
 
   test('a load with a bad tail fails with the code and leaves the pool usable', async () => {
     const path = join(dir, 'bad.onnx');
     writeFileSync(path, model.bytes);
-    await expect(store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'missing' } } })).rejects.toMatchObject({ code: 'GRAPH_APPEND_FAILED' });
+    await expect(
+      store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'missing' } } }),
+    ).rejects.toMatchObject({ code: 'GRAPH_APPEND_FAILED' });
     const ok = await store.loadModel(path, { appendGraph: { bytes: tail.bytes, links: { a: 'y', xin: 'x' } } });
     expect(ok.outputNames.length).toBe(3);
   });

@@ -11,10 +11,11 @@
  * model's followed by the tail's. Every other name of the tail is prefixed, so it cannot collide with the
  * model's.
  */
-import type { AppendedGraph } from '../tensor/types.js';
-import { TensorError } from '../tensor/errors.js';
-import { onnx } from '../graph/onnx-proto.js';
+
 import type { OnnxNs } from '../graph/onnx-proto.js';
+import { onnx } from '../graph/onnx-proto.js';
+import { TensorError } from '../tensor/errors.js';
+import type { AppendedGraph } from '../tensor/types.js';
 
 const PREFIX = 'kinegraph_tail/';
 const GRAPH_ATTRS = new Set([5, 10]); // AttributeProto.GRAPH, GRAPHS: subgraphs (If, Loop, Scan)
@@ -31,7 +32,10 @@ export function decodeModel(bytes: Uint8Array): OnnxNs.ModelProto {
   try {
     return onnx.ModelProto.decode(bytes);
   } catch (error) {
-    throw new TensorError('MODEL_LOAD_FAILED', `the model cannot be read as ONNX (truncated or not a model file): ${(error as Error).message}`);
+    throw new TensorError(
+      'MODEL_LOAD_FAILED',
+      `the model cannot be read as ONNX (truncated or not a model file): ${(error as Error).message}`,
+    );
   }
 }
 
@@ -57,20 +61,32 @@ export function appendGraph(modelBytes: Uint8Array, tail: AppendedGraph): Uint8A
   const tailGraph = extra.graph;
   if (!graph || !tailGraph) fail('both the model and the appended graph need a graph');
   const [opset, tailOpset] = [defaultOpset(model), defaultOpset(extra)];
-  if (opset !== tailOpset) fail(`the model uses opset ${opset ?? 'none'} and the appended graph opset ${tailOpset ?? 'none'}; they must be equal`);
-  if ((extra.opsetImport ?? []).some((o) => (o.domain ?? '') !== '' && o.domain !== 'ai.onnx')) fail('the appended graph may only use default-domain ops');
+  if (opset !== tailOpset)
+    fail(
+      `the model uses opset ${opset ?? 'none'} and the appended graph opset ${tailOpset ?? 'none'}; they must be equal`,
+    );
+  if ((extra.opsetImport ?? []).some((o) => (o.domain ?? '') !== '' && o.domain !== 'ai.onnx'))
+    fail('the appended graph may only use default-domain ops');
 
   const modelInputs = (graph.input ?? []).map((v) => v.name ?? '');
   const modelOutputs = (graph.output ?? []).map((v) => v.name ?? '');
   const linkable = new Set([...modelInputs, ...modelOutputs]);
-  const taken = new Set<string>([...linkable, ...(graph.initializer ?? []).map((t) => t.name ?? ''), ...(graph.node ?? []).flatMap((n) => n.output ?? [])]);
+  const taken = new Set<string>([
+    ...linkable,
+    ...(graph.initializer ?? []).map((t) => t.name ?? ''),
+    ...(graph.node ?? []).flatMap((n) => n.output ?? []),
+  ]);
   const tailInputs = (tailGraph.input ?? []).map((v) => v.name ?? '');
   const tailOutputs = (tailGraph.output ?? []).map((v) => v.name ?? '');
 
   const rename = new Map<string, string>();
   for (const [input, target] of Object.entries(tail.links)) {
-    if (!tailInputs.includes(input)) fail(`link "${input}" is not an input of the appended graph (inputs: ${tailInputs.join(', ')})`);
-    if (!linkable.has(target)) fail(`link "${input}" → "${target}": the model has no input or output "${target}" (inputs: ${modelInputs.join(', ')}; outputs: ${modelOutputs.join(', ')})`);
+    if (!tailInputs.includes(input))
+      fail(`link "${input}" is not an input of the appended graph (inputs: ${tailInputs.join(', ')})`);
+    if (!linkable.has(target))
+      fail(
+        `link "${input}" → "${target}": the model has no input or output "${target}" (inputs: ${modelInputs.join(', ')}; outputs: ${modelOutputs.join(', ')})`,
+      );
     rename.set(input, target);
   }
   for (const name of [...tailInputs.filter((n) => !rename.has(n)), ...tailOutputs]) {
@@ -85,8 +101,14 @@ export function appendGraph(modelBytes: Uint8Array, tail: AppendedGraph): Uint8A
   };
 
   const nodes = (tailGraph.node ?? []).map((node) => {
-    if ((node.attribute ?? []).some((a) => GRAPH_ATTRS.has(a.type ?? 0))) fail(`node ${node.name ?? node.opType} of the appended graph has a subgraph`);
-    return { ...node, name: PREFIX + (node.name ?? ''), input: (node.input ?? []).map(renamed), output: (node.output ?? []).map(renamed) };
+    if ((node.attribute ?? []).some((a) => GRAPH_ATTRS.has(a.type ?? 0)))
+      fail(`node ${node.name ?? node.opType} of the appended graph has a subgraph`);
+    return {
+      ...node,
+      name: PREFIX + (node.name ?? ''),
+      input: (node.input ?? []).map(renamed),
+      output: (node.output ?? []).map(renamed),
+    };
   });
   const initializers = (tailGraph.initializer ?? []).map((t) => ({ ...t, name: renamed(t.name) }));
   const linkedNames = new Set(Object.keys(tail.links));

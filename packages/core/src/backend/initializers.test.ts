@@ -45,10 +45,17 @@ describe('applyInitializerOverrides', () => {
   });
 
   test('lists unknown names and rejects dtype or size mismatches', () => {
-    expect(() => applyInitializerOverrides(model.bytes, { nope: new Float32Array(2), w2: new Float32Array(2) })).toThrow(
-      expect.objectContaining({ code: 'UNKNOWN_INITIALIZER', message: expect.stringMatching(/nope, w2.*Model initializers: w, k/) }),
+    expect(() =>
+      applyInitializerOverrides(model.bytes, { nope: new Float32Array(2), w2: new Float32Array(2) }),
+    ).toThrow(
+      expect.objectContaining({
+        code: 'UNKNOWN_INITIALIZER',
+        message: expect.stringMatching(/nope, w2.*Model initializers: w, k/),
+      }),
     );
-    expect(() => applyInitializerOverrides(model.bytes, { w: new Int32Array(2) })).toThrow(expect.objectContaining({ code: 'INITIALIZER_MISMATCH' }));
+    expect(() => applyInitializerOverrides(model.bytes, { w: new Int32Array(2) })).toThrow(
+      expect.objectContaining({ code: 'INITIALIZER_MISMATCH' }),
+    );
     expect(() => applyInitializerOverrides(model.bytes, { k: BigInt64Array.from([1n, 2n]) })).toThrow(/shape \[1\]/);
   });
 
@@ -58,7 +65,9 @@ describe('applyInitializerOverrides', () => {
     w.dataLocation = 1;
     w.externalData = [{ key: 'location', value: 'weights.bin' }];
     const bytes = onnx.ModelProto.encode(m as unknown as Parameters<typeof onnx.ModelProto.encode>[0]).finish();
-    expect(() => applyInitializerOverrides(bytes, { w: new Float32Array(2) })).toThrow(expect.objectContaining({ code: 'EXTERNAL_DATA_UNSUPPORTED' }));
+    expect(() => applyInitializerOverrides(bytes, { w: new Float32Array(2) })).toThrow(
+      expect.objectContaining({ code: 'EXTERNAL_DATA_UNSUPPORTED' }),
+    );
   });
 });
 

@@ -8,9 +8,10 @@
  * Limits: only models whose weights are stored inside the file (no external data), and only the
  * main graph's initializers (not those of If/Loop subgraphs).
  */
-import type { TensorData } from '../tensor/types.js';
-import { TensorError } from '../tensor/errors.js';
+
 import { elemTypeName, int64ToNumber, onnx } from '../graph/onnx-proto.js';
+import { TensorError } from '../tensor/errors.js';
+import type { TensorData } from '../tensor/types.js';
 import { decodeModel } from './append-graph.js';
 
 /** ONNX element types each typed array may carry (raw little-endian bytes, which is what x64/arm64 JS uses). */
@@ -35,7 +36,10 @@ const EXTERNAL = 1; // TensorProto.DataLocation.EXTERNAL
  * element type or element count differs from the original, and `EXTERNAL_DATA_UNSUPPORTED` when the
  * initializer's data lives in an external file.
  */
-export function applyInitializerOverrides(modelBytes: Uint8Array, overrides: Readonly<Record<string, TensorData>>): Uint8Array {
+export function applyInitializerOverrides(
+  modelBytes: Uint8Array,
+  overrides: Readonly<Record<string, TensorData>>,
+): Uint8Array {
   const model = decodeModel(modelBytes);
   const inits = model.graph?.initializer ?? [];
   const byName = new Map(inits.map((t) => [t.name, t]));
@@ -54,7 +58,10 @@ export function applyInitializerOverrides(modelBytes: Uint8Array, overrides: Rea
   for (const [name, data] of Object.entries(overrides)) {
     const init = byName.get(name)!;
     if (init.dataLocation === EXTERNAL || (init.externalData?.length ?? 0) > 0) {
-      throw new TensorError('EXTERNAL_DATA_UNSUPPORTED', `initializer '${name}' stores its data externally; initializerOverrides needs models with embedded weights`);
+      throw new TensorError(
+        'EXTERNAL_DATA_UNSUPPORTED',
+        `initializer '${name}' stores its data externally; initializerOverrides needs models with embedded weights`,
+      );
     }
     const elemType = init.dataType ?? 0;
     if (!acceptedElemTypes(data).includes(elemType)) {
@@ -99,7 +106,10 @@ export interface FloatInitializer {
  * `(1-α)·W_base + α·W_style`, before passing them as `initializerOverrides` to `loadModel`.
  * Throws `UNKNOWN_INITIALIZER` listing names that are not float32 initializers of the model.
  */
-export function readOnnxInitializers(modelBytes: Uint8Array, names?: readonly string[]): Record<string, FloatInitializer> {
+export function readOnnxInitializers(
+  modelBytes: Uint8Array,
+  names?: readonly string[],
+): Record<string, FloatInitializer> {
   const model = onnx.ModelProto.decode(modelBytes);
   const wanted = names ? new Set(names) : undefined;
   const out: Record<string, FloatInitializer> = {};
@@ -108,7 +118,7 @@ export function readOnnxInitializers(modelBytes: Uint8Array, names?: readonly st
     if ((wanted && !wanted.has(name)) || init.dataType !== 1) continue;
     const dims = (init.dims ?? []).map((d) => int64ToNumber(d));
     let data: Float32Array;
-    if (init.rawData && init.rawData.length) {
+    if (init.rawData?.length) {
       // Copy: the decoded bytes are a view into the whole model buffer and may be unaligned.
       data = new Float32Array(init.rawData.slice().buffer, 0, init.rawData.length / 4);
     } else data = Float32Array.from(init.floatData ?? []);
@@ -116,7 +126,13 @@ export function readOnnxInitializers(modelBytes: Uint8Array, names?: readonly st
   }
   const missing = names?.filter((n) => !(n in out)) ?? [];
   if (missing.length) {
-    throw new TensorError('UNKNOWN_INITIALIZER', `The model has no float32 initializer named ${missing.slice(0, 10).map((n) => `"${n}"`).join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}.`);
+    throw new TensorError(
+      'UNKNOWN_INITIALIZER',
+      `The model has no float32 initializer named ${missing
+        .slice(0, 10)
+        .map((n) => `"${n}"`)
+        .join(', ')}${missing.length > 10 ? ` and ${missing.length - 10} more` : ''}.`,
+    );
   }
   return out;
 }

@@ -5,8 +5,8 @@
 import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import type { DeviceName, ModelOptions } from '../tensor/types.js';
 import { TensorError } from '../tensor/errors.js';
+import type { DeviceName, ModelOptions } from '../tensor/types.js';
 import { hashAppendedGraph, hashOverrides } from './option-hashes.js';
 
 /**
@@ -22,12 +22,19 @@ export async function modelSourceKey(source: string | Uint8Array): Promise<strin
     const st = await stat(abs);
     return `file:${abs}:${st.mtimeMs}:${st.size}`;
   } catch (err) {
-    throw new TensorError('MODEL_LOAD_FAILED', `cannot read model file '${abs}': ${(err as Error).message}`, { path: abs });
+    throw new TensorError('MODEL_LOAD_FAILED', `cannot read model file '${abs}': ${(err as Error).message}`, {
+      path: abs,
+    });
   }
 }
 
 /** The full pool key: source, device and every option that changes the session (threads, level, overrides, appended graph). */
-export function sessionKey(sourceKey: string, device: DeviceName, options: ModelOptions, defaultThreads: number | undefined): string {
+export function sessionKey(
+  sourceKey: string,
+  device: DeviceName,
+  options: ModelOptions,
+  defaultThreads: number | undefined,
+): string {
   const parts = JSON.stringify({
     sourceKey,
     device,

@@ -1,7 +1,7 @@
-import { describe, expect, test } from 'vitest';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, test } from 'vitest';
 
 const SRC = fileURLToPath(new URL('..', import.meta.url));
 const DIST = fileURLToPath(new URL('../../dist', import.meta.url));
@@ -22,10 +22,13 @@ describe('the onnxruntime-node boundary', () => {
     expect(importers).toEqual(['backend/onnx.ts']);
   });
 
-  test.skipIf(!existsSync(DIST))('in the build, only the inference worker loads it (the main thread never does)', () => {
-    const importers = files(DIST, /\.js$/)
-      .filter((f) => IMPORTS_ORT.test(readFileSync(f, 'utf8')))
-      .map((f) => relative(DIST, f));
-    expect(importers).toEqual(['inference-worker.js']);
-  });
+  test.skipIf(!existsSync(DIST))(
+    'in the build, only the inference worker loads it (the main thread never does)',
+    () => {
+      const importers = files(DIST, /\.js$/)
+        .filter((f) => IMPORTS_ORT.test(readFileSync(f, 'utf8')))
+        .map((f) => relative(DIST, f));
+      expect(importers).toEqual(['inference-worker.js']);
+    },
+  );
 });

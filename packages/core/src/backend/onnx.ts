@@ -7,9 +7,9 @@
  */
 import { createRequire } from 'node:module';
 import type * as OrtModule from 'onnxruntime-node';
-import type { DType, DeviceName, DeviceRequest, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
-import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
 import { isDType, ownedCopy } from '../tensor/dtype.js';
+import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
+import type { DeviceName, DeviceRequest, DType, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
 
 // Loaded with require, not `import`: onnxruntime-node is CommonJS, and an ESM import of it has Node scan
 // every one of its files for named exports first (≈ 70 ms of the worker's start, on the critical path of
@@ -54,7 +54,10 @@ export function probeDevices(): Promise<{ available: DeviceName[]; why: Partial<
         g.output('y', g.add(x, 1));
       });
       try {
-        const s = await ort.InferenceSession.create(tiny.bytes, { executionProviders: ['webgpu'], logSeverityLevel: 4 });
+        const s = await ort.InferenceSession.create(tiny.bytes, {
+          executionProviders: ['webgpu'],
+          logSeverityLevel: 4,
+        });
         await s.release();
         available.unshift('webgpu');
       } catch (err) {
@@ -78,7 +81,8 @@ export async function resolveDevice(request: DeviceRequest): Promise<DeviceResol
   }
   const { available, why } = await probeDevices();
   if (request === 'webgpu') {
-    if (!available.includes('webgpu')) throw new DeviceUnavailableError('webgpu', available, why.webgpu ?? 'unavailable');
+    if (!available.includes('webgpu'))
+      throw new DeviceUnavailableError('webgpu', available, why.webgpu ?? 'unavailable');
     return { device: 'webgpu', reason: 'webgpu was requested and an adapter was found', available };
   }
   const device = PREFERENCE.find((d) => available.includes(d)) ?? 'cpu';
@@ -115,14 +119,19 @@ export async function createSession(source: string | Uint8Array, cfg: SessionCon
     ...(cfg.intraOpNumThreads !== undefined ? { intraOpNumThreads: cfg.intraOpNumThreads } : {}),
     ...(cfg.device === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
     // ORT warns on stderr that such a file is specific to this hardware; the cache key holds the CPU model.
-    ...(cfg.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: cfg.optimizedModelFilePath, logSeverityLevel: 3 as const } : {}),
+    ...(cfg.optimizedModelFilePath !== undefined
+      ? { optimizedModelFilePath: cfg.optimizedModelFilePath, logSeverityLevel: 3 as const }
+      : {}),
   };
   try {
     return typeof source === 'string'
       ? await ort.InferenceSession.create(source, options)
       : await ort.InferenceSession.create(source, options);
   } catch (err) {
-    throw new TensorError('MODEL_LOAD_FAILED', `ONNX Runtime could not create a session on ${cfg.device}: ${firstLine(err)}`);
+    throw new TensorError(
+      'MODEL_LOAD_FAILED',
+      `ONNX Runtime could not create a session on ${cfg.device}: ${firstLine(err)}`,
+    );
   }
 }
 
@@ -142,7 +151,11 @@ export function makeTensor(dtype: DType, data: TensorData, dims: readonly number
 }
 
 /** Runs a session. Blocks this thread for the duration of the run (hence: worker only). */
-export async function runSession(session: OrtSession, feeds: Record<string, OrtTensor>, outputNames: readonly string[]): Promise<Record<string, OrtTensor>> {
+export async function runSession(
+  session: OrtSession,
+  feeds: Record<string, OrtTensor>,
+  outputNames: readonly string[],
+): Promise<Record<string, OrtTensor>> {
   try {
     return await session.run(feeds, outputNames);
   } catch (err) {
@@ -153,7 +166,10 @@ export async function runSession(session: OrtSession, feeds: Record<string, OrtT
 /** Dims, dtype and location of an ORT tensor; rejects element types the store does not support. */
 export function describeTensor(t: OrtTensor): { dims: number[]; dtype: DType; location: TensorLocation } {
   if (!isDType(t.type)) {
-    throw new TensorError('UNSUPPORTED_DTYPE', `model produced a ${t.type} tensor; supported: float32, float16, int64, int32, uint8, bool`);
+    throw new TensorError(
+      'UNSUPPORTED_DTYPE',
+      `model produced a ${t.type} tensor; supported: float32, float16, int64, int32, uint8, bool`,
+    );
   }
   const location: TensorLocation = t.location === 'gpu-buffer' ? 'gpu-buffer' : 'cpu';
   return { dims: [...t.dims], dtype: t.type, location };

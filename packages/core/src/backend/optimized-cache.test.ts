@@ -1,7 +1,7 @@
-import { afterEach, describe, expect, test } from 'vitest';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { afterEach, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
 import type { ManagedTensorStore } from '../tensor/store.js';
 import { expectClose, openStore } from '../tensor/test-support.js';
@@ -31,7 +31,10 @@ afterEach(async () => {
 
 async function runBig(store: ManagedTensorStore, path: string): Promise<Float32Array> {
   const model = await store.loadModel(path);
-  const x = await store.upload(Float32Array.from({ length: N }, (_, i) => i / N), [N]);
+  const x = await store.upload(
+    Float32Array.from({ length: N }, (_, i) => i / N),
+    [N],
+  );
   const out = await store.run(model, { x });
   const y = (await store.read(out.y!)) as Float32Array;
   store.release(x);

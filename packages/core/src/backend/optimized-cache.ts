@@ -70,7 +70,11 @@ export async function dropCached(path: string): Promise<void> {
 async function prune(dir: string): Promise<void> {
   const names = (await readdir(dir)).filter((n) => n.endsWith('.onnx'));
   if (names.length <= MAX_FILES) return;
-  const dated = await Promise.all(names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })));
+  const dated = await Promise.all(
+    names.map(async (n) => ({ n, t: (await stat(join(dir, n)).catch(() => undefined))?.mtimeMs ?? 0 })),
+  );
   dated.sort((a, b) => a.t - b.t);
-  await Promise.all(dated.slice(0, dated.length - MAX_FILES).map(({ n }) => unlink(join(dir, n)).catch(() => undefined)));
+  await Promise.all(
+    dated.slice(0, dated.length - MAX_FILES).map(({ n }) => unlink(join(dir, n)).catch(() => undefined)),
+  );
 }

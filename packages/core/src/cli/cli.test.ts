@@ -1,7 +1,7 @@
 // The CLI as users run it: the built bin in a child process, in a project folder with a plugin in plugins/.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, mkdir, readFile, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -34,7 +34,10 @@ const peek = { type: 'demo/peek', version: 1, title: 'Peek', category: 'demo', d
 export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang, peek] });
 `;
 
-function kinegraph(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) => void): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function kinegraph(
+  args: string[],
+  onSpawn?: (child: ReturnType<typeof spawn>) => void,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [bin, ...args], { cwd: project, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
@@ -49,26 +52,67 @@ function kinegraph(args: string[], onSpawn?: (child: ReturnType<typeof spawn>) =
 const workflow = (nodes: Record<string, unknown>) => JSON.stringify({ format: 'kinegraph/workflow@1', nodes });
 
 beforeAll(async () => {
-  if (!existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url)))) throw new Error('Run `npm run build -w @kinegraph/core` first (npm test does).');
+  if (!existsSync(fileURLToPath(new URL('../../dist/cli.js', import.meta.url))))
+    throw new Error('Run `npm run build -w @kinegraph/core` first (npm test does).');
   project = await mkdtemp(join(tmpdir(), 'kg-cli-'));
   await mkdir(join(project, 'plugins', 'demo'), { recursive: true });
-  await writeFile(join(project, 'plugins', 'demo', 'package.json'), JSON.stringify({ name: 'demo-plugin', version: '0.1.0', type: 'module', kinegraph: { apiVersion: 1, plugins: ['index.js'] } }));
+  await writeFile(
+    join(project, 'plugins', 'demo', 'package.json'),
+    JSON.stringify({
+      name: 'demo-plugin',
+      version: '0.1.0',
+      type: 'module',
+      kinegraph: { apiVersion: 1, plugins: ['index.js'] },
+    }),
+  );
   await writeFile(join(project, 'plugins', 'demo', 'index.js'), pluginSource);
   await mkdir(join(project, 'plugins', 'future'), { recursive: true });
-  await writeFile(join(project, 'plugins', 'future', 'package.json'), JSON.stringify({ name: 'future-plugin', kinegraph: { apiVersion: 99, plugins: ['index.js'] } }));
-  await writeFile(join(project, 'ok.json'), workflow({ t: { type: 'demo/text', version: 1 }, s: { type: 'demo/save', version: 1, inputs: { text: { node: 't', output: 'text' } } } }));
-  await writeFile(join(project, 'bad.json'), workflow({ t: { type: 'demo/txt', version: 1 }, s: { type: 'demo/save', version: 1, params: { nam: 1 } } }));
+  await writeFile(
+    join(project, 'plugins', 'future', 'package.json'),
+    JSON.stringify({ name: 'future-plugin', kinegraph: { apiVersion: 99, plugins: ['index.js'] } }),
+  );
+  await writeFile(
+    join(project, 'ok.json'),
+    workflow({
+      t: { type: 'demo/text', version: 1 },
+      s: { type: 'demo/save', version: 1, inputs: { text: { node: 't', output: 'text' } } },
+    }),
+  );
+  await writeFile(
+    join(project, 'bad.json'),
+    workflow({ t: { type: 'demo/txt', version: 1 }, s: { type: 'demo/save', version: 1, params: { nam: 1 } } }),
+  );
   await writeFile(join(project, 'fail.json'), workflow({ f: { type: 'demo/fail', version: 1 } }));
   await writeFile(join(project, 'wait.json'), workflow({ w: { type: 'demo/wait', version: 1 } }));
   await writeFile(join(project, 'broken.json'), '{"format": ');
   await writeFile(join(project, 'stray.json'), workflow({ s: { type: 'demo/stray', version: 1 } }));
-  await writeFile(join(project, 'peek.json'), workflow({ p: { type: 'demo/peek', version: 1 }, s: { type: 'demo/save', version: 1, params: { name: 'seen.txt' }, inputs: { text: { node: 'p', output: 'text' } } } }));
+  await writeFile(
+    join(project, 'peek.json'),
+    workflow({
+      p: { type: 'demo/peek', version: 1 },
+      s: {
+        type: 'demo/save',
+        version: 1,
+        params: { name: 'seen.txt' },
+        inputs: { text: { node: 'p', output: 'text' } },
+      },
+    }),
+  );
   await writeFile(join(project, 'hang.json'), workflow({ h: { type: 'demo/hang', version: 1 } }));
 });
 
 describe('kinegraph CLI', () => {
   it('run: exit 0, writes the output, prints its path; --set overrides a param', async () => {
-    const result = await kinegraph(['run', 'ok.json', '--set', 's.name=hello.txt', '--set', 't.text=a red circle', '--out', 'o']);
+    const result = await kinegraph([
+      'run',
+      'ok.json',
+      '--set',
+      's.name=hello.txt',
+      '--set',
+      't.text=a red circle',
+      '--out',
+      'o',
+    ]);
     expect(result.code).toBe(0);
     expect(result.stdout.trim()).toBe(join(project, 'o', 'hello.txt'));
     expect(await readdir(join(project, 'o'))).toEqual(['hello.txt']);
@@ -78,13 +122,21 @@ describe('kinegraph CLI', () => {
   it('run --json: NDJSON events ending with run:done', async () => {
     const result = await kinegraph(['run', 'ok.json', '--json', '--out', 'o2']);
     expect(result.code).toBe(0);
-    const events = result.stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    const events = result.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { type: string });
     expect(events[0]!.type).toBe('run:start');
     expect(events.at(-1)!.type).toBe('run:done');
   });
 
   it('makes previews only for a --json reader who asks with --previews; the message still goes out', async () => {
-    const progress = (stdout: string) => stdout.trim().split('\n').map((l) => JSON.parse(l) as { type: string; message?: string; preview?: unknown }).filter((e) => e.type === 'node:progress');
+    const progress = (stdout: string) =>
+      stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as { type: string; message?: string; preview?: unknown })
+        .filter((e) => e.type === 'node:progress');
     const seen = (out: string) => readFile(join(project, out, 'seen.txt'), 'utf8');
     const plain = await kinegraph(['run', 'peek.json', '--json', '--out', 'p1']);
     expect(plain.code).toBe(0);
@@ -132,7 +184,9 @@ describe('kinegraph CLI', () => {
   });
 
   it('nodes --json gives JSON Schemas; plugins reports what loaded and what was skipped', async () => {
-    const nodes = JSON.parse((await kinegraph(['nodes', '--json'])).stdout) as { nodes: Array<{ type: string; params: object }> };
+    const nodes = JSON.parse((await kinegraph(['nodes', '--json'])).stdout) as {
+      nodes: Array<{ type: string; params: object }>;
+    };
     expect(nodes.nodes.map((n) => n.type)).toEqual(expect.arrayContaining(['demo/text', 'demo/save']));
     const plugins = await kinegraph(['plugins']);
     expect(plugins.code).toBe(0);
@@ -155,8 +209,13 @@ describe('kinegraph CLI', () => {
     expect(result.code).toBe(0);
     const { Runtime } = await import('../runtime.js');
     const runtime = await Runtime.create({ discover: { cwd: project } });
-    const validated = runtime.validate(JSON.parse(await (await import('node:fs/promises')).readFile(join(project, 'ok.json'), 'utf8')));
-    expect(validated.ok && validated.prepared.workflow.metadata?.nodeTypes).toEqual({ 'demo/text': { package: 'demo-plugin', version: '0.1.0' }, 'demo/save': { package: 'demo-plugin', version: '0.1.0' } });
+    const validated = runtime.validate(
+      JSON.parse(await (await import('node:fs/promises')).readFile(join(project, 'ok.json'), 'utf8')),
+    );
+    expect(validated.ok && validated.prepared.workflow.metadata?.nodeTypes).toEqual({
+      'demo/text': { package: 'demo-plugin', version: '0.1.0' },
+      'demo/save': { package: 'demo-plugin', version: '0.1.0' },
+    });
   });
 
   it('usage errors exit 1', async () => {

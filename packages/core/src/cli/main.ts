@@ -1,18 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
-import { parseArgs, UsageError, type ParsedArgs } from './args.js';
-import { createProgressRenderer, formatMs } from './progress.js';
-import { Runtime } from '../runtime.js';
-import { parseOverride, type ParamOverride } from '../workflow/overrides.js';
-import { formatIssue } from '../validate/issue.js';
 import { describeNodes } from '../registry/describe.js';
-import { defaultAllowedFolders } from '../scheduler/scheduler.js';
+import { Runtime } from '../runtime.js';
 import type { RunEvent } from '../scheduler/events.js';
 import { isTerminalEvent } from '../scheduler/events.js';
+import { defaultAllowedFolders } from '../scheduler/scheduler.js';
 import type { DeviceRequest } from '../tensor/types.js';
 import { serializeError } from '../util/errors.js';
+import { formatIssue } from '../validate/issue.js';
+import { type ParamOverride, parseOverride } from '../workflow/overrides.js';
+import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { pluginCommand } from './plugin-init.js';
+import { createProgressRenderer, formatMs } from './progress.js';
 
 /** Exit codes of `kinegraph`: documented in the README and stable. */
 export const EXIT = { ok: 0, invalid: 1, runtimeError: 2, cancelled: 130 } as const;
@@ -43,7 +43,14 @@ Commands:
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled.`;
 
 /** Runs the CLI; resolves to the process exit code. Never throws. */
-export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string } = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() }): Promise<number> {
+export async function main(
+  argv: readonly string[],
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string } = {
+    stdout: process.stdout,
+    stderr: process.stderr,
+    cwd: process.cwd(),
+  },
+): Promise<number> {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
@@ -72,13 +79,17 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
         return await pluginsCommand(args, io);
       case 'plugin': {
         // `plugin` parses its own arguments (its --dir takes a value the shared parser does not know).
-        const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+        const pkg = JSON.parse(await readFile(new URL('../package.json', import.meta.url), 'utf8')) as {
+          version: string;
+        };
         return await pluginCommand(argv.slice(argv.indexOf('plugin') + 1), io, pkg.version);
       }
       case 'serve':
         return await serveCommand(args, io);
       default:
-        throw new UsageError(`Unknown command "${args.command}". Commands: run, validate, nodes, plugins, plugin init, serve.`);
+        throw new UsageError(
+          `Unknown command "${args.command}". Commands: run, validate, nodes, plugins, plugin init, serve.`,
+        );
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -94,10 +105,12 @@ export async function main(argv: readonly string[], io: { stdout: NodeJS.WriteSt
 
 async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.WriteStream }): Promise<Runtime> {
   const device = (args.flags.get('device')?.at(-1) ?? 'cpu') as DeviceRequest;
-  if (!['cpu', 'webgpu', 'auto'].includes(device)) throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  if (!['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
   const threads = args.flags.get('threads')?.at(-1);
   const timeout = args.flags.get('timeout')?.at(-1);
-  if (timeout !== undefined && !(Number(timeout) > 0)) throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
+  if (timeout !== undefined && !(Number(timeout) > 0))
+    throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
   const runtime = await Runtime.create({
     device,
     // `run` needs the inference worker: it starts (loading ONNX Runtime) while plugins are discovered.
@@ -108,7 +121,8 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
     catchStrayErrors: true,
   });
   for (const failed of runtime.discovery.failed) {
-    if (args.command !== 'plugins') io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
+    if (args.command !== 'plugins')
+      io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
   }
   return runtime;
 }
@@ -121,29 +135,47 @@ async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: stri
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw Object.assign(new Error(`Cannot read workflow file ${path}: ${(error as Error).message}`), { code: 'WORKFLOW_FILE_INVALID', hint: 'Check the path.' });
+    throw Object.assign(new Error(`Cannot read workflow file ${path}: ${(error as Error).message}`), {
+      code: 'WORKFLOW_FILE_INVALID',
+      hint: 'Check the path.',
+    });
   }
   try {
     return { path, document: JSON.parse(text) as unknown };
   } catch (error) {
-    throw Object.assign(new Error(`${path} is not valid JSON: ${(error as Error).message}`), { code: 'WORKFLOW_FILE_INVALID', hint: 'Workflows are JSON documents; check for a trailing comma or a missing quote.' });
+    throw Object.assign(new Error(`${path} is not valid JSON: ${(error as Error).message}`), {
+      code: 'WORKFLOW_FILE_INVALID',
+      hint: 'Workflows are JSON documents; check for a trailing comma or a missing quote.',
+    });
   }
 }
 
 function readOverrides(args: ParsedArgs): ParamOverride[] {
   return (args.flags.get('set') ?? []).map((text) => {
     const parsed = parseOverride(text);
-    if (!parsed) throw new UsageError(`--set takes <node>.<param>=<value>, e.g. --set prompt.text="a red circle" (got "${text}").`);
+    if (!parsed)
+      throw new UsageError(
+        `--set takes <node>.<param>=<value>, e.g. --set prompt.text="a red circle" (got "${text}").`,
+      );
     return parsed;
   });
 }
 
-async function validateCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+async function validateCommand(
+  args: ParsedArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+): Promise<number> {
   const { document } = await readWorkflow(args, io.cwd);
   const runtime = await loadRuntime(args, io);
   const result = runtime.validate(document, readOverrides(args));
-  if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ ok: result.ok, issues: result.issues, ...(result.ok ? { migrated: result.prepared.migrated } : {}) }, null, 2)}\n`);
-  else if (result.ok) io.stdout.write(`valid: ${result.prepared.order.length} nodes${result.prepared.migrated.length ? `, ${result.prepared.migrated.length} migrated` : ''}\n`);
+  if (args.booleans.has('json'))
+    io.stdout.write(
+      `${JSON.stringify({ ok: result.ok, issues: result.issues, ...(result.ok ? { migrated: result.prepared.migrated } : {}) }, null, 2)}\n`,
+    );
+  else if (result.ok)
+    io.stdout.write(
+      `valid: ${result.prepared.order.length} nodes${result.prepared.migrated.length ? `, ${result.prepared.migrated.length} migrated` : ''}\n`,
+    );
   else {
     io.stderr.write(`invalid: ${result.issues.length} problem${result.issues.length === 1 ? '' : 's'}\n`);
     for (const issue of result.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
@@ -151,7 +183,10 @@ async function validateCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStrea
   return result.ok ? EXIT.ok : EXIT.invalid;
 }
 
-async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+async function runCommand(
+  args: ParsedArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+): Promise<number> {
   const { path, document } = await readWorkflow(args, io.cwd);
   const overrides = readOverrides(args);
   const json = args.booleans.has('json');
@@ -161,7 +196,9 @@ async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; st
     if (!validation.ok) {
       if (json) io.stdout.write(`${JSON.stringify({ type: 'validation:error', issues: validation.issues })}\n`);
       else {
-        io.stderr.write(`invalid workflow: ${validation.issues.length} problem${validation.issues.length === 1 ? '' : 's'}\n`);
+        io.stderr.write(
+          `invalid workflow: ${validation.issues.length} problem${validation.issues.length === 1 ? '' : 's'}\n`,
+        );
         for (const issue of validation.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
       }
       return EXIT.invalid;
@@ -219,50 +256,85 @@ async function runCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; st
       if (!json) io.stderr.write('cancelled\n');
       return EXIT.cancelled;
     }
-    if (!json) io.stderr.write(`failed${last.nodeId ? ` at node "${last.nodeId}"` : ''}: ${last.error.code}: ${last.error.message}${last.error.hint ? `\n  hint: ${last.error.hint}` : ''}\n`);
+    if (!json)
+      io.stderr.write(
+        `failed${last.nodeId ? ` at node "${last.nodeId}"` : ''}: ${last.error.code}: ${last.error.message}${last.error.hint ? `\n  hint: ${last.error.hint}` : ''}\n`,
+      );
     return EXIT.runtimeError;
   } finally {
     await runtime.close();
   }
 }
 
-async function nodesCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+async function nodesCommand(
+  args: ParsedArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+): Promise<number> {
   const runtime = await loadRuntime(args, io);
   const described = describeNodes(runtime.registry);
   if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify(described, null, 2)}\n`);
   else {
-    if (!described.nodes.length) io.stdout.write('No node types installed. Plugins are found in plugins/ and in node_modules packages with a "kinegraph" key.\n');
+    if (!described.nodes.length)
+      io.stdout.write(
+        'No node types installed. Plugins are found in plugins/ and in node_modules packages with a "kinegraph" key.\n',
+      );
     for (const node of described.nodes) {
-      const ins = Object.entries(node.inputs).map(([n, p]) => `${n}:${p.type}${p.optional ? '?' : ''}`).join(', ');
-      const outs = Object.entries(node.outputs).map(([n, p]) => `${n}:${p.type}`).join(', ');
-      io.stdout.write(`${node.type} v${node.version}  ${node.title}  (${node.category}, ${node.package})\n    in: ${ins || '-'}  out: ${outs || '-'}\n`);
+      const ins = Object.entries(node.inputs)
+        .map(([n, p]) => `${n}:${p.type}${p.optional ? '?' : ''}`)
+        .join(', ');
+      const outs = Object.entries(node.outputs)
+        .map(([n, p]) => `${n}:${p.type}`)
+        .join(', ');
+      io.stdout.write(
+        `${node.type} v${node.version}  ${node.title}  (${node.category}, ${node.package})\n    in: ${ins || '-'}  out: ${outs || '-'}\n`,
+      );
     }
   }
   return EXIT.ok;
 }
 
-async function pluginsCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+async function pluginsCommand(
+  args: ParsedArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+): Promise<number> {
   const runtime = await loadRuntime(args, io);
   const { loaded, failed } = runtime.discovery;
   if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ loaded, failed }, null, 2)}\n`);
   else {
     io.stdout.write(`Loaded (${loaded.length}):\n`);
-    for (const p of loaded) io.stdout.write(`  ${p.name}${p.source.version ? `@${p.source.version}` : ''}  ${p.nodeTypes.length} node types  from ${p.source.path ?? '(code)'}\n`);
+    for (const p of loaded)
+      io.stdout.write(
+        `  ${p.name}${p.source.version ? `@${p.source.version}` : ''}  ${p.nodeTypes.length} node types  from ${p.source.path ?? '(code)'}\n`,
+      );
     io.stdout.write(`Skipped (${failed.length}):\n`);
-    for (const f of failed) io.stdout.write(`  ${f.package}  ${f.error.code}: ${f.error.message}\n    hint: ${f.error.hint ?? '-'}\n    at ${f.path}\n`);
+    for (const f of failed)
+      io.stdout.write(
+        `  ${f.package}  ${f.error.code}: ${f.error.message}\n    hint: ${f.error.hint ?? '-'}\n    at ${f.path}\n`,
+      );
   }
   return EXIT.ok;
 }
 
 /** The editor's entry point, as far as core knows it (core must not depend on the editor at build time). */
 interface EditorModule {
-  serve(options: { port?: number; host?: string; token?: string; cwd: string; stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream }): Promise<number>;
+  serve(options: {
+    port?: number;
+    host?: string;
+    token?: string;
+    cwd: string;
+    stdout: NodeJS.WritableStream;
+    stderr: NodeJS.WritableStream;
+  }): Promise<number>;
 }
 
-async function serveCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string }): Promise<number> {
+async function serveCommand(
+  args: ParsedArgs,
+  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+): Promise<number> {
   const portText = args.flags.get('port')?.at(-1);
   const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535)) throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
   const host = args.flags.get('host')?.at(-1);
   const token = args.flags.get('token')?.at(-1);
   // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
@@ -272,10 +344,24 @@ async function serveCommand(args: ParsedArgs, io: { stdout: NodeJS.WriteStream; 
     editor = (await import(specifier)) as EditorModule;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if ((code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') || !String((error as Error).message).includes(specifier)) throw error;
-    throw Object.assign(new Error('The editor is not installed.'), { code: 'EDITOR_NOT_INSTALLED', hint: 'Install it next to @kinegraph/core: npm install @kinegraph/editor' });
+    if (
+      (code !== 'ERR_MODULE_NOT_FOUND' && code !== 'MODULE_NOT_FOUND') ||
+      !String((error as Error).message).includes(specifier)
+    )
+      throw error;
+    throw Object.assign(new Error('The editor is not installed.'), {
+      code: 'EDITOR_NOT_INSTALLED',
+      hint: 'Install it next to @kinegraph/core: npm install @kinegraph/editor',
+    });
   }
-  return editor.serve({ ...(port !== undefined ? { port } : {}), ...(host !== undefined ? { host } : {}), ...(token !== undefined ? { token } : {}), cwd: io.cwd, stdout: io.stdout, stderr: io.stderr });
+  return editor.serve({
+    ...(port !== undefined ? { port } : {}),
+    ...(host !== undefined ? { host } : {}),
+    ...(token !== undefined ? { token } : {}),
+    cwd: io.cwd,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  });
 }
 
 // Preview bytes become base64 in NDJSON.

@@ -3,7 +3,7 @@
 // its own test passes.
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -23,9 +23,17 @@ afterAll(async () => {
   if (scratch) await rm(scratch, { recursive: true, force: true });
 });
 
-function exec(file: string, args: string[], cwd: string): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function exec(
+  file: string,
+  args: string[],
+  cwd: string,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, NO_COLOR: '1', CI: '1' } });
+    const child = spawn(process.execPath, [file, ...args], {
+      cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, NO_COLOR: '1', CI: '1' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d: Buffer) => (stdout += d));
@@ -36,19 +44,32 @@ function exec(file: string, args: string[], cwd: string): Promise<{ code: number
 
 /** A writable that collects text, standing in for stdout/stderr. */
 function sink(): NodeJS.WritableStream & { text: string } {
-  const s = { text: '', write: (chunk: string) => ((s.text += chunk), true) };
+  const s = {
+    text: '',
+    write: (chunk: string) => {
+      s.text += chunk;
+      return true;
+    },
+  };
   return s as unknown as NodeJS.WritableStream & { text: string };
 }
 
 describe('plugin names', () => {
   it('accepts lowercase kebab names, scoped or not, and derives the folder and node namespace', () => {
     expect(parsePluginName('glow')).toEqual({ packageName: 'glow', folder: 'glow', namespace: 'glow' });
-    expect(parsePluginName('@acme/kinegraph-glow-2')).toEqual({ packageName: '@acme/kinegraph-glow-2', folder: 'kinegraph-glow-2', namespace: 'kinegraph-glow-2' });
+    expect(parsePluginName('@acme/kinegraph-glow-2')).toEqual({
+      packageName: '@acme/kinegraph-glow-2',
+      folder: 'kinegraph-glow-2',
+      namespace: 'kinegraph-glow-2',
+    });
   });
 
-  it.each(['Glow', 'my_plugin', '-glow', 'glow-', 'a/b', '@acme/', '../escape', 'gl ow', '', 'x'.repeat(215)])('rejects %j with PLUGIN_NAME_INVALID', (name) => {
-    expect(() => parsePluginName(name)).toThrow(expect.objectContaining({ code: 'PLUGIN_NAME_INVALID' }));
-  });
+  it.each(['Glow', 'my_plugin', '-glow', 'glow-', 'a/b', '@acme/', '../escape', 'gl ow', '', 'x'.repeat(215)])(
+    'rejects %j with PLUGIN_NAME_INVALID',
+    (name) => {
+      expect(() => parsePluginName(name)).toThrow(expect.objectContaining({ code: 'PLUGIN_NAME_INVALID' }));
+    },
+  );
 });
 
 describe('initPlugin', () => {
@@ -56,14 +77,28 @@ describe('initPlugin', () => {
     const cwd = join(scratch, 'unit');
     const result = await initPlugin({ name: 'demo', cwd, coreVersion: '1.2.3' });
     expect(result.dir).toBe(join(cwd, 'plugins', 'demo'));
-    expect([...result.files].sort()).toEqual(['.gitignore', 'README.md', 'package.json', 'src/brightness.node.ts', 'src/brightness.test.ts', 'src/index.ts', 'tsconfig.json', 'tsup.config.ts']);
-    const pkg = JSON.parse(await readFile(join(result.dir, 'package.json'), 'utf8')) as Record<string, Record<string, unknown>>;
-    expect(pkg['kinegraph']).toEqual({ apiVersion: 1, plugins: ['dist/index.js'] });
-    expect(pkg['peerDependencies']).toEqual({ '@kinegraph/core': '^1.2.3' });
-    expect(pkg['type']).toBe('module');
+    expect([...result.files].sort()).toEqual([
+      '.gitignore',
+      'README.md',
+      'package.json',
+      'src/brightness.node.ts',
+      'src/brightness.test.ts',
+      'src/index.ts',
+      'tsconfig.json',
+      'tsup.config.ts',
+    ]);
+    const pkg = JSON.parse(await readFile(join(result.dir, 'package.json'), 'utf8')) as Record<
+      string,
+      Record<string, unknown>
+    >;
+    expect(pkg.kinegraph).toEqual({ apiVersion: 1, plugins: ['dist/index.js'] });
+    expect(pkg.peerDependencies).toEqual({ '@kinegraph/core': '^1.2.3' });
+    expect(pkg.type).toBe('module');
 
     await writeFile(join(result.dir, 'src', 'index.ts'), '// mine');
-    await expect(initPlugin({ name: 'demo', cwd, coreVersion: '1.2.3' })).rejects.toMatchObject({ code: 'PLUGIN_DIR_EXISTS' });
+    await expect(initPlugin({ name: 'demo', cwd, coreVersion: '1.2.3' })).rejects.toMatchObject({
+      code: 'PLUGIN_DIR_EXISTS',
+    });
     expect(await readFile(join(result.dir, 'src', 'index.ts'), 'utf8')).toBe('// mine');
   });
 
@@ -71,10 +106,14 @@ describe('initPlugin', () => {
     const cwd = join(scratch, 'cmd');
     const out = sink();
     const err = sink();
-    expect(await pluginCommand(['init', '@acme/fx', '--dir', 'extensions'], { stdout: out, stderr: err, cwd }, '0.1.0')).toBe(0);
+    expect(
+      await pluginCommand(['init', '@acme/fx', '--dir', 'extensions'], { stdout: out, stderr: err, cwd }, '0.1.0'),
+    ).toBe(0);
     expect(existsSync(join(cwd, 'extensions', 'fx', 'src', 'brightness.node.ts'))).toBe(true);
     expect(out.text).toContain('fx/brightness');
-    expect(await pluginCommand(['init', '@acme/fx', '--dir=extensions'], { stdout: out, stderr: err, cwd }, '0.1.0')).toBe(1);
+    expect(
+      await pluginCommand(['init', '@acme/fx', '--dir=extensions'], { stdout: out, stderr: err, cwd }, '0.1.0'),
+    ).toBe(1);
     expect(err.text).toContain('PLUGIN_DIR_EXISTS');
     expect(await pluginCommand(['init', 'Bad_Name'], { stdout: out, stderr: err, cwd }, '0.1.0')).toBe(1);
     expect(err.text).toContain('hint: Use lowercase letters');
@@ -89,7 +128,8 @@ describe('initPlugin', () => {
 
 describe('kinegraph plugin init, end to end', () => {
   it('makes a package that builds, is listed by `kinegraph plugins`, and passes its own test', async () => {
-    if (!existsSync(join(coreDir, 'dist', 'cli.js'))) throw new Error('Run `npm run build -w @kinegraph/core` first (npm test does).');
+    if (!existsSync(join(coreDir, 'dist', 'cli.js')))
+      throw new Error('Run `npm run build -w @kinegraph/core` first (npm test does).');
     // A user's project: @kinegraph/core and the dev tools installed, nothing else. Symlinks stand in for
     // `npm install` (offline, instant); Node resolves through them to the real packages.
     const project = join(scratch, 'project');
@@ -97,14 +137,18 @@ describe('kinegraph plugin init, end to end', () => {
     await mkdir(join(modules, '@kinegraph'), { recursive: true });
     await mkdir(join(modules, '@types'), { recursive: true });
     await symlink(coreDir, join(modules, '@kinegraph', 'core'), 'dir');
-    for (const tool of ['tsup', 'typescript', 'vitest', '@types/node']) await symlink(dirname(require.resolve(`${tool}/package.json`)), join(modules, tool), 'dir');
+    for (const tool of ['tsup', 'typescript', 'vitest', '@types/node'])
+      await symlink(dirname(require.resolve(`${tool}/package.json`)), join(modules, tool), 'dir');
 
     const init = await exec(bin, ['plugin', 'init', 'glow'], project);
     expect(init.code, init.stderr).toBe(0);
     const dir = join(project, 'plugins', 'glow');
 
     // Build (tsup, with .d.ts, which type-checks the entry) and the scaffold's own test, side by side.
-    const [build, test] = await Promise.all([exec(join(modules, 'tsup', 'dist', 'cli-default.js'), [], dir), exec(join(modules, 'vitest', 'vitest.mjs'), ['run'], dir)]);
+    const [build, test] = await Promise.all([
+      exec(join(modules, 'tsup', 'dist', 'cli-default.js'), [], dir),
+      exec(join(modules, 'vitest', 'vitest.mjs'), ['run'], dir),
+    ]);
     expect(build.code, build.stdout + build.stderr).toBe(0);
     expect(existsSync(join(dir, 'dist', 'index.js')) && existsSync(join(dir, 'dist', 'index.d.ts'))).toBe(true);
     expect(test.code, test.stdout + test.stderr).toBe(0);
@@ -112,8 +156,13 @@ describe('kinegraph plugin init, end to end', () => {
 
     const listed = await exec(bin, ['plugins', '--json'], project);
     expect(listed.code, listed.stderr).toBe(0);
-    const report = JSON.parse(listed.stdout) as { loaded: Array<{ name: string; nodeTypes: string[]; origin: string }>; failed: unknown[] };
+    const report = JSON.parse(listed.stdout) as {
+      loaded: Array<{ name: string; nodeTypes: string[]; origin: string }>;
+      failed: unknown[];
+    };
     expect(report.failed).toEqual([]);
-    expect(report.loaded).toEqual([expect.objectContaining({ name: 'glow', nodeTypes: ['glow/brightness'], origin: 'plugins-folder' })]);
+    expect(report.loaded).toEqual([
+      expect.objectContaining({ name: 'glow', nodeTypes: ['glow/brightness'], origin: 'plugins-folder' }),
+    ]);
   });
 });

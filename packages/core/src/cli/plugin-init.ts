@@ -10,7 +10,12 @@ import { KinegraphError } from '../util/errors.js';
 const NAME_PATTERN = /^(?:@([a-z0-9][a-z0-9._-]*)\/)?([a-z0-9][a-z0-9-]*)$/;
 
 /** Versions the scaffold's dev tooling is pinned to: the ones Kinegraph itself is built and tested with. */
-export const SCAFFOLD_TOOLING = { tsup: '8.5.1', typescript: '5.9.3', vitest: '4.1.12', '@types/node': '^20.19.0' } as const;
+export const SCAFFOLD_TOOLING = {
+  tsup: '8.5.1',
+  typescript: '5.9.3',
+  vitest: '4.1.12',
+  '@types/node': '^20.19.0',
+} as const;
 
 /** A checked plugin name and what is derived from it. */
 export interface PluginName {
@@ -66,7 +71,9 @@ export async function initPlugin(options: PluginInitOptions): Promise<PluginInit
   const name = parsePluginName(options.name);
   const dir = resolve(options.cwd, options.dir ?? 'plugins', name.folder);
   if (await exists(dir)) {
-    throw new KinegraphError('PLUGIN_DIR_EXISTS', `${dir} already exists; plugin init never overwrites.`, { hint: 'Pick another name, or --dir <folder> to create it elsewhere.' });
+    throw new KinegraphError('PLUGIN_DIR_EXISTS', `${dir} already exists; plugin init never overwrites.`, {
+      hint: 'Pick another name, or --dir <folder> to create it elsewhere.',
+    });
   }
   const files = pluginTemplates(name, options.coreVersion);
   // mkdir without `recursive` on the package folder itself: if another process creates it meanwhile, fail.
@@ -93,7 +100,11 @@ async function exists(path: string): Promise<boolean> {
  * for now. Parses its own flags because `--dir` takes a value that the shared parser does not know.
  * Resolves to the exit code: 0 done, 1 bad usage or refused.
  */
-export async function pluginCommand(argv: readonly string[], io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; cwd: string }, coreVersion: string): Promise<number> {
+export async function pluginCommand(
+  argv: readonly string[],
+  io: { stdout: NodeJS.WritableStream; stderr: NodeJS.WritableStream; cwd: string },
+  coreVersion: string,
+): Promise<number> {
   const usage = 'Usage: kinegraph plugin init <name> [--dir <folder>]   (default folder: plugins)';
   const positionals: string[] = [];
   let dir: string | undefined;
@@ -154,7 +165,12 @@ export function pluginTemplates(name: PluginName, coreVersion: string): Record<s
       keywords: ['kinegraph', 'kinegraph-plugin'],
       // What makes it a plugin: Kinegraph loads these entries from any installed package with this key.
       kinegraph: { apiVersion: 1, plugins: ['dist/index.js'] },
-      scripts: { build: 'tsup', test: 'vitest run', typecheck: 'tsc --noEmit', prepublishOnly: 'npm run build && npm test' },
+      scripts: {
+        build: 'tsup',
+        test: 'vitest run',
+        typecheck: 'tsc --noEmit',
+        prepublishOnly: 'npm run build && npm test',
+      },
       peerDependencies: { '@kinegraph/core': `^${coreVersion}` },
       devDependencies: { '@kinegraph/core': `^${coreVersion}`, ...SCAFFOLD_TOOLING },
     }),

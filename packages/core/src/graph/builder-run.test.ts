@@ -1,8 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { buildGraph } from './builder.js';
 import type { ManagedTensorStore } from '../tensor/store.js';
-import type { TensorHandle } from '../tensor/types.js';
 import { expectClose, openStore } from '../tensor/test-support.js';
+import type { TensorHandle } from '../tensor/types.js';
+import { buildGraph } from './builder.js';
 
 // Every builder op, run by ONNX Runtime and checked against plain JS: proves the emitted nodes are
 // valid opset-17 ONNX (input-vs-attribute forms, optional inputs), not just well-formed protobuf.
@@ -47,16 +47,37 @@ describe('builder ops under ONNX Runtime', () => {
     const h = await store.upload(Float32Array.from(x), [2, 3]);
     const r = await runAll(g.bytes, { x: h });
     store.release(h);
-    expectClose(r['neg']!.data, x.map((v) => -v));
-    expectClose(r['sqrt']!.data, x.map((v) => Math.sqrt(Math.abs(v))));
-    expectClose(r['exp']!.data, x.map(Math.exp), 1e-3);
-    expectClose(r['clip']!.data, x.map((v) => Math.min(Math.max(v, -1), 2)));
-    expectClose(r['clipLo']!.data, x.map((v) => Math.max(v, 0)));
-    expectClose(r['pow']!.data, x.map((v) => v * v));
-    expectClose(r['div']!.data, x.map((v) => 1 / (Math.abs(v) + 1)));
-    expect(r['lessI']!.data).toEqual(x.map((v) => (v < 0.5 ? 1 : 0)));
-    expect(r['eq']!.data).toEqual(x.map((v) => (v === 1 ? 1 : 0)));
-    expectClose(r['sel']!.data, x.map((v) => (v > 0 ? v : v - 100)));
+    expectClose(
+      r.neg!.data,
+      x.map((v) => -v),
+    );
+    expectClose(
+      r.sqrt!.data,
+      x.map((v) => Math.sqrt(Math.abs(v))),
+    );
+    expectClose(r.exp!.data, x.map(Math.exp), 1e-3);
+    expectClose(
+      r.clip!.data,
+      x.map((v) => Math.min(Math.max(v, -1), 2)),
+    );
+    expectClose(
+      r.clipLo!.data,
+      x.map((v) => Math.max(v, 0)),
+    );
+    expectClose(
+      r.pow!.data,
+      x.map((v) => v * v),
+    );
+    expectClose(
+      r.div!.data,
+      x.map((v) => 1 / (Math.abs(v) + 1)),
+    );
+    expect(r.lessI!.data).toEqual(x.map((v) => (v < 0.5 ? 1 : 0)));
+    expect(r.eq!.data).toEqual(x.map((v) => (v === 1 ? 1 : 0)));
+    expectClose(
+      r.sel!.data,
+      x.map((v) => (v > 0 ? v : v - 100)),
+    );
   });
 
   test('shape ops, reductions, pad, gather, matmul and split', async () => {
@@ -81,20 +102,20 @@ describe('builder ops under ONNX Runtime', () => {
     const h = await store.upload(Float32Array.from(x), [2, 3]);
     const r = await runAll(g.bytes, { x: h });
     store.release(h);
-    expect(r['reshape']).toEqual({ dims: [3, 2], data: x });
-    expect(r['transpose']).toEqual({ dims: [3, 2], data: [-2, 1, -0.5, 4, 0.25, 9] });
-    expect(r['unsqueeze']!.dims).toEqual([1, 2, 3]);
-    expect(r['squeeze']).toEqual({ dims: [2, 3], data: x });
-    expect(r['expand']).toEqual({ dims: [3, 3], data: [-2, -0.5, 0.25, -2, -0.5, 0.25, -2, -0.5, 0.25] });
-    expectClose(r['mean']!.data, [(-2 - 0.5 + 0.25) / 3, (1 + 4 + 9) / 3]);
-    expect(r['mean']!.dims).toEqual([2, 1]);
-    expect(r['pad']).toEqual({ dims: [2, 5], data: [7, -2, -0.5, 0.25, 7, 7, 1, 4, 9, 7] });
-    expect(r['gather']).toEqual({ dims: [2, 2], data: [0.25, -2, 9, 1] });
-    expect(r['shape']!.data).toEqual([2, 3]);
-    expect(r['matmul']).toEqual({ dims: [2, 2], data: [-2 + 0.25, -0.5 + 0.25, 1 + 9, 4 + 9] });
-    expect(r['p']).toEqual({ dims: [2, 1], data: [-2, 1] });
-    expect(r['q']).toEqual({ dims: [2, 2], data: [-0.5, 0.25, 4, 9] });
-    expect(r['step']).toEqual({ dims: [2, 2], data: [0.25, -2, 9, 1] });
+    expect(r.reshape).toEqual({ dims: [3, 2], data: x });
+    expect(r.transpose).toEqual({ dims: [3, 2], data: [-2, 1, -0.5, 4, 0.25, 9] });
+    expect(r.unsqueeze!.dims).toEqual([1, 2, 3]);
+    expect(r.squeeze).toEqual({ dims: [2, 3], data: x });
+    expect(r.expand).toEqual({ dims: [3, 3], data: [-2, -0.5, 0.25, -2, -0.5, 0.25, -2, -0.5, 0.25] });
+    expectClose(r.mean!.data, [(-2 - 0.5 + 0.25) / 3, (1 + 4 + 9) / 3]);
+    expect(r.mean!.dims).toEqual([2, 1]);
+    expect(r.pad).toEqual({ dims: [2, 5], data: [7, -2, -0.5, 0.25, 7, 7, 1, 4, 9, 7] });
+    expect(r.gather).toEqual({ dims: [2, 2], data: [0.25, -2, 9, 1] });
+    expect(r.shape!.data).toEqual([2, 3]);
+    expect(r.matmul).toEqual({ dims: [2, 2], data: [-2 + 0.25, -0.5 + 0.25, 1 + 9, 4 + 9] });
+    expect(r.p).toEqual({ dims: [2, 1], data: [-2, 1] });
+    expect(r.q).toEqual({ dims: [2, 2], data: [-0.5, 0.25, 4, 9] });
+    expect(r.step).toEqual({ dims: [2, 2], data: [0.25, -2, 9, 1] });
     expect(store.stats().liveTensors).toBe(0);
   });
 });

@@ -8,8 +8,16 @@ interface Decoded {
   irVersion: Int64;
   opsetImport: { domain: string; version: Int64 }[];
   graph: {
-    input: { name: string; type: { tensorType: { shape?: { dim: { dimParam: string; dimValue: Int64 }[] } | null } } }[];
-    node: { opType: string; input: string[]; output: string[]; attribute: { name: string; i: Int64; ints: Int64[]; s: Uint8Array }[] }[];
+    input: {
+      name: string;
+      type: { tensorType: { shape?: { dim: { dimParam: string; dimValue: Int64 }[] } | null } };
+    }[];
+    node: {
+      opType: string;
+      input: string[];
+      output: string[];
+      attribute: { name: string; i: Int64; ints: Int64[]; s: Uint8Array }[];
+    }[];
     initializer: { name: string }[];
   };
 }
@@ -79,9 +87,23 @@ describe('buildGraph', () => {
   });
 
   test('rejects duplicate names, unknown output dtypes, bad constants and empty graphs', () => {
-    expect(() => buildGraph('dup', (g) => { g.input('x', 'float32'); g.input('x', 'float32'); })).toThrow(/already used/);
-    expect(() => buildGraph('raw', (g) => { const [v] = g.op('Custom', [null]); g.output('y', v!); })).toThrow(/unknown dtype/);
-    expect(() => buildGraph('bad', (g) => { g.constant([1, 2, 3], [2, 2]); })).toThrow(/3 elements/);
+    expect(() =>
+      buildGraph('dup', (g) => {
+        g.input('x', 'float32');
+        g.input('x', 'float32');
+      }),
+    ).toThrow(/already used/);
+    expect(() =>
+      buildGraph('raw', (g) => {
+        const [v] = g.op('Custom', [null]);
+        g.output('y', v!);
+      }),
+    ).toThrow(/unknown dtype/);
+    expect(() =>
+      buildGraph('bad', (g) => {
+        g.constant([1, 2, 3], [2, 2]);
+      }),
+    ).toThrow(/3 elements/);
     expect(() => buildGraph('empty', () => {})).toThrow(/no outputs/);
   });
 });

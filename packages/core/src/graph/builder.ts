@@ -9,11 +9,12 @@
  * Graphs are IR 8 / opset 17. Graph inputs may leave dims symbolic (strings) or omit the shape
  * entirely, so one graph serves every batch size and resolution.
  */
-import type { DType, TensorData } from '../tensor/types.js';
+
 import { dataMatchesDType, dtypeOfData, elementCount } from '../tensor/dtype.js';
 import { TensorError } from '../tensor/errors.js';
-import { IR_VERSION, OPSET, onnx, onnxElemType } from './onnx-proto.js';
+import type { DType, TensorData } from '../tensor/types.js';
 import type { OnnxNs } from './onnx-proto.js';
+import { IR_VERSION, OPSET, onnx, onnxElemType } from './onnx-proto.js';
 
 /** A dimension in a declared shape: a fixed size, a symbolic name shared across inputs, or `'?'` for unknown. */
 export type Dim = number | string;
@@ -126,7 +127,10 @@ export class GraphBuilder {
   output(name: string, value: GraphValue, dims?: readonly Dim[], dtype?: DType): void {
     const dt = dtype ?? value.dtype;
     if (dt === undefined) {
-      throw new TensorError('INVALID_ARGUMENT', `graph '${this.graphName}': output '${name}' has an unknown dtype; pass it explicitly`);
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `graph '${this.graphName}': output '${name}' has an unknown dtype; pass it explicitly`,
+      );
     }
     if (value.name !== name) {
       // ONNX names outputs by value name; an Identity node lets any value be exported under any name.
@@ -147,7 +151,10 @@ export class GraphBuilder {
       throw new TensorError('INVALID_ARGUMENT', `graph '${this.graphName}': constant data does not match dtype ${dt}`);
     }
     if (arr.length !== elementCount(dims)) {
-      throw new TensorError('INVALID_ARGUMENT', `graph '${this.graphName}': constant has ${arr.length} elements but dims [${dims.join(', ')}]`);
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `graph '${this.graphName}': constant has ${arr.length} elements but dims [${dims.join(', ')}]`,
+      );
     }
     if (name !== undefined) this.claim(name);
     else name = this.fresh('const');
@@ -169,7 +176,12 @@ export class GraphBuilder {
    * Appends any ONNX node (the escape hatch for ops without a helper). `null` inputs become empty
    * names (ONNX's "optional input omitted"). `dtype` sets the outputs' tracked dtype, default: the first input's.
    */
-  op(opType: string, inputs: readonly (GraphValue | null)[], attrs: Readonly<Record<string, Attr>> = {}, opts: { outputs?: number; dtype?: DType } = {}): GraphValue[] {
+  op(
+    opType: string,
+    inputs: readonly (GraphValue | null)[],
+    attrs: Readonly<Record<string, Attr>> = {},
+    opts: { outputs?: number; dtype?: DType } = {},
+  ): GraphValue[] {
     const n = opts.outputs ?? 1;
     const base = this.fresh(opType.toLowerCase());
     const outputs = Array.from({ length: n }, (_, i) => (n === 1 ? base : `${base}_${i}`));
@@ -188,23 +200,41 @@ export class GraphBuilder {
   // ---- elementwise -----------------------------------------------------------------------------
 
   /** a + b (numpy broadcasting). */
-  add(a: Operand, b: Operand): GraphValue { return this.binary('Add', a, b); }
+  add(a: Operand, b: Operand): GraphValue {
+    return this.binary('Add', a, b);
+  }
   /** a − b. */
-  sub(a: Operand, b: Operand): GraphValue { return this.binary('Sub', a, b); }
+  sub(a: Operand, b: Operand): GraphValue {
+    return this.binary('Sub', a, b);
+  }
   /** a · b. */
-  mul(a: Operand, b: Operand): GraphValue { return this.binary('Mul', a, b); }
+  mul(a: Operand, b: Operand): GraphValue {
+    return this.binary('Mul', a, b);
+  }
   /** a / b. */
-  div(a: Operand, b: Operand): GraphValue { return this.binary('Div', a, b); }
+  div(a: Operand, b: Operand): GraphValue {
+    return this.binary('Div', a, b);
+  }
   /** a ^ b. */
-  pow(a: Operand, b: Operand): GraphValue { return this.binary('Pow', a, b); }
+  pow(a: Operand, b: Operand): GraphValue {
+    return this.binary('Pow', a, b);
+  }
   /** −x. */
-  neg(x: GraphValue): GraphValue { return this.unary('Neg', x); }
+  neg(x: GraphValue): GraphValue {
+    return this.unary('Neg', x);
+  }
   /** √x. */
-  sqrt(x: GraphValue): GraphValue { return this.unary('Sqrt', x); }
+  sqrt(x: GraphValue): GraphValue {
+    return this.unary('Sqrt', x);
+  }
   /** eˣ. */
-  exp(x: GraphValue): GraphValue { return this.unary('Exp', x); }
+  exp(x: GraphValue): GraphValue {
+    return this.unary('Exp', x);
+  }
   /** |x|. */
-  abs(x: GraphValue): GraphValue { return this.unary('Abs', x); }
+  abs(x: GraphValue): GraphValue {
+    return this.unary('Abs', x);
+  }
   /** Clamps x to [min, max]; either bound may be omitted. */
   clip(x: GraphValue, min?: Operand, max?: Operand): GraphValue {
     const lo = min === undefined ? null : this.operand(min, x.dtype);
@@ -212,11 +242,17 @@ export class GraphBuilder {
     return this.one('Clip', [x, lo, hi]);
   }
   /** Elementwise a > b, a bool tensor. */
-  greater(a: Operand, b: Operand): GraphValue { return this.compare('Greater', a, b); }
+  greater(a: Operand, b: Operand): GraphValue {
+    return this.compare('Greater', a, b);
+  }
   /** Elementwise a < b, a bool tensor. */
-  less(a: Operand, b: Operand): GraphValue { return this.compare('Less', a, b); }
+  less(a: Operand, b: Operand): GraphValue {
+    return this.compare('Less', a, b);
+  }
   /** Elementwise a == b, a bool tensor. */
-  equal(a: Operand, b: Operand): GraphValue { return this.compare('Equal', a, b); }
+  equal(a: Operand, b: Operand): GraphValue {
+    return this.compare('Equal', a, b);
+  }
   /** cond ? a : b elementwise (broadcasting); `cond` must be bool. */
   where(cond: GraphValue, a: Operand, b: Operand): GraphValue {
     const [x, y] = this.pair(a, b);
@@ -234,7 +270,13 @@ export class GraphBuilder {
     return this.one('Concat', values, { axis: { i: axis } });
   }
   /** Slices x: `starts`/`ends` per listed `axes` (default: the leading axes), optional `steps`. */
-  slice(x: GraphValue, starts: Int64Operand, ends: Int64Operand, axes?: Int64Operand, steps?: Int64Operand): GraphValue {
+  slice(
+    x: GraphValue,
+    starts: Int64Operand,
+    ends: Int64Operand,
+    axes?: Int64Operand,
+    steps?: Int64Operand,
+  ): GraphValue {
     const inputs: (GraphValue | null)[] = [x, this.i64(starts), this.i64(ends)];
     if (axes !== undefined || steps !== undefined) inputs.push(axes === undefined ? null : this.i64(axes));
     if (steps !== undefined) inputs.push(this.i64(steps));
@@ -246,19 +288,29 @@ export class GraphBuilder {
     return this.op('Split', [x, this.ints(parts)], { axis: { i: axis } }, { outputs: parts.length });
   }
   /** Reshapes x (0 copies that dim, −1 infers one dim). */
-  reshape(x: GraphValue, shape: Int64Operand): GraphValue { return this.one('Reshape', [x, this.i64(shape)]); }
+  reshape(x: GraphValue, shape: Int64Operand): GraphValue {
+    return this.one('Reshape', [x, this.i64(shape)]);
+  }
   /** Permutes axes. */
-  transpose(x: GraphValue, perm: readonly number[]): GraphValue { return this.one('Transpose', [x], { perm: { ints: perm } }); }
+  transpose(x: GraphValue, perm: readonly number[]): GraphValue {
+    return this.one('Transpose', [x], { perm: { ints: perm } });
+  }
   /** Inserts size-1 axes. */
-  unsqueeze(x: GraphValue, axes: Int64Operand): GraphValue { return this.one('Unsqueeze', [x, this.i64(axes)]); }
+  unsqueeze(x: GraphValue, axes: Int64Operand): GraphValue {
+    return this.one('Unsqueeze', [x, this.i64(axes)]);
+  }
   /** Removes size-1 axes (all of them when `axes` is omitted). */
   squeeze(x: GraphValue, axes?: Int64Operand): GraphValue {
     return this.one('Squeeze', axes === undefined ? [x] : [x, this.i64(axes)]);
   }
   /** Broadcasts x to `shape`. */
-  expand(x: GraphValue, shape: Int64Operand): GraphValue { return this.one('Expand', [x, this.i64(shape)]); }
+  expand(x: GraphValue, shape: Int64Operand): GraphValue {
+    return this.one('Expand', [x, this.i64(shape)]);
+  }
   /** The shape of x as a 1-d int64 tensor. */
-  shape(x: GraphValue): GraphValue { return this.one('Shape', [x], {}, 'int64'); }
+  shape(x: GraphValue): GraphValue {
+    return this.one('Shape', [x], {}, 'int64');
+  }
   /** Mean over `axes`, keeping them as size 1 unless `keepdims` is false. */
   reduceMean(x: GraphValue, axes: readonly number[], keepdims = true): GraphValue {
     return this.one('ReduceMean', [x], { axes: { ints: axes }, keepdims: { i: keepdims ? 1 : 0 } });
@@ -266,26 +318,37 @@ export class GraphBuilder {
   /** Resizes x. `sizes`/`scales` cover every axis (use 1 / the current size for axes to keep). */
   resize(x: GraphValue, opts: ResizeOptions): GraphValue {
     if ((opts.sizes === undefined) === (opts.scales === undefined)) {
-      throw new TensorError('INVALID_ARGUMENT', `graph '${this.graphName}': resize needs exactly one of sizes and scales`);
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `graph '${this.graphName}': resize needs exactly one of sizes and scales`,
+      );
     }
-    const scales = opts.scales === undefined ? null : isValue(opts.scales) ? opts.scales : this.constant([...opts.scales], [opts.scales.length], 'float32');
+    const scales =
+      opts.scales === undefined
+        ? null
+        : isValue(opts.scales)
+          ? opts.scales
+          : this.constant([...opts.scales], [opts.scales.length], 'float32');
     const sizes = opts.sizes === undefined ? null : this.i64(opts.sizes);
     const mode = opts.mode ?? 'nearest';
     const attrs: Record<string, Attr> = {
       mode: { s: mode },
       coordinate_transformation_mode: { s: opts.coordinateTransformationMode ?? 'half_pixel' },
     };
-    if (mode === 'nearest') attrs['nearest_mode'] = { s: opts.nearestMode ?? 'round_prefer_floor' };
+    if (mode === 'nearest') attrs.nearest_mode = { s: opts.nearestMode ?? 'round_prefer_floor' };
     return this.one('Resize', sizes === null ? [x, null, scales] : [x, null, null, sizes], attrs);
   }
   /** Pads x; `pads` is ONNX's [x1_begin, x2_begin, …, x1_end, x2_end, …]. */
   pad(x: GraphValue, pads: Int64Operand, opts: PadOptions = {}): GraphValue {
     const inputs: GraphValue[] = [x, this.i64(pads)];
-    if ((opts.mode ?? 'constant') === 'constant' && opts.value !== undefined) inputs.push(this.scalar(opts.value, x.dtype ?? 'float32'));
+    if ((opts.mode ?? 'constant') === 'constant' && opts.value !== undefined)
+      inputs.push(this.scalar(opts.value, x.dtype ?? 'float32'));
     return this.one('Pad', inputs, { mode: { s: opts.mode ?? 'constant' } });
   }
   /** Matrix product (numpy matmul semantics). */
-  matmul(a: GraphValue, b: GraphValue): GraphValue { return this.one('MatMul', [a, b]); }
+  matmul(a: GraphValue, b: GraphValue): GraphValue {
+    return this.one('MatMul', [a, b]);
+  }
   /** Gathers entries of x along `axis` at integer `indices`. */
   gather(x: GraphValue, indices: GraphValue | readonly number[], axis = 0): GraphValue {
     const idx = isValue(indices) ? indices : this.ints(indices);
@@ -322,7 +385,12 @@ export class GraphBuilder {
 
   // ---- helpers ---------------------------------------------------------------------------------
 
-  private one(opType: string, inputs: readonly (GraphValue | null)[], attrs: Readonly<Record<string, Attr>> = {}, dtype?: DType): GraphValue {
+  private one(
+    opType: string,
+    inputs: readonly (GraphValue | null)[],
+    attrs: Readonly<Record<string, Attr>> = {},
+    dtype?: DType,
+  ): GraphValue {
     const [out] = this.op(opType, inputs, attrs, dtype === undefined ? {} : { dtype });
     return out as GraphValue;
   }
@@ -368,7 +436,10 @@ export class GraphBuilder {
 
   private claim(name: string): void {
     if (name === '' || this.usedNames.has(name)) {
-      throw new TensorError('INVALID_ARGUMENT', `graph '${this.graphName}': value name '${name}' is empty or already used`);
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `graph '${this.graphName}': value name '${name}' is empty or already used`,
+      );
     }
     this.usedNames.add(name);
   }

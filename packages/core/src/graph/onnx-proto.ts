@@ -5,8 +5,9 @@
  * only reach the `onnx` namespace through the default import; this adapter hides that and adds the
  * dtype ↔ ONNX element-type mapping both the graph builder and the initializer rewriter need.
  */
-import onnxProtoRoot from 'onnx-proto';
+
 import type { onnx as OnnxNs } from 'onnx-proto';
+import onnxProtoRoot from 'onnx-proto';
 import type { DType } from '../tensor/types.js';
 
 /** The `onnx` protobuf namespace (ModelProto, GraphProto, TensorProto, …). */

@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, symlink, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -10,7 +10,10 @@ const node = (type: string) =>
 
 async function pkg(dir: string, name: string, kinegraph: unknown, source?: string) {
   await mkdir(dir, { recursive: true });
-  await writeFile(join(dir, 'package.json'), JSON.stringify({ name, version: '1.2.3', type: 'module', ...(kinegraph === undefined ? {} : { kinegraph }) }));
+  await writeFile(
+    join(dir, 'package.json'),
+    JSON.stringify({ name, version: '1.2.3', type: 'module', ...(kinegraph === undefined ? {} : { kinegraph }) }),
+  );
   if (source) await writeFile(join(dir, 'index.js'), source);
 }
 
@@ -18,16 +21,48 @@ describe('plugin discovery', () => {
   it('finds plugins in plugins/ and node_modules (scoped too), loads the good ones and reports the rest', async () => {
     const root = await mkdtemp(join(tmpdir(), 'kg-discover-'));
     const entry = { apiVersion: 1, plugins: ['index.js'] };
-    await pkg(join(root, 'plugins', 'local'), 'local-plugin', entry, `export default () => ({ name: 'local-plugin', nodes: [${node('local/a')}] })`);
-    await pkg(join(root, 'node_modules', '@acme', 'grade'), '@acme/grade', entry, `export default { name: '@acme/grade', nodes: [${node('acme/grade')}] }`);
-    await pkg(join(root, 'node_modules', 'clash'), 'clash', entry, `export default () => ({ name: 'clash', nodes: [${node('acme/grade')}] })`);
-    await pkg(join(root, 'node_modules', 'throws'), 'throws', entry, `export default () => { throw new Error('setup exploded'); }`);
-    await pkg(join(root, 'node_modules', 'old-api'), 'old-api', { apiVersion: 0, plugins: ['index.js'] }, 'export default {}');
+    await pkg(
+      join(root, 'plugins', 'local'),
+      'local-plugin',
+      entry,
+      `export default () => ({ name: 'local-plugin', nodes: [${node('local/a')}] })`,
+    );
+    await pkg(
+      join(root, 'node_modules', '@acme', 'grade'),
+      '@acme/grade',
+      entry,
+      `export default { name: '@acme/grade', nodes: [${node('acme/grade')}] }`,
+    );
+    await pkg(
+      join(root, 'node_modules', 'clash'),
+      'clash',
+      entry,
+      `export default () => ({ name: 'clash', nodes: [${node('acme/grade')}] })`,
+    );
+    await pkg(
+      join(root, 'node_modules', 'throws'),
+      'throws',
+      entry,
+      `export default () => { throw new Error('setup exploded'); }`,
+    );
+    await pkg(
+      join(root, 'node_modules', 'old-api'),
+      'old-api',
+      { apiVersion: 0, plugins: ['index.js'] },
+      'export default {}',
+    );
     await pkg(join(root, 'node_modules', 'missing-entry'), 'missing-entry', entry);
     await pkg(join(root, 'node_modules', 'not-a-plugin'), 'not-a-plugin', undefined, 'export default 1');
 
     const candidates = await findPlugins(root);
-    expect(candidates.map((c) => c.package).sort()).toEqual(['@acme/grade', 'clash', 'local-plugin', 'missing-entry', 'old-api', 'throws']);
+    expect(candidates.map((c) => c.package).sort()).toEqual([
+      '@acme/grade',
+      'clash',
+      'local-plugin',
+      'missing-entry',
+      'old-api',
+      'throws',
+    ]);
     const registry = new NodeRegistry();
     const report = await loadPlugins(candidates, registry);
     expect(report.loaded.map((p) => p.name).sort()).toEqual(['@acme/grade', 'local-plugin']);
@@ -43,7 +78,12 @@ describe('plugin discovery', () => {
 
   it('loads a package once when plugins/ and node_modules reach the same folder (an npm workspace link)', async () => {
     const root = await mkdtemp(join(tmpdir(), 'kg-discover-'));
-    await pkg(join(root, 'plugins', 'grade'), '@acme/grade', { apiVersion: 1, plugins: ['index.js'] }, `export default () => ({ name: '@acme/grade', nodes: [${node('acme/grade')}] })`);
+    await pkg(
+      join(root, 'plugins', 'grade'),
+      '@acme/grade',
+      { apiVersion: 1, plugins: ['index.js'] },
+      `export default () => ({ name: '@acme/grade', nodes: [${node('acme/grade')}] })`,
+    );
     await mkdir(join(root, 'node_modules', '@acme'), { recursive: true });
     await symlink(join(root, 'plugins', 'grade'), join(root, 'node_modules', '@acme', 'grade'), 'dir');
 

@@ -2,10 +2,10 @@ import { readFileSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import type { NodeRegistry, PluginSource } from '../registry/registry.js';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
 import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
-import type { NodeRegistry, PluginSource } from '../registry/registry.js';
-import { KinegraphError, serializeError, type SerializedError } from '../util/errors.js';
+import { KinegraphError, type SerializedError, serializeError } from '../util/errors.js';
 
 /** A plugin package found on disk, before it is loaded. */
 export interface PluginCandidate {
@@ -22,7 +22,12 @@ export interface PluginCandidate {
 
 /** What discovery did: what loaded, from where, and what did not and why. */
 export interface DiscoveryReport {
-  readonly loaded: Array<{ name: string; nodeTypes: string[]; source: PluginSource; origin: PluginCandidate['origin'] }>;
+  readonly loaded: Array<{
+    name: string;
+    nodeTypes: string[];
+    source: PluginSource;
+    origin: PluginCandidate['origin'];
+  }>;
   readonly failed: Array<{ package: string; path: string; error: SerializedError }>;
 }
 
@@ -46,7 +51,11 @@ export async function findPlugins(cwd: string, extraFolders: readonly string[] =
   for (let dir = resolve(cwd); ; dir = dirname(dir)) {
     const modules = join(dir, 'node_modules');
     const names = (await listDir(modules)).filter((name) => !name.startsWith('.'));
-    const scopes = await Promise.all(names.map(async (name) => (name.startsWith('@') ? (await listDir(join(modules, name))).map((scoped) => join(name, scoped)) : [name])));
+    const scopes = await Promise.all(
+      names.map(async (name) =>
+        name.startsWith('@') ? (await listDir(join(modules, name))).map((scoped) => join(name, scoped)) : [name],
+      ),
+    );
     for (const name of scopes.flat()) dirs.push({ dir: join(modules, name), origin: 'node_modules' });
     if (dirname(dir) === dir) break;
   }
@@ -76,7 +85,9 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
     return undefined;
   }
   if (!pkg.kinegraph || typeof pkg.kinegraph !== 'object') return undefined;
-  const entries = Array.isArray(pkg.kinegraph.plugins) ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string') : [];
+  const entries = Array.isArray(pkg.kinegraph.plugins)
+    ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string')
+    : [];
   return {
     package: pkg.name ?? dir,
     ...(pkg.version ? { version: pkg.version } : {}),
@@ -100,21 +111,37 @@ async function listDir(dir: string): Promise<string[]> {
  * Loads candidates into the registry. A plugin whose API version is unsupported, whose entry is missing or
  * throws, or that clashes with one already loaded is reported and skipped; the rest load.
  */
-export async function loadPlugins(candidates: readonly PluginCandidate[], registry: NodeRegistry): Promise<DiscoveryReport> {
+export async function loadPlugins(
+  candidates: readonly PluginCandidate[],
+  registry: NodeRegistry,
+): Promise<DiscoveryReport> {
   const report: DiscoveryReport = { loaded: [], failed: [] };
   for (const candidate of candidates) {
-    const fail = (code: string, message: string, hint: string) => report.failed.push({ package: candidate.package, path: candidate.dir, error: { code, message, hint } });
+    const fail = (code: string, message: string, hint: string) =>
+      report.failed.push({ package: candidate.package, path: candidate.dir, error: { code, message, hint } });
     if (candidate.apiVersion !== PLUGIN_API_VERSION) {
-      fail('PLUGIN_API_UNSUPPORTED', `${candidate.package} declares kinegraph.apiVersion ${JSON.stringify(candidate.apiVersion)}; this runtime supports ${PLUGIN_API_VERSION}.`, `Install a release of ${candidate.package} made for plugin API ${PLUGIN_API_VERSION}.`);
+      fail(
+        'PLUGIN_API_UNSUPPORTED',
+        `${candidate.package} declares kinegraph.apiVersion ${JSON.stringify(candidate.apiVersion)}; this runtime supports ${PLUGIN_API_VERSION}.`,
+        `Install a release of ${candidate.package} made for plugin API ${PLUGIN_API_VERSION}.`,
+      );
       continue;
     }
     if (!candidate.entries.length) {
-      fail('PLUGIN_INVALID', `${candidate.package} lists no entry files in kinegraph.plugins.`, 'Add "plugins": ["dist/index.js"] to the package\u2019s "kinegraph" field.');
+      fail(
+        'PLUGIN_INVALID',
+        `${candidate.package} lists no entry files in kinegraph.plugins.`,
+        'Add "plugins": ["dist/index.js"] to the package\u2019s "kinegraph" field.',
+      );
       continue;
     }
     for (const entry of candidate.entries) {
       const file = resolve(candidate.dir, entry);
-      const source: PluginSource = { package: candidate.package, ...(candidate.version ? { version: candidate.version } : {}), path: file };
+      const source: PluginSource = {
+        package: candidate.package,
+        ...(candidate.version ? { version: candidate.version } : {}),
+        path: file,
+      };
       try {
         const plugin = await instantiate(file);
         registry.register(plugin, source);
@@ -130,7 +157,13 @@ export async function loadPlugins(candidates: readonly PluginCandidate[], regist
           package: candidate.package,
           path: file,
           // Our own coded errors (duplicates, bad types) say what is wrong; anything else is a load failure.
-          error: !(error instanceof KinegraphError) ? { code: 'PLUGIN_LOAD_FAILED', message: `${candidate.package} failed to load: ${serialized.message}`, hint: `Check that ${entry} exists (is the plugin built?) and loads without errors.` } : serialized,
+          error: !(error instanceof KinegraphError)
+            ? {
+                code: 'PLUGIN_LOAD_FAILED',
+                message: `${candidate.package} failed to load: ${serialized.message}`,
+                hint: `Check that ${entry} exists (is the plugin built?) and loads without errors.`,
+              }
+            : serialized,
         });
       }
     }
@@ -141,7 +174,9 @@ export async function loadPlugins(candidates: readonly PluginCandidate[], regist
 async function instantiate(file: string): Promise<KinegraphPlugin> {
   const module = (await import(pathToFileURL(file).href)) as { default?: unknown; plugin?: unknown };
   const exported = module.default ?? module.plugin;
-  const plugin = typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
-  if (!plugin || typeof plugin !== 'object') throw new Error(`${file} has no default export of a plugin or plugin factory`);
+  const plugin =
+    typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
+  if (!plugin || typeof plugin !== 'object')
+    throw new Error(`${file} has no default export of a plugin or plugin factory`);
   return plugin as KinegraphPlugin;
 }

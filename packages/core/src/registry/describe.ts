@@ -1,5 +1,5 @@
-import type { NodeRegistry } from './registry.js';
 import type { PortTypeDefinition } from '../sdk/port-types.js';
+import type { NodeRegistry } from './registry.js';
 
 /** A node type as clients see it (`kinegraph nodes --json`, the editor's palette): data only, no code. */
 export interface NodeDescription {
@@ -18,20 +18,35 @@ export interface NodeDescription {
 
 /** Every node type and port type the registry holds, as serialisable descriptions. */
 export function describeNodes(registry: NodeRegistry): { nodes: NodeDescription[]; portTypes: PortTypeDefinition[] } {
-  const nodes = registry.nodes().map(({ definition, source }): NodeDescription => ({
-    type: definition.type,
-    version: definition.version,
-    title: definition.title,
-    category: definition.category,
-    description: definition.description,
-    params: JSON.parse(JSON.stringify(definition.params)) as Record<string, unknown>,
-    inputs: Object.fromEntries(
-      Object.entries(definition.inputs).map(([name, p]) => [name, { type: p.type, title: p.title ?? name, optional: p.optional === true, ...(p.description ? { description: p.description } : {}) }]),
-    ),
-    outputs: Object.fromEntries(Object.entries(definition.outputs).map(([name, p]) => [name, { type: p.type, title: p.title ?? name, ...(p.description ? { description: p.description } : {}) }])),
-    package: source.package,
-    ...(source.version ? { packageVersion: source.version } : {}),
-  }));
+  const nodes = registry.nodes().map(
+    ({ definition, source }): NodeDescription => ({
+      type: definition.type,
+      version: definition.version,
+      title: definition.title,
+      category: definition.category,
+      description: definition.description,
+      params: JSON.parse(JSON.stringify(definition.params)) as Record<string, unknown>,
+      inputs: Object.fromEntries(
+        Object.entries(definition.inputs).map(([name, p]) => [
+          name,
+          {
+            type: p.type,
+            title: p.title ?? name,
+            optional: p.optional === true,
+            ...(p.description ? { description: p.description } : {}),
+          },
+        ]),
+      ),
+      outputs: Object.fromEntries(
+        Object.entries(definition.outputs).map(([name, p]) => [
+          name,
+          { type: p.type, title: p.title ?? name, ...(p.description ? { description: p.description } : {}) },
+        ]),
+      ),
+      package: source.package,
+      ...(source.version ? { packageVersion: source.version } : {}),
+    }),
+  );
   return { nodes, portTypes: registry.portTypes() };
 }
 
@@ -39,14 +54,22 @@ export function describeNodes(registry: NodeRegistry): { nodes: NodeDescription[
  * Records in a workflow's metadata which package (and version) provides each node type it uses, so that a
  * machine without that plugin can say which package to install.
  */
-export function withProvenance<W extends { nodes: Record<string, { type: string }>; metadata?: Record<string, unknown> }>(
+export function withProvenance<
+  W extends { nodes: Record<string, { type: string }>; metadata?: Record<string, unknown> },
+>(
   workflow: W,
   registry: NodeRegistry,
 ): W & { metadata: Record<string, unknown> & { nodeTypes: Record<string, { package: string; version?: string }> } } {
-  const nodeTypes: Record<string, { package: string; version?: string }> = { ...((workflow.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}) };
+  const nodeTypes: Record<string, { package: string; version?: string }> = {
+    ...((workflow.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}),
+  };
   for (const node of Object.values(workflow.nodes)) {
     const registered = registry.get(node.type);
-    if (registered) nodeTypes[node.type] = { package: registered.source.package, ...(registered.source.version ? { version: registered.source.version } : {}) };
+    if (registered)
+      nodeTypes[node.type] = {
+        package: registered.source.package,
+        ...(registered.source.version ? { version: registered.source.version } : {}),
+      };
   }
   return { ...workflow, metadata: { ...(workflow.metadata ?? {}), nodeTypes } };
 }

@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { NodeRegistry } from './registry.js';
-import { describeNodes, withProvenance } from './describe.js';
+import { type AnyNodeDefinition, defineNode, Type } from '../sdk/index.js';
 import { testPlugin, textSource } from '../test-support/plugin.js';
-import { Type, defineNode, type AnyNodeDefinition } from '../sdk/index.js';
+import { describeNodes, withProvenance } from './describe.js';
+import { NodeRegistry } from './registry.js';
 
 describe('NodeRegistry', () => {
   it('has the built-in port types and registers a plugin', async () => {
     const registry = new NodeRegistry();
-    for (const t of ['text', 'embedding', 'image', 'video', 'mask', 'model', 'conditioning', 'style', 'latent']) expect(registry.portType(t)).toBeDefined();
+    for (const t of ['text', 'embedding', 'image', 'video', 'mask', 'model', 'conditioning', 'style', 'latent'])
+      expect(registry.portType(t)).toBeDefined();
     registry.register(await testPlugin(), { package: 'test-plugin', version: '1.0.0' });
     expect(registry.types()).toContain('test/upper');
     expect(registry.get('test/upper')!.source.package).toBe('test-plugin');
@@ -17,7 +18,9 @@ describe('NodeRegistry', () => {
     const registry = new NodeRegistry();
     registry.register({ name: 'first', nodes: [textSource] });
     const other = defineNode({ ...textSource, type: 'other/node' });
-    expect(() => registry.register({ name: 'second', nodes: [other, textSource] })).toThrowError(/registered by both "first" and "second"/);
+    expect(() => registry.register({ name: 'second', nodes: [other, textSource] })).toThrowError(
+      /registered by both "first" and "second"/,
+    );
     expect(registry.get('other/node')).toBeUndefined();
     try {
       registry.register({ name: 'second', nodes: [textSource] });
@@ -28,9 +31,15 @@ describe('NodeRegistry', () => {
 
   it('requires namespaced types, integer versions and known port types', () => {
     const registry = new NodeRegistry();
-    expect(() => registry.register({ name: 'p', nodes: [{ ...textSource, type: 'NoNamespace' }] })).toThrowError(/namespace\/kebab-name/);
+    expect(() => registry.register({ name: 'p', nodes: [{ ...textSource, type: 'NoNamespace' }] })).toThrowError(
+      /namespace\/kebab-name/,
+    );
     expect(() => registry.register({ name: 'p', nodes: [{ ...textSource, version: 0 }] })).toThrowError(/version 0/);
-    const bad: AnyNodeDefinition = { ...(textSource as AnyNodeDefinition), type: 'p/bad', outputs: { x: { type: 'acme/lut' } } };
+    const bad: AnyNodeDefinition = {
+      ...(textSource as AnyNodeDefinition),
+      type: 'p/bad',
+      outputs: { x: { type: 'acme/lut' } },
+    };
     expect(() => registry.register({ name: 'p', nodes: [bad] })).toThrowError(/unknown type "acme\/lut"/);
   });
 
@@ -47,9 +56,15 @@ describe('NodeRegistry', () => {
       outputs: { lut: { type: 'acme/lut' } },
       run: () => ({ lut: 1 }),
     });
-    registry.register({ name: 'acme', portTypes: [{ name: 'acme/lut', description: 'A 3D LUT', color: '#fff' }], nodes: [lut] });
+    registry.register({
+      name: 'acme',
+      portTypes: [{ name: 'acme/lut', description: 'A 3D LUT', color: '#fff' }],
+      nodes: [lut],
+    });
     expect(registry.portType('acme/lut')).toBeDefined();
-    expect(() => registry.register({ name: 'acme2', portTypes: [{ name: 'video', description: '', color: '' }] })).toThrowError(/already registered/);
+    expect(() =>
+      registry.register({ name: 'acme2', portTypes: [{ name: 'video', description: '', color: '' }] }),
+    ).toThrowError(/already registered/);
   });
 
   it('describes nodes as serialisable JSON Schema data and records provenance', async () => {
@@ -57,7 +72,10 @@ describe('NodeRegistry', () => {
     registry.register(await testPlugin(), { package: 'test-plugin', version: '1.0.0' });
     const { nodes, portTypes } = describeNodes(registry);
     const upper = nodes.find((n) => n.type === 'test/upper')!;
-    expect(upper.params).toMatchObject({ type: 'object', properties: { times: { type: 'integer', minimum: 1, maximum: 10, default: 1 } } });
+    expect(upper.params).toMatchObject({
+      type: 'object',
+      properties: { times: { type: 'integer', minimum: 1, maximum: 10, default: 1 } },
+    });
     expect(upper.inputs.text).toEqual({ type: 'text', title: 'text', optional: false });
     expect(JSON.parse(JSON.stringify({ nodes, portTypes }))).toEqual({ nodes, portTypes });
     const wf = withProvenance({ nodes: { a: { type: 'test/upper' } } }, registry);

@@ -3,8 +3,8 @@ import { isValidNodeType } from '../sdk/node.js';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
 import type { PortTypeDefinition } from '../sdk/port-types.js';
 import { BUILTIN_PORT_TYPES } from '../sdk/port-types.js';
-import { KinegraphError } from '../util/errors.js';
 import { listOf } from '../util/did-you-mean.js';
+import { KinegraphError } from '../util/errors.js';
 
 /** Where a plugin came from: what `kinegraph plugins` and "missing node" hints show. */
 export interface PluginSource {
@@ -37,7 +37,8 @@ export class NodeRegistry {
   readonly #plugins = new Map<string, PluginSource>();
 
   constructor() {
-    for (const portType of BUILTIN_PORT_TYPES) this.#portTypes.set(portType.name, { definition: portType, plugin: '@kinegraph/core' });
+    for (const portType of BUILTIN_PORT_TYPES)
+      this.#portTypes.set(portType.name, { definition: portType, plugin: '@kinegraph/core' });
   }
 
   /**
@@ -51,17 +52,25 @@ export class NodeRegistry {
       });
     }
     if (this.#plugins.has(plugin.name)) {
-      throw new KinegraphError('PLUGIN_DUPLICATE', `Plugin "${plugin.name}" is already registered (from ${this.#plugins.get(plugin.name)?.path ?? 'code'}).`, {
-        hint: 'Install each plugin once; remove one copy.',
-      });
+      throw new KinegraphError(
+        'PLUGIN_DUPLICATE',
+        `Plugin "${plugin.name}" is already registered (from ${this.#plugins.get(plugin.name)?.path ?? 'code'}).`,
+        {
+          hint: 'Install each plugin once; remove one copy.',
+        },
+      );
     }
     const newPortTypes = new Map<string, PortTypeDefinition>();
     for (const portType of plugin.portTypes ?? []) {
       const existing = this.#portTypes.get(portType.name);
       if (existing || newPortTypes.has(portType.name)) {
-        throw new KinegraphError('PORT_TYPE_DUPLICATE', `Port type "${portType.name}" from plugin "${plugin.name}" is already registered by "${existing?.plugin ?? plugin.name}".`, {
-          hint: 'Namespace plugin port types (`acme/lut`) so they cannot clash.',
-        });
+        throw new KinegraphError(
+          'PORT_TYPE_DUPLICATE',
+          `Port type "${portType.name}" from plugin "${plugin.name}" is already registered by "${existing?.plugin ?? plugin.name}".`,
+          {
+            hint: 'Namespace plugin port types (`acme/lut`) so they cannot clash.',
+          },
+        );
       }
       newPortTypes.set(portType.name, portType);
     }
@@ -69,28 +78,44 @@ export class NodeRegistry {
     for (const node of plugin.nodes ?? []) {
       if (!node) continue;
       if (!isValidNodeType(node.type)) {
-        throw new KinegraphError('NODE_TYPE_INVALID', `Node type "${node.type}" in plugin "${plugin.name}" is not of the form namespace/kebab-name.`, {
-          hint: 'Use lowercase `namespace/name`, e.g. `acme/color-grade`.',
-        });
+        throw new KinegraphError(
+          'NODE_TYPE_INVALID',
+          `Node type "${node.type}" in plugin "${plugin.name}" is not of the form namespace/kebab-name.`,
+          {
+            hint: 'Use lowercase `namespace/name`, e.g. `acme/color-grade`.',
+          },
+        );
       }
       if (!Number.isInteger(node.version) || node.version < 1) {
-        throw new KinegraphError('NODE_VERSION_INVALID', `Node type "${node.type}" in plugin "${plugin.name}" has version ${String(node.version)}.`, {
-          hint: 'Versions are integers starting at 1.',
-        });
+        throw new KinegraphError(
+          'NODE_VERSION_INVALID',
+          `Node type "${node.type}" in plugin "${plugin.name}" has version ${String(node.version)}.`,
+          {
+            hint: 'Versions are integers starting at 1.',
+          },
+        );
       }
       const existing = this.#nodes.get(node.type);
       if (existing || newNodes.has(node.type)) {
         const other = existing ? existing.plugin : plugin.name;
-        throw new KinegraphError('NODE_TYPE_DUPLICATE', `Node type "${node.type}" is registered by both "${other}" and "${plugin.name}".`, {
-          hint: `Uninstall one of the two plugins, or rename the node type in "${plugin.name}".`,
-        });
+        throw new KinegraphError(
+          'NODE_TYPE_DUPLICATE',
+          `Node type "${node.type}" is registered by both "${other}" and "${plugin.name}".`,
+          {
+            hint: `Uninstall one of the two plugins, or rename the node type in "${plugin.name}".`,
+          },
+        );
       }
       for (const [portName, port] of [...Object.entries(node.inputs), ...Object.entries(node.outputs)]) {
         if (!this.#portTypes.has(port.type) && !newPortTypes.has(port.type)) {
           const known = [...this.#portTypes.keys(), ...newPortTypes.keys()];
-          throw new KinegraphError('PORT_TYPE_UNKNOWN', `Port "${portName}" of "${node.type}" has unknown type "${port.type}".`, {
-            hint: `Register the port type in the plugin's portTypes, or use one of: ${listOf(known)}.`,
-          });
+          throw new KinegraphError(
+            'PORT_TYPE_UNKNOWN',
+            `Port "${portName}" of "${node.type}" has unknown type "${port.type}".`,
+            {
+              hint: `Register the port type in the plugin's portTypes, or use one of: ${listOf(known)}.`,
+            },
+          );
         }
       }
       newNodes.set(node.type, node);

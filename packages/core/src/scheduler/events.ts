@@ -8,7 +8,14 @@ export type RunEvent =
   | { type: 'node:progress'; runId: string; nodeId: string; fraction: number; message?: string; preview?: Preview }
   | { type: 'node:warning'; runId: string; nodeId: string; code: string; message: string }
   | { type: 'node:cached'; runId: string; nodeId: string; nodeType: string }
-  | { type: 'node:done'; runId: string; nodeId: string; nodeType: string; ms: number; outputs: Record<string, OutputSummary> }
+  | {
+      type: 'node:done';
+      runId: string;
+      nodeId: string;
+      nodeType: string;
+      ms: number;
+      outputs: Record<string, OutputSummary>;
+    }
   | { type: 'node:error'; runId: string; nodeId: string; error: SerializedError }
   | { type: 'run:done'; runId: string; ms: number; files: string[]; executed: string[]; cached: string[] }
   | { type: 'run:error'; runId: string; nodeId?: string; error: SerializedError; ms: number }
@@ -35,6 +42,8 @@ export const RUN_EVENT_TYPES = [
 ] as const;
 
 /** True for the events that end a run. */
-export function isTerminalEvent(event: RunEvent): event is Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }> {
+export function isTerminalEvent(
+  event: RunEvent,
+): event is Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }> {
   return event.type === 'run:done' || event.type === 'run:error' || event.type === 'run:cancelled';
 }

@@ -1,6 +1,6 @@
+import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, realpath, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { basename, isAbsolute, join, relative, resolve, sep } from 'node:path';
-import { randomBytes } from 'node:crypto';
 import type { FileAccess } from '../sdk/files.js';
 import { KinegraphError } from '../util/errors.js';
 
@@ -30,10 +30,14 @@ export function createFileAccess(options: FileAccessOptions): FileAccess & { cle
 
   async function resolveRead(path: string): Promise<string> {
     if (typeof path !== 'string' || path.length === 0 || path.includes('\0')) {
-      throw new KinegraphError('PATH_INVALID', `Path ${JSON.stringify(String(path).replace(/\0/g, '\\0')).slice(0, 200)} is not a valid file path.`, {
-        ...(nodeId ? { nodeId } : {}),
-        hint: 'Give a file name relative to the workflow\u2019s folder or inputs/, without NUL bytes.',
-      });
+      throw new KinegraphError(
+        'PATH_INVALID',
+        `Path ${JSON.stringify(String(path).replace(/\0/g, '\\0')).slice(0, 200)} is not a valid file path.`,
+        {
+          ...(nodeId ? { nodeId } : {}),
+          hint: 'Give a file name relative to the workflow\u2019s folder or inputs/, without NUL bytes.',
+        },
+      );
     }
     const candidates = isAbsolute(path) ? [path] : allowed.map((folder) => resolve(folder, path));
     const roots = await allowedReal();
@@ -77,16 +81,30 @@ export function createFileAccess(options: FileAccessOptions): FileAccess & { cle
       const real = await resolveRead(path);
       const info = await stat(real);
       if (!info.isFile()) {
-        throw new KinegraphError('FILE_NOT_FOUND', `"${path}" is not a file.`, { ...(nodeId ? { nodeId } : {}), hint: 'Give the path of a file, not a folder.' });
+        throw new KinegraphError('FILE_NOT_FOUND', `"${path}" is not a file.`, {
+          ...(nodeId ? { nodeId } : {}),
+          hint: 'Give the path of a file, not a folder.',
+        });
       }
       return new Uint8Array(await readFile(real));
     },
     async writeOutput(name, data) {
-      if (typeof name !== 'string' || name === '' || name.includes('\0') || basename(name) !== name || name === '.' || name === '..') {
-        throw new KinegraphError('PATH_INVALID', `Output name ${JSON.stringify(String(name).replace(/\0/g, '\\0')).slice(0, 200)} is not a plain file name.`, {
-          ...(nodeId ? { nodeId } : {}),
-          hint: 'Output names are file names without folders, e.g. "video.mp4"; the output folder is chosen with --out.',
-        });
+      if (
+        typeof name !== 'string' ||
+        name === '' ||
+        name.includes('\0') ||
+        basename(name) !== name ||
+        name === '.' ||
+        name === '..'
+      ) {
+        throw new KinegraphError(
+          'PATH_INVALID',
+          `Output name ${JSON.stringify(String(name).replace(/\0/g, '\\0')).slice(0, 200)} is not a plain file name.`,
+          {
+            ...(nodeId ? { nodeId } : {}),
+            hint: 'Output names are file names without folders, e.g. "video.mp4"; the output folder is chosen with --out.',
+          },
+        );
       }
       await mkdir(outputFolder, { recursive: true });
       const target = join(outputFolder, name);

@@ -70,6 +70,12 @@ export class OutputCache {
   }
 
   stats(): { entries: number; bytes: number; budgetBytes: number; hits: number; misses: number } {
-    return { entries: this.#entries.size, bytes: this.#bytes, budgetBytes: this.budgetBytes, hits: this.#hits, misses: this.#misses };
+    return {
+      entries: this.#entries.size,
+      bytes: this.#bytes,
+      budgetBytes: this.budgetBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+    };
   }
 }

@@ -4,11 +4,11 @@ import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { NodeRegistry } from '../registry/registry.js';
-import { validateWorkflow } from '../validate/validate.js';
 import { calls, testPlugin } from '../test-support/plugin.js';
-import { executeWorkflow } from './scheduler.js';
-import { OutputCache } from './output-cache.js';
+import { validateWorkflow } from '../validate/validate.js';
 import type { RunEvent } from './events.js';
+import { OutputCache } from './output-cache.js';
+import { executeWorkflow } from './scheduler.js';
 
 const registry = new NodeRegistry();
 registry.register(await testPlugin());
@@ -23,8 +23,16 @@ function prepare(doc: unknown) {
 // These graphs make no tensors: a store request means the scheduler started a worker it did not need.
 const noStore = () => Promise.reject(new Error('store requested'));
 
-function run(doc: unknown, cache = new OutputCache(() => undefined, 1 << 20), extra: { signal?: AbortSignal; nodeTimeoutMs?: number } = {}) {
-  return lastValueFrom(executeWorkflow(prepare(doc), { store: noStore, cache, outputFolder: out, allowedFolders: [out], ...extra }).pipe(toArray()));
+function run(
+  doc: unknown,
+  cache = new OutputCache(() => undefined, 1 << 20),
+  extra: { signal?: AbortSignal; nodeTimeoutMs?: number } = {},
+) {
+  return lastValueFrom(
+    executeWorkflow(prepare(doc), { store: noStore, cache, outputFolder: out, allowedFolders: [out], ...extra }).pipe(
+      toArray(),
+    ),
+  );
 }
 
 const chain = (text: string, times = 1) => ({
@@ -33,11 +41,16 @@ const chain = (text: string, times = 1) => ({
     prompt: { type: 'test/text', version: 1, params: { text } },
     shout: { type: 'test/upper', version: 2, params: { times }, inputs: { text: { node: 'prompt', output: 'text' } } },
     other: { type: 'test/text', version: 1, params: { text: 'b' } },
-    joined: { type: 'test/join', version: 1, inputs: { a: { node: 'shout', output: 'text' }, b: { node: 'other', output: 'text' } } },
+    joined: {
+      type: 'test/join',
+      version: 1,
+      inputs: { a: { node: 'shout', output: 'text' }, b: { node: 'other', output: 'text' } },
+    },
   },
 });
 
-const types = (events: RunEvent[]) => events.map((e) => ('nodeId' in e && e.type !== 'run:error' ? `${e.type}:${e.nodeId}` : e.type));
+const types = (events: RunEvent[]) =>
+  events.map((e) => ('nodeId' in e && e.type !== 'run:error' ? `${e.type}:${e.nodeId}` : e.type));
 
 beforeEach(() => calls.clear());
 
@@ -59,7 +72,11 @@ describe('scheduler', () => {
     expect(calls.get('test/upper')).toBe(1);
     calls.clear();
     const second = await run(chain('hi', 2), cache);
-    expect(types(second).filter((t) => t.startsWith('node:cached')).sort()).toEqual(['node:cached:other', 'node:cached:prompt']);
+    expect(
+      types(second)
+        .filter((t) => t.startsWith('node:cached'))
+        .sort(),
+    ).toEqual(['node:cached:other', 'node:cached:prompt']);
     expect(calls.get('test/text')).toBeUndefined();
     expect(calls.get('test/upper')).toBe(1);
     expect(calls.get('test/join')).toBe(1);
@@ -88,7 +105,11 @@ describe('scheduler', () => {
       nodes: {
         a: { type: 'test/slow', version: 1, params: { steps: 4, ms: 25, label: 'a' } },
         b: { type: 'test/slow', version: 1, params: { steps: 4, ms: 25, label: 'b' } },
-        j: { type: 'test/join', version: 1, inputs: { a: { node: 'a', output: 'text' }, b: { node: 'b', output: 'text' } } },
+        j: {
+          type: 'test/join',
+          version: 1,
+          inputs: { a: { node: 'a', output: 'text' }, b: { node: 'b', output: 'text' } },
+        },
       },
     };
     const events = await run(doc);
@@ -100,7 +121,10 @@ describe('scheduler', () => {
 
   it('fails the run with the failing node named, never the process, for throws and rejections', async () => {
     for (const how of ['throw', 'reject']) {
-      const events = await run({ format: 'kinegraph/workflow@1', nodes: { f: { type: 'test/fail', version: 1, params: { how } } } });
+      const events = await run({
+        format: 'kinegraph/workflow@1',
+        nodes: { f: { type: 'test/fail', version: 1, params: { how } } },
+      });
       const end = events.at(-1)!;
       expect(end.type).toBe('run:error');
       expect(end.type === 'run:error' && end.nodeId).toBe('f');
@@ -125,7 +149,10 @@ describe('scheduler', () => {
 
   it('cancels through an AbortSignal that reaches the running node', async () => {
     const controller = new AbortController();
-    const doc = { format: 'kinegraph/workflow@1', nodes: { s: { type: 'test/slow', version: 1, params: { steps: 1000, ms: 5 } } } };
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: { s: { type: 'test/slow', version: 1, params: { steps: 1000, ms: 5 } } },
+    };
     setTimeout(() => controller.abort(), 60);
     const started = performance.now();
     const events = await run(doc, undefined, { signal: controller.signal });
@@ -136,21 +163,35 @@ describe('scheduler', () => {
 
   it('does not wait for a node that ignores cancellation', async () => {
     const controller = new AbortController();
-    const doc = { format: 'kinegraph/workflow@1', nodes: { h: { type: 'test/fail', version: 1, params: { how: 'hang' } } } };
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: { h: { type: 'test/fail', version: 1, params: { how: 'hang' } } },
+    };
     setTimeout(() => controller.abort(), 30);
     expect((await run(doc, undefined, { signal: controller.signal })).at(-1)!.type).toBe('run:cancelled');
   });
 
   it('times out a hanging node with NODE_TIMEOUT', async () => {
-    const doc = { format: 'kinegraph/workflow@1', nodes: { h: { type: 'test/fail', version: 1, params: { how: 'ignore-abort' } } } };
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: { h: { type: 'test/fail', version: 1, params: { how: 'ignore-abort' } } },
+    };
     const end = (await run(doc, undefined, { nodeTimeoutMs: 50 })).at(-1)!;
     expect(end.type === 'run:error' && end.error.code).toBe('NODE_TIMEOUT');
   });
 
   it('unsubscribing cancels the run', async () => {
     const seen: RunEvent[] = [];
-    const doc = { format: 'kinegraph/workflow@1', nodes: { s: { type: 'test/slow', version: 1, params: { steps: 1000, ms: 5 } } } };
-    const sub = executeWorkflow(prepare(doc), { store: noStore, cache: new OutputCache(() => undefined, 0), outputFolder: out, allowedFolders: [out] }).subscribe((e) => seen.push(e));
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: { s: { type: 'test/slow', version: 1, params: { steps: 1000, ms: 5 } } },
+    };
+    const sub = executeWorkflow(prepare(doc), {
+      store: noStore,
+      cache: new OutputCache(() => undefined, 0),
+      outputFolder: out,
+      allowedFolders: [out],
+    }).subscribe((e) => seen.push(e));
     await new Promise((r) => setTimeout(r, 40));
     sub.unsubscribe();
     const before = calls.get('test/slow');

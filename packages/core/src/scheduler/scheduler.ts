@@ -1,16 +1,16 @@
-import { Observable, type Subscriber } from 'rxjs';
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
-import type { PreparedNode, PreparedWorkflow } from '../validate/validate.js';
-import type { TensorHandle, TensorStore } from '../tensor/types.js';
+import { Observable, type Subscriber } from 'rxjs';
 import type { NodeContext } from '../sdk/node.js';
-import { KinegraphError, isAbortError, serializeError } from '../util/errors.js';
-import { contentHash } from '../util/hash.js';
-import type { RunEvent } from './events.js';
-import { OutputCache } from './output-cache.js';
-import { ScopedTensorStore } from './scoped-store.js';
 import { TensorOps } from '../tensor/ops.js';
+import type { TensorHandle, TensorStore } from '../tensor/types.js';
+import { isAbortError, KinegraphError, serializeError } from '../util/errors.js';
+import { contentHash } from '../util/hash.js';
+import type { PreparedNode, PreparedWorkflow } from '../validate/validate.js';
+import type { RunEvent } from './events.js';
 import { createFileAccess } from './file-access.js';
+import type { OutputCache } from './output-cache.js';
+import { ScopedTensorStore } from './scoped-store.js';
 import { collectTensors, summarizeOutput } from './tensor-walk.js';
 
 /**
@@ -85,7 +85,12 @@ interface NodeState {
   held: TensorHandle[];
 }
 
-async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, signal: AbortSignal, subscriber: Subscriber<RunEvent>): Promise<void> {
+async function runGraph(
+  prepared: PreparedWorkflow,
+  options: ExecuteOptions,
+  signal: AbortSignal,
+  subscriber: Subscriber<RunEvent>,
+): Promise<void> {
   const runId = options.runId ?? randomUUID();
   const started = performance.now();
   const emit = (event: RunEvent) => {
@@ -134,10 +139,23 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
       inputs[port] = source.outputs![edge.output];
       inputKeys[port] = `${source.key}.${edge.output}`;
     }
-    const fileAccess = createFileAccess({ allowedFolders: options.allowedFolders, outputFolder: options.outputFolder, nodeId: node.id });
-    const fingerprint = definition.fingerprint ? await definition.fingerprint(node.params as never, { files: fileAccess }) : '';
+    const fileAccess = createFileAccess({
+      allowedFolders: options.allowedFolders,
+      outputFolder: options.outputFolder,
+      nodeId: node.id,
+    });
+    const fingerprint = definition.fingerprint
+      ? await definition.fingerprint(node.params as never, { files: fileAccess })
+      : '';
     const cacheable = definition.cache !== false;
-    state.key = contentHash({ type: definition.type, version: definition.version, params: node.params, inputs: inputKeys, fingerprint, nonce: cacheable ? undefined : randomUUID() });
+    state.key = contentHash({
+      type: definition.type,
+      version: definition.version,
+      params: node.params,
+      inputs: inputKeys,
+      fingerprint,
+      nonce: cacheable ? undefined : randomUUID(),
+    });
 
     const hit = cacheable ? options.cache.get(state.key) : undefined;
     if (hit) {
@@ -169,11 +187,21 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
       previews,
       progress(fraction, rawUpdate) {
         const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
-        const update = previews || !rawUpdate?.preview ? rawUpdate : { ...(rawUpdate.message ? { message: rawUpdate.message } : {}) };
+        const update =
+          previews || !rawUpdate?.preview
+            ? rawUpdate
+            : { ...(rawUpdate.message ? { message: rawUpdate.message } : {}) };
         // Previews always go out; bare progress only when it moved, so tight loops cannot flood clients.
         if (!update?.preview && Math.abs(clamped - lastFraction) < 0.001 && !update?.message) return;
         lastFraction = clamped;
-        emit({ type: 'node:progress', runId, nodeId: node.id, fraction: clamped, ...(update?.message ? { message: update.message } : {}), ...(update?.preview ? { preview: update.preview } : {}) });
+        emit({
+          type: 'node:progress',
+          runId,
+          nodeId: node.id,
+          fraction: clamped,
+          ...(update?.message ? { message: update.message } : {}),
+          ...(update?.preview ? { preview: update.preview } : {}),
+        });
       },
       warn(code, message) {
         emit({ type: 'node:warning', runId, nodeId: node.id, code, message });
@@ -184,7 +212,9 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
     };
     let timer: NodeJS.Timeout | undefined;
     try {
-      const work = Promise.resolve().then(() => definition.run({ params: node.params as never, inputs: inputs as never, context }));
+      const work = Promise.resolve().then(() =>
+        definition.run({ params: node.params as never, inputs: inputs as never, context }),
+      );
       // If the race below settles first, the node's own promise may still reject later: never unhandled.
       work.catch(() => undefined);
       const guards: Array<Promise<never>> = [abortPromise(nodeController.signal)];
@@ -192,10 +222,14 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
         guards.push(
           new Promise<never>((_, reject) => {
             timer = setTimeout(() => {
-              const error = new KinegraphError('NODE_TIMEOUT', `Node "${node.id}" (${definition.type}) did not finish within ${options.nodeTimeoutMs} ms.`, {
-                nodeId: node.id,
-                hint: 'Check the node\u2019s inputs, or raise the node time limit.',
-              });
+              const error = new KinegraphError(
+                'NODE_TIMEOUT',
+                `Node "${node.id}" (${definition.type}) did not finish within ${options.nodeTimeoutMs} ms.`,
+                {
+                  nodeId: node.id,
+                  hint: 'Check the node\u2019s inputs, or raise the node time limit.',
+                },
+              );
               nodeController.abort(error);
               reject(error);
             }, options.nodeTimeoutMs);
@@ -215,7 +249,14 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
       if (cacheable) options.cache.set(state.key, outputs);
       const summaries: Record<string, ReturnType<typeof summarizeOutput>> = {};
       for (const [name, value] of Object.entries(outputs)) summaries[name] = summarizeOutput(value);
-      emit({ type: 'node:done', runId, nodeId: node.id, nodeType: definition.type, ms: performance.now() - nodeStarted, outputs: summaries });
+      emit({
+        type: 'node:done',
+        runId,
+        nodeId: node.id,
+        nodeType: definition.type,
+        ms: performance.now() - nodeStarted,
+        outputs: summaries,
+      });
     } catch (error) {
       scoped.discard();
       await fileAccess.cleanup();
@@ -234,10 +275,14 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
       const message = error instanceof Error ? error.message : String(error);
       failure = {
         nodeId,
-        error: new KinegraphError('NODE_UNCAUGHT_ERROR', `An error escaped node${nodes.length > 1 ? 's' : ''} ${nodes.map((n) => `"${n}"`).join(', ') || '(none running)'} outside its run: ${message}`, {
-          nodeId,
-          hint: 'A plugin threw from a callback it did not await (a timer or event handler). Report it to the plugin\u2019s authors.',
-        }),
+        error: new KinegraphError(
+          'NODE_UNCAUGHT_ERROR',
+          `An error escaped node${nodes.length > 1 ? 's' : ''} ${nodes.map((n) => `"${n}"`).join(', ') || '(none running)'} outside its run: ${message}`,
+          {
+            nodeId,
+            hint: 'A plugin threw from a callback it did not await (a timer or event handler). Report it to the plugin\u2019s authors.',
+          },
+        ),
       };
       emit({ type: 'node:error', runId, nodeId, error: serializeError(failure.error, nodeId) });
       internal.abort(failure.error);
@@ -303,13 +348,21 @@ async function runGraph(prepared: PreparedWorkflow, options: ExecuteOptions, sig
   signal.removeEventListener('abort', onAbort);
   const ms = performance.now() - started;
   if (signal.aborted) emit({ type: 'run:cancelled', runId, ms });
-  else if (failure) emit({ type: 'run:error', runId, nodeId: failure.nodeId, error: serializeError(failure.error, failure.nodeId), ms });
+  else if (failure)
+    emit({
+      type: 'run:error',
+      runId,
+      nodeId: failure.nodeId,
+      error: serializeError(failure.error, failure.nodeId),
+      ms,
+    });
   else emit({ type: 'run:done', runId, ms, files, executed, cached });
 }
 
 function abortPromise(signal: AbortSignal): Promise<never> {
   return new Promise<never>((_, reject) => {
-    const fail = () => reject(signal.reason instanceof Error ? signal.reason : new DOMException('The run was cancelled.', 'AbortError'));
+    const fail = () =>
+      reject(signal.reason instanceof Error ? signal.reason : new DOMException('The run was cancelled.', 'AbortError'));
     if (signal.aborted) fail();
     else signal.addEventListener('abort', fail, { once: true });
   });
@@ -318,22 +371,38 @@ function abortPromise(signal: AbortSignal): Promise<never> {
 function checkOutputs(node: PreparedNode, outputs: unknown): asserts outputs is Record<string, unknown> {
   const definition = node.registered.definition;
   if (typeof outputs !== 'object' || outputs === null) {
-    throw new KinegraphError('NODE_OUTPUT_INVALID', `Node "${node.id}" (${definition.type}) returned ${outputs === null ? 'null' : typeof outputs} instead of its outputs.`, {
-      nodeId: node.id,
-      hint: `run() must return an object with: ${Object.keys(definition.outputs).join(', ') || '(no outputs)'}.`,
-    });
+    throw new KinegraphError(
+      'NODE_OUTPUT_INVALID',
+      `Node "${node.id}" (${definition.type}) returned ${outputs === null ? 'null' : typeof outputs} instead of its outputs.`,
+      {
+        nodeId: node.id,
+        hint: `run() must return an object with: ${Object.keys(definition.outputs).join(', ') || '(no outputs)'}.`,
+      },
+    );
   }
   const missing = Object.keys(definition.outputs).filter((name) => !(name in outputs));
   if (missing.length) {
-    throw new KinegraphError('NODE_OUTPUT_INVALID', `Node "${node.id}" (${definition.type}) returned no value for output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`, {
-      nodeId: node.id,
-      hint: 'This is a bug in the node\u2019s plugin; report it to its authors.',
-    });
+    throw new KinegraphError(
+      'NODE_OUTPUT_INVALID',
+      `Node "${node.id}" (${definition.type}) returned no value for output${missing.length > 1 ? 's' : ''} ${missing.join(', ')}.`,
+      {
+        nodeId: node.id,
+        hint: 'This is a bug in the node\u2019s plugin; report it to its authors.',
+      },
+    );
   }
 }
 
 /** Default allowed folders for a workflow file: its folder and `inputs/` beside the current directory. */
-export function defaultAllowedFolders(workflowPath: string | undefined, extra: readonly string[] = [], cwd = process.cwd()): string[] {
-  const folders = [...(workflowPath ? [dirname(resolve(workflowPath))] : []), resolve(cwd, 'inputs'), ...extra.map((f) => resolve(cwd, f))];
+export function defaultAllowedFolders(
+  workflowPath: string | undefined,
+  extra: readonly string[] = [],
+  cwd = process.cwd(),
+): string[] {
+  const folders = [
+    ...(workflowPath ? [dirname(resolve(workflowPath))] : []),
+    resolve(cwd, 'inputs'),
+    ...extra.map((f) => resolve(cwd, f)),
+  ];
   return [...new Set(folders)];
 }

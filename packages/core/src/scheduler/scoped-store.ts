@@ -1,4 +1,12 @@
-import type { ModelHandle, ModelOptions, TensorData, TensorHandle, TensorStore, TensorStoreStats, DType } from '../tensor/types.js';
+import type {
+  DType,
+  ModelHandle,
+  ModelOptions,
+  TensorData,
+  TensorHandle,
+  TensorStore,
+  TensorStoreStats,
+} from '../tensor/types.js';
 
 /**
  * The TensorStore a node sees: the shared store, plus bookkeeping of every handle the node made, so that
@@ -48,7 +56,9 @@ export class ScopedTensorStore implements TensorStore {
   /** Zero-copy upload when the shared store supports it (the worker-backed one does); else a copy. */
   async uploadOwned(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
     const inner = (await this.#started()) as TensorStore & { uploadOwned?: TensorStore['upload'] };
-    return this.#own(await (inner.uploadOwned ? inner.uploadOwned(data, dims, dtype) : inner.upload(data, dims, dtype)));
+    return this.#own(
+      await (inner.uploadOwned ? inner.uploadOwned(data, dims, dtype) : inner.upload(data, dims, dtype)),
+    );
   }
 
   async read(handle: TensorHandle): Promise<TensorData> {
@@ -73,14 +83,29 @@ export class ScopedTensorStore implements TensorStore {
     return (await this.#started()).loadModel(source, options);
   }
 
-  async run(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>, outputNames?: readonly string[], signal?: AbortSignal): Promise<Record<string, TensorHandle>> {
+  async run(
+    model: ModelHandle,
+    feeds: Readonly<Record<string, TensorHandle>>,
+    outputNames?: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Record<string, TensorHandle>> {
     const outputs = await (await this.#started()).run(model, feeds, outputNames, signal ?? this.signal);
     for (const handle of Object.values(outputs)) this.#own(handle);
     return outputs;
   }
 
   stats(): TensorStoreStats {
-    return this.#inner?.stats() ?? { liveTensors: 0, liveBytes: 0, peakBytes: 0, bytesToJs: 0, bytesFromJs: 0, sessions: 0, runs: 0 };
+    return (
+      this.#inner?.stats() ?? {
+        liveTensors: 0,
+        liveBytes: 0,
+        peakBytes: 0,
+        bytesToJs: 0,
+        bytesFromJs: 0,
+        sessions: 0,
+        runs: 0,
+      }
+    );
   }
 
   /** References this node holds, for tests. */

@@ -5,11 +5,20 @@ const DTYPE_BYTES: Record<string, number> = { float32: 4, float16: 2, int64: 8, 
 
 /** True for a tensor handle (plain data with kind 'tensor'). */
 export function isTensorHandle(value: unknown): value is TensorHandle {
-  return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tensor' && typeof (value as { id?: unknown }).id === 'number';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    (value as { kind?: unknown }).kind === 'tensor' &&
+    typeof (value as { id?: unknown }).id === 'number'
+  );
 }
 
 /** Every distinct tensor handle inside a node's outputs (nested objects and arrays included). */
-export function collectTensors(value: unknown, found = new Map<number, TensorHandle>(), depth = 0): Map<number, TensorHandle> {
+export function collectTensors(
+  value: unknown,
+  found = new Map<number, TensorHandle>(),
+  depth = 0,
+): Map<number, TensorHandle> {
   if (depth > 16 || typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return found;
   if (isTensorHandle(value)) {
     found.set(value.id, value);
@@ -28,7 +37,10 @@ export function tensorBytes(handle: TensorHandle): number {
 export function summarizeOutput(value: unknown): OutputSummary {
   if (isTensorHandle(value)) return { kind: 'tensor', dims: value.dims, dtype: value.dtype };
   if (value === null || typeof value === 'string' || typeof value === 'number' || typeof value === 'boolean') {
-    return { kind: 'value', value: typeof value === 'string' && value.length > 200 ? `${value.slice(0, 200)}\u2026` : value };
+    return {
+      kind: 'value',
+      value: typeof value === 'string' && value.length > 200 ? `${value.slice(0, 200)}\u2026` : value,
+    };
   }
   if (typeof value === 'object') {
     const tensor = Object.values(value).find(isTensorHandle);

@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../runtime.js';
-import { tensorPlugin } from '../test-support/tensor-plugin.js';
 import type { ManagedTensorStore } from '../tensor/index.js';
+import { tensorPlugin } from '../test-support/tensor-plugin.js';
 import type { RunEvent } from './events.js';
 
 const SIZE = 250_000; // 1 MB per tensor
@@ -25,13 +25,23 @@ afterAll(async () => {
 
 function chain(length: number, extra: Record<string, unknown> = {}) {
   const nodes: Record<string, unknown> = { n0: { type: 'test/noise', version: 1, params: { size: SIZE, seed: 7 } } };
-  for (let i = 1; i <= length; i++) nodes[`n${i}`] = { type: 'test/scale', version: 1, params: { factor: 1 }, inputs: { latent: { node: `n${i - 1}`, output: 'latent' } } };
+  for (let i = 1; i <= length; i++)
+    nodes[`n${i}`] = {
+      type: 'test/scale',
+      version: 1,
+      params: { factor: 1 },
+      inputs: { latent: { node: `n${i - 1}`, output: 'latent' } },
+    };
   nodes.mean = { type: 'test/mean', version: 1, inputs: { latent: { node: `n${length}`, output: 'latent' } } };
   return { format: 'kinegraph/workflow@1', nodes: { ...nodes, ...extra } };
 }
 
 const run = (rt: Runtime, doc: unknown, signal?: AbortSignal) =>
-  lastValueFrom(rt.run(doc, { outputFolder: out, allowedFolders: [out], concurrency: 1, ...(signal ? { signal } : {}) }).pipe(toArray()));
+  lastValueFrom(
+    rt
+      .run(doc, { outputFolder: out, allowedFolders: [out], concurrency: 1, ...(signal ? { signal } : {}) })
+      .pipe(toArray()),
+  );
 
 describe('scheduler with tensors', () => {
   it('frees every tensor when its last consumer has run: peak stays near the working set', async () => {
@@ -67,7 +77,9 @@ describe('scheduler with tensors', () => {
     });
     const events = await run(rt, doc);
     expect(JSON.stringify(events.at(-1))).toContain('run:done');
-    const means = events.flatMap((e) => (e.type === 'node:done' && e.nodeId.startsWith('mean') ? [e.outputs.text] : []));
+    const means = events.flatMap((e) =>
+      e.type === 'node:done' && e.nodeId.startsWith('mean') ? [e.outputs.text] : [],
+    );
     expect(means[0]).toEqual(means[1]);
     await store.whenIdle();
     expect(store.stats().liveTensors).toBe(0);
@@ -86,7 +98,8 @@ describe('scheduler with tensors', () => {
     expect(store.stats().liveTensors).toBe(0);
 
     const slow = chain(4);
-    for (const id of ['n1', 'n2', 'n3', 'n4']) (slow.nodes as Record<string, { params: Record<string, unknown> }>)[id]!.params.waitMs = 40;
+    for (const id of ['n1', 'n2', 'n3', 'n4'])
+      (slow.nodes as Record<string, { params: Record<string, unknown> }>)[id]!.params.waitMs = 40;
     const controller = new AbortController();
     setTimeout(() => controller.abort(), 70);
     const cancelled = await run(rt, slow, controller.signal);
@@ -116,7 +129,10 @@ describe('Runtime.create({ startWorker })', () => {
     // call tries again and reports the device error; with an adapter, the store is on webgpu.
     const gpu = await Runtime.create({ plugins: [await tensorPlugin()], startWorker: true, device: 'webgpu' });
     runtimes.push(gpu);
-    const first = await gpu.store().then((s) => s.device, (e: { code?: string }) => e.code);
+    const first = await gpu.store().then(
+      (s) => s.device,
+      (e: { code?: string }) => e.code,
+    );
     if (first === 'DEVICE_UNAVAILABLE') {
       await expect(gpu.store()).rejects.toMatchObject({ code: 'DEVICE_UNAVAILABLE' });
       const events = await run(gpu, chain(1));

@@ -6,13 +6,46 @@
  * ```
  * @packageDocumentation
  */
-export { Type } from '@sinclair/typebox';
+
 export type { Static, TObject, TSchema } from '@sinclair/typebox';
+export { Type } from '@sinclair/typebox';
+export type { FloatInitializer } from '../backend/initializers.js';
+export { readOnnxInitializers } from '../backend/initializers.js';
+export type { BuiltGraph, GraphValue, Operand } from '../graph/index.js';
+export { buildGraph, GraphBuilder } from '../graph/index.js';
+export type { ResizeMode } from '../tensor/ops.js';
+export { TensorOps } from '../tensor/ops.js';
+export { gaussianNoise } from '../tensor/random.js';
+export type {
+  AppendedGraph,
+  DeviceName,
+  DType,
+  ModelHandle,
+  ModelOptions,
+  ModelPortInfo,
+  TensorData,
+  TensorHandle,
+  TensorLocation,
+  TensorStore,
+  TensorStoreStats,
+} from '../tensor/types.js';
+export { cacheFolder } from '../util/cache-dir.js';
+export { KinegraphError } from '../util/errors.js';
+export type { FileAccess } from './files.js';
+export type {
+  AnyNodeDefinition,
+  InputValues,
+  NodeContext,
+  NodeDefinition,
+  NodeMigration,
+  OutputValues,
+  PortMap,
+  PortSpec,
+  Preview,
+} from './node.js';
 export { defineNode, isValidNodeType } from './node.js';
-export type { AnyNodeDefinition, InputValues, NodeContext, NodeDefinition, NodeMigration, OutputValues, PortMap, PortSpec, Preview } from './node.js';
-export { definePlugin, PLUGIN_API_VERSION } from './plugin.js';
 export type { KinegraphPlugin, PluginFactory } from './plugin.js';
-export { BUILTIN_PORT_TYPES, definePortType } from './port-types.js';
+export { definePlugin, PLUGIN_API_VERSION } from './plugin.js';
 export type {
   ConditioningValue,
   EmbeddingValue,
@@ -26,14 +59,4 @@ export type {
   StyleValue,
   VideoValue,
 } from './port-types.js';
-export type { FileAccess } from './files.js';
-export { KinegraphError } from '../util/errors.js';
-export { cacheFolder } from '../util/cache-dir.js';
-export type { AppendedGraph, DeviceName, DType, ModelHandle, ModelOptions, ModelPortInfo, TensorData, TensorHandle, TensorLocation, TensorStore, TensorStoreStats } from '../tensor/types.js';
-export { TensorOps } from '../tensor/ops.js';
-export type { ResizeMode } from '../tensor/ops.js';
-export { buildGraph, GraphBuilder } from '../graph/index.js';
-export type { BuiltGraph, GraphValue, Operand } from '../graph/index.js';
-export { gaussianNoise } from '../tensor/random.js';
-export { readOnnxInitializers } from '../backend/initializers.js';
-export type { FloatInitializer } from '../backend/initializers.js';
+export { BUILTIN_PORT_TYPES, definePortType } from './port-types.js';

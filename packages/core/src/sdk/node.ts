@@ -1,8 +1,8 @@
 import type { Static, TObject } from '@sinclair/typebox';
-import type { TensorStore } from '../tensor/types.js';
 import type { TensorOps } from '../tensor/ops.js';
-import type { PortValue } from './port-types.js';
+import type { TensorStore } from '../tensor/types.js';
 import type { FileAccess } from './files.js';
+import type { PortValue } from './port-types.js';
 
 /** An input or output port of a node. */
 export interface PortSpec<T extends string = string> {
@@ -69,7 +69,10 @@ export interface NodeContext {
 }
 
 /** Migrates a saved node one version up: from the version it is keyed by to the next. */
-export type NodeMigration = (node: { params: Record<string, unknown>; inputs: Record<string, { node: string; output: string }> }) => {
+export type NodeMigration = (node: {
+  params: Record<string, unknown>;
+  inputs: Record<string, { node: string; output: string }>;
+}) => {
   params: Record<string, unknown>;
   inputs: Record<string, { node: string; output: string }>;
 };
@@ -102,7 +105,11 @@ export interface NodeDefinition<P extends TObject = TObject, I extends PortMap =
   fingerprint?(params: Static<P>, context: { files: FileAccess }): string | Promise<string>;
   /** Does the work. Returns a value for every output port. */
   // Method syntax on purpose: it keeps a typed node assignable to the erased `AnyNodeDefinition`.
-  run(args: { params: Static<P>; inputs: InputValues<I>; context: NodeContext }): Promise<OutputValues<O>> | OutputValues<O>;
+  run(args: {
+    params: Static<P>;
+    inputs: InputValues<I>;
+    context: NodeContext;
+  }): Promise<OutputValues<O>> | OutputValues<O>;
 }
 
 /** A node definition with its type parameters erased, as registries hold it. */
@@ -119,6 +126,8 @@ export function isValidNodeType(type: string): boolean {
  * Declares a node type. An identity helper, like Vite's `defineConfig`: it costs nothing at run time and
  * infers `run`'s params and inputs from the schema and port maps.
  */
-export function defineNode<P extends TObject, const I extends PortMap, const O extends PortMap>(definition: NodeDefinition<P, I, O>): NodeDefinition<P, I, O> {
+export function defineNode<P extends TObject, const I extends PortMap, const O extends PortMap>(
+  definition: NodeDefinition<P, I, O>,
+): NodeDefinition<P, I, O> {
   return definition;
 }

@@ -20,12 +20,28 @@ export const BUILTIN_PORT_TYPES: readonly PortTypeDefinition[] = [
   { name: 'text', description: 'A string, such as a prompt.', color: '#9ccc65' },
   { name: 'embedding', description: 'Text embeddings [B, L, D] from a text encoder.', color: '#ffb74d' },
   { name: 'image', description: 'An image: float32 tensor [B, 3, H, W] in [-1, 1].', color: '#64b5f6' },
-  { name: 'video', description: 'A video: float32 tensor [B, 3, F, H, W] in [-1, 1], with its frame rate.', color: '#ba68c8' },
-  { name: 'mask', description: 'A mask: float32 tensor [B, 1, F, H, W] (or [B, 1, H, W]) in [0, 1]; 1 marks the region.', color: '#e0e0e0' },
+  {
+    name: 'video',
+    description: 'A video: float32 tensor [B, 3, F, H, W] in [-1, 1], with its frame rate.',
+    color: '#ba68c8',
+  },
+  {
+    name: 'mask',
+    description: 'A mask: float32 tensor [B, 1, F, H, W] (or [B, 1, H, W]) in [0, 1]; 1 marks the region.',
+    color: '#e0e0e0',
+  },
   { name: 'model', description: 'A loaded model pack: its manifest and model sessions.', color: '#ef5350' },
-  { name: 'conditioning', description: 'What the sampler is conditioned on beyond text: a known video and a keep-mask.', color: '#4db6ac' },
+  {
+    name: 'conditioning',
+    description: 'What the sampler is conditioned on beyond text: a known video and a keep-mask.',
+    color: '#4db6ac',
+  },
   { name: 'style', description: 'Style weights that a StyleAdapter blends into a model.', color: '#f06292' },
-  { name: 'latent', description: 'A tensor in a model\u2019s working space, not meant to be viewed directly.', color: '#ff8a65' },
+  {
+    name: 'latent',
+    description: 'A tensor in a model\u2019s working space, not meant to be viewed directly.',
+    color: '#ff8a65',
+  },
 ];
 
 /** Value carried by an `image` port. */

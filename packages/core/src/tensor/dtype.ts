@@ -66,7 +66,9 @@ export function uploadProblem(data: TensorData, dims: readonly number[], dtype: 
     dimsProblem(dims) ??
     (!isDType(dtype) ? `unknown dtype '${String(dtype)}'` : null) ??
     (!dataMatchesDType(data, dtype) ? `a ${data.constructor.name} cannot hold ${dtype} data` : null) ??
-    (data.length !== elementCount(dims) ? `data has ${data.length} elements but dims [${dims.join(', ')}] need ${elementCount(dims)}` : null)
+    (data.length !== elementCount(dims)
+      ? `data has ${data.length} elements but dims [${dims.join(', ')}] need ${elementCount(dims)}`
+      : null)
   );
 }
 

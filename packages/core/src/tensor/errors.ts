@@ -110,15 +110,15 @@ export function rehydrateError(s: SerializedError): TensorError {
   switch (s.code) {
     case 'DEVICE_UNAVAILABLE': {
       const err = new DeviceUnavailableError(
-        (d['requested'] as DeviceRequest | undefined) ?? 'auto',
-        (d['available'] as DeviceName[] | undefined) ?? ['cpu'],
-        String(d['why'] ?? 'unknown reason'),
+        (d.requested as DeviceRequest | undefined) ?? 'auto',
+        (d.available as DeviceName[] | undefined) ?? ['cpu'],
+        String(d.why ?? 'unknown reason'),
       );
       err.message = s.message;
       return err;
     }
     case 'WORKER_CRASHED':
-      return new WorkerCrashedError(String(d['why'] ?? s.message));
+      return new WorkerCrashedError(String(d.why ?? s.message));
     case 'STORE_CLOSED':
       return new StoreClosedError();
     case 'ABORTED':

@@ -29,7 +29,8 @@ export class HandleLedger {
   /** Adds a reference; a freed or unknown id is a caller bug and throws `TENSOR_RELEASED`. */
   retain(id: number): void {
     const entry = this.#live.get(id);
-    if (entry === undefined) throw new TensorError('TENSOR_RELEASED', `retain: tensor ${id} was released or belongs to another store`);
+    if (entry === undefined)
+      throw new TensorError('TENSOR_RELEASED', `retain: tensor ${id} was released or belongs to another store`);
     entry.refs++;
   }
 

@@ -7,9 +7,10 @@
  * Data inputs declare no shape: the graphs accept any rank and size. Scalar inputs are float32 and
  * cast to the data dtype inside the graph.
  */
-import type { DType } from './types.js';
-import { buildGraph } from '../graph/builder.js';
+
 import type { BuiltGraph, GraphBuilder, GraphValue } from '../graph/builder.js';
+import { buildGraph } from '../graph/builder.js';
+import type { DType } from './types.js';
 
 /** A graph known by name before it is built: callers look the name up in their cache and build only on a miss. */
 export interface OpGraph {
@@ -90,7 +91,7 @@ export function sliceGraph(axis: number, dtype: DType): OpGraph {
 export function chunkGraph(n: number, axis: number, dtype: DType): OpGraph {
   return opGraph(`chunk:${n}:${axis}:${dtype}`, (g) => {
     const x = g.input('x', dtype);
-    g.split(x, axis, n).forEach((part, i) => g.output(`y${i}`, part));
+    for (const [i, part] of g.split(x, axis, n).entries()) g.output(`y${i}`, part);
   });
 }
 

@@ -2,8 +2,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { TensorOps } from './ops.js';
 import { gaussianNoise } from './random.js';
 import type { ManagedTensorStore } from './store.js';
-import type { TensorHandle } from './types.js';
 import { expectClose, openStore } from './test-support.js';
+import type { TensorHandle } from './types.js';
 
 let store: ManagedTensorStore;
 let ops: TensorOps;
@@ -37,13 +37,26 @@ describe('TensorOps numerics', () => {
     const c = seq(6, (i) => 3 * i + 1);
     const [hu, hc] = await Promise.all([up(u, [1, 2, 3]), up(c, [1, 2, 3])]);
     const mix = await ops.cfgMix(hu, hc, 7.5);
-    expectClose(await read(mix), u.map((x, i) => x + 7.5 * (c[i]! - x)), 1e-4);
+    expectClose(
+      await read(mix),
+      u.map((x, i) => x + 7.5 * (c[i]! - x)),
+      1e-4,
+    );
     const l = await ops.lerp(hu, hc, 0.25);
-    expectClose(await read(l), u.map((x, i) => x + 0.25 * (c[i]! - x)));
+    expectClose(
+      await read(l),
+      u.map((x, i) => x + 0.25 * (c[i]! - x)),
+    );
     const ab = await ops.axpby(0.9, hu, -0.3, hc);
-    expectClose(await read(ab), u.map((x, i) => 0.9 * x - 0.3 * c[i]!));
+    expectClose(
+      await read(ab),
+      u.map((x, i) => 0.9 * x - 0.3 * c[i]!),
+    );
     const s = await ops.scale(hc, -2);
-    expectClose(await read(s), c.map((x) => -2 * x));
+    expectClose(
+      await read(s),
+      c.map((x) => -2 * x),
+    );
     for (const h of [hu, hc, mix, l, ab, s]) store.release(h);
   });
 
@@ -61,7 +74,10 @@ describe('TensorOps numerics', () => {
 
   test('concat, slice and chunk', async () => {
     const a = await up(seq(6), [2, 3]);
-    const b = await up(seq(6, (i) => 10 + i), [2, 3]);
+    const b = await up(
+      seq(6, (i) => 10 + i),
+      [2, 3],
+    );
     const c0 = await ops.concat([a, b], 0);
     expect(c0.dims).toEqual([4, 3]);
     expect(await read(c0)).toEqual([0, 1, 2, 3, 4, 5, 10, 11, 12, 13, 14, 15]);
@@ -82,7 +98,10 @@ describe('TensorOps numerics', () => {
 
   test('where with bool and float masks, broadcasting', async () => {
     const a = await up(seq(6), [2, 3]);
-    const b = await up(seq(6, (i) => -i), [2, 3]);
+    const b = await up(
+      seq(6, (i) => -i),
+      [2, 3],
+    );
     const mask = await store.upload(Uint8Array.from([1, 0, 1]), [3], 'bool');
     const w1 = await ops.where(mask, a, b);
     expect(await read(w1)).toEqual([0, -1, 2, 3, -4, 5]);
@@ -117,12 +136,22 @@ describe('TensorOps numerics', () => {
       const r = await ops.resize(rectImg, [oh, ow]);
       expect(r.dims).toEqual([2, 1, oh, ow]);
       const got = await read(r);
-      for (const b of [0, 1]) expect(got.slice(b * oh * ow, (b + 1) * oh * ow)).toEqual(nearestRef(rect.slice(b * 15, (b + 1) * 15), 3, 5, oh, ow));
+      for (const b of [0, 1])
+        expect(got.slice(b * oh * ow, (b + 1) * oh * ow)).toEqual(
+          nearestRef(rect.slice(b * 15, (b + 1) * 15), 3, 5, oh, ow),
+        );
       store.release(r);
     }
     const clip = await up(seq(2 * 3 * 2), [1, 1, 2, 3, 2]); // [B, C, F, H, W]: frames repeat too
     const clipUp = await ops.resize(clip, [4, 6, 2]);
-    const frame = (f: number) => nearestRef(seq(6, (i) => f * 6 + i), 3, 2, 6, 2);
+    const frame = (f: number) =>
+      nearestRef(
+        seq(6, (i) => f * 6 + i),
+        3,
+        2,
+        6,
+        2,
+      );
     expect(await read(clipUp)).toEqual([...frame(0), ...frame(0), ...frame(1), ...frame(1)]);
     const ramp = await up([0, 1], [1, 1, 1, 2]);
     const lin = await ops.resize(ramp, [1, 4], 'linear');
@@ -132,9 +161,15 @@ describe('TensorOps numerics', () => {
     expect(spatial.dims).toEqual([1, 2, 2, 6, 8]);
     const spaceTime = await ops.resize(video, [4, 6, 8], 'linear');
     expect(spaceTime.dims).toEqual([1, 2, 4, 6, 8]);
-    const ones = await up(seq(2 * 3 * 4, () => 1), [1, 1, 2, 3, 4]);
+    const ones = await up(
+      seq(2 * 3 * 4, () => 1),
+      [1, 1, 2, 3, 4],
+    );
     const onesUp = await ops.resize(ones, [4, 6, 8], 'linear');
-    expectClose(await read(onesUp), seq(4 * 6 * 8, () => 1));
+    expectClose(
+      await read(onesUp),
+      seq(4 * 6 * 8, () => 1),
+    );
     for (const h of [img, rectImg, clip, clipUp, ramp, lin, video, spatial, spaceTime, ones, onesUp]) store.release(h);
   });
 

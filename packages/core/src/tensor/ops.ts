@@ -4,10 +4,9 @@
  * the store's device. Nothing here reads tensor data back into JS, so a sampling loop built on these
  * ops moves 0 bytes to the main thread (check `store.stats().bytesToJs`).
  */
-import type { ModelHandle, TensorHandle, TensorStore } from './types.js';
-import { TensorError } from './errors.js';
-import { gaussianNoise } from './random.js';
+
 import { elementCount } from './dtype.js';
+import { TensorError } from './errors.js';
 import type { OpGraph } from './op-graphs.js';
 import {
   axpbyGraph,
@@ -20,6 +19,8 @@ import {
   sliceGraph,
   whereGraph,
 } from './op-graphs.js';
+import { gaussianNoise } from './random.js';
+import type { ModelHandle, TensorHandle, TensorStore } from './types.js';
 
 /** Counters of a {@link TensorOps}, for benchmarks and tests. */
 export interface TensorOpsStats {
@@ -116,7 +117,10 @@ export class TensorOps {
     const ax = normAxis('chunk', axis, a.dims.length);
     const size = a.dims[ax]!;
     if (!Number.isInteger(n) || n < 1 || size % n !== 0) {
-      throw new TensorError('INVALID_ARGUMENT', `chunk: axis ${ax} of size ${size} does not split into ${n} equal parts`);
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `chunk: axis ${ax} of size ${size} does not split into ${n} equal parts`,
+      );
     }
     const out = await this.#run(chunkGraph(n, ax, a.dtype), { x: a }, {});
     return Array.from({ length: n }, (_, i) => out[`y${i}`]!);
@@ -145,8 +149,13 @@ export class TensorOps {
       // Whole-factor upscaling (a 32x32 clip shown at 256x256): a broadcast, not ORT's per-element Resize.
       const split = [...lead, ...old.flatMap((d) => [d, 1])];
       const expanded = [...lead, ...old.flatMap((d, i) => [d, size[i]! / d])];
-      const i64 = (dims: readonly number[]): Param => ({ data: BigInt64Array.from(dims, (d) => BigInt(d)), dims: [dims.length] });
-      return one(await this.#run(repeatGraph(a.dtype), { x: a }, { split: i64(split), expanded: i64(expanded), out: i64(full) }));
+      const i64 = (dims: readonly number[]): Param => ({
+        data: BigInt64Array.from(dims, (d) => BigInt(d)),
+        dims: [dims.length],
+      });
+      return one(
+        await this.#run(repeatGraph(a.dtype), { x: a }, { split: i64(split), expanded: i64(expanded), out: i64(full) }),
+      );
     }
     const sizes: Param = { data: BigInt64Array.from(full, (d) => BigInt(d)), dims: [rank] };
     return one(await this.#run(resizeGraph(mode, a.dtype), { x: a }, { sizes }));
@@ -163,7 +172,12 @@ export class TensorOps {
 
   /** Counters since construction. */
   stats(): TensorOpsStats {
-    return { graphsBuilt: this.#graphs.size, runs: this.#runs, paramBytesFromJs: this.#paramBytes, noiseBytesFromJs: this.#noiseBytes };
+    return {
+      graphsBuilt: this.#graphs.size,
+      runs: this.#runs,
+      paramBytesFromJs: this.#paramBytes,
+      noiseBytesFromJs: this.#noiseBytes,
+    };
   }
 
   // ---- plumbing --------------------------------------------------------------------------------
@@ -174,7 +188,11 @@ export class TensorOps {
   }
 
   /** Loads (once) the graph, uploads parameter inputs, runs, and frees the parameters. */
-  async #run(graph: OpGraph, feeds: Record<string, TensorHandle>, params: Record<string, Param>): Promise<Record<string, TensorHandle>> {
+  async #run(
+    graph: OpGraph,
+    feeds: Record<string, TensorHandle>,
+    params: Record<string, Param>,
+  ): Promise<Record<string, TensorHandle>> {
     const model = await this.#model(graph);
     const entries = Object.entries(params);
     const settled = await Promise.allSettled(entries.map(([, p]) => this.#store.upload(p.data, p.dims)));
@@ -211,7 +229,7 @@ function scalar(v: number): Param {
 }
 
 function one(out: Record<string, TensorHandle>): TensorHandle {
-  return out['y']!;
+  return out.y!;
 }
 
 function sameDtype(op: string, a: TensorHandle, b: TensorHandle): void {

@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { buildGraph } from '../graph/builder.js';
+import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
+import { buildGraph } from '../graph/builder.js';
 import { DeviceUnavailableError, TensorError } from './errors.js';
 import type { ManagedTensorStore, WorkerTensorStore } from './store.js';
 import { expectClose, openStore } from './test-support.js';
@@ -185,15 +185,17 @@ describe('session pool', () => {
     expect(swapped.id).not.toBe(plain.id);
     const r1 = await store.run(plain, { x });
     const r2 = await store.run(swapped, { x });
-    expect(Array.from((await store.read(r1['y']!)) as Float32Array)).toEqual([1.5, 1.5]);
-    expect(Array.from((await store.read(r2['y']!)) as Float32Array)).toEqual([12, 21]);
-    await expect(store.loadModel(affine.bytes, { initializerOverrides: { Wx: new Float32Array(4), nope: new Float32Array(1) } })).rejects.toThrow(
-      /Wx, nope.*Model initializers: W, bias/,
-    );
-    await expect(store.loadModel(affine.bytes, { initializerOverrides: { W: new Float32Array(3) } })).rejects.toMatchObject({
+    expect(Array.from((await store.read(r1.y!)) as Float32Array)).toEqual([1.5, 1.5]);
+    expect(Array.from((await store.read(r2.y!)) as Float32Array)).toEqual([12, 21]);
+    await expect(
+      store.loadModel(affine.bytes, { initializerOverrides: { Wx: new Float32Array(4), nope: new Float32Array(1) } }),
+    ).rejects.toThrow(/Wx, nope.*Model initializers: W, bias/);
+    await expect(
+      store.loadModel(affine.bytes, { initializerOverrides: { W: new Float32Array(3) } }),
+    ).rejects.toMatchObject({
       code: 'INITIALIZER_MISMATCH',
     });
-    for (const h of [x, r1['y']!, r2['y']!]) store.release(h);
+    for (const h of [x, r1.y!, r2.y!]) store.release(h);
   });
 });
 

@@ -6,12 +6,25 @@
  * whose count reaches 0 is forgotten at once (so `stats()` is exact as soon as the call returns) and a
  * release message is sent to the worker, which frees the tensor once no queued run uses it.
  */
-import { Worker } from 'node:worker_threads';
+
 import { resolve as resolvePath } from 'node:path';
+import { Worker } from 'node:worker_threads';
 import type {
-  DType,
+  LoadResult,
+  RunResult,
+  WorkerHello,
+  WorkerInit,
+  WorkerInspection,
+  WorkerRequest,
+  WorkerResponse,
+} from '../worker/protocol.js';
+import { byteSize, dtypeOfData, ownedCopy, spansWholeBuffer, uploadProblem } from './dtype.js';
+import { RunAbortedError, rehydrateError, StoreClosedError, TensorError, WorkerCrashedError } from './errors.js';
+import { HandleLedger } from './ledger.js';
+import type {
   DeviceName,
   DeviceRequest,
+  DType,
   ModelHandle,
   ModelOptions,
   TensorData,
@@ -19,11 +32,7 @@ import type {
   TensorStore,
   TensorStoreStats,
 } from './types.js';
-import { byteSize, dtypeOfData, ownedCopy, spansWholeBuffer, uploadProblem } from './dtype.js';
-import { HandleLedger } from './ledger.js';
-import { RunAbortedError, StoreClosedError, TensorError, WorkerCrashedError, rehydrateError } from './errors.js';
 import { resolveWorkerUrl } from './worker-url.js';
-import type { LoadResult, RunResult, WorkerHello, WorkerInit, WorkerInspection, WorkerRequest, WorkerResponse } from '../worker/protocol.js';
 
 /** Options of {@link createTensorStore}. */
 export interface TensorStoreOptions {
@@ -148,8 +157,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
     const worker = new Worker(resolveWorkerUrl(options.workerUrl), { workerData: init, name: 'kinegraph-inference' });
     const hello = await new Promise<WorkerHello>((resolve, reject) => {
       const onMessage = (m: WorkerHello): void => settle(() => resolve(m));
-      const onError = (err: Error): void => settle(() => reject(new WorkerCrashedError(`while starting: ${err.message}`)));
-      const onExit = (code: number): void => settle(() => reject(new WorkerCrashedError(`while starting: exited with code ${code}`)));
+      const onError = (err: Error): void =>
+        settle(() => reject(new WorkerCrashedError(`while starting: ${err.message}`)));
+      const onExit = (code: number): void =>
+        settle(() => reject(new WorkerCrashedError(`while starting: exited with code ${code}`)));
       const settle = (fn: () => void): void => {
         worker.off('message', onMessage).off('error', onError).off('exit', onExit);
         fn();
@@ -173,7 +184,12 @@ export class WorkerTensorStore implements ManagedTensorStore {
     return this.#upload(data, dims, dtype, true);
   }
 
-  async #upload(data: TensorData, dims: readonly number[], dtype: DType | undefined, move: boolean): Promise<TensorHandle> {
+  async #upload(
+    data: TensorData,
+    dims: readonly number[],
+    dtype: DType | undefined,
+    move: boolean,
+  ): Promise<TensorHandle> {
     const dt = dtype ?? dtypeOfData(data);
     const problem = uploadProblem(data, dims, dt);
     if (problem !== null) throw new TensorError('INVALID_ARGUMENT', `upload: ${problem}`);
@@ -182,7 +198,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
     const payload = move && spansWholeBuffer(data) ? data : ownedCopy(data);
     const id = this.#nextTensorId++;
     const frozenDims = Object.freeze([...dims]);
-    await this.#call((rid) => ({ type: 'upload', rid, id, dtype: dt, dims: frozenDims, data: payload }), [payload.buffer as ArrayBuffer]);
+    await this.#call(
+      (rid) => ({ type: 'upload', rid, id, dtype: dt, dims: frozenDims, data: payload }),
+      [payload.buffer as ArrayBuffer],
+    );
     const bytes = byteSize(dims, dt);
     this.#bytesFromJs += bytes;
     return this.#register({ kind: 'tensor', id, dims: frozenDims, dtype: dt, location: 'cpu' }, bytes);
@@ -216,7 +235,12 @@ export class WorkerTensorStore implements ManagedTensorStore {
    * data) when `initializerOverrides` is used.
    */
   async loadModel(source: string | Uint8Array, options: ModelOptions = {}): Promise<ModelHandle> {
-    if (typeof source === 'string' || options.initializerOverrides !== undefined || options.appendGraph !== undefined || source.byteLength > MEMO_MAX_BYTES) {
+    if (
+      typeof source === 'string' ||
+      options.initializerOverrides !== undefined ||
+      options.appendGraph !== undefined ||
+      source.byteLength > MEMO_MAX_BYTES
+    ) {
       return this.#load(source, options);
     }
     const key = `${options.graphOptimizationLevel ?? ''}|${options.intraOpNumThreads ?? ''}`;
@@ -240,10 +264,14 @@ export class WorkerTensorStore implements ManagedTensorStore {
     const src = typeof source === 'string' ? resolvePath(source) : new Uint8Array(source);
     // Only the known options cross the boundary (anything else could not be cloned, or would be ignored).
     const opts: ModelOptions = {
-      ...(options.graphOptimizationLevel !== undefined ? { graphOptimizationLevel: options.graphOptimizationLevel } : {}),
+      ...(options.graphOptimizationLevel !== undefined
+        ? { graphOptimizationLevel: options.graphOptimizationLevel }
+        : {}),
       ...(options.intraOpNumThreads !== undefined ? { intraOpNumThreads: options.intraOpNumThreads } : {}),
       ...(options.initializerOverrides !== undefined ? { initializerOverrides: options.initializerOverrides } : {}),
-      ...(options.appendGraph !== undefined ? { appendGraph: { bytes: options.appendGraph.bytes, links: { ...options.appendGraph.links } } } : {}),
+      ...(options.appendGraph !== undefined
+        ? { appendGraph: { bytes: options.appendGraph.bytes, links: { ...options.appendGraph.links } } }
+        : {}),
     };
     const res = await this.#call<LoadResult>(
       (rid) => ({ type: 'load', rid, source: src, options: opts }),
@@ -270,7 +298,12 @@ export class WorkerTensorStore implements ManagedTensorStore {
    * Aborting rejects at once with an `AbortError`: a run not yet started in the worker is dropped, one
    * already running finishes there and its outputs are freed unseen.
    */
-  run(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>, outputNames?: readonly string[], signal?: AbortSignal): Promise<Record<string, TensorHandle>> {
+  run(
+    model: ModelHandle,
+    feeds: Readonly<Record<string, TensorHandle>>,
+    outputNames?: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Record<string, TensorHandle>> {
     try {
       this.#assertAlive();
       if (signal?.aborted) throw new RunAbortedError('The run was aborted before it was sent.');
@@ -281,7 +314,12 @@ export class WorkerTensorStore implements ManagedTensorStore {
     const names = outputNames ?? model.outputNames;
     const unknown = names.filter((n) => !model.outputNames.includes(n));
     if (unknown.length > 0) {
-      return Promise.reject(new TensorError('INVALID_ARGUMENT', `run: model has no output ${unknown.join(', ')}; outputs: ${model.outputNames.join(', ')}`));
+      return Promise.reject(
+        new TensorError(
+          'INVALID_ARGUMENT',
+          `run: model has no output ${unknown.join(', ')}; outputs: ${model.outputNames.join(', ')}`,
+        ),
+      );
     }
     const slots = names.map((name) => ({ name, id: this.#nextTensorId++ }));
     const feedIds = Object.fromEntries(Object.entries(feeds).map(([k, h]) => [k, h.id]));
@@ -312,7 +350,13 @@ export class WorkerTensorStore implements ManagedTensorStore {
           this.#modelTime.set(model.id, timing);
           const out: Record<string, TensorHandle> = {};
           for (const [name, info] of Object.entries((r.result as RunResult).outputs)) {
-            const handle: TensorHandle = { kind: 'tensor', id: info.id, dims: Object.freeze([...info.dims]), dtype: info.dtype, location: info.location };
+            const handle: TensorHandle = {
+              kind: 'tensor',
+              id: info.id,
+              dims: Object.freeze([...info.dims]),
+              dtype: info.dtype,
+              location: info.location,
+            };
             out[name] = this.#register(handle, byteSize(info.dims, info.dtype));
           }
           resolve(out);
@@ -384,13 +428,20 @@ export class WorkerTensorStore implements ManagedTensorStore {
   }
 
   #checkFeeds(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>): void {
-    if (model?.kind !== 'model') throw new TensorError('INVALID_ARGUMENT', 'run: the first argument is not a ModelHandle');
+    if (model?.kind !== 'model')
+      throw new TensorError('INVALID_ARGUMENT', 'run: the first argument is not a ModelHandle');
     const names = Object.keys(feeds);
     const unknown = names.filter((n) => !model.inputNames.includes(n));
     const missing = model.inputNames.filter((n) => !names.includes(n));
     if (unknown.length > 0 || missing.length > 0) {
-      const parts = [unknown.length ? `unknown input(s) ${unknown.join(', ')}` : '', missing.length ? `missing input(s) ${missing.join(', ')}` : ''];
-      throw new TensorError('INVALID_ARGUMENT', `run: ${parts.filter(Boolean).join('; ')}; model inputs: ${model.inputNames.join(', ')}`);
+      const parts = [
+        unknown.length ? `unknown input(s) ${unknown.join(', ')}` : '',
+        missing.length ? `missing input(s) ${missing.join(', ')}` : '',
+      ];
+      throw new TensorError(
+        'INVALID_ARGUMENT',
+        `run: ${parts.filter(Boolean).join('; ')}; model inputs: ${model.inputNames.join(', ')}`,
+      );
     }
     for (const h of Object.values(feeds)) this.#assertLive(h, 'run');
   }
@@ -402,7 +453,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
   #assertLive(handle: TensorHandle, op: string): void {
     this.#assertAlive();
     if (handle?.kind !== 'tensor' || !this.#ledger.has(handle.id)) {
-      throw new TensorError('TENSOR_RELEASED', `${op}: tensor ${String(handle?.id)} was released or belongs to another store`);
+      throw new TensorError(
+        'TENSOR_RELEASED',
+        `${op}: tensor ${String(handle?.id)} was released or belongs to another store`,
+      );
     }
   }
 

@@ -109,6 +109,11 @@ export interface TensorStore {
   /** Load (or reuse from the pool) a session for a model file path or bytes. */
   loadModel(source: string | Uint8Array, options?: ModelOptions): Promise<ModelHandle>;
   /** Run a model on handles. Returns one new handle per requested output (default: all outputs). */
-  run(model: ModelHandle, feeds: Readonly<Record<string, TensorHandle>>, outputNames?: readonly string[], signal?: AbortSignal): Promise<Record<string, TensorHandle>>;
+  run(
+    model: ModelHandle,
+    feeds: Readonly<Record<string, TensorHandle>>,
+    outputNames?: readonly string[],
+    signal?: AbortSignal,
+  ): Promise<Record<string, TensorHandle>>;
   stats(): TensorStoreStats;
 }

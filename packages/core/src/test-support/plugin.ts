@@ -1,6 +1,6 @@
 // Nodes used by core's own tests: small, pure JavaScript (or tiny tensor work), each doing one thing that
 // a test can observe. Not part of the published package.
-import { Type, defineNode, definePlugin } from '../sdk/index.js';
+import { defineNode, definePlugin, Type } from '../sdk/index.js';
 
 /** Calls per node type, so tests can see what re-ran. */
 export const calls = new Map<string, number>();
@@ -27,7 +27,10 @@ export const upper = defineNode({
   title: 'Upper',
   category: 'test',
   description: 'Upper-cases text and repeats it.',
-  params: Type.Object({ times: Type.Integer({ minimum: 1, maximum: 10, default: 1 }), mode: Type.Union([Type.Literal('upper'), Type.Literal('lower')], { default: 'upper' }) }),
+  params: Type.Object({
+    times: Type.Integer({ minimum: 1, maximum: 10, default: 1 }),
+    mode: Type.Union([Type.Literal('upper'), Type.Literal('lower')], { default: 'upper' }),
+  }),
   inputs: { text: { type: 'text' } },
   outputs: { text: { type: 'text' } },
   // v1 called the param `repeat`.
@@ -74,7 +77,12 @@ export const fail = defineNode({
   title: 'Fail',
   category: 'test',
   description: 'Throws, rejects or hangs on purpose.',
-  params: Type.Object({ how: Type.Union([Type.Literal('throw'), Type.Literal('reject'), Type.Literal('hang'), Type.Literal('ignore-abort')], { default: 'throw' }) }),
+  params: Type.Object({
+    how: Type.Union(
+      [Type.Literal('throw'), Type.Literal('reject'), Type.Literal('hang'), Type.Literal('ignore-abort')],
+      { default: 'throw' },
+    ),
+  }),
   inputs: { text: { type: 'text', optional: true } },
   outputs: { text: { type: 'text' } },
   async run({ params, context }) {
@@ -85,7 +93,9 @@ export const fail = defineNode({
       await new Promise((r) => setTimeout(r, 300));
       return { text: 'late' };
     }
-    await new Promise((_, reject) => context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }));
+    await new Promise((_, reject) =>
+      context.signal.addEventListener('abort', () => reject(context.signal.reason), { once: true }),
+    );
     return { text: 'never' };
   },
 });
@@ -96,7 +106,11 @@ export const slow = defineNode({
   title: 'Slow',
   category: 'test',
   description: 'Waits in steps, reporting progress and honouring cancellation.',
-  params: Type.Object({ steps: Type.Integer({ minimum: 1, default: 5 }), ms: Type.Integer({ minimum: 0, default: 10 }), label: Type.String({ default: 'slow' }) }),
+  params: Type.Object({
+    steps: Type.Integer({ minimum: 1, default: 5 }),
+    ms: Type.Integer({ minimum: 0, default: 10 }),
+    label: Type.String({ default: 'slow' }),
+  }),
   inputs: { text: { type: 'text', optional: true } },
   outputs: { text: { type: 'text' }, started: { type: 'text' } },
   async run({ params, inputs, context }) {
@@ -111,4 +125,8 @@ export const slow = defineNode({
   },
 });
 
-export const testPlugin = definePlugin(() => ({ name: 'test-plugin', version: '1.0.0', nodes: [textSource, upper, join, videoSink, fail, slow] }));
+export const testPlugin = definePlugin(() => ({
+  name: 'test-plugin',
+  version: '1.0.0',
+  nodes: [textSource, upper, join, videoSink, fail, slow],
+}));

@@ -1,5 +1,5 @@
 // Tensor-making nodes for core's tests: enough to see reference counts, peak memory and cleanup.
-import { Type, defineNode, definePlugin } from '../sdk/index.js';
+import { defineNode, definePlugin, Type } from '../sdk/index.js';
 
 export const noise = defineNode({
   type: 'test/noise',
@@ -21,7 +21,11 @@ export const scale = defineNode({
   title: 'Scale',
   category: 'test',
   description: 'Multiplies by a factor, making (and forgetting) an intermediate tensor on the way.',
-  params: Type.Object({ factor: Type.Number({ default: 2 }), failAfter: Type.Boolean({ default: false }), waitMs: Type.Integer({ default: 0 }) }),
+  params: Type.Object({
+    factor: Type.Number({ default: 2 }),
+    failAfter: Type.Boolean({ default: false }),
+    waitMs: Type.Integer({ default: 0 }),
+  }),
   inputs: { latent: { type: 'latent' } },
   outputs: { latent: { type: 'latent' } },
   async run({ params, inputs, context }) {

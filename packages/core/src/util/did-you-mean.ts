@@ -31,9 +31,13 @@ export function didYouMean(input: string, candidates: Iterable<string>, max = 3)
     if (++checked > 2000) break;
     const c = candidate.toLowerCase();
     const distance = Math.min(editDistance(needle, c), editDistance(tail, c.split('/').pop() ?? c) + 0.5);
-    if (distance <= Math.max(2, Math.floor(needle.length / 3)) || (tail.length >= 3 && c.includes(tail))) scored.push([candidate, distance]);
+    if (distance <= Math.max(2, Math.floor(needle.length / 3)) || (tail.length >= 3 && c.includes(tail)))
+      scored.push([candidate, distance]);
   }
-  return scored.sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0])).slice(0, max).map(([c]) => c);
+  return scored
+    .sort((x, y) => x[1] - y[1] || x[0].localeCompare(y[0]))
+    .slice(0, max)
+    .map(([c]) => c);
 }
 
 /** "a, b or c" for hints; long lists are cut after `max` items with a count of the rest. */

@@ -53,6 +53,8 @@ export function serializeError(error: unknown, fallbackNodeId?: string): Seriali
 /** True for the error an aborted AbortSignal produces (DOMException or our own). */
 export function isAbortError(error: unknown): boolean {
   return (
-    typeof error === 'object' && error !== null && ((error as { name?: unknown }).name === 'AbortError' || (error as { code?: unknown }).code === 'CANCELLED')
+    typeof error === 'object' &&
+    error !== null &&
+    ((error as { name?: unknown }).name === 'AbortError' || (error as { code?: unknown }).code === 'CANCELLED')
   );
 }

@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
-import type { Ajv, Options, ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
+import type { Ajv, Options, ValidateFunction } from 'ajv';
 import { loadValidator, saveValidator, validatorCacheDir, validatorKey } from './validator-cache.js';
 
 /**
@@ -12,7 +12,15 @@ import { loadValidator, saveValidator, validatorCacheDir, validatorKey } from '.
  * construction, and ajv still refuses what it cannot compile (an unknown type, a bad $ref).
  * `code.source` keeps the generated code, which the validator cache saves.
  */
-const OPTIONS = { allErrors: true, useDefaults: true, strict: false, coerceTypes: false, validateFormats: false, validateSchema: false, code: { source: true } } satisfies Options;
+const OPTIONS = {
+  allErrors: true,
+  useDefaults: true,
+  strict: false,
+  coerceTypes: false,
+  validateFormats: false,
+  validateSchema: false,
+  code: { source: true },
+} satisfies Options;
 const OPTIONS_KEY = JSON.stringify(OPTIONS);
 
 // ajv itself is loaded only when a validator has to be compiled: with every validator in the disk cache

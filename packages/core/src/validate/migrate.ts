@@ -1,12 +1,17 @@
 import type { AnyNodeDefinition } from '../sdk/node.js';
 import type { Edge, WorkflowNode } from '../workflow/schema.js';
-import { type ValidationIssue, pointer } from './issue.js';
+import { pointer, type ValidationIssue } from './issue.js';
 
-type MigrationResult = { from: number; to: number; params: Record<string, unknown>; inputs: Record<string, Edge> } | { issue: ValidationIssue };
+type MigrationResult =
+  | { from: number; to: number; params: Record<string, unknown>; inputs: Record<string, Edge> }
+  | { issue: ValidationIssue };
 
 /** Runs a node's `migrate` chain from its saved version up to the installed one. */
 export function migrateNode(id: string, node: WorkflowNode, definition: AnyNodeDefinition): MigrationResult {
-  let state = { params: structuredClone(node.params ?? {}) as Record<string, unknown>, inputs: structuredClone(node.inputs ?? {}) as Record<string, Edge> };
+  let state = {
+    params: structuredClone(node.params ?? {}) as Record<string, unknown>,
+    inputs: structuredClone(node.inputs ?? {}) as Record<string, Edge>,
+  };
   for (let version = node.version; version < definition.version; version++) {
     const step = definition.migrate?.[version];
     if (!step) {

@@ -1,8 +1,8 @@
-import type { ErrorObject } from 'ajv';
 import type { TObject, TSchema } from '@sinclair/typebox';
-import { validatorFor } from './ajv.js';
-import { type ValidationIssue, pointer } from './issue.js';
+import type { ErrorObject } from 'ajv';
 import { didYouMean, listOf } from '../util/did-you-mean.js';
+import { validatorFor } from './ajv.js';
+import { pointer, type ValidationIssue } from './issue.js';
 
 /** Validates (and fills defaults into) a node's params, returning the issues found. */
 export function validateParams(nodeId: string, schema: TObject, params: Record<string, unknown>): ValidationIssue[] {
@@ -57,7 +57,11 @@ function toIssue(nodeId: string, schema: TObject, names: string[], error: ErrorO
     code: 'PARAM_INVALID',
     nodeId,
     pointer: base + path,
-    message: `Param ${topName !== undefined ? `"${topName}"` : ''}${path.split('/').length > 2 ? ` at ${path}` : ''} ${error.message ?? 'is invalid'}.`.replace(/\s+/g, ' '),
+    message:
+      `Param ${topName !== undefined ? `"${topName}"` : ''}${path.split('/').length > 2 ? ` at ${path}` : ''} ${error.message ?? 'is invalid'}.`.replace(
+        /\s+/g,
+        ' ',
+      ),
     hint: sub ? `Expected ${describeSchema(sub)}.` : 'See the node\u2019s param schema (`kinegraph nodes --json`).',
   };
 }
@@ -69,7 +73,9 @@ export function describeSchema(schema: TSchema | undefined): string {
   const literals = literalValues(s);
   if (literals) return `one of ${listOf(literals.map((v) => JSON.stringify(v)))}`;
   const type = typeof s.type === 'string' ? s.type : 'value';
-  const parts: string[] = [type === 'integer' ? 'an integer' : type === 'array' ? 'an array' : type === 'object' ? 'an object' : `a ${type}`];
+  const parts: string[] = [
+    type === 'integer' ? 'an integer' : type === 'array' ? 'an array' : type === 'object' ? 'an object' : `a ${type}`,
+  ];
   if (typeof s.minimum === 'number' && typeof s.maximum === 'number') parts.push(`from ${s.minimum} to ${s.maximum}`);
   else if (typeof s.minimum === 'number') parts.push(`\u2265 ${s.minimum}`);
   else if (typeof s.maximum === 'number') parts.push(`\u2264 ${s.maximum}`);

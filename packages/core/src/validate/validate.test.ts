@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { NodeRegistry } from '../registry/registry.js';
-import { validateWorkflow } from './validate.js';
 import { testPlugin } from '../test-support/plugin.js';
 import { VALIDATION_CODES, type ValidationIssue } from './issue.js';
+import { validateWorkflow } from './validate.js';
 
 const registry = new NodeRegistry();
 registry.register(await testPlugin());
@@ -11,7 +11,12 @@ const good = {
   format: 'kinegraph/workflow@1',
   nodes: {
     prompt: { type: 'test/text', version: 1, params: { text: 'hi' } },
-    shout: { type: 'test/upper', version: 2, params: { times: 2 }, inputs: { text: { node: 'prompt', output: 'text' } } },
+    shout: {
+      type: 'test/upper',
+      version: 2,
+      params: { times: 2 },
+      inputs: { text: { node: 'prompt', output: 'text' } },
+    },
   },
 };
 
@@ -62,7 +67,12 @@ describe('validateWorkflow', () => {
       format: 'kinegraph/workflow@1',
       nodes: {
         prompt: { type: 'test/text', version: 1, params: { text: 5, txet: 'x' } },
-        shout: { type: 'test/upper', version: 2, params: { times: 99, mode: 'loud' }, inputs: { text: { node: 'prompt', output: 'text' } } },
+        shout: {
+          type: 'test/upper',
+          version: 2,
+          params: { times: 99, mode: 'loud' },
+          inputs: { text: { node: 'prompt', output: 'text' } },
+        },
       },
     });
     const byPointer = Object.fromEntries(found.map((i) => [i.pointer, i]));
@@ -78,10 +88,21 @@ describe('validateWorkflow', () => {
     const reg = new NodeRegistry();
     reg.register({
       name: 'p',
-      nodes: [{ ...(registry.get('test/text')!.definition), type: 'p/needs', params: { type: 'object', properties: { seed: { type: 'integer' } }, required: ['seed'] } as never }],
+      nodes: [
+        {
+          ...registry.get('test/text')!.definition,
+          type: 'p/needs',
+          params: { type: 'object', properties: { seed: { type: 'integer' } }, required: ['seed'] } as never,
+        },
+      ],
     });
-    const result = validateWorkflow({ format: 'kinegraph/workflow@1', nodes: { n: { type: 'p/needs', version: 1 } } }, reg);
-    expect(result.ok ? [] : result.issues.map((i) => [i.code, i.pointer])).toEqual([['PARAM_MISSING', '/nodes/n/params/seed']]);
+    const result = validateWorkflow(
+      { format: 'kinegraph/workflow@1', nodes: { n: { type: 'p/needs', version: 1 } } },
+      reg,
+    );
+    expect(result.ok ? [] : result.issues.map((i) => [i.code, i.pointer])).toEqual([
+      ['PARAM_MISSING', '/nodes/n/params/seed'],
+    ]);
   });
 
   it('reports input problems: missing, unknown port, missing node, unknown output, type mismatch', () => {
@@ -90,14 +111,26 @@ describe('validateWorkflow', () => {
       nodes: {
         prompt: { type: 'test/text', version: 1 },
         a: { type: 'test/upper', version: 2 },
-        b: { type: 'test/upper', version: 2, inputs: { text: { node: 'prompt', output: 'text' }, txt: { node: 'prompt', output: 'text' } } },
+        b: {
+          type: 'test/upper',
+          version: 2,
+          inputs: { text: { node: 'prompt', output: 'text' }, txt: { node: 'prompt', output: 'text' } },
+        },
         c: { type: 'test/upper', version: 2, inputs: { text: { node: 'promt', output: 'text' } } },
         d: { type: 'test/upper', version: 2, inputs: { text: { node: 'prompt', output: 'image' } } },
         e: { type: 'test/video-sink', version: 1, inputs: { video: { node: 'prompt', output: 'text' } } },
       },
     });
     const got = found.map((i) => `${i.code}@${i.nodeId}`);
-    expect(got).toEqual(expect.arrayContaining(['INPUT_MISSING@a', 'INPUT_UNKNOWN@b', 'INPUT_NODE_MISSING@c', 'OUTPUT_UNKNOWN@d', 'PORT_TYPE_MISMATCH@e']));
+    expect(got).toEqual(
+      expect.arrayContaining([
+        'INPUT_MISSING@a',
+        'INPUT_UNKNOWN@b',
+        'INPUT_NODE_MISSING@c',
+        'OUTPUT_UNKNOWN@d',
+        'PORT_TYPE_MISMATCH@e',
+      ]),
+    );
     expect(found.find((i) => i.code === 'INPUT_MISSING')!.hint).toContain('prompt.text');
     expect(found.find((i) => i.code === 'INPUT_UNKNOWN')!.hint).toContain('Did you mean "text"');
     expect(found.find((i) => i.code === 'INPUT_NODE_MISSING')!.hint).toContain('Did you mean "prompt"');
@@ -122,10 +155,15 @@ describe('validateWorkflow', () => {
   });
 
   it('reports versions newer than installed, and migrates older ones then re-validates', () => {
-    expect(codes({ format: 'kinegraph/workflow@1', nodes: { p: { type: 'test/text', version: 3 } } })).toEqual(['NODE_VERSION_NEWER']);
+    expect(codes({ format: 'kinegraph/workflow@1', nodes: { p: { type: 'test/text', version: 3 } } })).toEqual([
+      'NODE_VERSION_NEWER',
+    ]);
     const old = {
       format: 'kinegraph/workflow@1',
-      nodes: { p: { type: 'test/text', version: 1 }, u: { type: 'test/upper', version: 1, params: { repeat: 3 }, inputs: { text: { node: 'p', output: 'text' } } } },
+      nodes: {
+        p: { type: 'test/text', version: 1 },
+        u: { type: 'test/upper', version: 1, params: { repeat: 3 }, inputs: { text: { node: 'p', output: 'text' } } },
+      },
     };
     const result = validateWorkflow(old, registry);
     expect(result.ok).toBe(true);
@@ -134,20 +172,31 @@ describe('validateWorkflow', () => {
     expect(result.prepared.workflow.nodes.u!.version).toBe(2);
     expect(result.prepared.nodes.get('u')!.params).toEqual({ times: 3, mode: 'upper' });
     // A migration whose result is invalid is reported as a param problem of the migrated node.
-    expect(codes({ ...old, nodes: { ...old.nodes, u: { ...old.nodes.u, params: { repeat: 50 } } } })).toEqual(['PARAM_INVALID']);
+    expect(codes({ ...old, nodes: { ...old.nodes, u: { ...old.nodes.u, params: { repeat: 50 } } } })).toEqual([
+      'PARAM_INVALID',
+    ]);
   });
 
   it('reports structural problems per node without hiding the others', () => {
     const found = issues({
       format: 'kinegraph/workflow@1',
       extra: true,
-      nodes: { 'bad id!': { type: 'test/text', version: 1 }, x: { type: 'test/text' }, y: { type: 'test/text', version: 1, params: { text: 1 } } },
+      nodes: {
+        'bad id!': { type: 'test/text', version: 1 },
+        x: { type: 'test/text' },
+        y: { type: 'test/text', version: 1, params: { text: 1 } },
+      },
     });
-    expect(found.map((i) => i.code).sort()).toEqual(['NODE_ID_INVALID', 'PARAM_INVALID', 'WORKFLOW_SCHEMA', 'WORKFLOW_SCHEMA'].sort());
+    expect(found.map((i) => i.code).sort()).toEqual(
+      ['NODE_ID_INVALID', 'PARAM_INVALID', 'WORKFLOW_SCHEMA', 'WORKFLOW_SCHEMA'].sort(),
+    );
   });
 
   it('every issue carries a known code, a pointer and a hint', () => {
-    const all = issues({ format: 'kinegraph/workflow@1', nodes: { a: { type: 'nope/x', version: 1 }, b: { type: 'test/upper', version: 2 } } });
+    const all = issues({
+      format: 'kinegraph/workflow@1',
+      nodes: { a: { type: 'nope/x', version: 1 }, b: { type: 'test/upper', version: 2 } },
+    });
     for (const issue of all) {
       expect(VALIDATION_CODES).toContain(issue.code);
       expect(issue.pointer.startsWith('/')).toBe(true);

@@ -1,12 +1,19 @@
 import type { ErrorObject } from 'ajv';
 import type { NodeRegistry, RegisteredNode } from '../registry/registry.js';
-import { NODE_ID_PATTERN, WORKFLOW_FORMAT, WorkflowNodeSchema, WorkflowSchema, type Edge, type Workflow } from '../workflow/schema.js';
-import { validatorFor } from './ajv.js';
-import { type ValidationIssue, pointer } from './issue.js';
-import { validateParams } from './params.js';
-import { migrateNode } from './migrate.js';
-import { findCycles } from './cycles.js';
 import { didYouMean, listOf } from '../util/did-you-mean.js';
+import {
+  type Edge,
+  NODE_ID_PATTERN,
+  WORKFLOW_FORMAT,
+  type Workflow,
+  WorkflowNodeSchema,
+  WorkflowSchema,
+} from '../workflow/schema.js';
+import { validatorFor } from './ajv.js';
+import { findCycles } from './cycles.js';
+import { pointer, type ValidationIssue } from './issue.js';
+import { migrateNode } from './migrate.js';
+import { validateParams } from './params.js';
 
 /** A node ready to run: its definition, complete params (defaults filled) and edges. */
 export interface PreparedNode {
@@ -27,7 +34,9 @@ export interface PreparedWorkflow {
   readonly migrated: ReadonlyArray<{ nodeId: string; from: number; to: number }>;
 }
 
-export type ValidationResult = { ok: true; prepared: PreparedWorkflow; issues: [] } | { ok: false; issues: ValidationIssue[] };
+export type ValidationResult =
+  | { ok: true; prepared: PreparedWorkflow; issues: [] }
+  | { ok: false; issues: ValidationIssue[] };
 
 /**
  * Checks a workflow document against the registry before anything runs, and lists every problem at once.
@@ -37,14 +46,24 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
   if (typeof document !== 'object' || document === null || Array.isArray(document)) {
     return {
       ok: false,
-      issues: [{ code: 'WORKFLOW_NOT_OBJECT', pointer: '', message: 'A workflow must be a JSON object.', hint: `Start from {"format": "${WORKFLOW_FORMAT}", "nodes": {}}.` }],
+      issues: [
+        {
+          code: 'WORKFLOW_NOT_OBJECT',
+          pointer: '',
+          message: 'A workflow must be a JSON object.',
+          hint: `Start from {"format": "${WORKFLOW_FORMAT}", "nodes": {}}.`,
+        },
+      ],
     };
   }
   const doc = document as Record<string, unknown>;
   const issues: ValidationIssue[] = [];
   const validNodeIds = new Set<string>();
   const nodesValue = doc.nodes;
-  const nodeEntries = typeof nodesValue === 'object' && nodesValue !== null && !Array.isArray(nodesValue) ? Object.entries(nodesValue as Record<string, unknown>) : [];
+  const nodeEntries =
+    typeof nodesValue === 'object' && nodesValue !== null && !Array.isArray(nodesValue)
+      ? Object.entries(nodesValue as Record<string, unknown>)
+      : [];
 
   // Document level: everything but the inside of each node, which is checked node by node below so one
   // broken node does not hide the problems of the others.
@@ -75,7 +94,9 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
     validNodeIds.add(id);
   }
 
-  const provenance = (doc.metadata as { nodeTypes?: Record<string, { package?: string; version?: string }> } | undefined)?.nodeTypes;
+  const provenance = (
+    doc.metadata as { nodeTypes?: Record<string, { package?: string; version?: string }> } | undefined
+  )?.nodeTypes;
   const prepared = new Map<string, PreparedNode>();
   const migrated: Array<{ nodeId: string; from: number; to: number }> = [];
   const finalNodes: Record<string, Workflow['nodes'][string]> = {};
@@ -173,7 +194,9 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
         continue;
       }
       if (!registry.accepts(spec.type, outputSpec.type)) {
-        const compatible = outputs.filter((o) => registry.accepts(spec.type, source.registered.definition.outputs[o]!.type));
+        const compatible = outputs.filter((o) =>
+          registry.accepts(spec.type, source.registered.definition.outputs[o]!.type),
+        );
         issues.push({
           code: 'PORT_TYPE_MISMATCH',
           nodeId: node.id,
@@ -193,15 +216,24 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
         nodeId: node.id,
         pointer: pointer('nodes', node.id, 'inputs', port),
         message: `Required input "${port}" (${spec.type}) of ${definition.type} is not connected.`,
-        hint: offering.length ? `Connect an output of type ${spec.type}, e.g. ${listOf(offering)}.` : `Add a node with a ${spec.type} output and connect it.`,
+        hint: offering.length
+          ? `Connect an output of type ${spec.type}, e.g. ${listOf(offering)}.`
+          : `Add a node with a ${spec.type} output and connect it.`,
       });
     }
   }
 
   const edges = new Map<string, string[]>();
   for (const id of validNodeIds) {
-    const inputs = (prepared.get(id)?.inputs ?? (nodesValue as Record<string, Workflow['nodes'][string]>)[id]!.inputs ?? {}) as Record<string, Edge>;
-    edges.set(id, Object.values(inputs).map((e) => e.node).filter((n) => validNodeIds.has(n)));
+    const inputs = (prepared.get(id)?.inputs ??
+      (nodesValue as Record<string, Workflow['nodes'][string]>)[id]!.inputs ??
+      {}) as Record<string, Edge>;
+    edges.set(
+      id,
+      Object.values(inputs)
+        .map((e) => e.node)
+        .filter((n) => validNodeIds.has(n)),
+    );
   }
   const { cycles, order } = findCycles(edges);
   for (const cycle of cycles) {
@@ -219,12 +251,21 @@ export function validateWorkflow(document: unknown, registry: NodeRegistry): Val
   return { ok: true, prepared: { workflow, nodes: prepared, order, migrated }, issues: [] };
 }
 
-function unknownTypeIssue(id: string, type: string, registry: NodeRegistry, provided?: { package?: string; version?: string }): ValidationIssue {
+function unknownTypeIssue(
+  id: string,
+  type: string,
+  registry: NodeRegistry,
+  provided?: { package?: string; version?: string },
+): ValidationIssue {
   const close = didYouMean(type, registry.types());
   const parts: string[] = [];
-  if (provided?.package) parts.push(`It is provided by ${provided.package}${provided.version ? `@${provided.version}` : ''}, which is not installed: npm install ${provided.package}.`);
+  if (provided?.package)
+    parts.push(
+      `It is provided by ${provided.package}${provided.version ? `@${provided.version}` : ''}, which is not installed: npm install ${provided.package}.`,
+    );
   if (close.length) parts.push(`Did you mean ${listOf(close.map((c) => `"${c}"`))}?`);
-  if (!parts.length) parts.push('Run `kinegraph nodes` to list the installed node types, or install the plugin that provides it.');
+  if (!parts.length)
+    parts.push('Run `kinegraph nodes` to list the installed node types, or install the plugin that provides it.');
   return {
     code: 'NODE_TYPE_UNKNOWN',
     nodeId: id,
@@ -247,7 +288,10 @@ function structuralView(doc: Record<string, unknown>): Record<string, unknown> {
 }
 
 function documentIssue(error: ErrorObject): ValidationIssue {
-  if (error.instancePath === '/format' || (error.keyword === 'required' && (error.params as { missingProperty?: string }).missingProperty === 'format')) {
+  if (
+    error.instancePath === '/format' ||
+    (error.keyword === 'required' && (error.params as { missingProperty?: string }).missingProperty === 'format')
+  ) {
     return {
       code: 'FORMAT_UNSUPPORTED',
       pointer: '/format',
@@ -256,9 +300,17 @@ function documentIssue(error: ErrorObject): ValidationIssue {
     };
   }
   if (error.keyword === 'propertyNames' || (error.keyword === 'pattern' && error.instancePath === '/nodes')) {
-    return { code: 'NODE_ID_INVALID', pointer: '/nodes', message: 'A node id is not valid.', hint: 'Ids start with a letter or _, then letters, digits, _ or -.' };
+    return {
+      code: 'NODE_ID_INVALID',
+      pointer: '/nodes',
+      message: 'A node id is not valid.',
+      hint: 'Ids start with a letter or _, then letters, digits, _ or -.',
+    };
   }
-  const extra = error.keyword === 'additionalProperties' ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"` : '';
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"`
+      : '';
   return {
     code: 'WORKFLOW_SCHEMA',
     pointer: error.instancePath,
@@ -269,7 +321,10 @@ function documentIssue(error: ErrorObject): ValidationIssue {
 
 function nodeStructureIssue(id: string, error: ErrorObject): ValidationIssue {
   const at = pointer('nodes', id) + error.instancePath;
-  const extra = error.keyword === 'additionalProperties' ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"` : '';
+  const extra =
+    error.keyword === 'additionalProperties'
+      ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"`
+      : '';
   return {
     code: 'WORKFLOW_SCHEMA',
     nodeId: id,

@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { chmodSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Type } from '@sinclair/typebox';
+import { afterEach, beforeEach, describe, expect, test, vi } from 'vitest';
 import { validatorCacheDir } from './validator-cache.js';
 
 // A schema with what node params use: defaults, bounds, a union of literals, a pattern, strictness.
@@ -35,10 +35,23 @@ async function freshValidatorFor() {
 
 /** What a validator does with inputs: verdict, errors, and the defaults it filled in. */
 function outcomes(validate: ReturnType<Awaited<ReturnType<typeof freshValidatorFor>>>) {
-  const inputs: Record<string, unknown>[] = [{}, { steps: 0 }, { steps: 3.5, sampler: 'euler', prefix: 'A-B', extra: 1 }, { steps: 10, sampler: 'dpmpp-2m', prefix: 'abcdefghij' }];
+  const inputs: Record<string, unknown>[] = [
+    {},
+    { steps: 0 },
+    { steps: 3.5, sampler: 'euler', prefix: 'A-B', extra: 1 },
+    { steps: 10, sampler: 'dpmpp-2m', prefix: 'abcdefghij' },
+  ];
   return inputs.map((input) => {
     const ok = validate(input);
-    return { ok, input, errors: (validate.errors ?? []).map((e) => ({ keyword: e.keyword, instancePath: e.instancePath, params: e.params })) };
+    return {
+      ok,
+      input,
+      errors: (validate.errors ?? []).map((e) => ({
+        keyword: e.keyword,
+        instancePath: e.instancePath,
+        params: e.params,
+      })),
+    };
   });
 }
 
@@ -69,7 +82,9 @@ describe('validator cache', () => {
     writeFileSync(join(dir, 'ajv', first!), 'module.exports = () => true;');
     chmodSync(join(dir, 'ajv', first!), 0o666);
     const fresh = await freshValidatorFor();
-    expect(fresh(schema)({ steps: 0 }) || fresh(Type.Object({ steps: Type.Integer({ minimum: 2 }) }))({ steps: 0 })).toBe(false);
+    expect(
+      fresh(schema)({ steps: 0 }) || fresh(Type.Object({ steps: Type.Integer({ minimum: 2 }) }))({ steps: 0 }),
+    ).toBe(false);
 
     process.env.KINEGRAPH_CACHE = 'off';
     expect(validatorCacheDir()).toBeUndefined();

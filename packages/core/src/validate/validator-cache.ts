@@ -11,7 +11,16 @@
  * to read or write the cache falls back to compiling: the cache can only make validation faster.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  unlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
@@ -33,7 +42,10 @@ let ajvVersion: string | undefined;
 /** The cache key of a schema compiled with these ajv options. */
 export function validatorKey(schema: unknown, options: string): string {
   ajvVersion ??= (requireFromHere('ajv/package.json') as { version: string }).version;
-  return createHash('sha256').update(`${ajvVersion}\0${options}\0${JSON.stringify(schema)}`).digest('hex').slice(0, 40);
+  return createHash('sha256')
+    .update(`${ajvVersion}\0${options}\0${JSON.stringify(schema)}`)
+    .digest('hex')
+    .slice(0, 40);
 }
 
 /** The saved validator for `key`, or undefined when there is none or it does not load (it is then deleted). */

@@ -3,10 +3,10 @@
  * store with `new Worker(url)`). Resolves the requested device, says hello, then serves requests.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { serializeError } from '../tensor/errors.js';
 import { resolveDevice } from '../backend/onnx.js';
-import { InferenceServer } from './server.js';
+import { serializeError } from '../tensor/errors.js';
 import type { WorkerHello, WorkerInit, WorkerRequest } from './protocol.js';
+import { InferenceServer } from './server.js';
 
 async function main(): Promise<void> {
   const port = parentPort;

@@ -5,8 +5,17 @@
  * once with a {@link WorkerResponse}. Tensor ids are allocated by the main thread, so a handle's id is
  * known before the worker has answered and is never reused within one store.
  */
-import type { DType, DeviceName, DeviceRequest, ModelOptions, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
+
 import type { SerializedError } from '../tensor/errors.js';
+import type {
+  DeviceName,
+  DeviceRequest,
+  DType,
+  ModelOptions,
+  ModelPortInfo,
+  TensorData,
+  TensorLocation,
+} from '../tensor/types.js';
 
 /** `workerData` the store starts the worker with. */
 export interface WorkerInit {
@@ -17,7 +26,12 @@ export interface WorkerInit {
 
 /** The worker's first message: the resolved device, or why it could not start. */
 export type WorkerHello =
-  | { readonly type: 'ready'; readonly device: DeviceName; readonly reason: string; readonly available: readonly DeviceName[] }
+  | {
+      readonly type: 'ready';
+      readonly device: DeviceName;
+      readonly reason: string;
+      readonly available: readonly DeviceName[];
+    }
   | { readonly type: 'init-error'; readonly error: SerializedError };
 
 /** One output the main thread wants from a run, with the tensor id it has reserved for it. */
@@ -28,12 +42,30 @@ export interface RunOutputSlot {
 
 /** Requests from the main thread. `release` and `cancel` expect no answer. */
 export type WorkerRequest =
-  | { readonly type: 'upload'; readonly rid: number; readonly id: number; readonly dtype: DType; readonly dims: readonly number[]; readonly data: TensorData }
+  | {
+      readonly type: 'upload';
+      readonly rid: number;
+      readonly id: number;
+      readonly dtype: DType;
+      readonly dims: readonly number[];
+      readonly data: TensorData;
+    }
   | { readonly type: 'read'; readonly rid: number; readonly id: number }
   | { readonly type: 'release'; readonly ids: readonly number[] }
-  | { readonly type: 'load'; readonly rid: number; readonly source: string | Uint8Array; readonly options: ModelOptions }
+  | {
+      readonly type: 'load';
+      readonly rid: number;
+      readonly source: string | Uint8Array;
+      readonly options: ModelOptions;
+    }
   | { readonly type: 'unload'; readonly rid: number; readonly model: string }
-  | { readonly type: 'run'; readonly rid: number; readonly model: string; readonly feeds: Readonly<Record<string, number>>; readonly outputs: readonly RunOutputSlot[] }
+  | {
+      readonly type: 'run';
+      readonly rid: number;
+      readonly model: string;
+      readonly feeds: Readonly<Record<string, number>>;
+      readonly outputs: readonly RunOutputSlot[];
+    }
   | { readonly type: 'cancel'; readonly target: number }
   | { readonly type: 'inspect'; readonly rid: number }
   | { readonly type: 'crash'; readonly mode: 'throw' | 'exit' };

@@ -10,11 +10,8 @@
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
 import type { TransferListItem } from 'node:worker_threads';
-import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
-import { RunAbortedError, TensorError, serializeError } from '../tensor/errors.js';
-import type { SerializedError } from '../tensor/errors.js';
-import { commitCached, dropCached, optimizedCacheDir, optimizedModelPath, temporaryPath, useCached } from '../backend/optimized-cache.js';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
+import type { OrtSession, OrtTensor } from '../backend/onnx.js';
 import {
   createSession,
   describeTensor,
@@ -26,8 +23,25 @@ import {
   runSession,
   sessionPorts,
 } from '../backend/onnx.js';
-import type { OrtSession, OrtTensor } from '../backend/onnx.js';
-import type { LoadResult, OutputInfo, RunOutputSlot, WorkerInspection, WorkerRequest, WorkerResponse } from './protocol.js';
+import {
+  commitCached,
+  dropCached,
+  optimizedCacheDir,
+  optimizedModelPath,
+  temporaryPath,
+  useCached,
+} from '../backend/optimized-cache.js';
+import type { SerializedError } from '../tensor/errors.js';
+import { RunAbortedError, serializeError, TensorError } from '../tensor/errors.js';
+import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
+import type {
+  LoadResult,
+  OutputInfo,
+  RunOutputSlot,
+  WorkerInspection,
+  WorkerRequest,
+  WorkerResponse,
+} from './protocol.js';
 
 /** Sends a message to the main thread, moving the listed buffers. */
 export type Post = (msg: WorkerResponse, transfer?: readonly TransferListItem[]) => void;
@@ -112,7 +126,12 @@ export class InferenceServer {
         this.cancel(msg.target);
         return;
       case 'inspect': {
-        const result: WorkerInspection = { tensors: this.tensors.size, sessions: this.sessions.size, queuedJobs: this.queue.length, optimizedCacheHits: this.optimizedCacheHits };
+        const result: WorkerInspection = {
+          tensors: this.tensors.size,
+          sessions: this.sessions.size,
+          queuedJobs: this.queue.length,
+          optimizedCacheHits: this.optimizedCacheHits,
+        };
         this.post({ rid: msg.rid, ok: true, result });
         return;
       }
@@ -175,9 +194,14 @@ export class InferenceServer {
 
   private async createEntry(source: string | Uint8Array, options: ModelOptions, key: string): Promise<SessionEntry> {
     const level = options.graphOptimizationLevel ?? 'all';
-    const sourceSize = typeof source === 'string' ? (await stat(source).catch(() => undefined))?.size ?? Infinity : source.byteLength;
+    const sourceSize =
+      typeof source === 'string' ? ((await stat(source).catch(() => undefined))?.size ?? Infinity) : source.byteLength;
     const small = sourceSize < SMALL_MODEL_BYTES;
-    const config = { device: this.device, graphOptimizationLevel: level, intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : this.defaultThreads) };
+    const config = {
+      device: this.device,
+      graphOptimizationLevel: level,
+      intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : this.defaultThreads),
+    };
     // Large CPU models come from the optimised-model cache when this session was made before (by any
     // process); small op graphs optimise in a few milliseconds and are not worth a file.
     const cacheDir = this.device === 'cpu' && level !== 'disabled' && !small ? optimizedCacheDir() : undefined;
@@ -200,12 +224,25 @@ export class InferenceServer {
     }
     if (options.appendGraph !== undefined) {
       const { appendGraph } = await import('../backend/append-graph.js');
-      model = appendGraph(typeof model === 'string' ? new Uint8Array(await readFile(model)) : model, options.appendGraph);
+      model = appendGraph(
+        typeof model === 'string' ? new Uint8Array(await readFile(model)) : model,
+        options.appendGraph,
+      );
     }
-    const temporary = cached !== undefined && (await mkdir(cacheDir!, { recursive: true }).then(() => true, () => false)) ? temporaryPath(cached) : undefined;
+    const temporary =
+      cached !== undefined &&
+      (await mkdir(cacheDir!, { recursive: true }).then(
+        () => true,
+        () => false,
+      ))
+        ? temporaryPath(cached)
+        : undefined;
     let session: OrtSession;
     try {
-      session = await createSession(model, temporary === undefined ? config : { ...config, optimizedModelFilePath: temporary });
+      session = await createSession(
+        model,
+        temporary === undefined ? config : { ...config, optimizedModelFilePath: temporary },
+      );
     } catch (error) {
       if (temporary === undefined) throw error;
       // Perhaps only the cache file could not be written: try once without it.
@@ -218,22 +255,35 @@ export class InferenceServer {
 
   // ---- runs ------------------------------------------------------------------------------------
 
-  private enqueueRun(rid: number, model: string, feeds: Readonly<Record<string, number>>, outputs: readonly RunOutputSlot[]): void {
+  private enqueueRun(
+    rid: number,
+    model: string,
+    feeds: Readonly<Record<string, number>>,
+    outputs: readonly RunOutputSlot[],
+  ): void {
     const pending = this.sessions.get(model);
     if (pending === undefined) {
-      return this.fail(rid, { code: 'UNKNOWN_MODEL', message: `model '${model}' is not loaded in this store` });
+      this.fail(rid, { code: 'UNKNOWN_MODEL', message: `model '${model}' is not loaded in this store` });
+      return;
     }
     const feedIds = Object.values(feeds);
     for (const id of feedIds) {
       const entry = this.tensors.get(id);
-      if (entry === undefined || entry.released) return this.fail(rid, unknownTensor(id));
+      if (entry === undefined || entry.released) {
+        this.fail(rid, unknownTensor(id));
+        return;
+      }
     }
     this.enqueue(rid, feedIds, async (job) => {
       const { session } = await pending;
       const ortFeeds: Record<string, OrtTensor> = {};
       for (const [name, id] of Object.entries(feeds)) ortFeeds[name] = this.tensors.get(id)!.tensor;
       const started = performance.now();
-      const produced = await runSession(session, ortFeeds, outputs.map((o) => o.name));
+      const produced = await runSession(
+        session,
+        ortFeeds,
+        outputs.map((o) => o.name),
+      );
       const ms = performance.now() - started;
       if (job.cancelled) {
         for (const t of Object.values(produced)) disposeTensor(t);
@@ -320,5 +370,8 @@ export class InferenceServer {
 }
 
 function unknownTensor(id: number): SerializedError {
-  return { code: 'TENSOR_RELEASED', message: `tensor ${id} does not exist in the worker (released, or from another store)` };
+  return {
+    code: 'TENSOR_RELEASED',
+    message: `tensor ${id} does not exist in the worker (released, or from another store)`,
+  };
 }

@@ -3,7 +3,11 @@ import { applyOverrides, parseOverride } from './overrides.js';
 
 describe('--set overrides', () => {
   it('parses JSON values and plain strings', () => {
-    expect(parseOverride('prompt.text=a red circle moving left')).toEqual({ nodeId: 'prompt', param: 'text', value: 'a red circle moving left' });
+    expect(parseOverride('prompt.text=a red circle moving left')).toEqual({
+      nodeId: 'prompt',
+      param: 'text',
+      value: 'a red circle moving left',
+    });
     expect(parseOverride('sampler.steps=20')).toEqual({ nodeId: 'sampler', param: 'steps', value: 20 });
     expect(parseOverride('a.b=true')!.value).toBe(true);
     expect(parseOverride('a.b=x=y')!.value).toBe('x=y');

@@ -1,6 +1,6 @@
+import { didYouMean, listOf } from '../util/did-you-mean.js';
 import type { ValidationIssue } from '../validate/issue.js';
 import { pointer } from '../validate/issue.js';
-import { didYouMean, listOf } from '../util/did-you-mean.js';
 
 /** One `--set node.param=value` override. */
 export interface ParamOverride {
@@ -30,7 +30,10 @@ export function parseOverride(text: string): ParamOverride | undefined {
 }
 
 /** Applies overrides to a copy of a workflow document; unknown node ids are issues (with suggestions). */
-export function applyOverrides(document: unknown, overrides: readonly ParamOverride[]): { document: unknown; issues: ValidationIssue[] } {
+export function applyOverrides(
+  document: unknown,
+  overrides: readonly ParamOverride[],
+): { document: unknown; issues: ValidationIssue[] } {
   if (!overrides.length) return { document, issues: [] };
   const copy = structuredClone(document) as { nodes?: Record<string, { params?: Record<string, unknown> }> };
   const issues: ValidationIssue[] = [];

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
-import { describe, expect, it } from 'vitest';
 import { Ajv } from 'ajv';
+import { describe, expect, it } from 'vitest';
 import { workflowJsonSchema, workflowJsonSchemaText } from './json-schema.js';
 
 describe('published workflow schema', () => {
@@ -11,7 +11,14 @@ describe('published workflow schema', () => {
 
   it('is a JSON Schema that standard ajv compiles and that accepts the shipped workflows', async () => {
     const validate = new Ajv({ strict: false }).compile(workflowJsonSchema());
-    expect(validate({ format: 'kinegraph/workflow@1', nodes: { a: { type: 'x/y', version: 1, inputs: { p: { node: 'b', output: 'o' } } } } })).toBe(true);
-    expect(validate({ format: 'kinegraph/workflow@1', nodes: { a: { type: 'x/y', version: 1, inputs: { p: 3 } } } })).toBe(false);
+    expect(
+      validate({
+        format: 'kinegraph/workflow@1',
+        nodes: { a: { type: 'x/y', version: 1, inputs: { p: { node: 'b', output: 'o' } } } },
+      }),
+    ).toBe(true);
+    expect(
+      validate({ format: 'kinegraph/workflow@1', nodes: { a: { type: 'x/y', version: 1, inputs: { p: 3 } } } }),
+    ).toBe(false);
   });
 });

@@ -1,4 +1,4 @@
-import { Type, type Static } from '@sinclair/typebox';
+import { type Static, Type } from '@sinclair/typebox';
 
 /** The format tag of the one workflow format this runtime reads and writes. */
 export const WORKFLOW_FORMAT = 'kinegraph/workflow@1';
@@ -32,10 +32,20 @@ export const NodeUiSchema = Type.Object(
 /** One node of a workflow. */
 export const WorkflowNodeSchema = Type.Object(
   {
-    type: Type.String({ minLength: 1, maxLength: 200, description: 'Namespaced node type, e.g. kinegraph/text-encode.' }),
+    type: Type.String({
+      minLength: 1,
+      maxLength: 200,
+      description: 'Namespaced node type, e.g. kinegraph/text-encode.',
+    }),
     version: Type.Integer({ minimum: 1, description: 'Version of the node type this node was saved with.' }),
-    params: Type.Optional(Type.Record(Type.String(), Type.Unknown(), { description: 'Parameter values; validated by the node type\u2019s own schema.' })),
-    inputs: Type.Optional(Type.Record(Type.String(), EdgeSchema, { description: 'Input port name \u2192 source node output.' })),
+    params: Type.Optional(
+      Type.Record(Type.String(), Type.Unknown(), {
+        description: 'Parameter values; validated by the node type\u2019s own schema.',
+      }),
+    ),
+    inputs: Type.Optional(
+      Type.Record(Type.String(), EdgeSchema, { description: 'Input port name \u2192 source node output.' }),
+    ),
     ui: Type.Optional(NodeUiSchema),
   },
   { additionalProperties: false },

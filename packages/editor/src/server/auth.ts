@@ -1,5 +1,5 @@
 /** Who may talk to the server: loopback by default, a bearer token when bound to another address. */
-import { timingSafeEqual, createHash } from 'node:crypto';
+import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { HttpError } from './http.js';
 
@@ -43,13 +43,25 @@ export function checkAccess(req: IncomingMessage, url: URL, token: string | unde
   if (token !== undefined) {
     const given = requestToken(req, url);
     if (given === undefined || !tokensEqual(given, token)) {
-      throw new HttpError(401, 'TOKEN_REQUIRED', 'This server needs its access token on every request.', 'Open the URL the server printed (it carries ?token=...), or send "Authorization: Bearer <token>".');
+      throw new HttpError(
+        401,
+        'TOKEN_REQUIRED',
+        'This server needs its access token on every request.',
+        'Open the URL the server printed (it carries ?token=...), or send "Authorization: Bearer <token>".',
+      );
     }
     return;
   }
   const hostHeader = req.headers.host ?? '';
-  const hostname = hostHeader.startsWith('[') ? hostHeader.slice(0, hostHeader.indexOf(']') + 1) : hostHeader.split(':')[0]!;
+  const hostname = hostHeader.startsWith('[')
+    ? hostHeader.slice(0, hostHeader.indexOf(']') + 1)
+    : hostHeader.split(':')[0]!;
   if (!isLoopbackHost(hostname)) {
-    throw new HttpError(403, 'HOST_NOT_ALLOWED', `Host "${hostHeader}" is not a loopback name.`, 'Open the editor at http://127.0.0.1:<port>/ or http://localhost:<port>/.');
+    throw new HttpError(
+      403,
+      'HOST_NOT_ALLOWED',
+      `Host "${hostHeader}" is not a loopback name.`,
+      'Open the editor at http://127.0.0.1:<port>/ or http://localhost:<port>/.',
+    );
   }
 }

@@ -14,7 +14,11 @@ export async function listExamples(folder: string): Promise<ExampleWorkflow[]> {
   const examples: ExampleWorkflow[] = [];
   for (const file of names) {
     try {
-      const workflow = JSON.parse(await readFile(join(folder, file), 'utf8')) as { format?: unknown; name?: unknown; description?: unknown };
+      const workflow = JSON.parse(await readFile(join(folder, file), 'utf8')) as {
+        format?: unknown;
+        name?: unknown;
+        description?: unknown;
+      };
       if (workflow.format !== 'kinegraph/workflow@1') continue;
       const id = file.slice(0, -'.json'.length);
       examples.push({
@@ -23,9 +27,7 @@ export async function listExamples(folder: string): Promise<ExampleWorkflow[]> {
         ...(typeof workflow.description === 'string' ? { description: workflow.description } : {}),
         workflow,
       });
-    } catch {
-      continue;
-    }
+    } catch {}
   }
   return examples;
 }

@@ -40,14 +40,18 @@ export function isInside(path: string, root: string): boolean {
  * Resolves a URL path (already split off its prefix) to a file inside `root`: rejects `..`, NUL, absolute
  * paths and symlinks leading out of the folder; 404 when there is no such file.
  */
-export async function resolveInside(root: string, urlPath: string): Promise<{ path: string; size: number; mtimeMs: number }> {
+export async function resolveInside(
+  root: string,
+  urlPath: string,
+): Promise<{ path: string; size: number; mtimeMs: number }> {
   let decoded: string;
   try {
     decoded = decodeURIComponent(urlPath);
   } catch {
     throw new HttpError(400, 'PATH_INVALID', 'The path is not valid percent-encoding.');
   }
-  if (decoded.includes('\0') || decoded.split(/[\\/]/).some((s) => s === '..')) throw new HttpError(400, 'PATH_INVALID', 'The path may not contain ".." or NUL.');
+  if (decoded.includes('\0') || decoded.split(/[\\/]/).some((s) => s === '..'))
+    throw new HttpError(400, 'PATH_INVALID', 'The path may not contain ".." or NUL.');
   const base = resolve(root);
   const candidate = resolve(base, `.${sep}${decoded}`);
   if (!isInside(candidate, base)) throw new HttpError(400, 'PATH_INVALID', 'The path leads outside the folder.');
@@ -88,11 +92,19 @@ export function parseRange(header: string | undefined, size: number): { start: n
 }
 
 function rangeError(size: number): HttpError {
-  return Object.assign(new HttpError(416, 'RANGE_NOT_SATISFIABLE', `The requested range is outside the file (${size} bytes).`), { size });
+  return Object.assign(
+    new HttpError(416, 'RANGE_NOT_SATISFIABLE', `The requested range is outside the file (${size} bytes).`),
+    { size },
+  );
 }
 
 /** Streams a file with its content type, honouring `Range` and `HEAD`. */
-export function sendFile(req: IncomingMessage, res: ServerResponse, file: { path: string; size: number; mtimeMs: number }, options: { cache?: string } = {}): void {
+export function sendFile(
+  req: IncomingMessage,
+  res: ServerResponse,
+  file: { path: string; size: number; mtimeMs: number },
+  options: { cache?: string } = {},
+): void {
   const headers: Record<string, string | number> = {
     ...SECURITY_HEADERS,
     'content-type': contentTypeOf(file.path),
@@ -104,7 +116,11 @@ export function sendFile(req: IncomingMessage, res: ServerResponse, file: { path
   try {
     range = parseRange(req.headers.range, file.size);
   } catch (error) {
-    res.writeHead(416, { ...SECURITY_HEADERS, 'content-range': `bytes */${file.size}`, 'content-type': 'application/json; charset=utf-8' });
+    res.writeHead(416, {
+      ...SECURITY_HEADERS,
+      'content-range': `bytes */${file.size}`,
+      'content-type': 'application/json; charset=utf-8',
+    });
     res.end(JSON.stringify((error as HttpError).body()));
     return;
   }

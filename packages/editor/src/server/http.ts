@@ -1,7 +1,7 @@
 /** Small HTTP helpers: coded errors, JSON answers, bounded body reading. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { ErrorBody } from '../shared/protocol.js';
 import type { ValidationIssue } from '@kinegraph/core';
+import type { ErrorBody } from '../shared/protocol.js';
 
 /** An error that becomes an HTTP answer with a stable code (never reworded; clients switch on it). */
 export class HttpError extends Error {
@@ -18,7 +18,10 @@ export class HttpError extends Error {
 
   /** The JSON body of this error. */
   body(): ErrorBody {
-    return { error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) }, ...(this.issues ? { issues: this.issues } : {}) };
+    return {
+      error: { code: this.code, message: this.message, ...(this.hint ? { hint: this.hint } : {}) },
+      ...(this.issues ? { issues: this.issues } : {}),
+    };
   }
 }
 
@@ -32,13 +35,26 @@ export const SECURITY_HEADERS: Readonly<Record<string, string>> = {
 /** Sends a JSON answer. */
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { ...SECURITY_HEADERS, 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    ...SECURITY_HEADERS,
+    'content-type': 'application/json; charset=utf-8',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }
 
 /** Sends an error as `{ error: { code, message, hint } }`; anything that is not an HttpError is a 500. */
 export function sendError(res: ServerResponse, error: unknown): void {
-  const e = error instanceof HttpError ? error : new HttpError(500, 'INTERNAL', 'The server failed to handle this request.', 'This is a bug in the server; the server log has the details.');
+  const e =
+    error instanceof HttpError
+      ? error
+      : new HttpError(
+          500,
+          'INTERNAL',
+          'The server failed to handle this request.',
+          'This is a bug in the server; the server log has the details.',
+        );
   if (res.headersSent) {
     res.destroy();
     return;
@@ -76,25 +92,42 @@ export function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
       if (!failed) resolve(Buffer.concat(chunks, size));
     });
     req.on('error', (error) => {
-      if (!failed) reject(new HttpError(400, 'BODY_UNREADABLE', `The request body could not be read: ${error.message}`));
+      if (!failed)
+        reject(new HttpError(400, 'BODY_UNREADABLE', `The request body could not be read: ${error.message}`));
     });
   });
 }
 
 function tooLarge(limit: number): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `The request body is larger than ${formatBytes(limit)}.`, 'Send a smaller body.');
+  return new HttpError(
+    413,
+    'BODY_TOO_LARGE',
+    `The request body is larger than ${formatBytes(limit)}.`,
+    'Send a smaller body.',
+  );
 }
 
 /** Reads and parses a JSON body; 415 when it is not declared as JSON, 400 when it does not parse. */
 export async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim().toLowerCase();
   // Requiring the JSON type also means a cross-site form cannot post here without a CORS preflight.
-  if (type !== 'application/json') throw new HttpError(415, 'CONTENT_TYPE_UNSUPPORTED', `Expected a JSON body (content-type application/json), got "${type || 'none'}".`, 'Send the workflow as JSON with content-type: application/json.');
+  if (type !== 'application/json')
+    throw new HttpError(
+      415,
+      'CONTENT_TYPE_UNSUPPORTED',
+      `Expected a JSON body (content-type application/json), got "${type || 'none'}".`,
+      'Send the workflow as JSON with content-type: application/json.',
+    );
   const body = await readBody(req, limit);
   try {
     return JSON.parse(body.toString('utf8')) as unknown;
   } catch (error) {
-    throw new HttpError(400, 'JSON_INVALID', `The body is not valid JSON: ${(error as Error).message}`, 'Check for a trailing comma or a missing quote.');
+    throw new HttpError(
+      400,
+      'JSON_INVALID',
+      `The body is not valid JSON: ${(error as Error).message}`,
+      'Check for a trailing comma or a missing quote.',
+    );
   }
 }
 

@@ -1,11 +1,11 @@
 /** Pushing run state to clients: one WebSocket for everything, or Server-Sent Events for one run. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
-import type { RunQueue } from './runs.js';
-import { SECURITY_HEADERS } from './http.js';
-import { isFinished } from '../shared/run-state.js';
+import { type WebSocket, WebSocketServer } from 'ws';
 import type { ServerMessage } from '../shared/protocol.js';
+import { isFinished } from '../shared/run-state.js';
+import { SECURITY_HEADERS } from './http.js';
+import type { RunQueue } from './runs.js';
 
 /** A client further behind than this loses progress events (state still arrives with the next `run`). */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
@@ -53,9 +53,20 @@ export class LiveSockets {
  * Server-Sent Events for one run (`runId`) or for all (`undefined`): the current state first, then live
  * messages; a one-run stream ends when the run does.
  */
-export function streamEvents(req: IncomingMessage, res: ServerResponse, runs: RunQueue, runId: string | undefined): void {
+export function streamEvents(
+  req: IncomingMessage,
+  res: ServerResponse,
+  runs: RunQueue,
+  runId: string | undefined,
+): void {
   const initial = runId === undefined ? undefined : runs.get(runId); // 404s before any header is sent.
-  res.writeHead(200, { ...SECURITY_HEADERS, 'content-type': 'text/event-stream; charset=utf-8', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-store',
+    connection: 'keep-alive',
+    'x-accel-buffering': 'no',
+  });
   const write = (message: ServerMessage) => {
     if (droppable(message) && res.writableLength > SLOW_CLIENT_BYTES) return;
     res.write(`event: ${message.kind}\ndata: ${JSON.stringify(message)}\n\n`);
@@ -71,7 +82,10 @@ export function streamEvents(req: IncomingMessage, res: ServerResponse, runs: Ru
   req.on('close', stop);
   if (initial) {
     write({ kind: 'run', run: initial });
-    if (isFinished(initial)) return stop();
+    if (isFinished(initial)) {
+      stop();
+      return;
+    }
   } else write({ kind: 'snapshot', runs: runs.list() });
   unsubscribe = runs.subscribe((message) => {
     if (runId !== undefined) {

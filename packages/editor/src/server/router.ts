@@ -36,11 +36,23 @@ export class Router {
     for (const route of this.#routes) {
       const params = matchSegments(route.segments, parts);
       if (!params) continue;
-      if (route.method === method || (route.method === 'GET' && method === 'HEAD')) return { handler: route.handler, params };
+      if (route.method === method || (route.method === 'GET' && method === 'HEAD'))
+        return { handler: route.handler, params };
       allowed.add(route.method);
     }
-    if (allowed.size) throw new HttpError(405, 'METHOD_NOT_ALLOWED', `${method} is not allowed on ${pathname}.`, `Use ${[...allowed].join(' or ')}.`);
-    throw new HttpError(404, 'NOT_FOUND', `No endpoint ${pathname}.`, 'The API is documented in packages/editor/README.md.');
+    if (allowed.size)
+      throw new HttpError(
+        405,
+        'METHOD_NOT_ALLOWED',
+        `${method} is not allowed on ${pathname}.`,
+        `Use ${[...allowed].join(' or ')}.`,
+      );
+    throw new HttpError(
+      404,
+      'NOT_FOUND',
+      `No endpoint ${pathname}.`,
+      'The API is documented in packages/editor/README.md.',
+    );
   }
 }
 

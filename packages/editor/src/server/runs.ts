@@ -5,12 +5,12 @@
  */
 import { randomUUID } from 'node:crypto';
 import { relative, sep } from 'node:path';
-import type { Subscription } from 'rxjs';
 import type { PreparedWorkflow, RunEvent, Runtime } from '@kinegraph/core';
-import { HttpError } from './http.js';
-import { isInside } from './files.js';
-import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
+import type { Subscription } from 'rxjs';
 import type { RunSnapshot, ServerMessage, WireEvent } from '../shared/protocol.js';
+import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
+import { isInside } from './files.js';
+import { HttpError } from './http.js';
 
 /** Where runs read from and write to. */
 export interface RunFolders {
@@ -46,10 +46,21 @@ export class RunQueue {
     const result = this.runtime.validate(document);
     if (!result.ok) {
       const n = result.issues.length;
-      throw new HttpError(400, 'WORKFLOW_INVALID', `The workflow has ${n} problem${n === 1 ? '' : 's'}.`, 'Each issue names its node, a JSON pointer and a hint.', result.issues);
+      throw new HttpError(
+        400,
+        'WORKFLOW_INVALID',
+        `The workflow has ${n} problem${n === 1 ? '' : 's'}.`,
+        'Each issue names its node, a JSON pointer and a hint.',
+        result.issues,
+      );
     }
-    const name = typeof (document as { name?: unknown }).name === 'string' ? (document as { name: string }).name : undefined;
-    const run: QueuedRun = { snapshot: queuedRun(randomUUID(), name, result.prepared.order), prepared: result.prepared, controller: new AbortController() };
+    const name =
+      typeof (document as { name?: unknown }).name === 'string' ? (document as { name: string }).name : undefined;
+    const run: QueuedRun = {
+      snapshot: queuedRun(randomUUID(), name, result.prepared.order),
+      prepared: result.prepared,
+      controller: new AbortController(),
+    };
     this.#runs.set(run.snapshot.id, run);
     this.#waiting.push(run);
     this.#forgetOld();
@@ -61,7 +72,13 @@ export class RunQueue {
   /** A run's current state. */
   get(id: string): RunSnapshot {
     const run = this.#runs.get(id);
-    if (!run) throw new HttpError(404, 'RUN_NOT_FOUND', `No run "${id}".`, 'Runs are forgotten when the server restarts, and the oldest after 100 more.');
+    if (!run)
+      throw new HttpError(
+        404,
+        'RUN_NOT_FOUND',
+        `No run "${id}".`,
+        'Runs are forgotten when the server restarts, and the oldest after 100 more.',
+      );
     return run.snapshot;
   }
 
@@ -74,7 +91,8 @@ export class RunQueue {
   cancel(id: string): RunSnapshot {
     this.get(id);
     const run = this.#runs.get(id)!;
-    if (isFinished(run.snapshot)) throw new HttpError(409, 'RUN_FINISHED', `Run "${id}" has already ended (${run.snapshot.status}).`);
+    if (isFinished(run.snapshot))
+      throw new HttpError(409, 'RUN_FINISHED', `Run "${id}" has already ended (${run.snapshot.status}).`);
     const index = this.#waiting.indexOf(run);
     if (index >= 0) {
       this.#waiting.splice(index, 1);
@@ -94,7 +112,8 @@ export class RunQueue {
   /** Cancels everything and waits for the running run to stop. */
   async close(): Promise<void> {
     this.#closed = true;
-    for (const run of this.#waiting.splice(0)) this.#apply(run, { type: 'run:cancelled', runId: run.snapshot.id, ms: 0 });
+    for (const run of this.#waiting.splice(0))
+      this.#apply(run, { type: 'run:cancelled', runId: run.snapshot.id, ms: 0 });
     const current = this.#current;
     if (current) {
       current.run.controller.abort(new DOMException('The server is shutting down.', 'AbortError'));
@@ -115,7 +134,12 @@ export class RunQueue {
       ended = true;
       if (!isFinished(run.snapshot)) {
         // The observable completed without a terminal event (should not happen): do not leave it "running".
-        this.#apply(run, { type: 'run:error', runId: run.snapshot.id, error: { code: 'RUN_ENDED', message: 'The run ended without a result.' }, ms: 0 });
+        this.#apply(run, {
+          type: 'run:error',
+          runId: run.snapshot.id,
+          error: { code: 'RUN_ENDED', message: 'The run ended without a result.' },
+          ms: 0,
+        });
       }
       this.#current = undefined;
       finish();
@@ -124,10 +148,21 @@ export class RunQueue {
     const current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } = { run, done };
     // Set before subscribing: a graph with nothing to do may complete inside `subscribe`, and `end` clears it.
     this.#current = current;
-    const fail = (error: unknown) => this.#apply(run, { type: 'run:error', runId: run.snapshot.id, error: { code: 'RUN_FAILED', message: error instanceof Error ? error.message : String(error) }, ms: 0 });
+    const fail = (error: unknown) =>
+      this.#apply(run, {
+        type: 'run:error',
+        runId: run.snapshot.id,
+        error: { code: 'RUN_FAILED', message: error instanceof Error ? error.message : String(error) },
+        ms: 0,
+      });
     try {
       current.subscription = this.runtime
-        .run(run.prepared, { signal: run.controller.signal, outputFolder: this.folders.outputFolder, allowedFolders: this.folders.allowedFolders, runId: run.snapshot.id })
+        .run(run.prepared, {
+          signal: run.controller.signal,
+          outputFolder: this.folders.outputFolder,
+          allowedFolders: this.folders.allowedFolders,
+          runId: run.snapshot.id,
+        })
         .subscribe({
           next: (event) => this.#apply(run, this.#toWire(event)),
           error: (error: unknown) => {
@@ -162,12 +197,23 @@ export class RunQueue {
   #toWire(event: RunEvent): WireEvent {
     if (event.type === 'node:progress' && event.preview) {
       const { preview, ...rest } = event;
-      return { ...rest, preview: { mime: preview.mime, width: preview.width, height: preview.height, data: Buffer.from(preview.data).toString('base64') } };
+      return {
+        ...rest,
+        preview: {
+          mime: preview.mime,
+          width: preview.width,
+          height: preview.height,
+          data: Buffer.from(preview.data).toString('base64'),
+        },
+      };
     }
     if (event.type === 'run:done') return { ...event, files: event.files.flatMap((f) => this.#url(f) ?? []) };
     if (event.type === 'node:done') {
       const outputs = Object.fromEntries(
-        Object.entries(event.outputs).map(([name, o]) => [name, o.kind === 'value' && typeof o.value === 'string' ? { ...o, value: this.#url(o.value) ?? o.value } : o]),
+        Object.entries(event.outputs).map(([name, o]) => [
+          name,
+          o.kind === 'value' && typeof o.value === 'string' ? { ...o, value: this.#url(o.value) ?? o.value } : o,
+        ]),
       );
       return { ...event, outputs };
     }
@@ -181,6 +227,7 @@ export class RunQueue {
 
   #forgetOld(): void {
     const finished = [...this.#runs.values()].filter((r) => isFinished(r.snapshot));
-    for (const run of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.#runs.delete(run.snapshot.id);
+    for (const run of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
+      this.#runs.delete(run.snapshot.id);
   }
 }

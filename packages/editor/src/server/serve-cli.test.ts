@@ -37,7 +37,10 @@ describe('kinegraph serve', () => {
   });
 
   it('refuses to listen beyond loopback without --token (exit 1, coded message)', () => {
-    const r = spawnSync(process.execPath, [cli, 'serve', '--host', '0.0.0.0', '--port', '0'], { encoding: 'utf8', timeout: 30_000 });
+    const r = spawnSync(process.execPath, [cli, 'serve', '--host', '0.0.0.0', '--port', '0'], {
+      encoding: 'utf8',
+      timeout: 30_000,
+    });
     expect(r.status).toBe(1);
     expect(r.stderr).toMatch(/^TOKEN_REQUIRED: /);
   });

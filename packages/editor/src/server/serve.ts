@@ -16,7 +16,7 @@ export interface ServeOptions {
  * not start: port taken, non-loopback host without a token).
  */
 export async function serve(options: ServeOptions): Promise<number> {
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer({
       cwd: options.cwd,

@@ -6,15 +6,18 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { Runtime } from '@kinegraph/core';
-import { startServer, type RunningServer } from './server.js';
-import { LiveClient, api } from '../testing/client.js';
-import { release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, RunSnapshot, UploadResult } from '../shared/protocol.js';
+import { api, LiveClient } from '../testing/client.js';
+import { release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
+import { type RunningServer, startServer } from './server.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const PNG_1X1 = Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64');
+const PNG_1X1 = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+  'base64',
+);
 
 let cwd: string;
 let runtime: Runtime;
@@ -25,7 +28,14 @@ beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'kg-serve-'));
   cpSync(join(root, 'workflows'), join(cwd, 'workflows'), { recursive: true });
   runtime = await Runtime.create({ plugins: [testPlugin], discover: { cwd: root } });
-  server = await startServer({ port: 0, cwd, runtime, uploadLimitBytes: 1024 * 1024, jsonLimitBytes: 256 * 1024, log: () => undefined });
+  server = await startServer({
+    port: 0,
+    cwd,
+    runtime,
+    uploadLimitBytes: 1024 * 1024,
+    jsonLimitBytes: 256 * 1024,
+    log: () => undefined,
+  });
   base = server.url;
 });
 
@@ -49,7 +59,9 @@ const fake = (gate: string, extra: Record<string, unknown> = {}) => ({
 });
 
 function fastTextToVideo(seed: number) {
-  const doc = JSON.parse(readFileSync(join(cwd, 'workflows', 'text-to-video.json'), 'utf8')) as { nodes: Record<string, { params: Record<string, unknown> }> };
+  const doc = JSON.parse(readFileSync(join(cwd, 'workflows', 'text-to-video.json'), 'utf8')) as {
+    nodes: Record<string, { params: Record<string, unknown> }>;
+  };
   Object.assign(doc.nodes.sampler!.params, { steps: 2, previewEvery: 1, seed });
   Object.assign(doc.nodes.save!.params, { width: 64, height: 64 });
   return doc;
@@ -57,7 +69,10 @@ function fastTextToVideo(seed: number) {
 
 describe('catalogue', () => {
   it('GET /api/nodes lists every node type with its JSON Schemas and the port types', async () => {
-    const { status, body } = await api<{ nodes: { type: string; params: { properties: Record<string, unknown> } }[]; portTypes: { name: string; color: string }[] }>(base, '/api/nodes');
+    const { status, body } = await api<{
+      nodes: { type: string; params: { properties: Record<string, unknown> } }[];
+      portTypes: { name: string; color: string }[];
+    }>(base, '/api/nodes');
     expect(status).toBe(200);
     const sampler = body.nodes.find((n) => n.type === 'kinegraph/stunet-sample');
     expect(sampler?.params.properties).toHaveProperty('steps');
@@ -71,11 +86,21 @@ describe('catalogue', () => {
   });
 });
 
-const row = (method: string, path: string, headers: Record<string, string>, body: string | undefined, status: number, code: string) => ({ method, path, headers, body, status, code });
+const row = (
+  method: string,
+  path: string,
+  headers: Record<string, string>,
+  body: string | undefined,
+  status: number,
+  code: string,
+) => ({ method, path, headers, body, status, code });
 
 describe('bad requests are coded 4xx answers', () => {
   it('an invalid workflow is a 400 with every validation problem', async () => {
-    const doc = { format: 'kinegraph/workflow@1', nodes: { a: { type: 'test/nope', version: 1 }, b: { type: 'test/wait', version: 1, params: { gate: 3 } } } };
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: { a: { type: 'test/nope', version: 1 }, b: { type: 'test/wait', version: 1, params: { gate: 3 } } },
+    };
     const { status, body } = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: doc });
     expect(status).toBe(400);
     expect(body.error.code).toBe('WORKFLOW_INVALID');
@@ -103,10 +128,24 @@ describe('bad requests are coded 4xx answers', () => {
   });
 
   it('survives garbage: random bodies, methods and paths, raw malformed HTTP', async () => {
-    const paths = ['/api/runs', '/api/uploads', '/api/validate', '/api/workflows/extract', '/api/runs/x/cancel', '/api/outputs/%00', '/api/outputs/..%2f..%2fpackage.json', '/api/runs/%ZZ'];
+    const paths = [
+      '/api/runs',
+      '/api/uploads',
+      '/api/validate',
+      '/api/workflows/extract',
+      '/api/runs/x/cancel',
+      '/api/outputs/%00',
+      '/api/outputs/..%2f..%2fpackage.json',
+      '/api/runs/%ZZ',
+    ];
     for (let i = 0; i < 40; i++) {
       const bytes = Buffer.from(Array.from({ length: (i * 37) % 300 }, (_, k) => (k * 7919 + i) % 256));
-      const res = await fetch(new URL(paths[i % paths.length]!, base), { method: i % 3 ? 'POST' : 'GET', ...(i % 3 ? { body: bytes, headers: { 'content-type': i % 2 ? 'application/json' : 'application/octet-stream' } } : {}) });
+      const res = await fetch(new URL(paths[i % paths.length]!, base), {
+        method: i % 3 ? 'POST' : 'GET',
+        ...(i % 3
+          ? { body: bytes, headers: { 'content-type': i % 2 ? 'application/json' : 'application/octet-stream' } }
+          : {}),
+      });
       expect(res.status).toBeGreaterThanOrEqual(200);
       expect(res.status).toBeLessThan(500);
       await res.arrayBuffer();
@@ -127,15 +166,29 @@ describe('runs', () => {
   it('queues runs one at a time, streams state over the WebSocket and cancels queued and running runs', async () => {
     const live = await LiveClient.connect(base);
     const first = await api<{ id: string; run: RunSnapshot }>(base, '/api/runs', { method: 'POST', json: fake('q1') });
-    const second = await api<{ id: string; run: RunSnapshot }>(base, '/api/runs', { method: 'POST', json: { workflow: fake('q2') } });
+    const second = await api<{ id: string; run: RunSnapshot }>(base, '/api/runs', {
+      method: 'POST',
+      json: { workflow: fake('q2') },
+    });
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
     // The first run shows its preview; the second waits in the queue meanwhile.
-    await live.waitFor((m) => m.kind === 'event' && m.runId === first.body.id && m.event.type === 'node:progress' && m.event.preview !== undefined);
+    await live.waitFor(
+      (m) =>
+        m.kind === 'event' &&
+        m.runId === first.body.id &&
+        m.event.type === 'node:progress' &&
+        m.event.preview !== undefined,
+    );
     expect((await api<RunSnapshot>(base, `/api/runs/${second.body.id}`)).body.status).toBe('queued');
     const running = await api<RunSnapshot>(base, `/api/runs/${first.body.id}`);
     expect(running.body.status).toBe('running');
-    expect(running.body.nodes.b).toMatchObject({ status: 'running', progress: 0.5, message: 'waiting', preview: { mime: 'image/png', width: 1, height: 1 } });
+    expect(running.body.nodes.b).toMatchObject({
+      status: 'running',
+      progress: 0.5,
+      message: 'waiting',
+      preview: { mime: 'image/png', width: 1, height: 1 },
+    });
 
     const cancelQueued = await api<RunSnapshot>(base, `/api/runs/${second.body.id}/cancel`, { method: 'POST' });
     expect(cancelQueued.body.status).toBe('cancelled');
@@ -189,7 +242,13 @@ describe('runs', () => {
 
   it('runtime errors name the failing node', async () => {
     const live = await LiveClient.connect(base);
-    const doc = { format: 'kinegraph/workflow@1', nodes: { a: { type: 'test/text', version: 1, params: { value: 'x' } }, f: { type: 'test/fail', version: 1, params: {}, inputs: { text: { node: 'a', output: 'text' } } } } };
+    const doc = {
+      format: 'kinegraph/workflow@1',
+      nodes: {
+        a: { type: 'test/text', version: 1, params: { value: 'x' } },
+        f: { type: 'test/fail', version: 1, params: {}, inputs: { text: { node: 'a', output: 'text' } } },
+      },
+    };
     const { body } = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: doc });
     const end = await live.waitForEnd(body.id);
     expect(end.kind === 'run' && end.run.status).toBe('error');
@@ -210,7 +269,15 @@ describe('a real text-to-video run', () => {
     const { status, body } = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: fastTextToVideo(7) });
     expect(status).toBe(202);
     runId = body.id;
-    await live.waitFor((m) => m.kind === 'event' && m.runId === runId && m.event.type === 'node:progress' && m.event.nodeId === 'sampler' && m.event.preview !== undefined, 120_000);
+    await live.waitFor(
+      (m) =>
+        m.kind === 'event' &&
+        m.runId === runId &&
+        m.event.type === 'node:progress' &&
+        m.event.nodeId === 'sampler' &&
+        m.event.preview !== undefined,
+      120_000,
+    );
     const firstPreviewMs = performance.now() - submitted;
     const end = await live.waitForEnd(runId, 120_000);
     expect(end.kind === 'run' && end.run.status).toBe('done');
@@ -244,7 +311,9 @@ describe('a real text-to-video run', () => {
 
   it('gives back the workflow embedded in the video', async () => {
     const bytes = await (await fetch(new URL(fileUrl, base))).arrayBuffer();
-    const { status, body } = await api<{ workflow: { format: string; nodes: Record<string, { params: Record<string, unknown> }> } }>(base, '/api/workflows/extract', { method: 'POST', body: Buffer.from(bytes) });
+    const { status, body } = await api<{
+      workflow: { format: string; nodes: Record<string, { params: Record<string, unknown> }> };
+    }>(base, '/api/workflows/extract', { method: 'POST', body: Buffer.from(bytes) });
     expect(status).toBe(200);
     expect(body.workflow.format).toBe('kinegraph/workflow@1');
     expect(body.workflow.nodes.sampler?.params.seed).toBe(7);
@@ -254,8 +323,14 @@ describe('a real text-to-video run', () => {
     const live = await LiveClient.connect(base);
     const submitted = performance.now();
     const { body } = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: fastTextToVideo(8) });
-    await live.waitFor((m) => m.kind === 'event' && m.runId === body.id && m.event.type === 'node:progress' && m.event.preview !== undefined, 120_000);
-    console.log(`time to first sampler preview with the model pack cached: ${(performance.now() - submitted).toFixed(0)} ms`);
+    await live.waitFor(
+      (m) =>
+        m.kind === 'event' && m.runId === body.id && m.event.type === 'node:progress' && m.event.preview !== undefined,
+      120_000,
+    );
+    console.log(
+      `time to first sampler preview with the model pack cached: ${(performance.now() - submitted).toFixed(0)} ms`,
+    );
     await live.waitForEnd(body.id, 120_000);
     const run = (await api<RunSnapshot>(base, `/api/runs/${body.id}`)).body;
     expect(run.status).toBe('done');
@@ -268,22 +343,43 @@ describe('a real text-to-video run', () => {
 
 describe('uploads', () => {
   it('stores sniffed files under inputs/ with generated safe names', async () => {
-    const { status, body } = await api<UploadResult>(base, '/api/uploads?kind=image&name=../../evil%20name.exe', { method: 'POST', body: PNG_1X1 });
+    const { status, body } = await api<UploadResult>(base, '/api/uploads?kind=image&name=../../evil%20name.exe', {
+      method: 'POST',
+      body: PNG_1X1,
+    });
     expect(status).toBe(201);
     expect(body).toMatchObject({ mime: 'image/png', kind: 'image', size: PNG_1X1.length });
     expect(body.name).toMatch(/^evil-name-[0-9a-f]{8}\.png$/);
     expect(existsSync(join(cwd, 'inputs', body.name))).toBe(true);
     // And a run can read it by that name.
-    const check = await api<{ ok: boolean }>(base, '/api/validate', { method: 'POST', json: { format: 'kinegraph/workflow@1', nodes: { i: { type: 'kinegraph/load-image', version: 1, params: { path: body.path } } } } });
+    const check = await api<{ ok: boolean }>(base, '/api/validate', {
+      method: 'POST',
+      json: {
+        format: 'kinegraph/workflow@1',
+        nodes: { i: { type: 'kinegraph/load-image', version: 1, params: { path: body.path } } },
+      },
+    });
     expect(check.body.ok).toBe(true);
   });
 
   it.each([
-    { query: 'kind=image', what: 'text', bytes: Buffer.from('plain text, not an image'), status: 415, code: 'UPLOAD_TYPE_UNSUPPORTED' },
+    {
+      query: 'kind=image',
+      what: 'text',
+      bytes: Buffer.from('plain text, not an image'),
+      status: 415,
+      code: 'UPLOAD_TYPE_UNSUPPORTED',
+    },
     { query: 'kind=video', what: 'a PNG', bytes: PNG_1X1, status: 415, code: 'UPLOAD_TYPE_MISMATCH' },
     { query: 'kind=script', what: 'a PNG', bytes: PNG_1X1, status: 400, code: 'UPLOAD_KIND_INVALID' },
     { query: 'kind=image', what: 'nothing', bytes: Buffer.alloc(0), status: 400, code: 'UPLOAD_EMPTY' },
-    { query: 'kind=image', what: '1 MB + 1', bytes: Buffer.concat([PNG_1X1, Buffer.alloc(1024 * 1024)]), status: 413, code: 'BODY_TOO_LARGE' },
+    {
+      query: 'kind=image',
+      what: '1 MB + 1',
+      bytes: Buffer.concat([PNG_1X1, Buffer.alloc(1024 * 1024)]),
+      status: 413,
+      code: 'BODY_TOO_LARGE',
+    },
   ])('?$query with $what → $status $code', async ({ query, bytes, status, code }) => {
     const res = await api<ErrorBody>(base, `/api/uploads?${query}`, { method: 'POST', body: bytes });
     expect(res.status).toBe(status);
@@ -293,7 +389,9 @@ describe('uploads', () => {
 
 describe('access', () => {
   it('refuses a non-loopback address without a token', async () => {
-    await expect(startServer({ port: 0, host: '0.0.0.0', cwd, runtime })).rejects.toMatchObject({ code: 'TOKEN_REQUIRED' });
+    await expect(startServer({ port: 0, host: '0.0.0.0', cwd, runtime })).rejects.toMatchObject({
+      code: 'TOKEN_REQUIRED',
+    });
   });
 
   it('with a token, every request needs it (header, query or the cookie the page sets)', async () => {
@@ -303,7 +401,9 @@ describe('access', () => {
       expect((await api(guarded.url, '/api/nodes', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
       expect((await api(guarded.url, '/api/nodes', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
       expect((await api(guarded.url, '/api/health?token=s3cret')).status).toBe(200);
-      expect((await api(guarded.url, '/api/health', { headers: { cookie: 'kinegraph_token=s3cret' } })).status).toBe(200);
+      expect((await api(guarded.url, '/api/health', { headers: { cookie: 'kinegraph_token=s3cret' } })).status).toBe(
+        200,
+      );
       await expect(LiveClient.connect(guarded.url)).rejects.toThrow(/401/);
       const live = await LiveClient.connect(guarded.url, { authorization: 'Bearer s3cret' });
       expect((await live.waitFor((m) => m.kind === 'snapshot')).kind).toBe('snapshot');
@@ -321,7 +421,11 @@ describe('access', () => {
       }).end();
     });
     expect(status).toBe(403);
-    const cross = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: fake('x'), headers: { origin: 'http://evil.example' } });
+    const cross = await api<ErrorBody>(base, '/api/runs', {
+      method: 'POST',
+      json: fake('x'),
+      headers: { origin: 'http://evil.example' },
+    });
     expect(cross.status).toBe(403);
     expect(cross.body.error.code).toBe('ORIGIN_NOT_ALLOWED');
   });

@@ -1,18 +1,19 @@
 /** The editor's HTTP + WebSocket server. */
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { Duplex } from 'node:stream';
+
 import { existsSync } from 'node:fs';
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { dirname, join, resolve } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
-import { Runtime, describeNodes } from '@kinegraph/core';
-import { HttpError, readBody, readJson, sendError, sendJson } from './http.js';
-import { TOKEN_COOKIE, checkAccess, isLoopbackHost } from './auth.js';
-import { Router, type RequestContext } from './router.js';
-import { RunQueue } from './runs.js';
-import { LiveSockets, streamEvents } from './live.js';
-import { resolveInside, sendFile } from './files.js';
-import { storeUpload } from './uploads.js';
+import { describeNodes, Runtime } from '@kinegraph/core';
+import { checkAccess, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { listExamples } from './examples.js';
+import { resolveInside, sendFile } from './files.js';
+import { HttpError, readBody, readJson, sendError, sendJson } from './http.js';
+import { LiveSockets, streamEvents } from './live.js';
+import { type RequestContext, Router } from './router.js';
+import { RunQueue } from './runs.js';
+import { storeUpload } from './uploads.js';
 
 /** How to start the server. */
 export interface ServerOptions {
@@ -55,17 +56,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const host = options.host ?? '127.0.0.1';
   const token = options.token === '' ? undefined : options.token;
   if (!isLoopbackHost(host) && token === undefined) {
-    throw Object.assign(new Error(`Refusing to listen on ${host} without --token: anyone on that network could run workflows and read outputs.`), {
-      code: 'TOKEN_REQUIRED',
-      hint: 'Pass --token <secret> (clients then send it on every request), or keep the default --host 127.0.0.1.',
-    });
+    throw Object.assign(
+      new Error(
+        `Refusing to listen on ${host} without --token: anyone on that network could run workflows and read outputs.`,
+      ),
+      {
+        code: 'TOKEN_REQUIRED',
+        hint: 'Pass --token <secret> (clients then send it on every request), or keep the default --host 127.0.0.1.',
+      },
+    );
   }
   const cwd = resolve(options.cwd ?? process.cwd());
   const folders = { workflows: join(cwd, 'workflows'), inputs: join(cwd, 'inputs'), outputs: join(cwd, 'outputs') };
   const ownRuntime = options.runtime === undefined;
   const runtime = options.runtime ?? (await Runtime.create({ discover: { cwd } }));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
-  const runs = new RunQueue(runtime, { outputFolder: folders.outputs, allowedFolders: [folders.workflows, folders.inputs, folders.outputs] });
+  const runs = new RunQueue(runtime, {
+    outputFolder: folders.outputs,
+    allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
+  });
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
   const uploadLimit = options.uploadLimitBytes ?? 50 * 1024 * 1024;
@@ -84,9 +93,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       try {
         workflow = await readEmbeddedWorkflow(new Uint8Array(bytes));
       } catch (error) {
-        throw new HttpError(422, (error as { code?: string }).code ?? 'EMBEDDED_WORKFLOW_INVALID', (error as Error).message);
+        throw new HttpError(
+          422,
+          (error as { code?: string }).code ?? 'EMBEDDED_WORKFLOW_INVALID',
+          (error as Error).message,
+        );
       }
-      if (workflow === undefined) throw new HttpError(422, 'NO_EMBEDDED_WORKFLOW', 'The file carries no Kinegraph workflow.', 'Only PNG, GIF, MP4 and WebM files written by Kinegraph (Save Image, Video Encode) carry one.');
+      if (workflow === undefined)
+        throw new HttpError(
+          422,
+          'NO_EMBEDDED_WORKFLOW',
+          'The file carries no Kinegraph workflow.',
+          'Only PNG, GIF, MP4 and WebM files written by Kinegraph (Save Image, Video Encode) carry one.',
+        );
       return { workflow };
     })
     .on('POST', '/api/validate', async ({ req }) => {
@@ -104,11 +123,25 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     .on('GET', '/api/events', ({ req, res }) => streamEvents(req, res, runs, undefined))
     .on('POST', '/api/uploads', async ({ req, res, url }) => {
       const bytes = await readBody(req, uploadLimit);
-      sendJson(res, 201, await storeUpload(folders.inputs, bytes, { kind: url.searchParams.get('kind'), name: url.searchParams.get('name') }));
+      sendJson(
+        res,
+        201,
+        await storeUpload(folders.inputs, bytes, {
+          kind: url.searchParams.get('kind'),
+          name: url.searchParams.get('name'),
+        }),
+      );
     })
-    .on('GET', '/api/outputs/*', async ({ req, res, params }) => sendFile(req, res, await resolveInside(folders.outputs, params['*']!)))
+    .on('GET', '/api/outputs/*', async ({ req, res, params }) =>
+      sendFile(req, res, await resolveInside(folders.outputs, params['*']!)),
+    )
     .on('GET', '/api/*', ({ url }) => {
-      throw new HttpError(404, 'NOT_FOUND', `No endpoint ${url.pathname}.`, 'The API is documented in packages/editor/README.md.');
+      throw new HttpError(
+        404,
+        'NOT_FOUND',
+        `No endpoint ${url.pathname}.`,
+        'The API is documented in packages/editor/README.md.',
+      );
     })
     .on('GET', '/*', async ({ req, res, url, params }) => serveWeb(req, res, url, webRoot, params['*']!, token));
 
@@ -122,7 +155,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       const body = await handler(context);
       if (!res.headersSent && !res.writableEnded) sendJson(res, 200, body);
     } catch (error) {
-      if (!(error instanceof HttpError)) log(`kinegraph serve: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
+      if (!(error instanceof HttpError))
+        log(`kinegraph serve: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
       sendError(res, error);
     }
   };
@@ -130,7 +164,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const server = createServer({ requestTimeout: 0 }, (req, res) => void handle(req, res));
   // Malformed HTTP never reaches a handler; answer it plainly instead of letting Node drop the socket.
   server.on('clientError', (_error, socket: Duplex) => {
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}');
+    if (socket.writable)
+      socket.end(
+        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}',
+      );
     else socket.destroy();
   });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
@@ -143,7 +180,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     } catch (error) {
       const e = error instanceof HttpError ? error : new HttpError(400, 'BAD_REQUEST', 'Bad upgrade.');
       const body = JSON.stringify(e.body());
-      socket.end(`HTTP/1.1 ${e.status} Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 ${e.status} Error\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
+      );
     }
   });
 
@@ -176,7 +215,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */
 function unwrapWorkflow(body: unknown): unknown {
-  if (typeof body === 'object' && body !== null && !('format' in body) && 'workflow' in body) return (body as { workflow: unknown }).workflow;
+  if (typeof body === 'object' && body !== null && !('format' in body) && 'workflow' in body)
+    return (body as { workflow: unknown }).workflow;
   return body;
 }
 
@@ -196,13 +236,31 @@ function checkOrigin(req: IncomingMessage): void {
   } catch {
     throw new HttpError(403, 'ORIGIN_NOT_ALLOWED', `Origin "${origin}" is not allowed.`);
   }
-  if (originHost !== req.headers.host) throw new HttpError(403, 'ORIGIN_NOT_ALLOWED', `Requests from ${origin} are not allowed.`, 'Use the editor served by this server.');
+  if (originHost !== req.headers.host)
+    throw new HttpError(
+      403,
+      'ORIGIN_NOT_ALLOWED',
+      `Requests from ${origin} are not allowed.`,
+      'Use the editor served by this server.',
+    );
 }
 
 /** The web app: static files, `index.html` for `/`; with a token, a valid `?token=` also sets the cookie. */
-async function serveWeb(req: IncomingMessage, res: ServerResponse, url: URL, webRoot: string, rest: string, token: string | undefined): Promise<void> {
+async function serveWeb(
+  req: IncomingMessage,
+  res: ServerResponse,
+  url: URL,
+  webRoot: string,
+  rest: string,
+  token: string | undefined,
+): Promise<void> {
   if (!existsSync(join(webRoot, 'index.html'))) {
-    throw new HttpError(503, 'WEB_APP_NOT_BUILT', `The editor's web app is not built (no ${join(webRoot, 'index.html')}).`, 'Run `npm run build -w @kinegraph/editor`.');
+    throw new HttpError(
+      503,
+      'WEB_APP_NOT_BUILT',
+      `The editor's web app is not built (no ${join(webRoot, 'index.html')}).`,
+      'Run `npm run build -w @kinegraph/editor`.',
+    );
   }
   const isIndex = rest === '' || rest === 'index.html';
   if (isIndex && token !== undefined && url.searchParams.get('token')) {
@@ -217,7 +275,7 @@ async function serveWeb(req: IncomingMessage, res: ServerResponse, url: URL, web
 function defaultWebRoot(): string {
   // dist/index.js → dist/web; when running from source (tests), src/server → ../../dist/web.
   const here = dirname(fileURLToPath(import.meta.url));
-  for (const candidate of [join(here, 'web'), join(here, '..', '..', 'dist', 'web')]) if (existsSync(candidate)) return candidate;
+  for (const candidate of [join(here, 'web'), join(here, '..', '..', 'dist', 'web')])
+    if (existsSync(candidate)) return candidate;
   return join(here, 'web');
 }
-

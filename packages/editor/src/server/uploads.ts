@@ -1,9 +1,10 @@
 /** Uploaded inputs: sniffed by their bytes, stored under `inputs/` with generated names, never outside. */
-import { mkdir, writeFile, rename } from 'node:fs/promises';
+
 import { randomBytes } from 'node:crypto';
+import { mkdir, rename, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { HttpError } from './http.js';
 import type { UploadResult } from '../shared/protocol.js';
+import { HttpError } from './http.js';
 
 /** What an upload's bytes turned out to be. */
 export interface SniffedType {
@@ -45,14 +46,37 @@ export function safeUploadName(clientName: string | null | undefined, ext: strin
  * Stores one upload. `kind` says what the client means it to be: images and masks must be still images
  * (PNG/JPEG) or GIF, videos must be a video container or GIF.
  */
-export async function storeUpload(inputsFolder: string, bytes: Buffer, query: { kind?: string | null; name?: string | null }): Promise<UploadResult> {
+export async function storeUpload(
+  inputsFolder: string,
+  bytes: Buffer,
+  query: { kind?: string | null; name?: string | null },
+): Promise<UploadResult> {
   const kind = (query.kind ?? 'image') as UploadResult['kind'];
-  if (!KINDS.includes(kind)) throw new HttpError(400, 'UPLOAD_KIND_INVALID', `Upload kind "${query.kind}" is not one of ${KINDS.join(', ')}.`, 'Add ?kind=image, ?kind=video or ?kind=mask.');
-  if (bytes.length === 0) throw new HttpError(400, 'UPLOAD_EMPTY', 'The upload is empty.', 'Send the file bytes as the request body.');
+  if (!KINDS.includes(kind))
+    throw new HttpError(
+      400,
+      'UPLOAD_KIND_INVALID',
+      `Upload kind "${query.kind}" is not one of ${KINDS.join(', ')}.`,
+      'Add ?kind=image, ?kind=video or ?kind=mask.',
+    );
+  if (bytes.length === 0)
+    throw new HttpError(400, 'UPLOAD_EMPTY', 'The upload is empty.', 'Send the file bytes as the request body.');
   const type = sniff(bytes);
-  if (!type) throw new HttpError(415, 'UPLOAD_TYPE_UNSUPPORTED', 'The file is not a PNG, JPEG, GIF, MP4 or WebM.', 'Upload images as PNG or JPEG and videos as MP4, WebM or GIF.');
+  if (!type)
+    throw new HttpError(
+      415,
+      'UPLOAD_TYPE_UNSUPPORTED',
+      'The file is not a PNG, JPEG, GIF, MP4 or WebM.',
+      'Upload images as PNG or JPEG and videos as MP4, WebM or GIF.',
+    );
   const fits = kind === 'video' ? type.media === 'video' : type.media === 'image' || type.mime === 'image/gif';
-  if (!fits) throw new HttpError(415, 'UPLOAD_TYPE_MISMATCH', `A ${type.mime} file cannot be uploaded as ${kind === 'video' ? 'a video' : `an ${kind}`}.`, kind === 'video' ? 'Videos are MP4, WebM or GIF.' : 'Images and masks are PNG, JPEG or GIF.');
+  if (!fits)
+    throw new HttpError(
+      415,
+      'UPLOAD_TYPE_MISMATCH',
+      `A ${type.mime} file cannot be uploaded as ${kind === 'video' ? 'a video' : `an ${kind}`}.`,
+      kind === 'video' ? 'Videos are MP4, WebM or GIF.' : 'Images and masks are PNG, JPEG or GIF.',
+    );
   await mkdir(inputsFolder, { recursive: true });
   const name = safeUploadName(query.name, type.ext);
   const target = join(inputsFolder, name);

@@ -101,7 +101,14 @@ export interface WorkflowNodeDoc {
   version: number;
   params?: Record<string, unknown>;
   inputs?: Record<string, { node: string; output: string }>;
-  ui?: { pos?: [number, number]; size?: [number, number]; title?: string; collapsed?: boolean; color?: string; [key: string]: unknown };
+  ui?: {
+    pos?: [number, number];
+    size?: [number, number];
+    title?: string;
+    collapsed?: boolean;
+    color?: string;
+    [key: string]: unknown;
+  };
 }
 
 export interface WorkflowGroupDoc {
@@ -128,21 +135,30 @@ const DEFAULT_GROUP_FONT = 24;
  * A workflow as a litegraph graph. `layoutOf` gives each node type's ports in slot order; a type it does
  * not know keeps the ports its edges use, so nothing is lost for a plugin that is not installed.
  */
-export function workflowToGraph(workflow: WorkflowDoc, layoutOf: (type: string) => PortLayout | undefined): LiteGraphData {
+export function workflowToGraph(
+  workflow: WorkflowDoc,
+  layoutOf: (type: string) => PortLayout | undefined,
+): LiteGraphData {
   const ids = Object.keys(workflow.nodes);
   // Ports of unknown types, gathered from the edges that use them.
   const layouts = new Map<string, PortLayout>();
   for (const id of ids) {
     const node = workflow.nodes[id]!;
     const known = layoutOf(node.type);
-    layouts.set(id, known ? { title: known.title, inputs: [...known.inputs], outputs: [...known.outputs] } : { title: node.type, inputs: [], outputs: [] });
+    layouts.set(
+      id,
+      known
+        ? { title: known.title, inputs: [...known.inputs], outputs: [...known.outputs] }
+        : { title: node.type, inputs: [], outputs: [] },
+    );
   }
   for (const id of ids) {
     const layout = layouts.get(id)!;
     for (const [port, edge] of Object.entries(workflow.nodes[id]!.inputs ?? {})) {
       if (!layout.inputs.some((p) => p.name === port)) layout.inputs.push({ name: port, type: '*' });
       const source = layouts.get(edge.node);
-      if (source && !source.outputs.some((p) => p.name === edge.output)) source.outputs.push({ name: edge.output, type: '*' });
+      if (source && !source.outputs.some((p) => p.name === edge.output))
+        source.outputs.push({ name: edge.output, type: '*' });
     }
   }
 
@@ -195,7 +211,11 @@ export function workflowToGraph(workflow: WorkflowDoc, layoutOf: (type: string) 
       ...(color !== undefined ? { color } : {}),
       ...(typeof bgcolor === 'string' ? { bgcolor } : {}),
       inputs: layout.inputs.map((p) => ({ name: p.name, type: p.type, link: inputLinks.get(id)?.get(p.name) ?? null })),
-      outputs: layout.outputs.map((p) => ({ name: p.name, type: p.type, links: outputLinks.get(id)?.get(p.name) ?? null })),
+      outputs: layout.outputs.map((p) => ({
+        name: p.name,
+        type: p.type,
+        links: outputLinks.get(id)?.get(p.name) ?? null,
+      })),
       properties: { kinegraph: data },
     };
   });
@@ -213,7 +233,15 @@ export function workflowToGraph(workflow: WorkflowDoc, layoutOf: (type: string) 
     links,
     groups: (workflow.groups ?? []).map((g, i) => {
       const { title, bounding, color, fontSize, ...rest } = g;
-      return { id: i + 1, title, bounding: [...bounding], color: color ?? DEFAULT_GROUP_COLOR, font_size: typeof fontSize === 'number' ? fontSize : DEFAULT_GROUP_FONT, flags: {}, ...structuredClone(rest) };
+      return {
+        id: i + 1,
+        title,
+        bounding: [...bounding],
+        color: color ?? DEFAULT_GROUP_COLOR,
+        font_size: typeof fontSize === 'number' ? fontSize : DEFAULT_GROUP_FONT,
+        flags: {},
+        ...structuredClone(rest),
+      };
     }),
     config: {},
     extra: { kinegraph: header },

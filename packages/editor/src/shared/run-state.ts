@@ -6,10 +6,25 @@
 import type { NodeRunState, RunSnapshot, WireEvent } from './protocol.js';
 
 /** A fresh snapshot for a run that was just queued. */
-export function queuedRun(id: string, name: string | undefined, nodeIds: readonly string[], now = Date.now()): RunSnapshot {
+export function queuedRun(
+  id: string,
+  name: string | undefined,
+  nodeIds: readonly string[],
+  now = Date.now(),
+): RunSnapshot {
   const nodes: Record<string, NodeRunState> = {};
   for (const nodeId of nodeIds) nodes[nodeId] = { status: 'pending', progress: 0 };
-  return { id, status: 'queued', ...(name ? { name } : {}), createdAt: now, order: [...nodeIds], nodes, files: [], executed: [], cached: [] };
+  return {
+    id,
+    status: 'queued',
+    ...(name ? { name } : {}),
+    createdAt: now,
+    order: [...nodeIds],
+    nodes,
+    files: [],
+    executed: [],
+    cached: [],
+  };
 }
 
 /**
@@ -53,7 +68,9 @@ export function applyEvent(run: RunSnapshot, event: WireEvent, now = Date.now())
       n.status = 'done';
       n.progress = 1;
       n.ms = event.ms;
-      const files = Object.values(event.outputs).flatMap((o) => (o.kind === 'value' && typeof o.value === 'string' && o.value.startsWith('/api/outputs/') ? [o.value] : []));
+      const files = Object.values(event.outputs).flatMap((o) =>
+        o.kind === 'value' && typeof o.value === 'string' && o.value.startsWith('/api/outputs/') ? [o.value] : [],
+      );
       if (files.length) n.files = files;
       return false;
     }

@@ -51,7 +51,10 @@ export class LiveClient {
 
   /** Waits for the run to reach one of the end states. */
   waitForEnd(runId: string, timeoutMs?: number): Promise<ServerMessage> {
-    return this.waitFor((m) => m.kind === 'run' && m.run.id === runId && ['done', 'error', 'cancelled'].includes(m.run.status), timeoutMs);
+    return this.waitFor(
+      (m) => m.kind === 'run' && m.run.id === runId && ['done', 'error', 'cancelled'].includes(m.run.status),
+      timeoutMs,
+    );
   }
 
   close(): void {
@@ -60,11 +63,20 @@ export class LiveClient {
 }
 
 /** `fetch` + JSON, returning status, headers and the parsed body. */
-export async function api<T = unknown>(base: string, path: string, init: RequestInit & { json?: unknown } = {}): Promise<{ status: number; headers: Headers; body: T }> {
+export async function api<T = unknown>(
+  base: string,
+  path: string,
+  init: RequestInit & { json?: unknown } = {},
+): Promise<{ status: number; headers: Headers; body: T }> {
   const { json, ...rest } = init;
   const res = await fetch(new URL(path, base), {
     ...rest,
-    ...(json !== undefined ? { body: JSON.stringify(json), headers: { 'content-type': 'application/json', ...(rest.headers as Record<string, string> | undefined) } } : {}),
+    ...(json !== undefined
+      ? {
+          body: JSON.stringify(json),
+          headers: { 'content-type': 'application/json', ...(rest.headers as Record<string, string> | undefined) },
+        }
+      : {}),
   });
   const text = await res.text();
   let body: unknown = text;

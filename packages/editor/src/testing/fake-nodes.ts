@@ -2,7 +2,7 @@
  * Tiny node types for the server's tests (not part of the published package): they run in milliseconds,
  * or wait until told, so queueing and cancellation are tested without a model.
  */
-import { Type, defineNode, type KinegraphPlugin } from '@kinegraph/core/sdk';
+import { defineNode, type KinegraphPlugin, Type } from '@kinegraph/core/sdk';
 
 /** Gates that `test/wait` nodes wait on, by name; `release(name)` lets them finish. */
 const gates = new Map<string, { promise: Promise<void>; release: () => void }>();
@@ -52,7 +52,12 @@ const wait = defineNode({
   cache: false,
   async run({ params, inputs, context }) {
     // A 1×1 PNG is enough to prove previews travel.
-    const png = Uint8Array.from(Buffer.from('iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=', 'base64'));
+    const png = Uint8Array.from(
+      Buffer.from(
+        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+        'base64',
+      ),
+    );
     context.progress(0.5, { message: 'waiting', preview: { mime: 'image/png', data: png, width: 1, height: 1 } });
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(context.signal.reason);

@@ -15,14 +15,25 @@ export class ApiError extends Error {
 const token = new URLSearchParams(location.search).get('token') ?? undefined;
 
 function withToken(init: RequestInit = {}): RequestInit {
-  return token ? { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } } : init;
+  return token
+    ? { ...init, headers: { ...(init.headers as Record<string, string>), authorization: `Bearer ${token}` } }
+    : init;
 }
 
 /** Calls the API; resolves to the parsed JSON, rejects with {@link ApiError}. */
 export async function call<T>(path: string, init: RequestInit & { json?: unknown } = {}): Promise<T> {
   const { json, ...rest } = init;
-  const res = await fetch(path, withToken(json === undefined ? rest : { ...rest, body: JSON.stringify(json), headers: { 'content-type': 'application/json' } }));
-  const body = (await res.json().catch(() => ({ error: { code: 'BAD_RESPONSE', message: `HTTP ${res.status}` } }))) as T & ErrorBody;
+  const res = await fetch(
+    path,
+    withToken(
+      json === undefined
+        ? rest
+        : { ...rest, body: JSON.stringify(json), headers: { 'content-type': 'application/json' } },
+    ),
+  );
+  const body = (await res
+    .json()
+    .catch(() => ({ error: { code: 'BAD_RESPONSE', message: `HTTP ${res.status}` } }))) as T & ErrorBody;
   if (!res.ok) throw new ApiError(res.status, body);
   return body;
 }

@@ -1,13 +1,20 @@
 /** The editor: a litegraph canvas bound to Kinegraph's catalogue, workflows, runs and live events. */
-import { LGraph, LGraphCanvas, LiteGraph, type LGraphNode } from '@comfyorg/litegraph';
-import { graphToWorkflow, workflowToGraph, type KinegraphNodeData, type LiteGraphData, type PortLayout, type WorkflowDoc } from '../shared/convert.js';
-import { applyEvent, isFinished } from '../shared/run-state.js';
+import { LGraph, LGraphCanvas, type LGraphNode, LiteGraph } from '@comfyorg/litegraph';
+import {
+  graphToWorkflow,
+  type KinegraphNodeData,
+  type LiteGraphData,
+  type PortLayout,
+  type WorkflowDoc,
+  workflowToGraph,
+} from '../shared/convert.js';
 import type { ErrorBody, RunSnapshot, ServerMessage } from '../shared/protocol.js';
-import { layoutsOf, type Catalog } from './catalog.js';
-import { registerNodeTypes, type KinegraphNode } from './node-types.js';
-import { History } from './history.js';
-import { Overlays } from './overlays.js';
+import { applyEvent, isFinished } from '../shared/run-state.js';
 import { ApiError, call, mediaUrl } from './api.js';
+import { type Catalog, layoutsOf } from './catalog.js';
+import { History } from './history.js';
+import { type KinegraphNode, registerNodeTypes } from './node-types.js';
+import { Overlays } from './overlays.js';
 
 /** Graph units kept under a node for its preview or result. */
 const MEDIA_HEIGHT = 220;
@@ -70,7 +77,10 @@ export class EditorApp {
       const input = node?.getInputOnPos([canvasX, canvasY]);
       const from = connector.renderLinks[0]?.fromSlot?.type;
       if (!node || !input || from === undefined || LiteGraph.isValidConnection(from, input.type)) return;
-      this.events.toast(`Cannot connect ${String(from ?? 'this output')} to "${input.name}", which takes ${String(input.type).split(',').join(' or ')}.`, 'error');
+      this.events.toast(
+        `Cannot connect ${String(from ?? 'this output')} to "${input.name}", which takes ${String(input.type).split(',').join(' or ')}.`,
+        'error',
+      );
     });
   }
 
@@ -101,7 +111,9 @@ export class EditorApp {
       else n.ui.size = size;
       if (!Object.keys(n.ui).length) delete n.ui;
     }
-    const nodeTypes: Record<string, { package: string; version?: string }> = { ...((doc.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}) };
+    const nodeTypes: Record<string, { package: string; version?: string }> = {
+      ...((doc.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}),
+    };
     for (const n of Object.values(doc.nodes)) {
       const d = this.catalog.nodes.find((c) => c.type === n.type);
       if (d) nodeTypes[n.type] = { package: d.package, ...(d.packageVersion ? { version: d.packageVersion } : {}) };
@@ -111,7 +123,12 @@ export class EditorApp {
 
   /** Replaces the graph with a workflow. */
   load(workflow: WorkflowDoc, options: { resetHistory?: boolean; fit?: boolean } = {}): void {
-    if (typeof workflow !== 'object' || workflow === null || (workflow as { format?: unknown }).format !== 'kinegraph/workflow@1' || typeof workflow.nodes !== 'object') {
+    if (
+      typeof workflow !== 'object' ||
+      workflow === null ||
+      (workflow as { format?: unknown }).format !== 'kinegraph/workflow@1' ||
+      typeof workflow.nodes !== 'object'
+    ) {
       throw new Error('This is not a kinegraph/workflow@1 document.');
     }
     const data = workflowToGraph(workflow, this.layouts);
@@ -128,7 +145,12 @@ export class EditorApp {
       }
     }
     this.#markMissing(workflow);
-    this.#header = { name: workflow.name, description: workflow.description, metadata: workflow.metadata, $schema: workflow.$schema };
+    this.#header = {
+      name: workflow.name,
+      description: workflow.description,
+      metadata: workflow.metadata,
+      $schema: workflow.$schema,
+    };
     this.issues.clear();
     this.events.problems([]);
     this.events.workflowChanged(workflow.name);
@@ -158,7 +180,13 @@ export class EditorApp {
       node.onDrawForeground = (ctx: CanvasRenderingContext2D) => {
         ctx.font = '12px Inter, system-ui, sans-serif';
         ctx.fillStyle = '#ffab91';
-        ctx.fillText(source?.package ? `Install ${source.package}${source.version ? `@${source.version}` : ''}` : 'No installed plugin provides this type.', 8, node.size[1] + 18);
+        ctx.fillText(
+          source?.package
+            ? `Install ${source.package}${source.version ? `@${source.version}` : ''}`
+            : 'No installed plugin provides this type.',
+          8,
+          node.size[1] + 18,
+        );
       };
     }
   }
@@ -200,7 +228,8 @@ export class EditorApp {
 
   /** A readable, unused workflow node id for a new node of `type` (`stunet-sample`, `stunet-sample-2`, ...). */
   freshId(type: string): string {
-    const base = (type.split('/').pop() ?? 'node').replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z_]+/, '') || 'node';
+    const base =
+      (type.split('/').pop() ?? 'node').replace(/[^A-Za-z0-9_-]/g, '-').replace(/^[^A-Za-z_]+/, '') || 'node';
     let id = base;
     for (let i = 2; this.graph.getNodeById(id); i++) id = `${base}-${i}`;
     return id;
@@ -257,14 +286,19 @@ export class EditorApp {
   async cancel(): Promise<void> {
     const run = this.shownRun();
     if (!run || isFinished(run)) return;
-    await call(`/api/runs/${encodeURIComponent(run.id)}/cancel`, { method: 'POST' }).catch((e: Error) => this.events.toast(e.message, 'error'));
+    await call(`/api/runs/${encodeURIComponent(run.id)}/cancel`, { method: 'POST' }).catch((e: Error) =>
+      this.events.toast(e.message, 'error'),
+    );
   }
 
   #showIssues(body: ErrorBody): void {
     const list: { nodeId?: string; text: string }[] = [];
     for (const issue of body.issues ?? []) {
       const text = `${issue.code}: ${issue.message}`;
-      list.push({ ...(issue.nodeId !== undefined ? { nodeId: issue.nodeId } : {}), text: `${text} \u2014 ${issue.hint}` });
+      list.push({
+        ...(issue.nodeId !== undefined ? { nodeId: issue.nodeId } : {}),
+        text: `${text} \u2014 ${issue.hint}`,
+      });
       if (issue.nodeId !== undefined) this.issues.set(issue.nodeId, [...(this.issues.get(issue.nodeId) ?? []), text]);
     }
     this.events.problems(list);
@@ -291,7 +325,25 @@ export class EditorApp {
   #store(run: RunSnapshot): void {
     const known = this.runs.get(run.id);
     // A `run` message carries the whole state; keep the newer previews we may already have folded in.
-    this.runs.set(run.id, known ? { ...run, nodes: Object.fromEntries(Object.entries(run.nodes).map(([id, n]) => [id, { ...n, ...(n.preview ?? known.nodes[id]?.preview ? { preview: n.preview ?? known.nodes[id]!.preview! } : {}) }])) } : run);
+    this.runs.set(
+      run.id,
+      known
+        ? {
+            ...run,
+            nodes: Object.fromEntries(
+              Object.entries(run.nodes).map(([id, n]) => [
+                id,
+                {
+                  ...n,
+                  ...((n.preview ?? known.nodes[id]?.preview)
+                    ? { preview: n.preview ?? known.nodes[id]!.preview! }
+                    : {}),
+                },
+              ]),
+            ),
+          }
+        : run,
+    );
   }
 
   /** Puts the shown run's previews and results on their nodes and redraws. */
@@ -331,7 +383,15 @@ export class EditorApp {
     const isVideo = /\.(mp4|webm)$/i.test(file);
     const existing = this.overlays.get(String(node.id));
     if (existing && existing.dataset.src === src) return;
-    const el = isVideo ? Object.assign(document.createElement('video'), { muted: true, loop: true, autoplay: true, playsInline: true, controls: true }) : document.createElement('img');
+    const el = isVideo
+      ? Object.assign(document.createElement('video'), {
+          muted: true,
+          loop: true,
+          autoplay: true,
+          playsInline: true,
+          controls: true,
+        })
+      : document.createElement('img');
     el.dataset.src = src;
     el.className = 'result';
     el.src = src;

@@ -2,14 +2,20 @@
 // serialises without a DOM): every shipped example survives workflow → graph → workflow unchanged, and an
 // edited graph survives graph → workflow → graph.
 import { readdirSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { fileURLToPath } from 'node:url';
 import { LGraph, LGraphGroup, LiteGraph } from '@comfyorg/litegraph';
-import { Runtime, describeNodes } from '@kinegraph/core';
-import { graphToWorkflow, workflowToGraph, type LiteGraphData, type PortLayout, type WorkflowDoc } from '../shared/convert.js';
-import { layoutsOf, type Catalog } from './catalog.js';
-import { registerNodeTypes, type KinegraphNode } from './node-types.js';
+import { describeNodes, Runtime } from '@kinegraph/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import {
+  graphToWorkflow,
+  type LiteGraphData,
+  type PortLayout,
+  type WorkflowDoc,
+  workflowToGraph,
+} from '../shared/convert.js';
+import { type Catalog, layoutsOf } from './catalog.js';
+import { type KinegraphNode, registerNodeTypes } from './node-types.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const examples = readdirSync(join(root, 'workflows'))
@@ -46,18 +52,54 @@ describe('workflow → graph → workflow', () => {
       name: 'all the fields',
       description: 'd',
       nodes: {
-        pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'kinegraph-tiny', verify: false }, ui: { pos: [1.5, 2], size: [300, 90], title: 'My pack', color: '#123456', pinnedNote: 'x' } },
-        prompt: { type: 'kinegraph/text-encode', version: 1, params: { text: 'caf\u00e9 \u{1F600}' }, inputs: { model: { node: 'pack', output: 'model' } }, ui: { pos: [400, 10], collapsed: true } },
+        pack: {
+          type: 'kinegraph/load-model-pack',
+          version: 1,
+          params: { pack: 'kinegraph-tiny', verify: false },
+          ui: { pos: [1.5, 2], size: [300, 90], title: 'My pack', color: '#123456', pinnedNote: 'x' },
+        },
+        prompt: {
+          type: 'kinegraph/text-encode',
+          version: 1,
+          params: { text: 'caf\u00e9 \u{1F600}' },
+          inputs: { model: { node: 'pack', output: 'model' } },
+          ui: { pos: [400, 10], collapsed: true },
+        },
         sampler: {
           type: 'kinegraph/stunet-sample',
           version: 1,
-          params: { seed: 5, steps: 3, sampler: 'ddim', eta: 0.5, guidance: 2, denoise: 1, previewEvery: 1, composite: false },
-          inputs: { positive: { node: 'prompt', output: 'embedding' }, negative: { node: 'prompt', output: 'embedding' }, model: { node: 'pack', output: 'model' } },
+          params: {
+            seed: 5,
+            steps: 3,
+            sampler: 'ddim',
+            eta: 0.5,
+            guidance: 2,
+            denoise: 1,
+            previewEvery: 1,
+            composite: false,
+          },
+          inputs: {
+            positive: { node: 'prompt', output: 'embedding' },
+            negative: { node: 'prompt', output: 'embedding' },
+            model: { node: 'pack', output: 'model' },
+          },
         },
-        ghost: { type: 'acme/not-installed', version: 3, params: { any: [1, { b: 2 }] }, inputs: { video: { node: 'sampler', output: 'video' } }, ui: { pos: [900, 0] } },
+        ghost: {
+          type: 'acme/not-installed',
+          version: 3,
+          params: { any: [1, { b: 2 }] },
+          inputs: { video: { node: 'sampler', output: 'video' } },
+          ui: { pos: [900, 0] },
+        },
       },
-      groups: [{ title: 'Generate', bounding: [0, -40, 800, 400], color: '#335533' }, { title: 'plain', bounding: [1, 2, 3, 4] }],
-      metadata: { nodeTypes: { 'kinegraph/stunet-sample': { package: '@kinegraph/nodes', version: '0.1.0' } }, author: 'me' },
+      groups: [
+        { title: 'Generate', bounding: [0, -40, 800, 400], color: '#335533' },
+        { title: 'plain', bounding: [1, 2, 3, 4] },
+      ],
+      metadata: {
+        nodeTypes: { 'kinegraph/stunet-sample': { package: '@kinegraph/nodes', version: '0.1.0' } },
+        author: 'me',
+      },
     };
     const data = workflowToGraph(workflow, layouts);
     // The edge into sampler.model is drawn from pack's "model" output, into the sampler's "model" slot.
@@ -98,18 +140,31 @@ describe('graph → workflow → graph', () => {
     const first = JSON.parse(JSON.stringify(graph.serialize())) as LiteGraphData;
     const workflow = graphToWorkflow(first);
     expect(Object.keys(workflow.nodes)).toEqual(['pack', 'prompt', 'sampler_2']);
-    expect(workflow.nodes.sampler_2).toMatchObject({ params: { steps: 7 }, inputs: { model: { node: 'pack', output: 'model' }, positive: { node: 'prompt', output: 'embedding' } }, ui: { title: 'Fast sampler', size: [333, 444], pos: [600, 40] } });
+    expect(workflow.nodes.sampler_2).toMatchObject({
+      params: { steps: 7 },
+      inputs: { model: { node: 'pack', output: 'model' }, positive: { node: 'prompt', output: 'embedding' } },
+      ui: { title: 'Fast sampler', size: [333, 444], pos: [600, 40] },
+    });
     expect(workflow.nodes.prompt?.params).toEqual({ text: 'a red circle' });
     expect(workflow.groups).toEqual([{ title: 'Stage 1', bounding: [0, 0, 500, 300] }]);
 
     const again = throughLitegraph(workflowToGraph(workflow, layouts));
     const essentials = (g: LiteGraphData) => ({
-      nodes: g.nodes.map((n) => ({ id: n.id, type: n.type, pos: n.pos, size: n.size, title: n.title, params: n.properties?.kinegraph?.params })),
-      links: g.links.map((l) => {
-        const from = g.nodes.find((n) => n.id === l[1])!;
-        const to = g.nodes.find((n) => n.id === l[3])!;
-        return `${from.id}.${from.outputs![l[2]]!.name} -> ${to.id}.${to.inputs![l[4]]!.name}`;
-      }).sort(),
+      nodes: g.nodes.map((n) => ({
+        id: n.id,
+        type: n.type,
+        pos: n.pos,
+        size: n.size,
+        title: n.title,
+        params: n.properties?.kinegraph?.params,
+      })),
+      links: g.links
+        .map((l) => {
+          const from = g.nodes.find((n) => n.id === l[1])!;
+          const to = g.nodes.find((n) => n.id === l[3])!;
+          return `${from.id}.${from.outputs![l[2]]!.name} -> ${to.id}.${to.inputs![l[4]]!.name}`;
+        })
+        .sort(),
       groups: g.groups.map((gr) => ({ title: gr.title, bounding: gr.bounding, color: gr.color })),
     });
     expect(essentials(again)).toEqual(essentials(first));

@@ -63,8 +63,20 @@ export function renderInspector(body: HTMLElement, node: KinegraphNode | undefin
       case 'slider': {
         const wrap = document.createElement('div');
         wrap.className = 'slider';
-        const range = Object.assign(document.createElement('input'), { type: 'range', min: String(control.min), max: String(control.max), step: String(control.step), value: String(value) });
-        const num = Object.assign(document.createElement('input'), { type: 'number', min: String(control.min), max: String(control.max), step: String(control.step), value: String(value) });
+        const range = Object.assign(document.createElement('input'), {
+          type: 'range',
+          min: String(control.min),
+          max: String(control.max),
+          step: String(control.step),
+          value: String(value),
+        });
+        const num = Object.assign(document.createElement('input'), {
+          type: 'number',
+          min: String(control.min),
+          max: String(control.max),
+          step: String(control.step),
+          value: String(value),
+        });
         range.addEventListener('input', () => (num.value = range.value));
         range.addEventListener('change', () => set(Number(range.value)));
         num.addEventListener('change', () => {
@@ -79,14 +91,24 @@ export function renderInspector(body: HTMLElement, node: KinegraphNode | undefin
       case 'number': {
         const wrap = document.createElement('div');
         wrap.className = 'number';
-        const num = Object.assign(document.createElement('input'), { type: 'number', step: String(control.step), value: String(value) });
+        const num = Object.assign(document.createElement('input'), {
+          type: 'number',
+          step: String(control.step),
+          value: String(value),
+        });
         if (control.min !== undefined) num.min = String(control.min);
         if (control.max !== undefined) num.max = String(control.max);
-        num.addEventListener('change', () => set(control.precision === 0 ? Math.round(Number(num.value)) : Number(num.value)));
+        num.addEventListener('change', () =>
+          set(control.precision === 0 ? Math.round(Number(num.value)) : Number(num.value)),
+        );
         wrap.append(num);
         num.dataset.param = name;
         if (control.seed) {
-          const dice = Object.assign(document.createElement('button'), { type: 'button', textContent: 'Random', title: 'New random seed' });
+          const dice = Object.assign(document.createElement('button'), {
+            type: 'button',
+            textContent: 'Random',
+            title: 'New random seed',
+          });
           dice.addEventListener('click', () => {
             const v = randomSeed(control);
             num.value = String(v);
@@ -98,7 +120,9 @@ export function renderInspector(body: HTMLElement, node: KinegraphNode | undefin
         break;
       }
       case 'text': {
-        const field = control.multiline ? Object.assign(document.createElement('textarea'), { rows: 4 }) : Object.assign(document.createElement('input'), { type: 'text' });
+        const field = control.multiline
+          ? Object.assign(document.createElement('textarea'), { rows: 4 })
+          : Object.assign(document.createElement('input'), { type: 'text' });
         field.value = String(value ?? '');
         if (control.maxLength !== undefined) field.maxLength = control.maxLength;
         field.addEventListener('change', () => set(field.value));

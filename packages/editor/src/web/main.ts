@@ -1,8 +1,8 @@
 /** Entry point of the web app: fetches the catalogue, builds the page around the canvas, connects live. */
 import '@comfyorg/litegraph/style.css';
 import './style.css';
-import type { ExampleWorkflow, RunSnapshot, UploadResult } from '../shared/protocol.js';
 import type { WorkflowDoc } from '../shared/convert.js';
+import type { ExampleWorkflow, RunSnapshot, UploadResult } from '../shared/protocol.js';
 import { ApiError, call, connectLive, mediaUrl } from './api.js';
 import { EditorApp } from './app.js';
 import type { Catalog } from './catalog.js';
@@ -185,19 +185,28 @@ async function openFile(app: EditorApp, file: File): Promise<void> {
       ({ workflow } = await call<{ workflow: WorkflowDoc }>('/api/workflows/extract', { method: 'POST', body: file }));
     } catch (error) {
       // A picture or video that Kinegraph did not make is an input: upload it and add a loader for it.
-      if (error instanceof ApiError && error.body.error.code === 'NO_EMBEDDED_WORKFLOW') return await uploadAsInput(app, file);
+      if (error instanceof ApiError && error.body.error.code === 'NO_EMBEDDED_WORKFLOW')
+        return await uploadAsInput(app, file);
       throw error;
     }
     loadSafely(app, workflow, `Loaded the workflow embedded in ${file.name}`);
   } catch (error) {
-    toast(error instanceof ApiError ? `${error.body.error.message} ${error.body.error.hint ?? ''}` : `Cannot open ${file.name}: ${(error as Error).message}`, 'error');
+    toast(
+      error instanceof ApiError
+        ? `${error.body.error.message} ${error.body.error.hint ?? ''}`
+        : `Cannot open ${file.name}: ${(error as Error).message}`,
+      'error',
+    );
   }
 }
 
 async function uploadAsInput(app: EditorApp, file: File): Promise<void> {
   const video = /^video\//.test(file.type) || /\.(mp4|webm|gif)$/i.test(file.name);
   const kind = video ? 'video' : 'image';
-  const result = await call<UploadResult>(`/api/uploads?kind=${kind}&name=${encodeURIComponent(file.name)}`, { method: 'POST', body: file });
+  const result = await call<UploadResult>(`/api/uploads?kind=${kind}&name=${encodeURIComponent(file.name)}`, {
+    method: 'POST',
+    body: file,
+  });
   const node = app.addNode(video ? 'kinegraph/load-video' : 'kinegraph/load-image');
   if (node) {
     node.setParam('path', result.path);
@@ -215,7 +224,13 @@ function save(app: EditorApp): void {
   setTimeout(() => URL.revokeObjectURL(url), 1000);
 }
 
-const STATUS_LABEL: Record<RunSnapshot['status'], string> = { queued: 'queued', running: 'running', done: 'done', error: 'failed', cancelled: 'cancelled' };
+const STATUS_LABEL: Record<RunSnapshot['status'], string> = {
+  queued: 'queued',
+  running: 'running',
+  done: 'done',
+  error: 'failed',
+  cancelled: 'cancelled',
+};
 
 function renderRuns(app: EditorApp, shown: RunSnapshot | undefined, runs: RunSnapshot[]): void {
   const active = shown && (shown.status === 'queued' || shown.status === 'running');
@@ -232,10 +247,14 @@ function renderRuns(app: EditorApp, shown: RunSnapshot | undefined, runs: RunSna
         const finished = Object.values(run.nodes).filter((n) => n.status === 'done' || n.status === 'cached').length;
         const running = Object.values(run.nodes).find((n) => n.status === 'running');
         const fraction = run.status === 'done' ? 1 : (finished + (running?.progress ?? 0)) / total;
-        li.innerHTML = '<div class="row"><span class="status"></span><span class="name"></span><span class="time"></span></div><div class="bar"><i></i></div>';
+        li.innerHTML =
+          '<div class="row"><span class="status"></span><span class="name"></span><span class="time"></span></div><div class="bar"><i></i></div>';
         li.querySelector('.status')!.textContent = STATUS_LABEL[run.status];
         li.querySelector('.name')!.textContent = run.name ?? run.id.slice(0, 8);
-        li.querySelector('.time')!.textContent = run.ms !== undefined ? `${(run.ms / 1000).toFixed(1)} s${run.cached.length ? ` \u00b7 ${run.cached.length} cached` : ''}` : '';
+        li.querySelector('.time')!.textContent =
+          run.ms !== undefined
+            ? `${(run.ms / 1000).toFixed(1)} s${run.cached.length ? ` \u00b7 ${run.cached.length} cached` : ''}`
+            : '';
         (li.querySelector('.bar i') as HTMLElement).style.width = `${Math.round(fraction * 100)}%`;
         li.title = run.error ? `${run.error.code}: ${run.error.message}` : run.id;
         li.addEventListener('click', () => {
@@ -263,9 +282,20 @@ function renderRuns(app: EditorApp, shown: RunSnapshot | undefined, runs: RunSna
       out.dataset.src = src;
       out.className = '';
       const media = /\.(mp4|webm)$/i.test(file)
-        ? Object.assign(document.createElement('video'), { src, controls: true, autoplay: true, loop: true, muted: true, playsInline: true })
+        ? Object.assign(document.createElement('video'), {
+            src,
+            controls: true,
+            autoplay: true,
+            loop: true,
+            muted: true,
+            playsInline: true,
+          })
         : Object.assign(document.createElement('img'), { src });
-      const link = Object.assign(document.createElement('a'), { href: src, download: file.split('/').pop() ?? 'output', textContent: `\u2913 ${decodeURIComponent(file.split('/').pop() ?? '')}` });
+      const link = Object.assign(document.createElement('a'), {
+        href: src,
+        download: file.split('/').pop() ?? 'output',
+        textContent: `\u2913 ${decodeURIComponent(file.split('/').pop() ?? '')}`,
+      });
       out.replaceChildren(media, link);
     }
   } else if (!isDone(shown)) {

@@ -7,8 +7,8 @@ import { LGraphCanvas, LGraphNode, LiteGraph } from '@comfyorg/litegraph';
 import type { NodeDescription } from '@kinegraph/core';
 import type { KinegraphNodeData } from '../shared/convert.js';
 import type { NodeRunState } from '../shared/protocol.js';
-import { CATEGORY_COLORS, inputSlotType, type Catalog } from './catalog.js';
-import { controlFor, defaultValue, randomSeed, type ParamControl, type ParamSchema } from './widgets.js';
+import { CATEGORY_COLORS, type Catalog, inputSlotType } from './catalog.js';
+import { controlFor, defaultValue, type ParamControl, type ParamSchema, randomSeed } from './widgets.js';
 
 /** What node classes ask of the app. */
 export interface NodeHooks {
@@ -35,14 +35,18 @@ const noHooks: NodeHooks = { state: () => undefined, issues: () => [], changed: 
 
 /** The controls per param of a description, in schema order. */
 export function controlsOf(description: NodeDescription): [string, ParamSchema, ParamControl][] {
-  const props = ((description.params as { properties?: Record<string, ParamSchema> }).properties ?? {}) as Record<string, ParamSchema>;
+  const props = ((description.params as { properties?: Record<string, ParamSchema> }).properties ?? {}) as Record<
+    string,
+    ParamSchema
+  >;
   return Object.entries(props).map(([name, schema]) => [name, schema, controlFor(name, schema)]);
 }
 
 /** Registers every node type of the catalogue (replacing earlier registrations of the same types). */
 export function registerNodeTypes(catalog: Catalog, hooks: NodeHooks = noHooks): void {
   for (const p of catalog.portTypes) LGraphCanvas.link_type_colors[p.name] = p.color;
-  for (const description of catalog.nodes) LiteGraph.registerNodeType(description.type, makeClass(description, catalog, hooks));
+  for (const description of catalog.nodes)
+    LiteGraph.registerNodeType(description.type, makeClass(description, catalog, hooks));
 }
 
 function makeClass(description: NodeDescription, catalog: Catalog, hooks: NodeHooks): typeof LGraphNode {
@@ -65,7 +69,11 @@ function makeClass(description: NodeDescription, catalog: Catalog, hooks: NodeHo
       super(title ?? description.title);
       for (const [name, port] of Object.entries(description.inputs)) {
         const c = portColor(port.type);
-        this.addInput(name, inputSlotType(port.type, catalog.portTypes), { color_on: c, color_off: c, label: port.optional ? `${port.title} (optional)` : port.title });
+        this.addInput(name, inputSlotType(port.type, catalog.portTypes), {
+          color_on: c,
+          color_off: c,
+          label: port.optional ? `${port.title} (optional)` : port.title,
+        });
       }
       for (const [name, port] of Object.entries(description.outputs)) {
         const c = portColor(port.type);
@@ -107,14 +115,32 @@ function makeClass(description: NodeDescription, catalog: Catalog, hooks: NodeHo
           this.addWidget('toggle', name, Boolean(value), set, {});
           break;
         case 'slider':
-          this.addWidget('slider', name, Number(value), set, { min: control.min, max: control.max, step2: control.step, precision: control.precision });
+          this.addWidget('slider', name, Number(value), set, {
+            min: control.min,
+            max: control.max,
+            step2: control.step,
+            precision: control.precision,
+          });
           break;
         case 'number':
-          this.addWidget('number', name, Number(value), set, { ...(control.min !== undefined ? { min: control.min } : {}), ...(control.max !== undefined ? { max: control.max } : {}), step2: control.step, precision: control.precision, ...(control.precision === 0 ? { round: 1 } : {}) } as never);
-          if (control.seed) this.addWidget('button', `random ${name}`, '', () => {
-              this.setParam(name, randomSeed(control));
-              hooks.changed(this, name);
-            }, {});
+          this.addWidget('number', name, Number(value), set, {
+            ...(control.min !== undefined ? { min: control.min } : {}),
+            ...(control.max !== undefined ? { max: control.max } : {}),
+            step2: control.step,
+            precision: control.precision,
+            ...(control.precision === 0 ? { round: 1 } : {}),
+          } as never);
+          if (control.seed)
+            this.addWidget(
+              'button',
+              `random ${name}`,
+              '',
+              () => {
+                this.setParam(name, randomSeed(control));
+                hooks.changed(this, name);
+              },
+              {},
+            );
           break;
         case 'text':
           this.addWidget('text', name, String(value ?? ''), set, { multiline: control.multiline });
@@ -145,10 +171,21 @@ function displayValue(v: unknown): unknown {
   return typeof v === 'object' && v !== null ? JSON.stringify(v) : v;
 }
 
-const STATUS_COLORS: Record<string, string> = { running: '#4fa3ff', done: '#4caf50', cached: '#8e9aaf', error: '#ef5350', pending: '#555c66' };
+const STATUS_COLORS: Record<string, string> = {
+  running: '#4fa3ff',
+  done: '#4caf50',
+  cached: '#8e9aaf',
+  error: '#ef5350',
+  pending: '#555c66',
+};
 
 /** Progress bar along the title, a status badge, and errors in red under the node. */
-function drawRunState(node: LGraphNode, ctx: CanvasRenderingContext2D, state: NodeRunState | undefined, issues: string[]): void {
+function drawRunState(
+  node: LGraphNode,
+  ctx: CanvasRenderingContext2D,
+  state: NodeRunState | undefined,
+  issues: string[],
+): void {
   const w = node.size[0]!;
   const h = node.size[1]!;
   const titleH = LiteGraph.NODE_TITLE_HEIGHT;
@@ -160,7 +197,15 @@ function drawRunState(node: LGraphNode, ctx: CanvasRenderingContext2D, state: No
     ctx.fillStyle = color;
     ctx.fillRect(0, -3, w * (state.status === 'running' ? state.progress : 1), 3);
     const label =
-      state.status === 'running' ? `${Math.round(state.progress * 100)}%` : state.status === 'cached' ? 'cached' : state.status === 'done' ? `\u2713 ${formatMs(state.ms ?? 0)}` : state.status === 'error' ? 'error' : '';
+      state.status === 'running'
+        ? `${Math.round(state.progress * 100)}%`
+        : state.status === 'cached'
+          ? 'cached'
+          : state.status === 'done'
+            ? `\u2713 ${formatMs(state.ms ?? 0)}`
+            : state.status === 'error'
+              ? 'error'
+              : '';
     ctx.font = '11px Inter, system-ui, sans-serif';
     const tw = ctx.measureText(label).width + 12;
     ctx.fillStyle = color;
@@ -176,7 +221,10 @@ function drawRunState(node: LGraphNode, ctx: CanvasRenderingContext2D, state: No
       ctx.fillText(state.message.slice(0, 60), 8, h - media - 4);
     }
   }
-  const messages = [...issues, ...(state?.status === 'error' && state.error ? [`${state.error.code}: ${state.error.message}`] : [])];
+  const messages = [
+    ...issues,
+    ...(state?.status === 'error' && state.error ? [`${state.error.code}: ${state.error.message}`] : []),
+  ];
   if (messages.length) {
     ctx.strokeStyle = '#ef5350';
     ctx.lineWidth = 2;
@@ -184,10 +232,11 @@ function drawRunState(node: LGraphNode, ctx: CanvasRenderingContext2D, state: No
     ctx.font = '12px Inter, system-ui, sans-serif';
     ctx.fillStyle = '#ff8a80';
     let y = h + 18;
-    for (const m of messages.slice(0, 4)) for (const line of wrap(ctx, m, Math.max(w, 260))) {
-      ctx.fillText(line, 0, y);
-      y += 15;
-    }
+    for (const m of messages.slice(0, 4))
+      for (const line of wrap(ctx, m, Math.max(w, 260))) {
+        ctx.fillText(line, 0, y);
+        y += 15;
+      }
   }
 }
 

@@ -5,10 +5,17 @@ import type { NodeDescription } from '@kinegraph/core';
 export const NODE_DRAG_TYPE = 'application/x-kinegraph-node';
 
 /** Renders the palette into `list`, filtered by `search`'s text; `add` is called with a node type. */
-export function renderPalette(list: HTMLElement, search: HTMLInputElement, nodes: readonly NodeDescription[], add: (type: string) => void): void {
+export function renderPalette(
+  list: HTMLElement,
+  search: HTMLInputElement,
+  nodes: readonly NodeDescription[],
+  add: (type: string) => void,
+): void {
   const draw = () => {
     const q = search.value.trim().toLowerCase();
-    const matches = nodes.filter((n) => !q || `${n.title} ${n.type} ${n.category} ${n.description}`.toLowerCase().includes(q));
+    const matches = nodes.filter(
+      (n) => !q || `${n.title} ${n.type} ${n.category} ${n.description}`.toLowerCase().includes(q),
+    );
     const byCategory = new Map<string, NodeDescription[]>();
     for (const n of matches) byCategory.set(n.category, [...(byCategory.get(n.category) ?? []), n]);
     list.replaceChildren(

@@ -33,21 +33,37 @@ export interface ParamSchema {
  * become number fields (a param named `seed` also gets a randomize button).
  */
 export function controlFor(name: string, schema: ParamSchema): ParamControl {
-  const values = schema.enum ?? (schema.anyOf?.every((s) => 'const' in s) ? schema.anyOf.map((s) => s.const) : undefined);
-  if (values && values.every((v) => typeof v === 'string' || typeof v === 'number')) return { kind: 'combo', values: values as (string | number)[] };
+  const values =
+    schema.enum ?? (schema.anyOf?.every((s) => 'const' in s) ? schema.anyOf.map((s) => s.const) : undefined);
+  if (values?.every((v) => typeof v === 'string' || typeof v === 'number'))
+    return { kind: 'combo', values: values as (string | number)[] };
   const type = Array.isArray(schema.type) ? schema.type.find((t) => t !== 'null') : schema.type;
   if (type === 'boolean') return { kind: 'toggle' };
   if (type === 'integer' || type === 'number') {
     const min = schema.minimum ?? schema.exclusiveMinimum;
     const max = schema.maximum ?? schema.exclusiveMaximum;
     const integer = type === 'integer';
-    const step = schema.multipleOf ?? (integer ? 1 : max !== undefined && min !== undefined && max - min <= 1 ? 0.01 : 0.1);
+    const step =
+      schema.multipleOf ?? (integer ? 1 : max !== undefined && min !== undefined && max - min <= 1 ? 0.01 : 0.1);
     const precision = integer ? 0 : Math.max(0, Math.ceil(-Math.log10(step)));
     const seed = /seed$/i.test(name) && integer;
-    if (!integer && min !== undefined && max !== undefined && max - min <= 100) return { kind: 'slider', min, max, step, precision };
-    return { kind: 'number', ...(min !== undefined ? { min } : {}), ...(max !== undefined ? { max } : {}), step, precision, seed };
+    if (!integer && min !== undefined && max !== undefined && max - min <= 100)
+      return { kind: 'slider', min, max, step, precision };
+    return {
+      kind: 'number',
+      ...(min !== undefined ? { min } : {}),
+      ...(max !== undefined ? { max } : {}),
+      step,
+      precision,
+      seed,
+    };
   }
-  if (type === 'string') return { kind: 'text', multiline: schema['x-multiline'] === true, ...(schema.maxLength !== undefined ? { maxLength: schema.maxLength } : {}) };
+  if (type === 'string')
+    return {
+      kind: 'text',
+      multiline: schema['x-multiline'] === true,
+      ...(schema.maxLength !== undefined ? { maxLength: schema.maxLength } : {}),
+    };
   return { kind: 'json' };
 }
 

@@ -1,20 +1,20 @@
 // Media helpers without a runtime: tensor ↔ RGBA, GIF comments and decoding, container tag readers,
 // embedded-workflow edge cases, output names.
-import { mkdtemp, writeFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { fromByte, framesToTensor, tensorToFrames, toByte } from './frames.js';
-import { decodeGif, encodeGif, readGifComments } from './gif.js';
-import { encodePng } from './png.js';
-import { readEmbeddedWorkflow } from './embedded-workflow.js';
-import { readMatroskaTag, readMp4Comment } from './containers.js';
-import { nextOutputStem, safePrefix } from './output-names.js';
-import { requestedSize } from './sizes.js';
-import { fitWithin } from './preview.js';
-import { workflowToAscii } from './workflow-text.js';
-import { runTool } from './ffmpeg-tool.js';
 import { squareFrames } from '../test-support/synthetic.js';
+import { readMatroskaTag, readMp4Comment } from './containers.js';
+import { readEmbeddedWorkflow } from './embedded-workflow.js';
+import { runTool } from './ffmpeg-tool.js';
+import { framesToTensor, fromByte, tensorToFrames, toByte } from './frames.js';
+import { decodeGif, encodeGif, readGifComments } from './gif.js';
+import { nextOutputStem, safePrefix } from './output-names.js';
+import { encodePng } from './png.js';
+import { fitWithin } from './preview.js';
+import { requestedSize } from './sizes.js';
+import { workflowToAscii } from './workflow-text.js';
 
 const scratch = await mkdtemp(join(tmpdir(), 'kg-media-'));
 afterAll(() => rm(scratch, { recursive: true, force: true }));
@@ -27,20 +27,43 @@ describe('tensor ↔ RGBA', () => {
     const { data, dims } = framesToTensor(frames, 5, 4);
     expect(dims).toEqual([1, 3, 3, 4, 5]);
     const back = tensorToFrames(data, dims);
-    back.forEach((f, i) => expect(f.data).toEqual(frames[i]));
+    for (const [i, f] of back.entries()) expect(f.data).toEqual(frames[i]);
   });
 
   it('gives toByte\u2019s bytes for every value, including halves, clamps, -0 and NaN', () => {
-    const edges = [-1.5, -1, -1 - 1e-7, -1 + 0.5 / 127.5, -1 + 0.49 / 127.5, 0, -0, 1, 1 + 1e-6, 1 - 0.5 / 127.5, 2, Number.NaN, Infinity, -Infinity];
+    const edges = [
+      -1.5,
+      -1,
+      -1 - 1e-7,
+      -1 + 0.5 / 127.5,
+      -1 + 0.49 / 127.5,
+      0,
+      -0,
+      1,
+      1 + 1e-6,
+      1 - 0.5 / 127.5,
+      2,
+      Number.NaN,
+      Infinity,
+      -Infinity,
+    ];
     const values = [...edges, ...Array.from({ length: 4000 }, (_, i) => -1.2 + (2.4 * i) / 3999)];
     const pixels = values.length;
     const data = new Float32Array(3 * pixels);
     data.set(values);
-    data.set(values.map((v) => -v), pixels);
-    data.set(values.map((v) => v / 2), 2 * pixels);
+    data.set(
+      values.map((v) => -v),
+      pixels,
+    );
+    data.set(
+      values.map((v) => v / 2),
+      2 * pixels,
+    );
     const [frame] = tensorToFrames(data, [1, 3, 1, 1, pixels]);
     for (let i = 0; i < pixels; i++) {
-      const expected = Array.from(Uint8Array.of(toByte(data[i]!), toByte(data[pixels + i]!), toByte(data[2 * pixels + i]!), 255));
+      const expected = Array.from(
+        Uint8Array.of(toByte(data[i]!), toByte(data[pixels + i]!), toByte(data[2 * pixels + i]!), 255),
+      );
       expect(Array.from(frame!.data.subarray(i * 4, i * 4 + 4))).toEqual(expected);
     }
   });
@@ -71,17 +94,22 @@ describe('GIF', () => {
   });
 
   it('refuses non-ASCII comments (callers escape them) and names broken files', () => {
-    expect(() => encodeGif({ width: 1, height: 1, frames: squareFrames(1, 1, 1), fps: 10 }, 'caf\u00e9')).toThrow(/ASCII/);
+    expect(() => encodeGif({ width: 1, height: 1, frames: squareFrames(1, 1, 1), fps: 10 }, 'caf\u00e9')).toThrow(
+      /ASCII/,
+    );
     expect(() => decodeGif(new Uint8Array([1, 2, 3]), 'bad.gif')).toThrow(/bad\.gif/);
   });
 });
 
 describe('embedded workflows', () => {
-  const doc = { format: 'kinegraph/workflow@1', nodes: { p: { type: 'x/y', version: 1, params: { prompt: 'f\u00fcr \u732b \ud83d\udc08' } } } };
+  const doc = {
+    format: 'kinegraph/workflow@1',
+    nodes: { p: { type: 'x/y', version: 1, params: { prompt: 'f\u00fcr \u732b \ud83d\udc08' } } },
+  };
 
   it('escapes every non-ASCII character and still parses to the same value', () => {
     const text = workflowToAscii(doc);
-    expect(/[^\x00-\x7f]/.test(text)).toBe(false);
+    expect(/[\u0080-\uffff]/.test(text)).toBe(false);
     expect(JSON.parse(text)).toEqual(doc);
   });
 
@@ -89,7 +117,9 @@ describe('embedded workflows', () => {
     const frame = { width: 1, height: 1, data: Uint8Array.of(1, 2, 3, 255) };
     expect(await readEmbeddedWorkflow(encodePng(frame, { 'kinegraph-workflow': workflowToAscii(doc) }))).toEqual(doc);
     expect(await readEmbeddedWorkflow(encodePng(frame, { Comment: '{"a":1}' }))).toBeUndefined();
-    await expect(readEmbeddedWorkflow(encodePng(frame, { 'kinegraph-workflow': '{not json' }))).rejects.toMatchObject({ code: 'EMBEDDED_WORKFLOW_INVALID' });
+    await expect(readEmbeddedWorkflow(encodePng(frame, { 'kinegraph-workflow': '{not json' }))).rejects.toMatchObject({
+      code: 'EMBEDDED_WORKFLOW_INVALID',
+    });
   });
 
   it('skips GIF comments that are not JSON objects, and returns undefined for unknown files', async () => {
@@ -102,9 +132,37 @@ describe('embedded workflows', () => {
   it('reads MP4 and WebM comment tags written by ffmpeg itself (not only by our encoder)', async () => {
     const meta = join(scratch, 'meta.txt');
     await writeFile(meta, `;FFMETADATA1\ncomment=${JSON.stringify(doc).replace(/[=;#\\]/g, (c) => `\\${c}`)}\n`);
-    for (const [ext, codec] of [['mp4', 'libx264'], ['webm', 'libvpx-vp9']] as const) {
+    for (const [ext, codec] of [
+      ['mp4', 'libx264'],
+      ['webm', 'libvpx-vp9'],
+    ] as const) {
       const out = join(scratch, `t.${ext}`);
-      await runTool('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=16x16:rate=5:duration=0.4', '-f', 'ffmetadata', '-i', meta, '-map_metadata', '1', '-map', '0:v', '-c:v', codec, '-pix_fmt', 'yuv420p', out], { purpose: 'making a fixture' });
+      await runTool(
+        'ffmpeg',
+        [
+          '-v',
+          'error',
+          '-y',
+          '-f',
+          'lavfi',
+          '-i',
+          'testsrc=size=16x16:rate=5:duration=0.4',
+          '-f',
+          'ffmetadata',
+          '-i',
+          meta,
+          '-map_metadata',
+          '1',
+          '-map',
+          '0:v',
+          '-c:v',
+          codec,
+          '-pix_fmt',
+          'yuv420p',
+          out,
+        ],
+        { purpose: 'making a fixture' },
+      );
       expect(await readEmbeddedWorkflow(out)).toEqual(doc);
     }
     expect(readMp4Comment(new Uint8Array(16))).toBeUndefined();
@@ -116,15 +174,26 @@ describe('running ffmpeg', () => {
   it('kills the process on abort and rejects at once', async () => {
     const controller = new AbortController();
     const started = performance.now();
-    const work = runTool('ffmpeg', ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=duration=60', '-f', 'null', '-'], { purpose: 'a long job', signal: controller.signal });
+    const work = runTool(
+      'ffmpeg',
+      ['-v', 'error', '-re', '-f', 'lavfi', '-i', 'testsrc=duration=60', '-f', 'null', '-'],
+      { purpose: 'a long job', signal: controller.signal },
+    );
     setTimeout(() => controller.abort(new Error('stop')), 100);
     await expect(work).rejects.toThrow('stop');
     expect(performance.now() - started).toBeLessThan(5000);
   });
 
   it('reports a failing run as FFMPEG_FAILED with its stderr, and a missing binary as FFMPEG_MISSING', async () => {
-    await expect(runTool('ffmpeg', ['-v', 'error', '-i', join(scratch, 'missing.mp4'), '-f', 'null', '-'], { purpose: 'decoding' })).rejects.toMatchObject({ code: 'FFMPEG_FAILED', message: expect.stringContaining('missing.mp4') });
-    await expect(runTool('/nonexistent/ffmpeg', [], { purpose: 'encoding MP4' })).rejects.toMatchObject({ code: 'FFMPEG_MISSING', hint: expect.stringContaining('GIF') });
+    await expect(
+      runTool('ffmpeg', ['-v', 'error', '-i', join(scratch, 'missing.mp4'), '-f', 'null', '-'], {
+        purpose: 'decoding',
+      }),
+    ).rejects.toMatchObject({ code: 'FFMPEG_FAILED', message: expect.stringContaining('missing.mp4') });
+    await expect(runTool('/nonexistent/ffmpeg', [], { purpose: 'encoding MP4' })).rejects.toMatchObject({
+      code: 'FFMPEG_MISSING',
+      hint: expect.stringContaining('GIF'),
+    });
   });
 });
 

@@ -31,7 +31,14 @@ export function readPngTextChunks(bytes: Uint8Array): Record<string, string> {
 export function readMp4Comment(bytes: Uint8Array): string | undefined {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   // Boxes to descend into, and how many bytes of header each has before its children (meta is a full box).
-  const path: Array<[string, number]> = [['moov', 0], ['udta', 0], ['meta', 4], ['ilst', 0], ['\u00a9cmt', 0], ['data', -1]];
+  const path: Array<[string, number]> = [
+    ['moov', 0],
+    ['udta', 0],
+    ['meta', 4],
+    ['ilst', 0],
+    ['\u00a9cmt', 0],
+    ['data', -1],
+  ];
   let start = 0;
   let end = bytes.length;
   for (const [name, skip] of path) {
@@ -44,7 +51,13 @@ export function readMp4Comment(bytes: Uint8Array): string | undefined {
   return undefined;
 }
 
-function findBox(bytes: Uint8Array, view: DataView, from: number, to: number, name: string): { start: number; end: number } | undefined {
+function findBox(
+  bytes: Uint8Array,
+  view: DataView,
+  from: number,
+  to: number,
+  name: string,
+): { start: number; end: number } | undefined {
   let p = from;
   while (p + 8 <= to) {
     let size = view.getUint32(p);

@@ -23,7 +23,11 @@ export async function readEmbeddedWorkflow(source: Uint8Array | string): Promise
   }
   if (texts.length > 0 && isPng(bytes)) {
     // A PNG's keyword is ours alone, so a value that does not parse is a broken embed, not someone else's tag.
-    throw new KinegraphError('EMBEDDED_WORKFLOW_INVALID', `The embedded ${WORKFLOW_KEY} is not a valid workflow JSON object.`, { hint: 'The file\u2019s metadata was damaged or edited; load the workflow from its JSON file instead.' });
+    throw new KinegraphError(
+      'EMBEDDED_WORKFLOW_INVALID',
+      `The embedded ${WORKFLOW_KEY} is not a valid workflow JSON object.`,
+      { hint: 'The file\u2019s metadata was damaged or edited; load the workflow from its JSON file instead.' },
+    );
   }
   return undefined;
 }

@@ -14,8 +14,18 @@ export type MediaErrorCode =
  * A coded, user-facing media error. Media helpers do not know which node called them, so `nodeId` is
  * optional here; nodes pass `context.nodeId` (see {@link withNodeId} for errors raised deeper down).
  */
-export function mediaError(code: MediaErrorCode, message: string, hint: string, nodeId?: string, cause?: unknown): KinegraphError {
-  return new KinegraphError(code, message, { hint, ...(nodeId !== undefined ? { nodeId } : {}), ...(cause !== undefined ? { cause } : {}) });
+export function mediaError(
+  code: MediaErrorCode,
+  message: string,
+  hint: string,
+  nodeId?: string,
+  cause?: unknown,
+): KinegraphError {
+  return new KinegraphError(code, message, {
+    hint,
+    ...(nodeId !== undefined ? { nodeId } : {}),
+    ...(cause !== undefined ? { cause } : {}),
+  });
 }
 
 /**
@@ -27,7 +37,11 @@ export async function withNodeId<T>(nodeId: string, work: () => Promise<T>): Pro
     return await work();
   } catch (error) {
     if (error instanceof KinegraphError && error.nodeId === undefined) {
-      throw new KinegraphError(error.code, error.message, { nodeId, ...(error.hint !== undefined ? { hint: error.hint } : {}), cause: error.cause ?? error });
+      throw new KinegraphError(error.code, error.message, {
+        nodeId,
+        ...(error.hint !== undefined ? { hint: error.hint } : {}),
+        cause: error.cause ?? error,
+      });
     }
     throw error;
   }

@@ -22,7 +22,8 @@ export function ffprobePath(): string {
   const explicit = process.env[FFPROBE_ENV];
   if (explicit) return explicit;
   const ffmpeg = process.env[FFMPEG_ENV];
-  if (ffmpeg && basename(ffmpeg).startsWith('ffmpeg')) return join(dirname(ffmpeg), basename(ffmpeg).replace(/^ffmpeg/, 'ffprobe'));
+  if (ffmpeg && basename(ffmpeg).startsWith('ffmpeg'))
+    return join(dirname(ffmpeg), basename(ffmpeg).replace(/^ffmpeg/, 'ffprobe'));
   return 'ffprobe';
 }
 
@@ -73,7 +74,15 @@ export function runTool(bin: string, args: readonly string[], options: RunToolOp
     options.signal?.addEventListener('abort', onAbort, { once: true });
     child.on('error', (error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT' || error.code === 'EACCES') {
-        finish(mediaError('FFMPEG_MISSING', `${basename(bin)} is needed for ${options.purpose} but was not found (tried "${bin}").`, INSTALL_FFMPEG_HINT, undefined, error));
+        finish(
+          mediaError(
+            'FFMPEG_MISSING',
+            `${basename(bin)} is needed for ${options.purpose} but was not found (tried "${bin}").`,
+            INSTALL_FFMPEG_HINT,
+            undefined,
+            error,
+          ),
+        );
       } else finish(error);
     });
     child.stdout.on('data', (chunk: Buffer) => (options.onStdout ? options.onStdout(chunk) : out.push(chunk)));
@@ -87,7 +96,13 @@ export function runTool(bin: string, args: readonly string[], options: RunToolOp
       if (code === 0) finish(undefined, { stdout: Buffer.concat(out), stderr: err });
       else {
         const detail = err.trim().split('\n').slice(-3).join(' | ') || `exit ${code ?? signalName}`;
-        finish(mediaError('FFMPEG_FAILED', `${basename(bin)} failed while ${options.purpose}: ${detail}`, 'Check that the file is a valid video or image; run the same ffmpeg command by hand for details.'));
+        finish(
+          mediaError(
+            'FFMPEG_FAILED',
+            `${basename(bin)} failed while ${options.purpose}: ${detail}`,
+            'Check that the file is a valid video or image; run the same ffmpeg command by hand for details.',
+          ),
+        );
       }
     });
     void writeInput(child.stdin, options.input);

@@ -2,9 +2,9 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
-import type { RgbaClip, RgbaFrame } from './frames.js';
 import { mediaError } from './errors.js';
 import { ffmpegPath, ffprobePath, fileUrl, runTool } from './ffmpeg-tool.js';
+import type { RgbaClip, RgbaFrame } from './frames.js';
 
 /** Containers {@link encodeVideoFile} writes. */
 export type FfmpegFormat = 'mp4' | 'webm';
@@ -39,18 +39,67 @@ export async function encodeVideoFile(options: EncodeVideoOptions): Promise<void
   const { clip, format } = options;
   const scratch = await mkdtemp(join(tmpdir(), 'kinegraph-ffmeta-'));
   try {
-    const args = ['-hide_banner', '-v', 'error', '-y', '-f', 'rawvideo', '-pix_fmt', 'rgba', '-s', `${clip.width}x${clip.height}`, '-framerate', String(clip.fps), '-i', 'pipe:0'];
+    const args = [
+      '-hide_banner',
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgba',
+      '-s',
+      `${clip.width}x${clip.height}`,
+      '-framerate',
+      String(clip.fps),
+      '-i',
+      'pipe:0',
+    ];
     if (options.comment !== undefined) {
       const meta = join(scratch, 'meta.txt');
       await writeFile(meta, `;FFMETADATA1\ncomment=${escapeFfmetadata(options.comment)}\n`, 'utf8');
       args.push('-f', 'ffmetadata', '-i', fileUrl(meta), '-map_metadata', '1');
     }
-    const scale = options.scale ? `scale=${options.scale.width}:${options.scale.height}:flags=neighbor,format=rgba,` : '';
+    const scale = options.scale
+      ? `scale=${options.scale.width}:${options.scale.height}:flags=neighbor,format=rgba,`
+      : '';
     args.push('-map', '0:v', '-vf', `${scale}pad=ceil(iw/2)*2:ceil(ih/2)*2`, '-pix_fmt', 'yuv420p');
-    if (format === 'mp4') args.push('-c:v', 'libx264', '-preset', 'medium', '-crf', String(options.crf), '-movflags', '+faststart', '-f', 'mp4');
-    else args.push('-c:v', 'libvpx-vp9', '-crf', String(options.crf), '-b:v', '0', '-deadline', 'good', '-cpu-used', '4', '-row-mt', '1', '-f', 'webm');
+    if (format === 'mp4')
+      args.push(
+        '-c:v',
+        'libx264',
+        '-preset',
+        'medium',
+        '-crf',
+        String(options.crf),
+        '-movflags',
+        '+faststart',
+        '-f',
+        'mp4',
+      );
+    else
+      args.push(
+        '-c:v',
+        'libvpx-vp9',
+        '-crf',
+        String(options.crf),
+        '-b:v',
+        '0',
+        '-deadline',
+        'good',
+        '-cpu-used',
+        '4',
+        '-row-mt',
+        '1',
+        '-f',
+        'webm',
+      );
     args.push(fileUrl(options.outPath));
-    await runTool(ffmpegPath(), args, { input: clip.frames, purpose: `encoding ${format.toUpperCase()}`, ...(options.signal ? { signal: options.signal } : {}) });
+    await runTool(ffmpegPath(), args, {
+      input: clip.frames,
+      purpose: `encoding ${format.toUpperCase()}`,
+      ...(options.signal ? { signal: options.signal } : {}),
+    });
   } finally {
     await rm(scratch, { recursive: true, force: true });
   }
@@ -79,14 +128,33 @@ export interface ProbeResult {
 
 /** Probes a media file with ffprobe. A file without a video stream, or that ffprobe rejects, is an error naming it. */
 export async function probeMedia(path: string, signal?: AbortSignal): Promise<ProbeResult> {
-  const args = ['-v', 'error', '-select_streams', 'v:0', '-show_entries', 'stream=width,height,avg_frame_rate,r_frame_rate,codec_name,pix_fmt,nb_frames,duration:format=duration:format_tags', '-of', 'json', fileUrl(path)];
+  const args = [
+    '-v',
+    'error',
+    '-select_streams',
+    'v:0',
+    '-show_entries',
+    'stream=width,height,avg_frame_rate,r_frame_rate,codec_name,pix_fmt,nb_frames,duration:format=duration:format_tags',
+    '-of',
+    'json',
+    fileUrl(path),
+  ];
   let json: { streams?: Array<Record<string, unknown>>; format?: { duration?: string; tags?: Record<string, string> } };
   try {
-    const { stdout } = await runTool(ffprobePath(), args, { purpose: `reading "${basename(path)}"`, ...(signal ? { signal } : {}) });
+    const { stdout } = await runTool(ffprobePath(), args, {
+      purpose: `reading "${basename(path)}"`,
+      ...(signal ? { signal } : {}),
+    });
     json = JSON.parse(stdout.toString('utf8'));
   } catch (error) {
     if ((error as { code?: string }).code === 'FFMPEG_FAILED') {
-      throw mediaError('VIDEO_DECODE_FAILED', `"${basename(path)}" could not be read as a video or image: ${(error as Error).message.replace(/^.*?: /, '')}`, 'The file may be empty, truncated or not a media file.', undefined, error);
+      throw mediaError(
+        'VIDEO_DECODE_FAILED',
+        `"${basename(path)}" could not be read as a video or image: ${(error as Error).message.replace(/^.*?: /, '')}`,
+        'The file may be empty, truncated or not a media file.',
+        undefined,
+        error,
+      );
     }
     throw error;
   }
@@ -111,7 +179,9 @@ export async function probeMedia(path: string, signal?: AbortSignal): Promise<Pr
 }
 
 function rate(value: unknown): number {
-  const [n, d] = String(value ?? '').split('/').map(Number);
+  const [n, d] = String(value ?? '')
+    .split('/')
+    .map(Number);
   if (n === undefined || !Number.isFinite(n)) return 0;
   const r = d === undefined ? n : d > 0 ? n / d : 0;
   return Number.isFinite(r) && r > 0 ? r : 0;
@@ -147,13 +217,19 @@ export async function decodeVideoFile(path: string, options: DecodeVideoOptions 
     onStdout(chunk) {
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= frameBytes) {
-        if (index % step === 0 && (max === 0 || frames.length < max)) frames.push(new Uint8Array(pending.subarray(0, frameBytes)));
+        if (index % step === 0 && (max === 0 || frames.length < max))
+          frames.push(new Uint8Array(pending.subarray(0, frameBytes)));
         index++;
         pending = pending.subarray(frameBytes);
       }
     },
   });
-  if (frames.length === 0) throw mediaError('VIDEO_DECODE_FAILED', `"${basename(path)}" decoded to no frames.`, 'The file may be empty or truncated.');
+  if (frames.length === 0)
+    throw mediaError(
+      'VIDEO_DECODE_FAILED',
+      `"${basename(path)}" decoded to no frames.`,
+      'The file may be empty or truncated.',
+    );
   return { width: probe.width, height: probe.height, frames, fps: (probe.fps || 24) / step };
 }
 

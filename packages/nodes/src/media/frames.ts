@@ -31,7 +31,8 @@ export function fromByte(b: number): number {
 
 /** Dims of a video tensor [B, 3, F, H, W], or a clear error. */
 export function videoDims(dims: readonly number[]): { batch: number; frames: number; height: number; width: number } {
-  if (dims.length !== 5 || dims[1] !== 3) throw new RangeError(`expected a video tensor [B, 3, F, H, W], got [${dims.join(', ')}]`);
+  if (dims.length !== 5 || dims[1] !== 3)
+    throw new RangeError(`expected a video tensor [B, 3, F, H, W], got [${dims.join(', ')}]`);
   return { batch: dims[0]!, frames: dims[2]!, height: dims[3]!, width: dims[4]! };
 }
 
@@ -41,9 +42,11 @@ export function videoDims(dims: readonly number[]): { batch: number; frames: num
  */
 export function tensorToFrames(data: Float32Array, dims: readonly number[], batchIndex = 0): RgbaFrame[] {
   const video = dims.length === 5 ? dims : dims.length === 4 ? [dims[0]!, dims[1]!, 1, dims[2]!, dims[3]!] : undefined;
-  if (video === undefined || video[1] !== 3) throw new RangeError(`expected [B, 3, F, H, W] or [B, 3, H, W], got [${dims.join(', ')}]`);
+  if (video === undefined || video[1] !== 3)
+    throw new RangeError(`expected [B, 3, F, H, W] or [B, 3, H, W], got [${dims.join(', ')}]`);
   const [batch, , frames, height, width] = video as [number, number, number, number, number];
-  if (batchIndex < 0 || batchIndex >= batch) throw new RangeError(`batch index ${batchIndex} is out of range for batch ${batch}`);
+  if (batchIndex < 0 || batchIndex >= batch)
+    throw new RangeError(`batch index ${batchIndex} is out of range for batch ${batch}`);
   const plane = height * width;
   const channel = frames * plane;
   const base = batchIndex * 3 * channel;
@@ -57,7 +60,9 @@ export function tensorToFrames(data: Float32Array, dims: readonly number[], batc
       // One 32-bit store per pixel instead of four byte stores: 3-4x faster on a 256x256 clip (the
       // display copy every MP4 save converts). Same bytes as toByte.
       const pixels = new Uint32Array(rgba.buffer);
-      for (let i = 0; i < plane; i++) pixels[i] = (byteOf(data[r + i]!) | (byteOf(data[g + i]!) << 8) | (byteOf(data[b + i]!) << 16) | 0xff000000) >>> 0;
+      for (let i = 0; i < plane; i++)
+        pixels[i] =
+          (byteOf(data[r + i]!) | (byteOf(data[g + i]!) << 8) | (byteOf(data[b + i]!) << 16) | 0xff000000) >>> 0;
     } else {
       for (let i = 0; i < plane; i++) {
         rgba[i * 4] = toByte(data[r + i]!);
@@ -83,7 +88,12 @@ function byteOf(v: number): number {
  * Packs RGBA frames (alpha dropped) into channels-first float data of shape [1, 3, F, H, W] (`asImage`:
  * [1, 3, H, W] from the first frame). Returns the data and its dims, ready for `uploadOwned`.
  */
-export function framesToTensor(frames: readonly Uint8Array[], width: number, height: number, asImage = false): { data: Float32Array; dims: number[] } {
+export function framesToTensor(
+  frames: readonly Uint8Array[],
+  width: number,
+  height: number,
+  asImage = false,
+): { data: Float32Array; dims: number[] } {
   const used = asImage ? frames.slice(0, 1) : frames;
   const count = used.length;
   const plane = width * height;

@@ -1,8 +1,9 @@
 /** Animated GIF encode (gifenc) and decode (omggif), pure JS: the format that works without ffmpeg. */
-import { gifenc } from './gifenc-lib.js';
+
 import { GifReader } from 'omggif';
-import type { RgbaClip } from './frames.js';
 import { mediaError } from './errors.js';
+import type { RgbaClip } from './frames.js';
+import { gifenc } from './gifenc-lib.js';
 
 const TRAILER = 0x3b;
 const EXTENSION = 0x21;
@@ -11,7 +12,15 @@ const IMAGE = 0x2c;
 
 /** True for bytes starting with `GIF87a` or `GIF89a`. */
 export function isGif(bytes: Uint8Array): boolean {
-  return bytes.length >= 6 && bytes[0] === 0x47 && bytes[1] === 0x49 && bytes[2] === 0x46 && bytes[3] === 0x38 && (bytes[4] === 0x37 || bytes[4] === 0x39) && bytes[5] === 0x61;
+  return (
+    bytes.length >= 6 &&
+    bytes[0] === 0x47 &&
+    bytes[1] === 0x49 &&
+    bytes[2] === 0x46 &&
+    bytes[3] === 0x38 &&
+    (bytes[4] === 0x37 || bytes[4] === 0x39) &&
+    bytes[5] === 0x61
+  );
 }
 
 /**
@@ -41,7 +50,7 @@ export function encodeGif(clip: RgbaClip, comment?: string, precision: GifColour
 
 /** A Comment Extension block: the text in sub-blocks of at most 255 bytes, then a 0 terminator. */
 function commentExtension(text: string): Uint8Array {
-  if (/[^\x00-\x7f]/.test(text)) throw new RangeError('GIF comments must be 7-bit ASCII');
+  if (/[\u0080-\uffff]/.test(text)) throw new RangeError('GIF comments must be 7-bit ASCII');
   const data = new TextEncoder().encode(text);
   const blocks = Math.ceil(data.length / 255);
   const out = new Uint8Array(2 + data.length + blocks + 1);
@@ -122,7 +131,13 @@ export function decodeGif(bytes: Uint8Array, name: string, selection: FrameSelec
   try {
     reader = new GifReader(bytes);
   } catch (error) {
-    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" could not be decoded as GIF: ${(error as Error).message}.`, 'The file may be truncated or damaged; re-export it.', undefined, error);
+    throw mediaError(
+      'VIDEO_DECODE_FAILED',
+      `"${name}" could not be decoded as GIF: ${(error as Error).message}.`,
+      'The file may be truncated or damaged; re-export it.',
+      undefined,
+      error,
+    );
   }
   const { width, height } = reader;
   const step = Math.max(1, selection.step ?? 1);
@@ -142,13 +157,24 @@ export function decodeGif(bytes: Uint8Array, name: string, selection: FrameSelec
       else if (info.disposal === 3 && saved) canvas.set(saved);
     }
   } catch (error) {
-    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" could not be decoded as GIF: ${(error as Error).message}.`, 'The file may be truncated or damaged; re-export it.', undefined, error);
+    throw mediaError(
+      'VIDEO_DECODE_FAILED',
+      `"${name}" could not be decoded as GIF: ${(error as Error).message}.`,
+      'The file may be truncated or damaged; re-export it.',
+      undefined,
+      error,
+    );
   }
-  if (frames.length === 0) throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
+  if (frames.length === 0)
+    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
   const delay = count > 0 ? reader.frameInfo(0).delay : 0;
   return { width, height, frames, fps: (delay > 0 ? 100 / delay : 10) / step };
 }
 
-function clearRect(canvas: Uint8Array, width: number, r: { x: number; y: number; width: number; height: number }): void {
+function clearRect(
+  canvas: Uint8Array,
+  width: number,
+  r: { x: number; y: number; width: number; height: number },
+): void {
   for (let y = r.y; y < r.y + r.height; y++) canvas.fill(0, (y * width + r.x) * 4, (y * width + r.x + r.width) * 4);
 }

@@ -1,5 +1,5 @@
-import * as gifencModule from 'gifenc';
 import type { Gifenc } from 'gifenc';
+import * as gifencModule from 'gifenc';
 
 /**
  * gifenc's functions, whichever way the module was loaded: Node's ESM loader wraps its CommonJS build

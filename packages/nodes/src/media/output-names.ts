@@ -10,7 +10,10 @@ export const SAFE_PREFIX_PATTERN = '^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$';
  * so this is a second line of defence for programmatic callers.
  */
 export function safePrefix(prefix: string): string {
-  const cleaned = prefix.replace(/[^A-Za-z0-9._-]+/g, '_').replace(/^[._-]+/, '').slice(0, 100);
+  const cleaned = prefix
+    .replace(/[^A-Za-z0-9._-]+/g, '_')
+    .replace(/^[._-]+/, '')
+    .slice(0, 100);
   return cleaned || 'kinegraph';
 }
 

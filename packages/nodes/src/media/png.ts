@@ -1,8 +1,9 @@
 /** PNG encode/decode (pure JS, fast-png) to and from 8-bit RGBA. */
-import { convertIndexedToRgb, decode, encode, hasPngSignature } from 'fast-png';
+
 import type { DecodedPng } from 'fast-png';
-import type { RgbaFrame } from './frames.js';
+import { convertIndexedToRgb, decode, encode, hasPngSignature } from 'fast-png';
 import { mediaError } from './errors.js';
+import type { RgbaFrame } from './frames.js';
 
 /** A decoded PNG as RGBA, with its text chunks and whether it had an alpha channel. */
 export interface DecodedRgbaPng extends RgbaFrame {
@@ -17,7 +18,14 @@ export function isPng(bytes: Uint8Array): boolean {
 
 /** Encodes an RGBA frame as an 8-bit RGBA PNG, with optional tEXt chunks (Latin-1 values). */
 export function encodePng(frame: RgbaFrame, text?: Readonly<Record<string, string>>): Uint8Array {
-  return encode({ width: frame.width, height: frame.height, data: frame.data, channels: 4, depth: 8, ...(text ? { text: { ...text } } : {}) });
+  return encode({
+    width: frame.width,
+    height: frame.height,
+    data: frame.data,
+    channels: 4,
+    depth: 8,
+    ...(text ? { text: { ...text } } : {}),
+  });
 }
 
 /**
@@ -26,13 +34,23 @@ export function encodePng(frame: RgbaFrame, text?: Readonly<Record<string, strin
  */
 export function decodePng(bytes: Uint8Array, name: string): DecodedRgbaPng {
   if (!isPng(bytes)) {
-    throw mediaError('IMAGE_DECODE_FAILED', `"${name}" is not a PNG file (${bytes.length === 0 ? 'it is empty' : 'no PNG signature'}).`, 'Give a valid PNG, or re-export the image as PNG.');
+    throw mediaError(
+      'IMAGE_DECODE_FAILED',
+      `"${name}" is not a PNG file (${bytes.length === 0 ? 'it is empty' : 'no PNG signature'}).`,
+      'Give a valid PNG, or re-export the image as PNG.',
+    );
   }
   let png: DecodedPng;
   try {
     png = decode(bytes);
   } catch (error) {
-    throw mediaError('IMAGE_DECODE_FAILED', `"${name}" could not be decoded as PNG: ${(error as Error).message}.`, 'The file may be truncated or damaged; re-export it.', undefined, error);
+    throw mediaError(
+      'IMAGE_DECODE_FAILED',
+      `"${name}" could not be decoded as PNG: ${(error as Error).message}.`,
+      'The file may be truncated or damaged; re-export it.',
+      undefined,
+      error,
+    );
   }
   return { ...toRgba(png), text: png.text ?? {} };
 }

@@ -1,14 +1,15 @@
 // makePreview: slices and downsizes on the device so only the small picture reaches JS, and frees
 // everything it made (samplers call it every step).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TensorOps } from '@kinegraph/core/sdk';
+
 import type { TensorHandle, TensorStore } from '@kinegraph/core/sdk';
-import { createHarness } from '../test-support/index.js';
+import { TensorOps } from '@kinegraph/core/sdk';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { NodeHarness } from '../test-support/index.js';
+import { createHarness } from '../test-support/index.js';
 import { squareFrames } from '../test-support/synthetic.js';
+import { framesToTensor } from './frames.js';
 import { decodeGif } from './gif.js';
 import { decodePng } from './png.js';
-import { framesToTensor } from './frames.js';
 import { makePreview } from './preview.js';
 import { uploadOwned } from './tensor-io.js';
 

@@ -1,8 +1,8 @@
 /** Small previews of tensors for `context.progress(f, { preview })`, made with as little data moved as possible. */
 import type { NodeContext, Preview, TensorHandle } from '@kinegraph/core/sdk';
+import { tensorToFrames } from './frames.js';
 import { encodeGif } from './gif.js';
 import { encodePng } from './png.js';
-import { tensorToFrames } from './frames.js';
 import { readFloat32 } from './tensor-io.js';
 
 /** Options of {@link makePreview}. */
@@ -23,11 +23,17 @@ export interface PreviewOptions {
  * @example
  * context.progress(step / steps, { preview: await makePreview(context, latentDecoded, { format: 'png' }) });
  */
-export async function makePreview(context: Pick<NodeContext, 'ops' | 'tensors'>, tensor: TensorHandle, options: PreviewOptions = {}): Promise<Preview> {
+export async function makePreview(
+  context: Pick<NodeContext, 'ops' | 'tensors'>,
+  tensor: TensorHandle,
+  options: PreviewOptions = {},
+): Promise<Preview> {
   const { ops, tensors } = context;
   const isVideo = tensor.dims.length === 5;
   if (!(isVideo || tensor.dims.length === 4) || tensor.dims[1] !== 3 || tensor.dtype !== 'float32') {
-    throw new RangeError(`makePreview: expected float32 [B, 3, F, H, W] or [B, 3, H, W], got ${tensor.dtype} [${tensor.dims.join(', ')}]`);
+    throw new RangeError(
+      `makePreview: expected float32 [B, 3, F, H, W] or [B, 3, H, W], got ${tensor.dtype} [${tensor.dims.join(', ')}]`,
+    );
   }
   const format = options.format ?? (isVideo ? 'gif' : 'png');
   const temps: TensorHandle[] = [];
@@ -42,7 +48,16 @@ export async function makePreview(context: Pick<NodeContext, 'ops' | 'tensors'>,
     const data = await readFloat32(tensors, t);
     const frames = tensorToFrames(data, t.dims);
     if (format === 'png') return { mime: 'image/png', data: encodePng(frames[0]!), width: w, height: h };
-    return { mime: 'image/gif', data: encodeGif({ width: w, height: h, frames: frames.map((f) => f.data), fps: options.fps ?? 8 }, undefined, 'rgb444'), width: w, height: h };
+    return {
+      mime: 'image/gif',
+      data: encodeGif(
+        { width: w, height: h, frames: frames.map((f) => f.data), fps: options.fps ?? 8 },
+        undefined,
+        'rgb444',
+      ),
+      width: w,
+      height: h,
+    };
   } finally {
     for (const h of temps) tensors.release(h);
   }

@@ -5,12 +5,12 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileAccess } from '@kinegraph/core/sdk';
-import type { RgbaClip, RgbaFrame } from './frames.js';
 import { mediaError } from './errors.js';
-import { decodeGif, isGif } from './gif.js';
-import type { FrameSelection } from './gif.js';
-import { decodePng, isPng } from './png.js';
 import { decodeImageFile, decodeVideoFile } from './ffmpeg-video.js';
+import type { RgbaClip, RgbaFrame } from './frames.js';
+import type { FrameSelection } from './gif.js';
+import { decodeGif, isGif } from './gif.js';
+import { decodePng, isPng } from './png.js';
 
 /** tEXt keyword under which PNG frames written by VideoEncode record their frame rate. */
 export const PNG_FPS_KEY = 'kinegraph-fps';
@@ -36,10 +36,22 @@ export async function loadImageFile(files: FileAccess, path: string, signal?: Ab
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'FFMPEG_MISSING') {
-      throw mediaError('FFMPEG_MISSING', `"${path}" is not a PNG or GIF; other image formats (JPEG, WebP, BMP, TIFF) are read with ffmpeg, which was not found.`, (error as { hint?: string }).hint ?? '', undefined, error);
+      throw mediaError(
+        'FFMPEG_MISSING',
+        `"${path}" is not a PNG or GIF; other image formats (JPEG, WebP, BMP, TIFF) are read with ffmpeg, which was not found.`,
+        (error as { hint?: string }).hint ?? '',
+        undefined,
+        error,
+      );
     }
     if (code === 'VIDEO_DECODE_FAILED' || code === 'FFMPEG_FAILED') {
-      throw mediaError('IMAGE_DECODE_FAILED', `"${path}" could not be decoded as an image.`, 'Supported: PNG, GIF, and with ffmpeg JPEG, WebP, BMP, TIFF. The file may be damaged or not an image.', undefined, error);
+      throw mediaError(
+        'IMAGE_DECODE_FAILED',
+        `"${path}" could not be decoded as an image.`,
+        'Supported: PNG, GIF, and with ffmpeg JPEG, WebP, BMP, TIFF. The file may be damaged or not an image.',
+        undefined,
+        error,
+      );
     }
     throw error;
   }
@@ -50,13 +62,22 @@ export async function loadImageFile(files: FileAccess, path: string, signal?: Ab
  * (`name_0000.png`, `name_0001.png`, ...) or a single PNG, all without ffmpeg; any other video with it.
  * `fallbackFps` is used where the file states none (PNG frames without a `kinegraph-fps` tag).
  */
-export async function loadVideoFile(files: FileAccess, path: string, selection: FrameSelection & { fallbackFps: number; signal?: AbortSignal }): Promise<RgbaClip> {
+export async function loadVideoFile(
+  files: FileAccess,
+  path: string,
+  selection: FrameSelection & { fallbackFps: number; signal?: AbortSignal },
+): Promise<RgbaClip> {
   const real = await files.resolveRead(path);
   const sequence = await pngSequence(real);
   if (sequence) {
     // Read each frame by a path built from the user's own, so the sandbox judges it the same way.
     const base = sequence.isFolder ? path : dirname(path);
-    return loadPngFrames(files, sequence.names.map((n) => join(base, n)), path, selection);
+    return loadPngFrames(
+      files,
+      sequence.names.map((n) => join(base, n)),
+      path,
+      selection,
+    );
   }
   const head = await readHead(real, path, 'VIDEO_DECODE_FAILED');
   if (isGif(head)) return decodeGif(await files.read(real), path, selection);
@@ -65,13 +86,24 @@ export async function loadVideoFile(files: FileAccess, path: string, selection: 
     return await decodeVideoFile(real, { ...selection, ...(selection.signal ? { signal: selection.signal } : {}) });
   } catch (error) {
     if ((error as { code?: string }).code === 'FFMPEG_MISSING') {
-      throw mediaError('FFMPEG_MISSING', `"${path}" is not a GIF or PNG frames; other videos (MP4, WebM, MOV, ...) are read with ffmpeg and ffprobe, which were not found. ${(error as Error).message}`, (error as { hint?: string }).hint ?? '', undefined, error);
+      throw mediaError(
+        'FFMPEG_MISSING',
+        `"${path}" is not a GIF or PNG frames; other videos (MP4, WebM, MOV, ...) are read with ffmpeg and ffprobe, which were not found. ${(error as Error).message}`,
+        (error as { hint?: string }).hint ?? '',
+        undefined,
+        error,
+      );
     }
     throw error;
   }
 }
 
-async function loadPngFrames(files: FileAccess, paths: readonly string[], name: string, selection: FrameSelection & { fallbackFps: number }): Promise<RgbaClip> {
+async function loadPngFrames(
+  files: FileAccess,
+  paths: readonly string[],
+  name: string,
+  selection: FrameSelection & { fallbackFps: number },
+): Promise<RgbaClip> {
   const step = Math.max(1, selection.step ?? 1);
   const max = selection.maxFrames && selection.maxFrames > 0 ? selection.maxFrames : Infinity;
   const picked = paths.filter((_, i) => i % step === 0).slice(0, max);
@@ -85,7 +117,11 @@ async function loadPngFrames(files: FileAccess, paths: readonly string[], name: 
       ({ width, height } = png);
       fps = Number(png.text[PNG_FPS_KEY]) || 0;
     } else if (png.width !== width || png.height !== height) {
-      throw mediaError('VIDEO_DECODE_FAILED', `"${basename(p)}" is ${png.width}×${png.height} but the first frame of "${name}" is ${width}×${height}.`, 'All frames of a PNG sequence must have the same size.');
+      throw mediaError(
+        'VIDEO_DECODE_FAILED',
+        `"${basename(p)}" is ${png.width}×${png.height} but the first frame of "${name}" is ${width}×${height}.`,
+        'All frames of a PNG sequence must have the same size.',
+      );
     }
     frames.push(png.data);
   }
@@ -109,7 +145,12 @@ export async function pngSequence(real: string): Promise<PngSequence | undefined
   if (info.isDirectory()) {
     const names = (await readdir(real)).filter((n) => /\.png$/i.test(n) && !n.startsWith('.'));
     names.sort((a, b) => a.localeCompare(b, undefined, { numeric: true }));
-    if (names.length === 0) throw mediaError('VIDEO_DECODE_FAILED', `Folder "${basename(real)}" has no PNG frames.`, 'Give a video file, a GIF, or a folder of PNG frames.');
+    if (names.length === 0)
+      throw mediaError(
+        'VIDEO_DECODE_FAILED',
+        `Folder "${basename(real)}" has no PNG frames.`,
+        'Give a video file, a GIF, or a folder of PNG frames.',
+      );
     return { dir: real, names, isFolder: true };
   }
   const match = /^(.*?)(\d+)\.png$/i.exec(basename(real));
@@ -126,10 +167,15 @@ export async function pngSequence(real: string): Promise<PngSequence | undefined
 }
 
 /** The first bytes of a file, to pick a decoder; an empty file is a coded error naming it. */
-async function readHead(real: string, name: string, code: 'IMAGE_DECODE_FAILED' | 'VIDEO_DECODE_FAILED' = 'IMAGE_DECODE_FAILED'): Promise<Uint8Array> {
+async function readHead(
+  real: string,
+  name: string,
+  code: 'IMAGE_DECODE_FAILED' | 'VIDEO_DECODE_FAILED' = 'IMAGE_DECODE_FAILED',
+): Promise<Uint8Array> {
   const info = await stat(real);
   if (!info.isFile()) throw mediaError(code, `"${name}" is not a file.`, 'Give the path of a file.');
-  if (info.size === 0) throw mediaError(code, `"${name}" is empty (0 bytes).`, 'The file was not written completely; export it again.');
+  if (info.size === 0)
+    throw mediaError(code, `"${name}" is empty (0 bytes).`, 'The file was not written completely; export it again.');
   const handle = await open(real, 'r');
   try {
     const buffer = new Uint8Array(16);
@@ -150,10 +196,12 @@ export async function fileFingerprint(files: FileAccess, path: string): Promise<
     const real = await files.resolveRead(path);
     const sequence = await pngSequence(real).catch(() => undefined);
     const paths = sequence ? sequence.names.map((n) => join(sequence.dir, n)) : [real];
-    const parts = await Promise.all(paths.map(async (p) => {
-      const s = await stat(p);
-      return `${p}:${s.size}:${s.mtimeMs}`;
-    }));
+    const parts = await Promise.all(
+      paths.map(async (p) => {
+        const s = await stat(p);
+        return `${p}:${s.size}:${s.mtimeMs}`;
+      }),
+    );
     return parts.join('|');
   } catch {
     return `unreadable:${Date.now()}:${Math.random()}`;

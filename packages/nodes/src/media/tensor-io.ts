@@ -3,8 +3,8 @@
  * previews) call these: everything else stays on the device.
  */
 import type { TensorHandle, TensorStore } from '@kinegraph/core/sdk';
-import { framesToTensor } from './frames.js';
 import type { RgbaClip } from './frames.js';
+import { framesToTensor } from './frames.js';
 
 /** Reads a float32 tensor into JS. */
 export async function readFloat32(tensors: TensorStore, handle: TensorHandle): Promise<Float32Array> {
@@ -19,7 +19,11 @@ export function uploadOwned(tensors: TensorStore, data: Float32Array, dims: read
 }
 
 /** Uploads RGBA frames as a video tensor [1, 3, F, H, W] (`asImage`: [1, 3, H, W] from the first frame). */
-export function uploadClip(tensors: TensorStore, clip: Pick<RgbaClip, 'frames' | 'width' | 'height'>, asImage = false): Promise<TensorHandle> {
+export function uploadClip(
+  tensors: TensorStore,
+  clip: Pick<RgbaClip, 'frames' | 'width' | 'height'>,
+  asImage = false,
+): Promise<TensorHandle> {
   const { data, dims } = framesToTensor(clip.frames, clip.width, clip.height, asImage);
   return uploadOwned(tensors, data, dims);
 }

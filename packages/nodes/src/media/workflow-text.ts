@@ -7,5 +7,8 @@ export const WORKFLOW_KEY = 'kinegraph-workflow';
  * 7-bit (GIF comments), so prompts in any script survive the round trip.
  */
 export function workflowToAscii(workflow: unknown): string {
-  return JSON.stringify(workflow).replace(/[\u007f-\uffff]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+  return JSON.stringify(workflow).replace(
+    /[\u007f-\uffff]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  );
 }

@@ -38,7 +38,12 @@ export interface PackManifest {
   readonly prediction_type: 'v_prediction' | 'epsilon';
   readonly schedule: ScheduleSpec;
   readonly sampling?: { readonly default_steps?: number; readonly default_cfg_scale?: number };
-  readonly tokenizer: { readonly file: string; readonly max_length: number; readonly pad_id: number; readonly unk_id: number };
+  readonly tokenizer: {
+    readonly file: string;
+    readonly max_length: number;
+    readonly pad_id: number;
+    readonly unk_id: number;
+  };
   readonly models: {
     readonly text_encoder: ManifestModel;
     readonly t2i?: ManifestModel;
@@ -63,9 +68,15 @@ export function manifestProblems(value: unknown): string[] {
   need(Number.isInteger(m.frames) && m.frames! > 0, '"frames" (positive integer)');
   need(typeof m.fps === 'number' && m.fps > 0, '"fps" (positive number)');
   need(Array.isArray(m.resolution?.base) && m.resolution!.base.length === 2, '"resolution.base" ([height, width])');
-  need(m.prediction_type === 'v_prediction' || m.prediction_type === 'epsilon', '"prediction_type" ("v_prediction" or "epsilon")');
+  need(
+    m.prediction_type === 'v_prediction' || m.prediction_type === 'epsilon',
+    '"prediction_type" ("v_prediction" or "epsilon")',
+  );
   need(typeof m.schedule?.num_train_timesteps === 'number', '"schedule.num_train_timesteps"');
-  need(typeof m.tokenizer?.file === 'string' && typeof m.tokenizer?.max_length === 'number', '"tokenizer.file" and "tokenizer.max_length"');
+  need(
+    typeof m.tokenizer?.file === 'string' && typeof m.tokenizer?.max_length === 'number',
+    '"tokenizer.file" and "tokenizer.max_length"',
+  );
   need(typeof m.models?.text_encoder?.file === 'string', '"models.text_encoder.file"');
   need(typeof m.models?.stunet?.file === 'string', '"models.stunet.file"');
   need(Array.isArray(m.files), '"files" (list with path, bytes, sha256)');

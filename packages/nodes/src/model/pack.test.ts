@@ -30,15 +30,24 @@ describe('verifyPackFiles', () => {
     } finally {
       await handle.close();
     }
-    await expect(verifyPackFiles(pack, manifest)).rejects.toMatchObject({ code: 'MODEL_FILE_CORRUPT', message: expect.stringContaining('stunet.onnx') });
+    await expect(verifyPackFiles(pack, manifest)).rejects.toMatchObject({
+      code: 'MODEL_FILE_CORRUPT',
+      message: expect.stringContaining('stunet.onnx'),
+    });
   });
 
   it('checks again when the manifest expects another digest', async () => {
     const pack = join(dir, 'copy2');
     const manifest = await readManifest(pack);
     await verifyPackFiles(pack, manifest);
-    const edited = { ...manifest, files: manifest.files.map((f) => (f.path === 'text_encoder.onnx' ? { ...f, sha256: '0'.repeat(64) } : f)) };
-    await expect(verifyPackFiles(pack, edited)).rejects.toMatchObject({ code: 'MODEL_FILE_CORRUPT', message: expect.stringContaining('text_encoder.onnx') });
+    const edited = {
+      ...manifest,
+      files: manifest.files.map((f) => (f.path === 'text_encoder.onnx' ? { ...f, sha256: '0'.repeat(64) } : f)),
+    };
+    await expect(verifyPackFiles(pack, edited)).rejects.toMatchObject({
+      code: 'MODEL_FILE_CORRUPT',
+      message: expect.stringContaining('text_encoder.onnx'),
+    });
   });
 
   it('trusts what an earlier process verified while the file is untouched, on disk in KINEGRAPH_CACHE', async () => {
@@ -49,13 +58,18 @@ describe('verifyPackFiles', () => {
       const manifest = await readManifest(pack);
       resetVerifiedForTests();
       await verifyPackFiles(pack, manifest);
-      const record = JSON.parse(await readFile(join(dir, 'cache', 'verified', 'verified-files.json'), 'utf8')) as Record<string, string>;
+      const record = JSON.parse(
+        await readFile(join(dir, 'cache', 'verified', 'verified-files.json'), 'utf8'),
+      ) as Record<string, string>;
       expect(Object.keys(record).sort()).toEqual(manifest.files.map((f) => join(pack, f.path)).sort());
 
       // A record saying the text encoder matched a digest it does not have: a new process believes it
       // (no hash), which shows the record is what spares the hashing...
       const encoder = join(pack, 'text_encoder.onnx');
-      const wrong = { ...manifest, files: manifest.files.map((f) => (f.path === 'text_encoder.onnx' ? { ...f, sha256: 'f'.repeat(64) } : f)) };
+      const wrong = {
+        ...manifest,
+        files: manifest.files.map((f) => (f.path === 'text_encoder.onnx' ? { ...f, sha256: 'f'.repeat(64) } : f)),
+      };
       resetVerifiedForTests();
       markVerified(encoder, verificationIdentity(await stat(encoder), 'f'.repeat(64)));
       await saveVerified();
@@ -67,7 +81,10 @@ describe('verifyPackFiles', () => {
       await handle.utimes(new Date(), new Date());
       await handle.close();
       resetVerifiedForTests();
-      await expect(verifyPackFiles(pack, wrong)).rejects.toMatchObject({ code: 'MODEL_FILE_CORRUPT', message: expect.stringContaining('text_encoder.onnx') });
+      await expect(verifyPackFiles(pack, wrong)).rejects.toMatchObject({
+        code: 'MODEL_FILE_CORRUPT',
+        message: expect.stringContaining('text_encoder.onnx'),
+      });
     } finally {
       if (saved === undefined) delete process.env.KINEGRAPH_CACHE;
       else process.env.KINEGRAPH_CACHE = saved;

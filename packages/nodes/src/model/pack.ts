@@ -3,7 +3,13 @@ import { existsSync } from 'node:fs';
 import { open, readFile, stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { KinegraphError, type ModelHandle, type ModelOptions, type ModelValue, type TensorStore } from '@kinegraph/core/sdk';
+import {
+  KinegraphError,
+  type ModelHandle,
+  type ModelOptions,
+  type ModelValue,
+  type TensorStore,
+} from '@kinegraph/core/sdk';
 import { manifestProblems, type PackManifest } from './manifest.js';
 import { forgetVerified, markVerified, saveVerified, wasVerified } from './verified-record.js';
 
@@ -44,7 +50,7 @@ export interface PackValue extends ModelValue {
 /** Narrows a `model` input to a pack, with a clear error for models from other node libraries. */
 export function asPack(value: unknown, nodeId: string): PackValue {
   const pack = value as Partial<PackValue> | undefined;
-  if (!pack || pack.kind !== 'model' || !pack.manifest || !pack.sessions || !pack.stunet) {
+  if (pack?.kind !== 'model' || !pack.manifest || !pack.sessions || !pack.stunet) {
     throw new KinegraphError('MODEL_NOT_A_PACK', 'The model input is not a Kinegraph model pack.', {
       nodeId,
       hint: 'Connect the "model" output of a kinegraph/load-model-pack (or kinegraph/style-adapter) node.',
@@ -81,11 +87,15 @@ export async function readManifest(dir: string): Promise<PackManifest> {
   try {
     value = JSON.parse(await readFile(file, 'utf8'));
   } catch (error) {
-    throw new KinegraphError('MANIFEST_INVALID', `${file} cannot be read as JSON: ${(error as Error).message}.`, { hint: 'Re-export the pack (make -C training export).' });
+    throw new KinegraphError('MANIFEST_INVALID', `${file} cannot be read as JSON: ${(error as Error).message}.`, {
+      hint: 'Re-export the pack (make -C training export).',
+    });
   }
   const problems = manifestProblems(value);
   if (problems.length) {
-    throw new KinegraphError('MANIFEST_INVALID', `${file} lacks ${problems.join(', ')}.`, { hint: 'Re-export the pack (make -C training export).' });
+    throw new KinegraphError('MANIFEST_INVALID', `${file} lacks ${problems.join(', ')}.`, {
+      hint: 'Re-export the pack (make -C training export).',
+    });
   }
   return value as PackManifest;
 }
@@ -121,13 +131,21 @@ export async function verifyPackFiles(dir: string, manifest: PackManifest): Prom
   if (first) throw first;
 }
 
-async function fileProblem(dir: string, manifest: PackManifest, entry: PackManifest['files'][number]): Promise<KinegraphError | undefined> {
+async function fileProblem(
+  dir: string,
+  manifest: PackManifest,
+  entry: PackManifest['files'][number],
+): Promise<KinegraphError | undefined> {
   const path = join(dir, entry.path);
   const info = await stat(path).catch(() => undefined);
   if (!info?.isFile()) {
-    return new KinegraphError('MODEL_FILE_MISSING', `Model pack "${manifest.name}" is missing ${entry.path} (expected at ${path}).`, {
-      hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
-    });
+    return new KinegraphError(
+      'MODEL_FILE_MISSING',
+      `Model pack "${manifest.name}" is missing ${entry.path} (expected at ${path}).`,
+      {
+        hint: 'Restore the file (git checkout models/), or re-export the pack: make -C training export.',
+      },
+    );
   }
   // A file hashed before (by this or an earlier process, see verified-record.ts) and not written since is
   // not hashed again.
@@ -135,31 +153,47 @@ async function fileProblem(dir: string, manifest: PackManifest, entry: PackManif
   if (await wasVerified(path, identity)) return undefined;
   if (info.size !== entry.bytes || (await sha256(path)) !== entry.sha256) {
     forgetVerified(path);
-    return new KinegraphError('MODEL_FILE_CORRUPT', `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`, {
-      hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
-    });
+    return new KinegraphError(
+      'MODEL_FILE_CORRUPT',
+      `${path} does not match the manifest (size ${info.size} vs ${entry.bytes}, or a different sha256).`,
+      {
+        hint: 'The file is damaged or from another export: restore it, or re-export the whole pack (make -C training export).',
+      },
+    );
   }
   markVerified(path, identity);
   return undefined;
 }
 
 /** What must not change for a file's earlier verification against `sha256` to still hold. */
-export function verificationIdentity(info: { ino: number; size: number; mtimeMs: number; ctimeMs: number }, sha256: string): string {
+export function verificationIdentity(
+  info: { ino: number; size: number; mtimeMs: number; ctimeMs: number },
+  sha256: string,
+): string {
   return `${info.ino}:${info.size}:${info.mtimeMs}:${info.ctimeMs}:${sha256}`;
 }
 
 /** Loads one model file of a pack (pooled by the store), naming the file when ONNX Runtime refuses it. */
-async function loadPackFile(dir: string, file: string, tensors: TensorStore, options: ModelOptions = {}): Promise<ModelHandle> {
+async function loadPackFile(
+  dir: string,
+  file: string,
+  tensors: TensorStore,
+  options: ModelOptions = {},
+): Promise<ModelHandle> {
   try {
     return await tensors.loadModel(join(dir, file), options);
   } catch (error) {
     // Only ONNX Runtime refusing the file is the file's fault; a device that cannot start (DEVICE_UNAVAILABLE)
     // or a closed store keeps its own code and hint.
     if ((error as { code?: unknown }).code !== 'MODEL_LOAD_FAILED') throw error;
-    throw new KinegraphError('MODEL_FILE_CORRUPT', `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`, {
-      hint: 'Restore the file, or re-export the pack: make -C training export.',
-      cause: error,
-    });
+    throw new KinegraphError(
+      'MODEL_FILE_CORRUPT',
+      `${join(dir, file)} could not be loaded by ONNX Runtime: ${(error as Error).message}`,
+      {
+        hint: 'Restore the file, or re-export the pack: make -C training export.',
+        cause: error,
+      },
+    );
   }
 }
 
@@ -175,7 +209,15 @@ export async function loadPack(dir: string, tensors: TensorStore, options: { ver
   if (options.verify) await verifyPackFiles(dir, manifest);
   const sessions: PackSessions = { textEncoder: await textEncoder };
   const tokenizerJson = JSON.parse(await readFile(join(dir, manifest.tokenizer.file), 'utf8')) as object;
-  return { kind: 'model', name: manifest.name, dir, manifest, sessions, stunet: { path: join(dir, models.stunet.file), options: {} }, tokenizerJson };
+  return {
+    kind: 'model',
+    name: manifest.name,
+    dir,
+    manifest,
+    sessions,
+    stunet: { path: join(dir, models.stunet.file), options: {} },
+    tokenizerJson,
+  };
 }
 
 /**
@@ -183,7 +225,11 @@ export async function loadPack(dir: string, tensors: TensorStore, options: { ver
  * with `extra` options on top, such as an appended update step. Pooled by the store: the same source and
  * options give the same session. A file ONNX Runtime refuses is reported as MODEL_FILE_CORRUPT, by name.
  */
-export async function loadStunet(pack: PackValue, tensors: TensorStore, extra: ModelOptions = {}): Promise<ModelHandle> {
+export async function loadStunet(
+  pack: PackValue,
+  tensors: TensorStore,
+  extra: ModelOptions = {},
+): Promise<ModelHandle> {
   const { path, options } = pack.stunet;
   return loadPackFile(dirname(path), basename(path), tensors, { ...options, ...extra });
 }
@@ -202,7 +248,11 @@ export async function packFingerprint(dir: string): Promise<string> {
  * The session of a pack model loaded on demand (`t2i`, `ssr`), or undefined when the pack has no such
  * model. The store pools sessions by file, so every node asking for it shares one session.
  */
-export async function packModel(pack: PackValue, role: OnDemandRole, tensors: TensorStore): Promise<ModelHandle | undefined> {
+export async function packModel(
+  pack: PackValue,
+  role: OnDemandRole,
+  tensors: TensorStore,
+): Promise<ModelHandle | undefined> {
   const model = pack.manifest.models[role];
   return model ? loadPackFile(pack.dir, model.file, tensors) : undefined;
 }

@@ -4,9 +4,14 @@ import { KinegraphError } from '@kinegraph/core/sdk';
  * Reads a safetensors file (an 8-byte little-endian header length, a JSON header, then raw little-endian
  * data) holding float32 tensors: the format of a pack's style weights.
  */
-export function readSafetensors(bytes: Uint8Array, fileName: string): Record<string, { dims: number[]; data: Float32Array }> {
+export function readSafetensors(
+  bytes: Uint8Array,
+  fileName: string,
+): Record<string, { dims: number[]; data: Float32Array }> {
   const fail = (why: string) =>
-    new KinegraphError('STYLE_FILE_INVALID', `${fileName} is not a valid safetensors file: ${why}.`, { hint: 'Re-export the style weights (make -C training export).' });
+    new KinegraphError('STYLE_FILE_INVALID', `${fileName} is not a valid safetensors file: ${why}.`, {
+      hint: 'Re-export the style weights (make -C training export).',
+    });
   if (bytes.length < 8) throw fail('it is shorter than its header');
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const headerLength = Number(view.getBigUint64(0, true));

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { type SamplerName, samplerCoefficients } from './coefficients.js';
 import { alphasCumprod, partialTimesteps, roundHalfEven, timesteps } from './schedule.js';
-import { samplerCoefficients, type SamplerName } from './coefficients.js';
 
 // Written by the training code's own samplers: `training/sample.py` write_fixture(steps=7, n=8, seed=3).
 const fixture = JSON.parse(readFileSync(new URL('./fixtures/sampler-parity.json', import.meta.url), 'utf8')) as {
@@ -21,7 +21,7 @@ describe('schedule', () => {
   it('recomputes the cosine alphas_cumprod of the training code', () => {
     const ac = alphasCumprod({ type: 'cosine', num_train_timesteps: 1000, cosine_s: 0.008, max_beta: 0.999 });
     let worst = 0;
-    fixture.alphas_cumprod.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - ac[i]!))));
+    for (const [i, v] of fixture.alphas_cumprod.entries()) worst = Math.max(worst, Math.abs(v - ac[i]!));
     expect(worst).toBeLessThan(1e-12);
   });
 

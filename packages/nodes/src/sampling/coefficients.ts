@@ -31,7 +31,12 @@ export interface StepCoefficients {
 }
 
 /** Coefficients of every step of a sampling run over the given descending timesteps. */
-export function samplerCoefficients(sampler: SamplerName, eta: number, alphasCumprod: Float64Array, steps: readonly number[]): StepCoefficients[] {
+export function samplerCoefficients(
+  sampler: SamplerName,
+  eta: number,
+  alphasCumprod: Float64Array,
+  steps: readonly number[],
+): StepCoefficients[] {
   const ac = (t: number) => (t < 0 ? 1 : alphasCumprod[t]!);
   const out: StepCoefficients[] = [];
   let prevH: number | undefined;

@@ -1,14 +1,14 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { buildGraph, defineNode, type NodeContext, Runtime, type TensorHandle, Type } from '@kinegraph/core';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Runtime, Type, buildGraph, defineNode, type NodeContext, type TensorHandle } from '@kinegraph/core';
+import { SAMPLERS, type SamplerName, samplerCoefficients } from './coefficients.js';
 import { denoise, type ModelInput } from './denoise.js';
 import { denoiseFused, fusedStepLinks, fusedStepVariant } from './denoise-fused.js';
-import { SAMPLERS, samplerCoefficients, type SamplerName } from './coefficients.js';
-import { modelStepGraph } from './step-graphs.js';
 import { timesteps } from './schedule.js';
+import { modelStepGraph } from './step-graphs.js';
 
 // A stand-in denoiser with the STUNet's interface: x [R, C, 4] (3 state channels + C-3 conditioning),
 // t [R], text [R, 1, 1] → prediction [R, 3, 4], depending on all three (so guidance and timesteps matter).
@@ -28,21 +28,49 @@ const T = 1000;
 const alphas = Float64Array.from({ length: T }, (_, i) => Math.cos(((i / T + 0.008) / 1.008) * (Math.PI / 2)) ** 2);
 
 /** Runs the same sampling with denoise() (model call + separate update graph) and denoiseFused(); returns the largest difference. */
-async function compare(context: NodeContext, sampler: SamplerName, guided: boolean, conditioned: boolean, eta: number): Promise<number> {
+async function compare(
+  context: NodeContext,
+  sampler: SamplerName,
+  guided: boolean,
+  conditioned: boolean,
+  eta: number,
+): Promise<number> {
   const tensors = context.tensors;
   const graph = denoiser(conditioned ? 5 : 3);
   const rows = guided ? 2 : 1;
   const coefficients = samplerCoefficients(sampler, eta, alphas, timesteps(T, 6));
-  const start = () => tensors.upload(Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)), [1, 3, 4]);
-  const text = await tensors.upload(Float32Array.from({ length: rows }, (_, i) => 0.5 - i), [rows, 1, 1]);
-  const conditioning = conditioned ? await tensors.upload(Float32Array.from({ length: 8 }, (_, i) => i / 8), [1, 2, 4]) : undefined;
+  const start = () =>
+    tensors.upload(
+      Float32Array.from({ length: 12 }, (_, i) => Math.sin(i + 1)),
+      [1, 3, 4],
+    );
+  const text = await tensors.upload(
+    Float32Array.from({ length: rows }, (_, i) => 0.5 - i),
+    [rows, 1, 1],
+  );
+  const conditioning = conditioned
+    ? await tensors.upload(
+        Float32Array.from({ length: 8 }, (_, i) => i / 8),
+        [1, 2, 4],
+      )
+    : undefined;
   const input: ModelInput = { ...(conditioning ? { conditioning } : {}), duplicate: guided };
-  const noise = (step: number) => tensors.upload(Float32Array.from({ length: 12 }, (_, i) => Math.cos(i * (step + 2))), [1, 3, 4]);
+  const noise = (step: number) =>
+    tensors.upload(
+      Float32Array.from({ length: 12 }, (_, i) => Math.cos(i * (step + 2))),
+      [1, 3, 4],
+    );
   const guidance = guided ? { guidance: 2.5 } : {};
 
   const plain = await tensors.loadModel(graph.bytes);
   const reference = await denoise({
-    context, sampler, coefficients, start: await start(), ...guidance, input, noise,
+    context,
+    sampler,
+    coefficients,
+    start: await start(),
+    ...guidance,
+    input,
+    noise,
     async predict(xin, t) {
       const tt = await tensors.upload(new Float32Array(rows).fill(t), [rows]);
       const out = await tensors.run(plain, { x: xin, t: tt, text });
@@ -51,15 +79,29 @@ async function compare(context: NodeContext, sampler: SamplerName, guided: boole
     },
   });
   const steps: number[] = [];
-  const fusedModel = await tensors.loadModel(graph.bytes, { appendGraph: { bytes: modelStepGraph(fusedStepVariant({ ...guidance, input, sampler, eta })).bytes, links: fusedStepLinks('x', 'prediction') } });
+  const fusedModel = await tensors.loadModel(graph.bytes, {
+    appendGraph: {
+      bytes: modelStepGraph(fusedStepVariant({ ...guidance, input, sampler, eta })).bytes,
+      links: fusedStepLinks('x', 'prediction'),
+    },
+  });
   const fused = await denoiseFused({
-    context, sampler, coefficients, start: await start(), ...guidance, input, noise, model: fusedModel,
-    names: { input: 'x', timestep: 't' }, feeds: { text },
+    context,
+    sampler,
+    coefficients,
+    start: await start(),
+    ...guidance,
+    input,
+    noise,
+    model: fusedModel,
+    names: { input: 'x', timestep: 't' },
+    feeds: { text },
     onStep: (step) => void steps.push(step),
   });
   const [a, b] = [(await tensors.read(reference)) as Float32Array, (await tensors.read(fused)) as Float32Array];
   for (const t of [reference, fused, text, conditioning] as (TensorHandle | undefined)[]) if (t) tensors.release(t);
-  if (steps.length !== coefficients.length) throw new Error(`onStep ran ${steps.length} times for ${coefficients.length} steps`);
+  if (steps.length !== coefficients.length)
+    throw new Error(`onStep ran ${steps.length} times for ${coefficients.length} steps`);
   return Math.max(...Array.from(a, (v, i) => Math.abs(v - b[i]!)));
 }
 
@@ -92,7 +134,17 @@ afterAll(() => runtime.close());
 describe('denoiseFused (model + update in one session) gives what denoise() gives', () => {
   cases.forEach((c, index) => {
     it(`${c.sampler}${c.eta ? ` eta=${c.eta}` : ''}, ${c.guided ? 'guided' : 'unguided'}, ${c.conditioned ? 'with' : 'without'} conditioning`, async () => {
-      const events = await lastValueFrom(runtime.run({ format: 'kinegraph/workflow@1', nodes: { n: { type: 'test/fused-vs-separate', version: 1, params: { case: index } } } }, { outputFolder: out, allowedFolders: [out] }).pipe(toArray()));
+      const events = await lastValueFrom(
+        runtime
+          .run(
+            {
+              format: 'kinegraph/workflow@1',
+              nodes: { n: { type: 'test/fused-vs-separate', version: 1, params: { case: index } } },
+            },
+            { outputFolder: out, allowedFolders: [out] },
+          )
+          .pipe(toArray()),
+      );
       const done = events.find((e) => e.type === 'node:done');
       expect(done?.type, JSON.stringify(events.at(-1))).toBe('node:done');
       const worst = Number(done?.type === 'node:done' && (done.outputs.text as { value: string }).value);

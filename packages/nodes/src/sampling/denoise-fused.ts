@@ -1,8 +1,8 @@
 import type { ModelHandle, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
 import type { SamplerName, StepCoefficients } from './coefficients.js';
 import type { ModelInput } from './denoise.js';
-import { inputGraph, modelStepGraph, type ModelStepVariant } from './step-graphs.js';
 import { LoopState } from './loop-state.js';
+import { inputGraph, type ModelStepVariant, modelStepGraph } from './step-graphs.js';
 
 /** What one run of the model-fused sampling loop needs. */
 export interface FusedDenoiseOptions {
@@ -31,8 +31,17 @@ export interface FusedDenoiseOptions {
 }
 
 /** The step graph a fused loop with these options needs appended to its model. */
-export function fusedStepVariant(options: { guidance?: number; input: ModelInput; sampler: SamplerName; eta: number }): ModelStepVariant {
-  return { guided: options.guidance !== undefined, noise: options.sampler === 'ddim' && options.eta > 0, conditioning: options.input.conditioning !== undefined };
+export function fusedStepVariant(options: {
+  guidance?: number;
+  input: ModelInput;
+  sampler: SamplerName;
+  eta: number;
+}): ModelStepVariant {
+  return {
+    guided: options.guidance !== undefined,
+    noise: options.sampler === 'ddim' && options.eta > 0,
+    conditioning: options.input.conditioning !== undefined,
+  };
 }
 
 /** `appendGraph` links of a model step: `pred` from the model's output, `xin` from its input. */
@@ -68,7 +77,9 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
   let ahead = coefficients.length ? scalars(0) : undefined;
   try {
     const first = await tensors.loadModel(inputGraph(input.conditioning ? 2 : 1, guided).bytes);
-    state.xin = (await tensors.run(first, input.conditioning ? { in0: state.x, in1: input.conditioning } : { in0: state.x })).out!;
+    state.xin = (
+      await tensors.run(first, input.conditioning ? { in0: state.x, in1: input.conditioning } : { in0: state.x })
+    ).out!;
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
@@ -76,7 +87,13 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
       ahead = step + 1 < coefficients.length ? scalars(step + 1) : undefined;
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
       const [k, tt] = await mine;
-      const feeds: Record<string, TensorHandle> = { ...options.feeds, [options.names.input]: state.xin!, [options.names.timestep]: tt, k, p: state.history ?? state.x };
+      const feeds: Record<string, TensorHandle> = {
+        ...options.feeds,
+        [options.names.input]: state.xin!,
+        [options.names.timestep]: tt,
+        k,
+        p: state.history ?? state.x,
+      };
       // A step without fresh noise (cz = 0, e.g. DDIM's last) still feeds a noise-taking model something.
       if (noise) feeds.z = noise;
       else if (options.model.inputNames.includes('z')) feeds.z = state.x;
@@ -90,6 +107,12 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
     throw error;
   } finally {
     state.dispose();
-    if (ahead) void ahead.then((unused) => unused.forEach((t) => tensors.release(t)), () => undefined);
+    if (ahead)
+      void ahead.then(
+        (unused) => {
+          for (const t of unused) tensors.release(t);
+        },
+        () => undefined,
+      );
   }
 }

@@ -1,7 +1,7 @@
 import type { NodeContext, TensorHandle } from '@kinegraph/core/sdk';
 import type { SamplerName, StepCoefficients } from './coefficients.js';
-import { inputGraph, updateGraph } from './step-graphs.js';
 import { LoopState } from './loop-state.js';
+import { inputGraph, updateGraph } from './step-graphs.js';
 
 /**
  * How the model's input is made from the state x: conditioning channels appended on the channel axis, and
@@ -53,20 +53,28 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
   const input = options.input;
   const conditioning = input?.conditioning;
   // x itself is the input when there is nothing to append or stack: no graph needed.
-  const assemble = input && (conditioning !== undefined || input.duplicate) ? { conditioning: conditioning !== undefined, duplicate: input.duplicate } : undefined;
+  const assemble =
+    input && (conditioning !== undefined || input.duplicate)
+      ? { conditioning: conditioning !== undefined, duplicate: input.duplicate }
+      : undefined;
   const state = new LoopState(context, options.start, coefficients.length, options.onStep);
   const needsHistory = options.sampler === 'dpmpp-2m';
   try {
     if (assemble) {
       const graph = await tensors.loadModel(inputGraph(conditioning ? 2 : 1, assemble.duplicate).bytes);
-      state.xin = (await tensors.run(graph, conditioning ? { in0: state.x, in1: conditioning } : { in0: state.x })).out!;
+      state.xin = (await tensors.run(graph, conditioning ? { in0: state.x, in1: conditioning } : { in0: state.x }))
+        .out!;
     }
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;
       // Sent before the model call so its round trip to the worker overlaps the call (the worker queues it).
       // A failure of the model call leaves it to the node's scoped store, which frees what the node made.
-      const kSent = tensors.upload(Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma), [7], 'float32');
+      const kSent = tensors.upload(
+        Float32Array.of(options.guidance ?? 1, c.cx, c.cv, c.cz, c.cp, c.alpha, -c.sigma),
+        [7],
+        'float32',
+      );
       kSent.catch(() => undefined);
       const pred = await options.predict(state.xin ?? state.x, c.t, step);
       if (state.xin) tensors.release(state.xin);

@@ -20,7 +20,11 @@ export class LoopState {
   }
 
   /** After step `step`'s update: frees `used`, adopts `x_next`, `next_in` and `x0`, reports the step. */
-  async advance(step: number, out: Readonly<Record<string, TensorHandle>>, used: readonly (TensorHandle | undefined)[]): Promise<void> {
+  async advance(
+    step: number,
+    out: Readonly<Record<string, TensorHandle>>,
+    used: readonly (TensorHandle | undefined)[],
+  ): Promise<void> {
     const tensors = this.context.tensors;
     for (const handle of used) if (handle) tensors.release(handle);
     this.x = out.x_next!;

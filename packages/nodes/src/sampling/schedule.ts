@@ -16,8 +16,12 @@ export interface ScheduleSpec {
 /** alphas_cumprod[t] for t = 0..T-1 (float64). */
 export function alphasCumprod(spec: ScheduleSpec): Float64Array {
   const T = spec.num_train_timesteps;
-  const betas = spec.betas?.length === T ? Float64Array.from(spec.betas) : cosineBetas(T, spec.cosine_s ?? 0.008, spec.max_beta ?? 0.999);
-  if (spec.type !== 'cosine' && !spec.betas) throw new Error(`Unsupported noise schedule "${spec.type}": give its betas in the manifest.`);
+  const betas =
+    spec.betas?.length === T
+      ? Float64Array.from(spec.betas)
+      : cosineBetas(T, spec.cosine_s ?? 0.008, spec.max_beta ?? 0.999);
+  if (spec.type !== 'cosine' && !spec.betas)
+    throw new Error(`Unsupported noise schedule "${spec.type}": give its betas in the manifest.`);
   const out = new Float64Array(T);
   let product = 1;
   for (let i = 0; i < T; i++) {
@@ -43,7 +47,7 @@ export function timesteps(T: number, n: number): number[] {
   if (n < 1) throw new Error('steps must be at least 1');
   if (n === 1) return [T - 1];
   const out: number[] = [];
-  for (let i = 0; i < n; i++) out.push(roundHalfEven((T - 1) - ((T - 1) * i) / (n - 1)));
+  for (let i = 0; i < n; i++) out.push(roundHalfEven(T - 1 - ((T - 1) * i) / (n - 1)));
   return out;
 }
 

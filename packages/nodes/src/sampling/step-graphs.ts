@@ -1,4 +1,4 @@
-import { buildGraph, type BuiltGraph } from '@kinegraph/core/sdk';
+import { type BuiltGraph, buildGraph } from '@kinegraph/core/sdk';
 
 /**
  * The small ONNX graphs a sampling loop runs between model calls, built once per shape of problem and
@@ -34,7 +34,9 @@ export interface UpdateVariant {
  * Inputs: `pred`, `x`, [`z`], [`p`], [`c`], `k` = [scale, cx, cv, cz, cp, α, −σ] (float32 [7]).
  */
 export function updateGraph(variant: UpdateVariant): BuiltGraph {
-  const assemble = variant.assemble ? `-in${variant.assemble.conditioning ? 'c' : ''}${variant.assemble.duplicate ? 'x2' : ''}` : '';
+  const assemble = variant.assemble
+    ? `-in${variant.assemble.conditioning ? 'c' : ''}${variant.assemble.duplicate ? 'x2' : ''}`
+    : '';
   const key = `kinegraph-sampler-update-${variant.guided ? 'g' : 'u'}${variant.noise ? 'z' : ''}${variant.history ? 'p' : ''}${assemble}`;
   return cached(key, () =>
     buildGraph(key, (g) => {

@@ -2,8 +2,8 @@
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { type AnyNodeDefinition, type RunEvent, Runtime } from '@kinegraph/core';
 import { lastValueFrom, toArray } from 'rxjs';
-import { Runtime, type AnyNodeDefinition, type RunEvent } from '@kinegraph/core';
 
 export interface Captured {
   dims: number[];
@@ -27,10 +27,21 @@ const capture = {
     conditioning: { type: 'conditioning', optional: true },
   },
   outputs: {},
-  async run({ params, inputs, context }: { params: { part: string }; inputs: Record<string, Record<string, unknown> | undefined>; context: { nodeId: string; tensors: { read(h: unknown): Promise<unknown> } } }) {
+  async run({
+    params,
+    inputs,
+    context,
+  }: {
+    params: { part: string };
+    inputs: Record<string, Record<string, unknown> | undefined>;
+    context: { nodeId: string; tensors: { read(h: unknown): Promise<unknown> } };
+  }) {
     const value = inputs.video ?? inputs.image ?? inputs.embedding ?? inputs.conditioning;
     const handle = value?.[params.part] as { dims: number[] };
-    captured.set(context.nodeId, { dims: [...handle.dims], data: (await context.tensors.read(handle)) as Float32Array });
+    captured.set(context.nodeId, {
+      dims: [...handle.dims],
+      data: (await context.tensors.read(handle)) as Float32Array,
+    });
     return {};
   },
 } as unknown as AnyNodeDefinition;
@@ -42,25 +53,51 @@ const rectMask = {
   title: 'Rect mask',
   category: 'test',
   description: 'A rectangle mask.',
-  params: { type: 'object', properties: { x0: { type: 'integer', default: 8 }, y0: { type: 'integer', default: 8 }, x1: { type: 'integer', default: 24 }, y1: { type: 'integer', default: 24 } } },
+  params: {
+    type: 'object',
+    properties: {
+      x0: { type: 'integer', default: 8 },
+      y0: { type: 'integer', default: 8 },
+      x1: { type: 'integer', default: 24 },
+      y1: { type: 'integer', default: 24 },
+    },
+  },
   inputs: {},
   outputs: { mask: { type: 'mask' } },
-  async run({ params, context }: { params: Record<string, number>; context: { tensors: { upload(d: Float32Array, dims: number[]): Promise<unknown> } } }) {
+  async run({
+    params,
+    context,
+  }: {
+    params: Record<string, number>;
+    context: { tensors: { upload(d: Float32Array, dims: number[]): Promise<unknown> } };
+  }) {
     const [f, hh, ww] = [16, 32, 32];
     const data = new Float32Array(f * hh * ww);
-    for (let t = 0; t < f; t++) for (let y = params.y0!; y < params.y1!; y++) for (let x = params.x0!; x < params.x1!; x++) data[t * hh * ww + y * ww + x] = 1;
+    for (let t = 0; t < f; t++)
+      for (let y = params.y0!; y < params.y1!; y++)
+        for (let x = params.x0!; x < params.x1!; x++) data[t * hh * ww + y * ww + x] = 1;
     return { mask: { kind: 'mask', tensor: await context.tensors.upload(data, [1, 1, f, hh, ww]) } };
   },
 } as unknown as AnyNodeDefinition;
 
 export async function harness(nodes: AnyNodeDefinition[]) {
-  const runtime = await Runtime.create({ plugins: [{ name: 'under-test', nodes: [...nodes, capture, rectMask] }], cacheBudgetBytes: 0 });
+  const runtime = await Runtime.create({
+    plugins: [{ name: 'under-test', nodes: [...nodes, capture, rectMask] }],
+    cacheBudgetBytes: 0,
+  });
   const out = await mkdtemp(join(tmpdir(), 'kg-lumiere-'));
   return {
     runtime,
     out,
     async run(nodesOfWorkflow: Record<string, unknown>, options: { previews?: boolean } = {}): Promise<RunEvent[]> {
-      return lastValueFrom(runtime.run({ format: 'kinegraph/workflow@1', nodes: nodesOfWorkflow }, { outputFolder: out, allowedFolders: [out], ...options }).pipe(toArray()));
+      return lastValueFrom(
+        runtime
+          .run(
+            { format: 'kinegraph/workflow@1', nodes: nodesOfWorkflow },
+            { outputFolder: out, allowedFolders: [out], ...options },
+          )
+          .pipe(toArray()),
+      );
     },
     close: () => runtime.close(),
   };

@@ -2,8 +2,9 @@
  * Nodes that only tests use: a synthetic video/image source and a capture sink that reads a tensor into
  * JS so a test can look at what an I/O node produced.
  */
-import { Type, defineNode } from '@kinegraph/core/sdk';
+
 import type { AnyNodeDefinition, TensorHandle } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { framesToTensor } from '../media/frames.js';
 import { uploadOwned } from '../media/tensor-io.js';
 import { squareFrames } from './synthetic.js';
@@ -38,9 +39,12 @@ const syntheticVideo = defineNode({
     const one = framesToTensor(squareFrames(params.frames, params.width, params.height), params.width, params.height);
     const data = new Float32Array(one.data.length * params.batch);
     // Later batch items are darker copies, so a test can tell them apart.
-    for (let b = 0; b < params.batch; b++) data.set(b === 0 ? one.data : one.data.map((v) => (v + 1) * 0.5 - 1), b * one.data.length);
+    for (let b = 0; b < params.batch; b++)
+      data.set(b === 0 ? one.data : one.data.map((v) => (v + 1) * 0.5 - 1), b * one.data.length);
     const dims = [params.batch, ...one.dims.slice(1)];
-    return { video: { kind: 'video' as const, tensor: await uploadOwned(context.tensors, data, dims), fps: params.fps } };
+    return {
+      video: { kind: 'video' as const, tensor: await uploadOwned(context.tensors, data, dims), fps: params.fps },
+    };
   },
 });
 
@@ -50,11 +54,19 @@ const syntheticImage = defineNode({
   title: 'Synthetic image',
   category: 'test',
   description: 'Frame 0 of the synthetic video as an image [1, 3, H, W].',
-  params: Type.Object({ width: Type.Integer({ default: 32, minimum: 1 }), height: Type.Integer({ default: 32, minimum: 1 }) }),
+  params: Type.Object({
+    width: Type.Integer({ default: 32, minimum: 1 }),
+    height: Type.Integer({ default: 32, minimum: 1 }),
+  }),
   inputs: {},
   outputs: { image: { type: 'image' } },
   async run({ params, context }) {
-    const { data, dims } = framesToTensor(squareFrames(1, params.width, params.height), params.width, params.height, true);
+    const { data, dims } = framesToTensor(
+      squareFrames(1, params.width, params.height),
+      params.width,
+      params.height,
+      true,
+    );
     return { image: { kind: 'image' as const, tensor: await uploadOwned(context.tensors, data, dims) } };
   },
 });
@@ -78,7 +90,12 @@ const capture = defineNode({
     if (!value) throw new Error('capture: nothing connected');
     const tensor: TensorHandle = value.tensor;
     const data = (await context.tensors.read(tensor)) as Float32Array;
-    captured.set(params.key, { dims: tensor.dims, data, fps: 'fps' in value ? value.fps : undefined, kind: value.kind });
+    captured.set(params.key, {
+      dims: tensor.dims,
+      data,
+      fps: 'fps' in value ? value.fps : undefined,
+      kind: value.kind,
+    });
     return {};
   },
 });

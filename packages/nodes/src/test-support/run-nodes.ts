@@ -57,7 +57,10 @@ export function workflow(nodes: Record<string, unknown>): { format: string; node
 
 /** Creates a harness; call `close()` in `afterAll`. */
 export async function createHarness(nodes: readonly AnyNodeDefinition[]): Promise<NodeHarness> {
-  const runtime = await Runtime.create({ plugins: [{ name: 'test-io', nodes: [...nodes, ...probeNodes] }], threads: 1 });
+  const runtime = await Runtime.create({
+    plugins: [{ name: 'test-io', nodes: [...nodes, ...probeNodes] }],
+    threads: 1,
+  });
   const root = await mkdtemp(join(tmpdir(), 'kg-io-'));
   const inputs = join(root, 'inputs');
   const out = join(root, 'out');
@@ -73,11 +76,17 @@ export async function createHarness(nodes: readonly AnyNodeDefinition[]): Promis
       // Subscribed by hand: rxjs is core's dependency, not this package's.
       const events = await new Promise<AnyEvent[]>((resolve, reject) => {
         const seen: AnyEvent[] = [];
-        runtime.run(workflow(nodeMap), { outputFolder: out, allowedFolders: options.allowedFolders ?? [inputs], concurrency: 1 }).subscribe({
-          next: (event) => seen.push(event as unknown as AnyEvent),
-          error: reject,
-          complete: () => resolve(seen),
-        });
+        runtime
+          .run(workflow(nodeMap), {
+            outputFolder: out,
+            allowedFolders: options.allowedFolders ?? [inputs],
+            concurrency: 1,
+          })
+          .subscribe({
+            next: (event) => seen.push(event as unknown as AnyEvent),
+            error: reject,
+            complete: () => resolve(seen),
+          });
       });
       const end = events.at(-1)!;
       return {

@@ -24,8 +24,16 @@ declare module 'gifenc' {
 
   export interface Gifenc {
     GIFEncoder(options?: { auto?: boolean; initialCapacity?: number }): GifEncoderInstance;
-    quantize(rgba: Uint8Array | Uint8ClampedArray, maxColors: number, options?: { format?: 'rgb565' | 'rgb444' | 'rgba4444'; oneBitAlpha?: boolean | number }): GifPalette;
-    applyPalette(rgba: Uint8Array | Uint8ClampedArray, palette: GifPalette, format?: 'rgb565' | 'rgb444' | 'rgba4444'): Uint8Array;
+    quantize(
+      rgba: Uint8Array | Uint8ClampedArray,
+      maxColors: number,
+      options?: { format?: 'rgb565' | 'rgb444' | 'rgba4444'; oneBitAlpha?: boolean | number },
+    ): GifPalette;
+    applyPalette(
+      rgba: Uint8Array | Uint8ClampedArray,
+      palette: GifPalette,
+      format?: 'rgb565' | 'rgb444' | 'rgba4444',
+    ): Uint8Array;
   }
 
   const gifenc: Gifenc | Gifenc['GIFEncoder'];

@@ -10,9 +10,19 @@ import { resizeVideoNode } from './resize-video.node.js';
 import { saveImageNode } from './save-image.node.js';
 import { videoEncodeNode } from './video-encode.node.js';
 
-export { loadImageNode, loadMaskNode, loadVideoNode, maskFromColorNode, maskRectNode, previewVideoNode, resizeVideoNode, saveImageNode, videoEncodeNode };
-export { VIDEO_FORMATS } from './video-encode.node.js';
 export type { VideoFormat } from './video-encode.node.js';
+export { VIDEO_FORMATS } from './video-encode.node.js';
+export {
+  loadImageNode,
+  loadMaskNode,
+  loadVideoNode,
+  maskFromColorNode,
+  maskRectNode,
+  previewVideoNode,
+  resizeVideoNode,
+  saveImageNode,
+  videoEncodeNode,
+};
 
 /** Every I/O node definition, for the plugin's `nodes` list. */
 export const ioNodes: readonly AnyNodeDefinition[] = [

@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadImageFile } from '../../media/sources.js';
@@ -21,10 +21,27 @@ export const loadImageNode = defineNode({
   category: 'io/image',
   description: 'Reads a PNG or GIF (pure JS), or JPEG/WebP/BMP/TIFF (with ffmpeg), as an image, optionally resized.',
   params: Type.Object({
-    path: Type.String({ minLength: 1, default: 'image.png', description: 'Image file, relative to the workflow\u2019s folder or inputs/.' }),
-    width: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).' }),
-    height: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).' }),
-    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], { default: 'linear', description: 'Interpolation when resizing.' }),
+    path: Type.String({
+      minLength: 1,
+      default: 'image.png',
+      description: 'Image file, relative to the workflow\u2019s folder or inputs/.',
+    }),
+    width: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).',
+    }),
+    height: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).',
+    }),
+    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], {
+      default: 'linear',
+      description: 'Interpolation when resizing.',
+    }),
   }),
   inputs: {},
   outputs: { image: { type: 'image' } },
@@ -32,7 +49,11 @@ export const loadImageNode = defineNode({
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
       const picture = await loadImageFile(context.files, params.path, context.signal);
-      const uploaded = await uploadClip(context.tensors, { width: picture.width, height: picture.height, frames: [picture.data] }, true);
+      const uploaded = await uploadClip(
+        context.tensors,
+        { width: picture.width, height: picture.height, frames: [picture.data] },
+        true,
+      );
       const size = requestedSize(picture.height, picture.width, params.width, params.height);
       return { image: { kind: 'image' as const, tensor: await resizeOwned(context, uploaded, size, params.mode) } };
     });

@@ -1,14 +1,22 @@
 // LoadImage, LoadMask and SaveImage: decoding by content, resizing on the device, the sandbox, coded
 // errors for broken files, and re-running when the input file changes.
-import { mkdir, readFile, symlink, writeFile, utimes } from 'node:fs/promises';
+import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng, decodePng } from '../../media/png.js';
 import { readEmbeddedWorkflow } from '../../media/embedded-workflow.js';
 import { FFMPEG_ENV, ffmpegPath, runTool } from '../../media/ffmpeg-tool.js';
 import { fromByte } from '../../media/frames.js';
-import { BACKGROUND, SQUARE, captured, createHarness, squareFrame, writeSquareGif, writeSquarePng } from '../../test-support/index.js';
+import { decodePng, encodePng } from '../../media/png.js';
 import type { NodeHarness } from '../../test-support/index.js';
+import {
+  BACKGROUND,
+  captured,
+  createHarness,
+  SQUARE,
+  squareFrame,
+  writeSquareGif,
+  writeSquarePng,
+} from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
 let h: NodeHarness;
@@ -66,7 +74,9 @@ describe('LoadImage', () => {
 
   it('reads a JPEG through ffmpeg', async () => {
     const jpeg = join(h.inputs, 'photo.jpg');
-    await runTool(ffmpegPath(), ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=24x16', '-frames:v', '1', jpeg], { purpose: 'making a fixture' });
+    await runTool(ffmpegPath(), ['-v', 'error', '-f', 'lavfi', '-i', 'color=c=red:s=24x16', '-frames:v', '1', jpeg], {
+      purpose: 'making a fixture',
+    });
     const r = await h.run(load({ path: 'photo.jpg' }));
     expect(r.error).toBeUndefined();
     const out = captured.get('out')!;
@@ -152,11 +162,11 @@ describe('LoadMask', () => {
 
   it('uses alpha in auto mode when the image has transparency, binarizes, and repeats over frames', async () => {
     const data = new Uint8Array(4 * 4);
-    [0, 100, 200, 255].forEach((a, i) => data.set([255, 255, 255, a], i * 4));
+    for (const [i, a] of [0, 100, 200, 255].entries()) data.set([255, 255, 255, a], i * 4);
     await writeFile(join(h.inputs, 'alpha.png'), encodePng({ width: 4, height: 1, data }));
     await h.run(load({ path: 'alpha.png' }, 'kinegraph/load-mask', 'mask'));
     const soft = Array.from(captured.get('out')!.data);
-    soft.forEach((v, i) => expect(v).toBeCloseTo([0, 100, 200, 255][i]! / 255, 5));
+    for (const [i, v] of soft.entries()) expect(v).toBeCloseTo([0, 100, 200, 255][i]! / 255, 5);
     await h.run(load({ path: 'alpha.png', binarize: true, threshold: 0.5, frames: 3 }, 'kinegraph/load-mask', 'mask'));
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 1, 3, 1, 4]);
@@ -173,8 +183,18 @@ describe('SaveImage', () => {
   it('writes a PNG with the workflow in a text chunk, surviving non-Latin prompts', async () => {
     const nodes = {
       img: { type: 'test/synthetic-image', version: 1, params: { width: 16, height: 8 } },
-      save: { type: 'kinegraph/save-image', version: 1, params: { filenamePrefix: 'still' }, inputs: { image: { node: 'img', output: 'image' } } },
-      note: { type: 'test/capture', version: 1, params: { key: '\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05' }, inputs: { image: { node: 'img', output: 'image' } } },
+      save: {
+        type: 'kinegraph/save-image',
+        version: 1,
+        params: { filenamePrefix: 'still' },
+        inputs: { image: { node: 'img', output: 'image' } },
+      },
+      note: {
+        type: 'test/capture',
+        version: 1,
+        params: { key: '\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05' },
+        inputs: { image: { node: 'img', output: 'image' } },
+      },
     };
     const r = await h.run(nodes);
     expect(r.error).toBeUndefined();
@@ -183,7 +203,7 @@ describe('SaveImage', () => {
     expect([png.width, png.height]).toEqual([16, 8]);
     expect(Buffer.from(png.data).equals(Buffer.from(squareFrame(0, 16, 8).data))).toBe(true);
     const doc = (await readEmbeddedWorkflow(path)) as { nodes: Record<string, { params: { key?: string } }> };
-    expect(doc.nodes['note']!.params.key).toBe('\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05');
+    expect(doc.nodes.note!.params.key).toBe('\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05');
   });
 
   it('leaks no tensors', async () => {

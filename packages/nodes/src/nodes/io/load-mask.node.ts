@@ -1,24 +1,49 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
 import type { Static } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { withNodeId } from '../../media/errors.js';
-import type { LoadedImage } from '../../media/sources.js';
 import { requestedSize } from '../../media/sizes.js';
+import type { LoadedImage } from '../../media/sources.js';
 import { fileFingerprint, loadImageFile } from '../../media/sources.js';
 import { uploadOwned } from '../../media/tensor-io.js';
 import { resizeOwned } from './resize.js';
 
 const params = Type.Object({
-  path: Type.String({ minLength: 1, default: 'mask.png', description: 'Image file, relative to the workflow\u2019s folder or inputs/.' }),
+  path: Type.String({
+    minLength: 1,
+    default: 'mask.png',
+    description: 'Image file, relative to the workflow\u2019s folder or inputs/.',
+  }),
   channel: Type.Union([Type.Literal('auto'), Type.Literal('luminance'), Type.Literal('alpha')], {
     default: 'auto',
-    description: 'Which values make the mask: alpha, luminance (white = 1), or auto (alpha when the image has any transparency, else luminance).',
+    description:
+      'Which values make the mask: alpha, luminance (white = 1), or auto (alpha when the image has any transparency, else luminance).',
   }),
   binarize: Type.Boolean({ default: false, description: 'Turn the mask into 0/1 at the threshold.' }),
-  threshold: Type.Number({ default: 0.5, minimum: 0, maximum: 1, description: 'With binarize: values at or above it become 1.' }),
+  threshold: Type.Number({
+    default: 0.5,
+    minimum: 0,
+    maximum: 1,
+    description: 'With binarize: values at or above it become 1.',
+  }),
   invert: Type.Boolean({ default: false, description: 'Swap the region and the rest (1 − mask), applied last.' }),
-  width: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this width; 0 keeps it (or follows the aspect ratio).' }),
-  height: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this height; 0 keeps it (or follows the aspect ratio).' }),
-  frames: Type.Integer({ default: 0, minimum: 0, maximum: 10000, description: '0: a still mask [1, 1, H, W]; n: the same mask for n frames [1, 1, n, H, W].' }),
+  width: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 8192,
+    description: 'Resize to this width; 0 keeps it (or follows the aspect ratio).',
+  }),
+  height: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 8192,
+    description: 'Resize to this height; 0 keeps it (or follows the aspect ratio).',
+  }),
+  frames: Type.Integer({
+    default: 0,
+    minimum: 0,
+    maximum: 10000,
+    description: '0: a still mask [1, 1, H, W]; n: the same mask for n frames [1, 1, n, H, W].',
+  }),
 });
 
 /**
@@ -49,13 +74,21 @@ export const loadMaskNode = defineNode({
       const uploaded = await uploadOwned(context.tensors, values, dims);
       const [h, w] = requestedSize(height, width, p.width, p.height);
       const size = p.frames > 0 ? [p.frames, h, w] : [h, w];
-      return { mask: { kind: 'mask' as const, tensor: await resizeOwned(context, uploaded, size, p.binarize ? 'nearest' : 'linear') } };
+      return {
+        mask: {
+          kind: 'mask' as const,
+          tensor: await resizeOwned(context, uploaded, size, p.binarize ? 'nearest' : 'linear'),
+        },
+      };
     });
   },
 });
 
 /** Per-pixel mask values from an RGBA picture, as the params ask. */
-export function maskValues(picture: LoadedImage, p: Pick<Static<typeof params>, 'channel' | 'binarize' | 'threshold' | 'invert'>): Float32Array {
+export function maskValues(
+  picture: LoadedImage,
+  p: Pick<Static<typeof params>, 'channel' | 'binarize' | 'threshold' | 'invert'>,
+): Float32Array {
   const { data } = picture;
   const count = picture.width * picture.height;
   let useAlpha = p.channel === 'alpha';
@@ -65,7 +98,9 @@ export function maskValues(picture: LoadedImage, p: Pick<Static<typeof params>, 
   const out = new Float32Array(count);
   for (let i = 0; i < count; i++) {
     // Rec. 709 luma in integer weights, so white is exactly 1 and black exactly 0.
-    let v = useAlpha ? data[i * 4 + 3]! / 255 : (2126 * data[i * 4]! + 7152 * data[i * 4 + 1]! + 722 * data[i * 4 + 2]!) / 2_550_000;
+    let v = useAlpha
+      ? data[i * 4 + 3]! / 255
+      : (2126 * data[i * 4]! + 7152 * data[i * 4 + 1]! + 722 * data[i * 4 + 2]!) / 2_550_000;
     if (p.binarize) v = v >= p.threshold ? 1 : 0;
     out[i] = p.invert ? 1 - v : v;
   }

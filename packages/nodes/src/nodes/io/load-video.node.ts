@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadVideoFile } from '../../media/sources.js';
@@ -20,23 +20,60 @@ export const loadVideoNode = defineNode({
   category: 'io/video',
   description: 'Reads a video (MP4/WebM/... via ffmpeg; GIF and PNG frames without it) as a video tensor with its fps.',
   params: Type.Object({
-    path: Type.String({ minLength: 1, default: 'video.mp4', description: 'Video file, GIF, PNG-frame folder or first PNG of a sequence, relative to the workflow\u2019s folder or inputs/.' }),
-    maxFrames: Type.Integer({ default: 80, minimum: 0, maximum: 10000, description: 'Keep at most this many frames (after frameStep); 0 keeps all.' }),
-    frameStep: Type.Integer({ default: 1, minimum: 1, maximum: 1000, description: 'Keep every n-th frame; the frame rate is divided by n.' }),
-    width: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).' }),
-    height: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).' }),
-    fallbackFps: Type.Number({ default: 24, exclusiveMinimum: 0, maximum: 240, description: 'Frame rate for PNG frames that do not record one.' }),
+    path: Type.String({
+      minLength: 1,
+      default: 'video.mp4',
+      description:
+        'Video file, GIF, PNG-frame folder or first PNG of a sequence, relative to the workflow\u2019s folder or inputs/.',
+    }),
+    maxFrames: Type.Integer({
+      default: 80,
+      minimum: 0,
+      maximum: 10000,
+      description: 'Keep at most this many frames (after frameStep); 0 keeps all.',
+    }),
+    frameStep: Type.Integer({
+      default: 1,
+      minimum: 1,
+      maximum: 1000,
+      description: 'Keep every n-th frame; the frame rate is divided by n.',
+    }),
+    width: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).',
+    }),
+    height: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).',
+    }),
+    fallbackFps: Type.Number({
+      default: 24,
+      exclusiveMinimum: 0,
+      maximum: 240,
+      description: 'Frame rate for PNG frames that do not record one.',
+    }),
   }),
   inputs: {},
   outputs: { video: { type: 'video' } },
   fingerprint: (params, { files }) => fileFingerprint(files, params.path),
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
-      const clip = await loadVideoFile(context.files, params.path, { maxFrames: params.maxFrames, step: params.frameStep, fallbackFps: params.fallbackFps, signal: context.signal });
+      const clip = await loadVideoFile(context.files, params.path, {
+        maxFrames: params.maxFrames,
+        step: params.frameStep,
+        fallbackFps: params.fallbackFps,
+        signal: context.signal,
+      });
       context.throwIfCancelled();
       const uploaded = await uploadClip(context.tensors, clip);
       const size = requestedSize(clip.height, clip.width, params.width, params.height);
-      return { video: { kind: 'video' as const, tensor: await resizeOwned(context, uploaded, size, 'linear'), fps: clip.fps } };
+      return {
+        video: { kind: 'video' as const, tensor: await resizeOwned(context, uploaded, size, 'linear'), fps: clip.fps },
+      };
     });
   },
 });

@@ -3,11 +3,18 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng } from '../../media/png.js';
 import { FFMPEG_ENV } from '../../media/ffmpeg-tool.js';
 import { framesToTensor } from '../../media/frames.js';
-import { captured, createHarness, squareFrame, squareFrames, writeSquareGif, writeSquareMp4 } from '../../test-support/index.js';
+import { encodePng } from '../../media/png.js';
 import type { NodeHarness } from '../../test-support/index.js';
+import {
+  captured,
+  createHarness,
+  squareFrame,
+  squareFrames,
+  writeSquareGif,
+  writeSquareMp4,
+} from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
 let h: NodeHarness;
@@ -17,8 +24,13 @@ beforeAll(async () => {
   await writeSquareMp4(h.inputs, 'clip.mp4', 8, 32, 32, 10);
   await mkdir(join(h.inputs, 'frames'));
   // Out of lexical order on purpose: 10 must come after 9.
-  for (let f = 0; f < 11; f++) await writeFile(join(h.inputs, 'frames', `f${f}.png`), encodePng(squareFrame(f, 16, 16), f === 0 ? { 'kinegraph-fps': '12' } : undefined));
-  for (let f = 0; f < 5; f++) await writeFile(join(h.inputs, `seq_${String(f).padStart(4, '0')}.png`), encodePng(squareFrame(f, 16, 16)));
+  for (let f = 0; f < 11; f++)
+    await writeFile(
+      join(h.inputs, 'frames', `f${f}.png`),
+      encodePng(squareFrame(f, 16, 16), f === 0 ? { 'kinegraph-fps': '12' } : undefined),
+    );
+  for (let f = 0; f < 5; f++)
+    await writeFile(join(h.inputs, `seq_${String(f).padStart(4, '0')}.png`), encodePng(squareFrame(f, 16, 16)));
 });
 afterAll(async () => {
   await h?.close();

@@ -1,5 +1,5 @@
-import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
 import type { BuiltGraph, TensorHandle } from '@kinegraph/core/sdk';
+import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /** `#rrggbb` (case-insensitive). */
 const HEX_COLOR = '^#[0-9A-Fa-f]{6}$';
@@ -48,8 +48,18 @@ export const maskFromColorNode = defineNode({
   description: 'Marks the pixels of a video or image close to a colour (e.g. a green screen), computed on the device.',
   params: Type.Object({
     color: Type.String({ default: '#00ff00', pattern: HEX_COLOR, description: 'Target colour as #rrggbb.' }),
-    tolerance: Type.Number({ default: 0.1, minimum: 0, maximum: 1, description: 'Largest per-channel difference (0–1) still counted as the colour.' }),
-    softness: Type.Number({ default: 0, minimum: 0, maximum: 1, description: 'Width (0–1 colour units) of a soft falloff beyond the tolerance; 0 is a hard edge.' }),
+    tolerance: Type.Number({
+      default: 0.1,
+      minimum: 0,
+      maximum: 1,
+      description: 'Largest per-channel difference (0–1) still counted as the colour.',
+    }),
+    softness: Type.Number({
+      default: 0,
+      minimum: 0,
+      maximum: 1,
+      description: 'Width (0–1 colour units) of a soft falloff beyond the tolerance; 0 is a hard edge.',
+    }),
     invert: Type.Boolean({ default: false, description: 'Mark everything except the colour.' }),
   }),
   inputs: {
@@ -60,7 +70,10 @@ export const maskFromColorNode = defineNode({
   async run({ params, inputs, context }) {
     const source = inputs.video?.tensor ?? inputs.image?.tensor;
     if (!source) {
-      throw new KinegraphError('INVALID_INPUT', 'Mask From Color needs a video or an image.', { nodeId: context.nodeId, hint: 'Connect the `video` or the `image` input.' });
+      throw new KinegraphError('INVALID_INPUT', 'Mask From Color needs a video or an image.', {
+        nodeId: context.nodeId,
+        hint: 'Connect the `video` or the `image` input.',
+      });
     }
     const rank = source.dims.length;
     const rgb = hexToSigned(params.color);
@@ -76,8 +89,13 @@ export const maskFromColorNode = defineNode({
         context.tensors.upload(Float32Array.of(params.invert ? 1 : 0), []),
       ]);
       feeds.push(target, tolerance, sharpness, invert);
-      const out = await context.tensors.run(model, { x: source, target, tolerance, sharpness, invert }, undefined, context.signal);
-      return { mask: { kind: 'mask' as const, tensor: out['y']! } };
+      const out = await context.tensors.run(
+        model,
+        { x: source, target, tolerance, sharpness, invert },
+        undefined,
+        context.signal,
+      );
+      return { mask: { kind: 'mask' as const, tensor: out.y! } };
     } finally {
       for (const h of feeds) context.tensors.release(h);
     }

@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { uploadOwned } from '../../media/tensor-io.js';
 import { resizeOwned } from './resize.js';
 
@@ -16,31 +16,74 @@ export const maskRectNode = defineNode({
   version: 1,
   title: 'Mask Rect',
   category: 'io/mask',
-  description: 'A rectangular mask in relative coordinates, with feathering and invert; sized like a connected video or by params.',
+  description:
+    'A rectangular mask in relative coordinates, with feathering and invert; sized like a connected video or by params.',
   params: Type.Object({
     x: Type.Number({ default: 0.25, minimum: 0, maximum: 1, description: 'Left edge, as a fraction of the width.' }),
     y: Type.Number({ default: 0.25, minimum: 0, maximum: 1, description: 'Top edge, as a fraction of the height.' }),
-    width: Type.Number({ default: 0.5, minimum: 0, maximum: 1, description: 'Width, as a fraction of the frame width.' }),
-    height: Type.Number({ default: 0.5, minimum: 0, maximum: 1, description: 'Height, as a fraction of the frame height.' }),
-    feather: Type.Number({ default: 0, minimum: 0, maximum: 1024, description: 'Soft edge width in pixels, inside the rectangle.' }),
+    width: Type.Number({
+      default: 0.5,
+      minimum: 0,
+      maximum: 1,
+      description: 'Width, as a fraction of the frame width.',
+    }),
+    height: Type.Number({
+      default: 0.5,
+      minimum: 0,
+      maximum: 1,
+      description: 'Height, as a fraction of the frame height.',
+    }),
+    feather: Type.Number({
+      default: 0,
+      minimum: 0,
+      maximum: 1024,
+      description: 'Soft edge width in pixels, inside the rectangle.',
+    }),
     invert: Type.Boolean({ default: false, description: 'Mark everything outside the rectangle instead.' }),
-    frames: Type.Integer({ default: 16, minimum: 1, maximum: 10000, description: 'Frames when no video is connected.' }),
-    maskWidth: Type.Integer({ default: 128, minimum: 1, maximum: 8192, description: 'Width in pixels when no video is connected.' }),
-    maskHeight: Type.Integer({ default: 128, minimum: 1, maximum: 8192, description: 'Height in pixels when no video is connected.' }),
+    frames: Type.Integer({
+      default: 16,
+      minimum: 1,
+      maximum: 10000,
+      description: 'Frames when no video is connected.',
+    }),
+    maskWidth: Type.Integer({
+      default: 128,
+      minimum: 1,
+      maximum: 8192,
+      description: 'Width in pixels when no video is connected.',
+    }),
+    maskHeight: Type.Integer({
+      default: 128,
+      minimum: 1,
+      maximum: 8192,
+      description: 'Height in pixels when no video is connected.',
+    }),
   }),
-  inputs: { video: { type: 'video', optional: true, description: 'Size the mask like this video (only its shape is used).' } },
+  inputs: {
+    video: { type: 'video', optional: true, description: 'Size the mask like this video (only its shape is used).' },
+  },
   outputs: { mask: { type: 'mask' } },
   async run({ params, inputs, context }) {
     const d = inputs.video?.tensor.dims;
-    const [batch, frames, h, w] = d && d.length === 5 ? [d[0]!, d[2]!, d[3]!, d[4]!] : [1, params.frames, params.maskHeight, params.maskWidth];
+    const [batch, frames, h, w] =
+      d && d.length === 5 ? [d[0]!, d[2]!, d[3]!, d[4]!] : [1, params.frames, params.maskHeight, params.maskWidth];
     const plane = rectPlane(w, h, params);
     const uploaded = await uploadOwned(context.tensors, plane, [1, 1, 1, h, w]);
-    return { mask: { kind: 'mask' as const, tensor: await resizeOwned(context, uploaded, [batch, 1, frames, h, w], 'nearest') } };
+    return {
+      mask: {
+        kind: 'mask' as const,
+        tensor: await resizeOwned(context, uploaded, [batch, 1, frames, h, w], 'nearest'),
+      },
+    };
   },
 });
 
 /** One H×W plane of the rectangle mask (row-major), as {@link maskRectNode} documents. */
-export function rectPlane(w: number, h: number, r: { x: number; y: number; width: number; height: number; feather: number; invert: boolean }): Float32Array {
+export function rectPlane(
+  w: number,
+  h: number,
+  r: { x: number; y: number; width: number; height: number; feather: number; invert: boolean },
+): Float32Array {
   const left = r.x * w;
   const right = Math.min(1, r.x + r.width) * w;
   const top = r.y * h;

@@ -1,10 +1,10 @@
 // MaskRect geometry, MaskFromColor on the device, ResizeVideo dims and values, PreviewVideo's event.
 import { readdir } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeGif } from '../../media/gif.js';
 import { framesToTensor } from '../../media/frames.js';
-import { captured, createHarness, squareFrames, squareOrigin } from '../../test-support/index.js';
+import { decodeGif } from '../../media/gif.js';
 import type { NodeHarness } from '../../test-support/index.js';
+import { captured, createHarness, squareFrames, squareOrigin } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 import { rectPlane } from './mask-rect.node.js';
 
@@ -16,8 +16,17 @@ afterAll(async () => {
   await h?.close();
 });
 
-const src = (params: Record<string, unknown> = {}) => ({ type: 'test/synthetic-video', version: 1, params: { frames: 4, width: 32, height: 32, fps: 10, ...params } });
-const cap = (node: string, port: string, key = 'out') => ({ type: 'test/capture', version: 1, params: { key }, inputs: { [port]: { node, output: port } } });
+const src = (params: Record<string, unknown> = {}) => ({
+  type: 'test/synthetic-video',
+  version: 1,
+  params: { frames: 4, width: 32, height: 32, fps: 10, ...params },
+});
+const cap = (node: string, port: string, key = 'out') => ({
+  type: 'test/capture',
+  version: 1,
+  params: { key },
+  inputs: { [port]: { node, output: port } },
+});
 
 async function run(nodes: Record<string, unknown>) {
   const r = await h.run(nodes);
@@ -27,7 +36,14 @@ async function run(nodes: Record<string, unknown>) {
 
 describe('MaskRect', () => {
   it('marks exactly the pixels whose centres are inside, for every frame', async () => {
-    await run({ m: { type: 'kinegraph/mask-rect', version: 1, params: { x: 0.25, y: 0.5, width: 0.5, height: 0.25, frames: 3, maskWidth: 16, maskHeight: 8 } }, c: cap('m', 'mask') });
+    await run({
+      m: {
+        type: 'kinegraph/mask-rect',
+        version: 1,
+        params: { x: 0.25, y: 0.5, width: 0.5, height: 0.25, frames: 3, maskWidth: 16, maskHeight: 8 },
+      },
+      c: cap('m', 'mask'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 1, 3, 8, 16]);
     for (let f = 0; f < 3; f++) {
@@ -41,7 +57,16 @@ describe('MaskRect', () => {
   });
 
   it('takes batch, frames and size from a connected video, and inverts', async () => {
-    await run({ v: src({ batch: 2, frames: 5, width: 20, height: 10 }), m: { type: 'kinegraph/mask-rect', version: 1, params: { x: 0, y: 0, width: 0.5, height: 1, invert: true }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('m', 'mask') });
+    await run({
+      v: src({ batch: 2, frames: 5, width: 20, height: 10 }),
+      m: {
+        type: 'kinegraph/mask-rect',
+        version: 1,
+        params: { x: 0, y: 0, width: 0.5, height: 1, invert: true },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('m', 'mask'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([2, 1, 5, 10, 20]);
     expect(out.data[0]).toBe(0);
@@ -61,7 +86,16 @@ describe('MaskRect', () => {
 
 describe('MaskFromColor', () => {
   it('finds the moving square by its colour, on every frame, and inverts', async () => {
-    await run({ v: src(), m: { type: 'kinegraph/mask-from-color', version: 1, params: { color: '#F04020', tolerance: 0.05 }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('m', 'mask') });
+    await run({
+      v: src(),
+      m: {
+        type: 'kinegraph/mask-from-color',
+        version: 1,
+        params: { color: '#F04020', tolerance: 0.05 },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('m', 'mask'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 1, 4, 32, 32]);
     for (let f = 0; f < 4; f++) {
@@ -71,7 +105,16 @@ describe('MaskFromColor', () => {
       expect(count).toBe(size * size);
       expect(out.data[f * 1024 + (y + 1) * 32 + x + 1]).toBe(1);
     }
-    await run({ v: src(), m: { type: 'kinegraph/mask-from-color', version: 1, params: { color: '#f04020', tolerance: 0.05, invert: true }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('m', 'mask') });
+    await run({
+      v: src(),
+      m: {
+        type: 'kinegraph/mask-from-color',
+        version: 1,
+        params: { color: '#f04020', tolerance: 0.05, invert: true },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('m', 'mask'),
+    });
     const inv = captured.get('out')!;
     const { size } = squareOrigin(0, 32, 32);
     expect(inv.data.subarray(0, 1024).reduce((a, b) => a + b, 0)).toBe(1024 - size * size);
@@ -79,7 +122,16 @@ describe('MaskFromColor', () => {
 
   it('ramps with softness and keys images too', async () => {
     // Background (32, 48, 160) is 208/255 ≈ 0.816 from the square colour on red: tolerance 0.7 + softness 0.2 puts it mid-ramp.
-    await run({ i: { type: 'test/synthetic-image', version: 1, params: {} }, m: { type: 'kinegraph/mask-from-color', version: 1, params: { color: '#f04020', tolerance: 0.7, softness: 0.2 }, inputs: { image: { node: 'i', output: 'image' } } }, c: cap('m', 'mask') });
+    await run({
+      i: { type: 'test/synthetic-image', version: 1, params: {} },
+      m: {
+        type: 'kinegraph/mask-from-color',
+        version: 1,
+        params: { color: '#f04020', tolerance: 0.7, softness: 0.2 },
+        inputs: { image: { node: 'i', output: 'image' } },
+      },
+      c: cap('m', 'mask'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 1, 32, 32]);
     expect(out.data[0]).toBe(1);
@@ -94,22 +146,51 @@ describe('MaskFromColor', () => {
 
 describe('ResizeVideo', () => {
   it('resizes width/height with nearest exactly, keeping fps', async () => {
-    await run({ v: src({ frames: 2, width: 8, height: 8 }), r: { type: 'kinegraph/resize-video', version: 1, params: { width: 16, height: 4, mode: 'nearest' }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('r', 'video') });
+    await run({
+      v: src({ frames: 2, width: 8, height: 8 }),
+      r: {
+        type: 'kinegraph/resize-video',
+        version: 1,
+        params: { width: 16, height: 4, mode: 'nearest' },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('r', 'video'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 3, 2, 4, 16]);
     expect(out.fps).toBe(10);
     const orig = framesToTensor(squareFrames(2, 8, 8), 8, 8).data;
     // Output (y, x) samples input (2y, x/2) with half-pixel nearest (rounding half down).
-    for (let y = 0; y < 4; y++) for (let x = 0; x < 16; x++) expect(out.data[y * 16 + x]).toBe(orig[Math.floor((y + 0.5) * 2 - 0.5 + 0.0001) * 8 + Math.floor(x / 2)]);
+    for (let y = 0; y < 4; y++)
+      for (let x = 0; x < 16; x++)
+        expect(out.data[y * 16 + x]).toBe(orig[Math.floor((y + 0.5) * 2 - 0.5 + 0.0001) * 8 + Math.floor(x / 2)]);
   });
 
   it('resizes frames too (linear), scaling fps to keep the duration, and passes a no-op through', async () => {
-    await run({ v: src({ frames: 4, width: 8, height: 8 }), r: { type: 'kinegraph/resize-video', version: 1, params: { width: 8, height: 0, frames: 8 }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('r', 'video') });
+    await run({
+      v: src({ frames: 4, width: 8, height: 8 }),
+      r: {
+        type: 'kinegraph/resize-video',
+        version: 1,
+        params: { width: 8, height: 0, frames: 8 },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('r', 'video'),
+    });
     const out = captured.get('out')!;
     expect(out.dims).toEqual([1, 3, 8, 8, 8]);
     expect(out.fps).toBe(20);
     for (const v of out.data) expect(Math.abs(v)).toBeLessThanOrEqual(1 + 1e-6);
-    const r = await run({ v: src({ frames: 4, width: 8, height: 8 }), r: { type: 'kinegraph/resize-video', version: 1, params: { width: 0, height: 0 }, inputs: { video: { node: 'v', output: 'video' } } }, c: cap('r', 'video') });
+    const r = await run({
+      v: src({ frames: 4, width: 8, height: 8 }),
+      r: {
+        type: 'kinegraph/resize-video',
+        version: 1,
+        params: { width: 0, height: 0 },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+      c: cap('r', 'video'),
+    });
     expect(r.error).toBeUndefined();
     expect(captured.get('out')!.data).toEqual(framesToTensor(squareFrames(4, 8, 8), 8, 8).data);
   });
@@ -118,7 +199,15 @@ describe('ResizeVideo', () => {
 describe('PreviewVideo', () => {
   it('emits one animated GIF preview, downsized, and writes nothing', async () => {
     const before = await readdir(h.out);
-    const r = await run({ v: src({ frames: 6, width: 64, height: 32 }), p: { type: 'kinegraph/preview-video', version: 1, params: { maxSize: 32 }, inputs: { video: { node: 'v', output: 'video' } } } });
+    const r = await run({
+      v: src({ frames: 6, width: 64, height: 32 }),
+      p: {
+        type: 'kinegraph/preview-video',
+        version: 1,
+        params: { maxSize: 32 },
+        inputs: { video: { node: 'v', output: 'video' } },
+      },
+    });
     const previews = r.events.filter((e) => e.type === 'node:progress' && e.nodeId === 'p' && e.preview);
     expect(previews).toHaveLength(1);
     const preview = previews[0]!.preview!;

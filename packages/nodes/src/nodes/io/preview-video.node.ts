@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
 import { makePreview } from '../../media/preview.js';
 
@@ -17,8 +17,18 @@ export const previewVideoNode = defineNode({
   category: 'io/video',
   description: 'Shows a video in the editor as an animated GIF preview; writes no file.',
   params: Type.Object({
-    maxSize: Type.Integer({ default: 256, minimum: 16, maximum: 1024, description: 'Longest side of the preview in pixels (never upscaled).' }),
-    fps: Type.Number({ default: 0, minimum: 0, maximum: 60, description: 'Preview frame rate; 0 uses the video\u2019s.' }),
+    maxSize: Type.Integer({
+      default: 256,
+      minimum: 16,
+      maximum: 1024,
+      description: 'Longest side of the preview in pixels (never upscaled).',
+    }),
+    fps: Type.Number({
+      default: 0,
+      minimum: 0,
+      maximum: 60,
+      description: 'Preview frame rate; 0 uses the video\u2019s.',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: {},
@@ -26,10 +36,19 @@ export const previewVideoNode = defineNode({
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
-      throw mediaError('INVALID_INPUT', `Preview Video needs a video tensor [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`, 'Connect a video output.', context.nodeId);
+      throw mediaError(
+        'INVALID_INPUT',
+        `Preview Video needs a video tensor [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        'Connect a video output.',
+        context.nodeId,
+      );
     }
     if (!context.previews) return {}; // a host that shows no previews (the CLI): nothing to make
-    const preview = await makePreview(context, tensor, { format: 'gif', maxSize: params.maxSize, fps: params.fps > 0 ? params.fps : fps });
+    const preview = await makePreview(context, tensor, {
+      format: 'gif',
+      maxSize: params.maxSize,
+      fps: params.fps > 0 ? params.fps : fps,
+    });
     context.progress(1, { preview });
     return {};
   },

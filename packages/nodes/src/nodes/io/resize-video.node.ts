@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 
@@ -17,17 +17,35 @@ export const resizeVideoNode = defineNode({
   category: 'io/video',
   description: 'Resizes a video\u2019s width/height (and optionally frame count) on the device, nearest or linear.',
   params: Type.Object({
-    width: Type.Integer({ default: 128, minimum: 0, maximum: 8192, description: 'New width; 0 keeps it (or follows the aspect ratio when height is set).' }),
-    height: Type.Integer({ default: 128, minimum: 0, maximum: 8192, description: 'New height; 0 keeps it (or follows the aspect ratio when width is set).' }),
+    width: Type.Integer({
+      default: 128,
+      minimum: 0,
+      maximum: 8192,
+      description: 'New width; 0 keeps it (or follows the aspect ratio when height is set).',
+    }),
+    height: Type.Integer({
+      default: 128,
+      minimum: 0,
+      maximum: 8192,
+      description: 'New height; 0 keeps it (or follows the aspect ratio when width is set).',
+    }),
     frames: Type.Integer({ default: 0, minimum: 0, maximum: 10000, description: 'New frame count; 0 keeps it.' }),
-    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], { default: 'linear', description: 'Interpolation: linear (smooth) or nearest (blocky, exact values).' }),
+    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], {
+      default: 'linear',
+      description: 'Interpolation: linear (smooth) or nearest (blocky, exact values).',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5) {
-      throw mediaError('INVALID_INPUT', `Resize Video needs a video tensor [B, C, F, H, W]; got [${tensor.dims.join(', ')}].`, 'Connect a video output.', context.nodeId);
+      throw mediaError(
+        'INVALID_INPUT',
+        `Resize Video needs a video tensor [B, C, F, H, W]; got [${tensor.dims.join(', ')}].`,
+        'Connect a video output.',
+        context.nodeId,
+      );
     }
     const [, , f, h, w] = tensor.dims as [number, number, number, number, number];
     const [nh, nw] = requestedSize(h, w, params.width, params.height);

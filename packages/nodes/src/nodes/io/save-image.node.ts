@@ -1,7 +1,7 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
 import { tensorToFrames } from '../../media/frames.js';
-import { SAFE_PREFIX_PATTERN, nextOutputStem } from '../../media/output-names.js';
+import { nextOutputStem, SAFE_PREFIX_PATTERN } from '../../media/output-names.js';
 import { encodePng } from '../../media/png.js';
 import { readFloat32 } from '../../media/tensor-io.js';
 import { WORKFLOW_KEY, workflowToAscii } from '../../media/workflow-text.js';
@@ -21,8 +21,15 @@ export const saveImageNode = defineNode({
   category: 'io/image',
   description: 'Saves an image as PNG with the workflow embedded in a text chunk.',
   params: Type.Object({
-    filenamePrefix: Type.String({ default: 'kinegraph', pattern: SAFE_PREFIX_PATTERN, description: 'Start of the file name: letters, digits, ".", "_", "-".' }),
-    embedWorkflow: Type.Boolean({ default: true, description: 'Store the workflow in the PNG so it can be loaded back from the image.' }),
+    filenamePrefix: Type.String({
+      default: 'kinegraph',
+      pattern: SAFE_PREFIX_PATTERN,
+      description: 'Start of the file name: letters, digits, ".", "_", "-".',
+    }),
+    embedWorkflow: Type.Boolean({
+      default: true,
+      description: 'Store the workflow in the PNG so it can be loaded back from the image.',
+    }),
   }),
   inputs: { image: { type: 'image' } },
   outputs: { path: { type: 'text', description: 'The written PNG (the first one for a batch).' } },
@@ -31,7 +38,12 @@ export const saveImageNode = defineNode({
   async run({ params, inputs, context }) {
     const { dims } = inputs.image.tensor;
     if (dims.length !== 4 || dims[1] !== 3) {
-      throw mediaError('INVALID_INPUT', `Save Image needs an image tensor [B, 3, H, W]; got [${dims.join(', ')}].`, 'Connect an image output; save videos with Video Encode.', context.nodeId);
+      throw mediaError(
+        'INVALID_INPUT',
+        `Save Image needs an image tensor [B, 3, H, W]; got [${dims.join(', ')}].`,
+        'Connect an image output; save videos with Video Encode.',
+        context.nodeId,
+      );
     }
     const text = params.embedWorkflow ? { [WORKFLOW_KEY]: workflowToAscii(context.workflow) } : undefined;
     const data = await readFloat32(context.tensors, inputs.image.tensor);

@@ -1,17 +1,17 @@
-import { KinegraphError, Type, defineNode } from '@kinegraph/core/sdk';
 import type { FileAccess, NodeContext } from '@kinegraph/core/sdk';
-import { DEFAULT_CRF, MAX_CRF, encodeVideoFile } from '../../media/ffmpeg-video.js';
-import type { FfmpegFormat } from '../../media/ffmpeg-video.js';
+import { defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
 import { ffmpegPath } from '../../media/ffmpeg-tool.js';
-import { tensorToFrames, videoDims } from '../../media/frames.js';
+import type { FfmpegFormat } from '../../media/ffmpeg-video.js';
+import { DEFAULT_CRF, encodeVideoFile, MAX_CRF } from '../../media/ffmpeg-video.js';
 import type { RgbaClip } from '../../media/frames.js';
+import { tensorToFrames, videoDims } from '../../media/frames.js';
 import { encodeGif } from '../../media/gif.js';
+import { nextOutputStem, SAFE_PREFIX_PATTERN } from '../../media/output-names.js';
 import { encodePng } from '../../media/png.js';
-import { PNG_FPS_KEY } from '../../media/sources.js';
-import { SAFE_PREFIX_PATTERN, nextOutputStem } from '../../media/output-names.js';
-import { readFloat32 } from '../../media/tensor-io.js';
 import { requestedSize } from '../../media/sizes.js';
+import { PNG_FPS_KEY } from '../../media/sources.js';
+import { readFloat32 } from '../../media/tensor-io.js';
 import { WORKFLOW_KEY, workflowToAscii } from '../../media/workflow-text.js';
 
 /** Formats VideoEncode writes. */
@@ -43,16 +43,54 @@ export const videoEncodeNode = defineNode({
   version: 1,
   title: 'Video Encode',
   category: 'io/video',
-  description: 'Saves a video as MP4 (H.264), WebM (VP9), GIF or PNG frames, with the workflow embedded in the file. MP4/WebM need ffmpeg; GIF and PNG do not.',
+  description:
+    'Saves a video as MP4 (H.264), WebM (VP9), GIF or PNG frames, with the workflow embedded in the file. MP4/WebM need ffmpeg; GIF and PNG do not.',
   params: Type.Object({
-    format: Type.Union(VIDEO_FORMATS.map((f) => Type.Literal(f)), { default: 'mp4', description: 'mp4 (H.264) and webm (VP9) need ffmpeg; gif and png (one file per frame) do not.' }),
-    filenamePrefix: Type.String({ default: 'kinegraph', pattern: SAFE_PREFIX_PATTERN, description: 'Start of the file name: letters, digits, ".", "_", "-".' }),
-    fps: Type.Number({ default: 0, minimum: 0, maximum: 240, description: 'Frames per second; 0 uses the video\u2019s own.' }),
-    embedWorkflow: Type.Boolean({ default: true, description: 'Store the workflow in the file\u2019s metadata so it can be loaded back from the video.' }),
-    crf: Type.Integer({ default: -1, minimum: -1, maximum: 63, description: 'MP4/WebM quality (constant rate factor, lower is better): -1 uses the format default (H.264 20, VP9 32); H.264 allows 0–51, VP9 0–63.' }),
-    width: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Width of the saved video; 0 keeps it (or follows the aspect ratio when height is set).' }),
-    height: Type.Integer({ default: 0, minimum: 0, maximum: 8192, description: 'Height of the saved video; 0 keeps it (or follows the aspect ratio when width is set).' }),
-    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], { default: 'linear', description: 'Interpolation when width/height resize: linear (smooth) or nearest (blocky, exact values).' }),
+    format: Type.Union(
+      VIDEO_FORMATS.map((f) => Type.Literal(f)),
+      {
+        default: 'mp4',
+        description: 'mp4 (H.264) and webm (VP9) need ffmpeg; gif and png (one file per frame) do not.',
+      },
+    ),
+    filenamePrefix: Type.String({
+      default: 'kinegraph',
+      pattern: SAFE_PREFIX_PATTERN,
+      description: 'Start of the file name: letters, digits, ".", "_", "-".',
+    }),
+    fps: Type.Number({
+      default: 0,
+      minimum: 0,
+      maximum: 240,
+      description: 'Frames per second; 0 uses the video\u2019s own.',
+    }),
+    embedWorkflow: Type.Boolean({
+      default: true,
+      description: 'Store the workflow in the file\u2019s metadata so it can be loaded back from the video.',
+    }),
+    crf: Type.Integer({
+      default: -1,
+      minimum: -1,
+      maximum: 63,
+      description:
+        'MP4/WebM quality (constant rate factor, lower is better): -1 uses the format default (H.264 20, VP9 32); H.264 allows 0–51, VP9 0–63.',
+    }),
+    width: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Width of the saved video; 0 keeps it (or follows the aspect ratio when height is set).',
+    }),
+    height: Type.Integer({
+      default: 0,
+      minimum: 0,
+      maximum: 8192,
+      description: 'Height of the saved video; 0 keeps it (or follows the aspect ratio when width is set).',
+    }),
+    mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], {
+      default: 'linear',
+      description: 'Interpolation when width/height resize: linear (smooth) or nearest (blocky, exact values).',
+    }),
   }),
   inputs: { video: { type: 'video' } },
   outputs: { path: { type: 'text', description: 'The written file (the first one for a batch or PNG frames).' } },
@@ -61,7 +99,10 @@ export const videoEncodeNode = defineNode({
   async run({ params, inputs, context }) {
     const format = params.format as VideoFormat;
     if (!VIDEO_FORMATS.includes(format)) {
-      throw new KinegraphError('FORMAT_UNSUPPORTED', `Video format "${String(format)}" is not supported.`, { nodeId: context.nodeId, hint: `Valid formats: ${VIDEO_FORMATS.join(', ')}.` });
+      throw new KinegraphError('FORMAT_UNSUPPORTED', `Video format "${String(format)}" is not supported.`, {
+        nodeId: context.nodeId,
+        hint: `Valid formats: ${VIDEO_FORMATS.join(', ')}.`,
+      });
     }
     const crf = resolveCrf(format, params.crf, context.nodeId);
     const source = shapeOf(inputs.video.tensor.dims, context.nodeId);
@@ -69,7 +110,10 @@ export const videoEncodeNode = defineNode({
     const comment = params.embedWorkflow ? workflowToAscii(context.workflow) : undefined;
     const [height, width] = requestedSize(source.height, source.width, params.width, params.height);
     const plan = resizePlan(format, params.mode, source, { width, height });
-    const tensor = plan === 'device' ? await context.ops.resize(inputs.video.tensor, [height, width], params.mode) : inputs.video.tensor;
+    const tensor =
+      plan === 'device'
+        ? await context.ops.resize(inputs.video.tensor, [height, width], params.mode)
+        : inputs.video.tensor;
     let data: Float32Array;
     try {
       data = await readFloat32(context.tensors, tensor);
@@ -95,7 +139,13 @@ function shapeOf(dims: readonly number[], nodeId: string) {
   try {
     return videoDims(dims);
   } catch (error) {
-    throw mediaError('INVALID_INPUT', `Video Encode needs a video tensor [B, 3, F, H, W]; got [${dims.join(', ')}].`, 'Connect a video output (e.g. a sampler\u2019s decoded video).', nodeId, error);
+    throw mediaError(
+      'INVALID_INPUT',
+      `Video Encode needs a video tensor [B, 3, F, H, W]; got [${dims.join(', ')}].`,
+      'Connect a video output (e.g. a sampler\u2019s decoded video).',
+      nodeId,
+      error,
+    );
   }
 }
 
@@ -104,7 +154,12 @@ function shapeOf(dims: readonly number[], nodeId: string) {
  * factors: each pixel becomes a block, exactly what the device resize gives, and the pipe carries the small
  * clip), or on the device before the frames are read (everything else, so every format gets the same pixels).
  */
-function resizePlan(format: VideoFormat, mode: 'linear' | 'nearest', from: { width: number; height: number }, to: { width: number; height: number }): 'none' | 'encoder' | 'device' {
+function resizePlan(
+  format: VideoFormat,
+  mode: 'linear' | 'nearest',
+  from: { width: number; height: number },
+  to: { width: number; height: number },
+): 'none' | 'encoder' | 'device' {
   if (from.width === to.width && from.height === to.height) return 'none';
   const whole = to.width % from.width === 0 && to.height % from.height === 0;
   return (format === 'mp4' || format === 'webm') && mode === 'nearest' && whole ? 'encoder' : 'device';
@@ -114,7 +169,12 @@ function resolveCrf(format: VideoFormat, crf: number, nodeId: string): number {
   if (format !== 'mp4' && format !== 'webm') return 0;
   if (crf < 0) return DEFAULT_CRF[format];
   if (crf > MAX_CRF[format]) {
-    throw mediaError('PARAM_INVALID', `crf ${crf} is out of range for ${format.toUpperCase()}.`, `Use 0–${MAX_CRF[format]} for ${format.toUpperCase()}, or -1 for the default (${DEFAULT_CRF[format]}).`, nodeId);
+    throw mediaError(
+      'PARAM_INVALID',
+      `crf ${crf} is out of range for ${format.toUpperCase()}.`,
+      `Use 0–${MAX_CRF[format]} for ${format.toUpperCase()}, or -1 for the default (${DEFAULT_CRF[format]}).`,
+      nodeId,
+    );
   }
   return crf;
 }
@@ -126,14 +186,26 @@ interface ClipOptions {
   readonly scale: { readonly width: number; readonly height: number } | undefined;
 }
 
-async function writeClip(context: NodeContext, format: VideoFormat, stem: string, clip: RgbaClip, { crf, comment, scale }: ClipOptions): Promise<string> {
+async function writeClip(
+  context: NodeContext,
+  format: VideoFormat,
+  stem: string,
+  clip: RgbaClip,
+  { crf, comment, scale }: ClipOptions,
+): Promise<string> {
   const files: FileAccess = context.files;
   if (format === 'gif') return files.writeOutput(`${stem}.gif`, encodeGif(clip, comment));
   if (format === 'png') {
     let first = '';
     for (const [i, frame] of clip.frames.entries()) {
-      const text: Record<string, string> = i === 0 ? { [PNG_FPS_KEY]: String(clip.fps), ...(comment !== undefined ? { [WORKFLOW_KEY]: comment } : {}) } : {};
-      const written = await files.writeOutput(`${stem}_${String(i).padStart(4, '0')}.png`, encodePng({ width: clip.width, height: clip.height, data: frame }, text));
+      const text: Record<string, string> =
+        i === 0
+          ? { [PNG_FPS_KEY]: String(clip.fps), ...(comment !== undefined ? { [WORKFLOW_KEY]: comment } : {}) }
+          : {};
+      const written = await files.writeOutput(
+        `${stem}_${String(i).padStart(4, '0')}.png`,
+        encodePng({ width: clip.width, height: clip.height, data: frame }, text),
+      );
       if (i === 0) first = written;
     }
     return first;
@@ -141,15 +213,33 @@ async function writeClip(context: NodeContext, format: VideoFormat, stem: string
   const ffmpegFormat: FfmpegFormat = format;
   try {
     return await files.writeOutput(`${stem}.${EXTENSIONS[format]}`, (tmp) =>
-      encodeVideoFile({ format: ffmpegFormat, clip, outPath: tmp, crf, signal: context.signal, ...(comment !== undefined ? { comment } : {}), ...(scale ? { scale } : {}) }),
+      encodeVideoFile({
+        format: ffmpegFormat,
+        clip,
+        outPath: tmp,
+        crf,
+        signal: context.signal,
+        ...(comment !== undefined ? { comment } : {}),
+        ...(scale ? { scale } : {}),
+      }),
     );
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === 'FFMPEG_MISSING') {
-      throw mediaError('FFMPEG_MISSING', `${format.toUpperCase()} output needs ffmpeg, which was not found (tried "${ffmpegPath()}"). GIF and PNG output work without it.`, (error as KinegraphError).hint ?? '', context.nodeId, error);
+      throw mediaError(
+        'FFMPEG_MISSING',
+        `${format.toUpperCase()} output needs ffmpeg, which was not found (tried "${ffmpegPath()}"). GIF and PNG output work without it.`,
+        (error as KinegraphError).hint ?? '',
+        context.nodeId,
+        error,
+      );
     }
     if (error instanceof KinegraphError && error.nodeId === undefined) {
-      throw new KinegraphError(error.code, error.message, { nodeId: context.nodeId, ...(error.hint ? { hint: error.hint } : {}), cause: error });
+      throw new KinegraphError(error.code, error.message, {
+        nodeId: context.nodeId,
+        ...(error.hint ? { hint: error.hint } : {}),
+        cause: error,
+      });
     }
     throw error;
   }

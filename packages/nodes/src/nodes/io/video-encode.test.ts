@@ -1,15 +1,15 @@
 // VideoEncode round trips: GIF and PNG frames in pure JS, MP4/WebM through ffmpeg (checked with ffprobe),
 // the workflow recovered from each file, and a clear FFMPEG_MISSING error without ffmpeg.
-import { readFile, readdir } from 'node:fs/promises';
+import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeGif } from '../../media/gif.js';
-import { decodePng } from '../../media/png.js';
-import { probeMedia, decodeVideoFile } from '../../media/ffmpeg-video.js';
 import { readEmbeddedWorkflow } from '../../media/embedded-workflow.js';
 import { FFMPEG_ENV } from '../../media/ffmpeg-tool.js';
-import { createHarness, meanAbsDiff, squareFrames, workflow } from '../../test-support/index.js';
+import { decodeVideoFile, probeMedia } from '../../media/ffmpeg-video.js';
+import { decodeGif } from '../../media/gif.js';
+import { decodePng } from '../../media/png.js';
 import type { NodeHarness } from '../../test-support/index.js';
+import { createHarness, meanAbsDiff, squareFrames, workflow } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
 let h: NodeHarness;
@@ -26,8 +26,17 @@ const expected = squareFrames(FRAMES, SIZE, SIZE);
 
 function graph(encode: Record<string, unknown>, source: Record<string, unknown> = {}) {
   return {
-    src: { type: 'test/synthetic-video', version: 1, params: { frames: FRAMES, width: SIZE, height: SIZE, fps: 10, ...source } },
-    enc: { type: 'kinegraph/video-encode', version: 1, params: { filenamePrefix: 'clip', ...encode }, inputs: { video: { node: 'src', output: 'video' } } },
+    src: {
+      type: 'test/synthetic-video',
+      version: 1,
+      params: { frames: FRAMES, width: SIZE, height: SIZE, fps: 10, ...source },
+    },
+    enc: {
+      type: 'kinegraph/video-encode',
+      version: 1,
+      params: { filenamePrefix: 'clip', ...encode },
+      inputs: { video: { node: 'src', output: 'video' } },
+    },
   };
 }
 
@@ -47,7 +56,7 @@ describe('VideoEncode', () => {
     const bytes = new Uint8Array(await readFile(path));
     const clip = decodeGif(bytes, path);
     expect([clip.frames.length, clip.width, clip.height, clip.fps]).toEqual([FRAMES, SIZE, SIZE, 10]);
-    clip.frames.forEach((f, i) => expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(4));
+    for (const [i, f] of clip.frames.entries()) expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(4);
     expect(await readEmbeddedWorkflow(bytes)).toMatchObject(doc);
     expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
   });
@@ -70,13 +79,20 @@ describe('VideoEncode', () => {
   it('writes H.264 yuv420p MP4 with the workflow in its comment tag', async () => {
     const { path, workflow: doc } = await encode({ format: 'mp4' });
     const probe = await probeMedia(path);
-    expect(probe).toMatchObject({ codec: 'h264', pixFmt: 'yuv420p', width: SIZE, height: SIZE, frames: FRAMES, fps: 10 });
+    expect(probe).toMatchObject({
+      codec: 'h264',
+      pixFmt: 'yuv420p',
+      width: SIZE,
+      height: SIZE,
+      frames: FRAMES,
+      fps: 10,
+    });
     expect(probe.duration).toBeCloseTo(FRAMES / 10, 1);
-    expect(JSON.parse(probe.tags['comment']!)).toMatchObject(doc);
+    expect(JSON.parse(probe.tags.comment!)).toMatchObject(doc);
     expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
     const back = await decodeVideoFile(path);
     expect(back.frames).toHaveLength(FRAMES);
-    back.frames.forEach((f, i) => expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(12));
+    for (const [i, f] of back.frames.entries()) expect(meanAbsDiff(f, expected[i]!)).toBeLessThan(12);
   });
 
   it('writes VP9 yuv420p WebM with the workflow in its comment tag', async () => {
@@ -84,7 +100,7 @@ describe('VideoEncode', () => {
     const probe = await probeMedia(path);
     expect(probe).toMatchObject({ codec: 'vp9', pixFmt: 'yuv420p', width: SIZE, height: SIZE });
     expect(probe.duration).toBeCloseTo(FRAMES / 10, 1);
-    expect(JSON.parse(probe.tags['comment']!)).toMatchObject(doc);
+    expect(JSON.parse(probe.tags.comment!)).toMatchObject(doc);
     expect(await readEmbeddedWorkflow(path)).toMatchObject(doc);
     expect((await decodeVideoFile(path)).frames).toHaveLength(FRAMES);
   });
@@ -100,7 +116,9 @@ describe('VideoEncode', () => {
     expect(first.result.files.map((f) => basename(f))).toEqual(['batch_00001.gif', 'batch_00002.gif']);
     const second = await encode({ format: 'gif', filenamePrefix: 'batch' });
     expect(basename(second.path)).toBe('batch_00003.gif');
-    const [a, b] = await Promise.all(first.result.files.map(async (f) => decodeGif(new Uint8Array(await readFile(f)), f)));
+    const [a, b] = await Promise.all(
+      first.result.files.map(async (f) => decodeGif(new Uint8Array(await readFile(f)), f)),
+    );
     expect(meanAbsDiff(a!.frames[0]!, b!.frames[0]!)).toBeGreaterThan(20); // the second item is darker
   });
 
@@ -129,7 +147,12 @@ describe('VideoEncode', () => {
   });
 
   it('rejects an unsafe filename prefix and an out-of-range H.264 crf before writing', async () => {
-    expect(() => h.runtime.run(workflow(graph({ format: 'gif', filenamePrefix: '../escape' })), { outputFolder: h.out, allowedFolders: [h.inputs] })).toThrow(/problem/);
+    expect(() =>
+      h.runtime.run(workflow(graph({ format: 'gif', filenamePrefix: '../escape' })), {
+        outputFolder: h.out,
+        allowedFolders: [h.inputs],
+      }),
+    ).toThrow(/problem/);
     const crf = await h.run(graph({ format: 'mp4', crf: 60 }));
     expect(crf.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'enc' });
   });
@@ -139,7 +162,12 @@ describe('VideoEncode', () => {
     async function viaResizeNode(params: Record<string, unknown>, resize: Record<string, unknown>) {
       const nodes = {
         ...graph(params),
-        big: { type: 'kinegraph/resize-video', version: 1, params: { width: 0, height: 0, ...resize }, inputs: { video: { node: 'src', output: 'video' } } },
+        big: {
+          type: 'kinegraph/resize-video',
+          version: 1,
+          params: { width: 0, height: 0, ...resize },
+          inputs: { video: { node: 'src', output: 'video' } },
+        },
       };
       nodes.enc = { ...nodes.enc, inputs: { video: { node: 'big', output: 'video' } } };
       const result = await h.run(nodes);
@@ -153,7 +181,7 @@ describe('VideoEncode', () => {
       expect([probe.width, probe.height, probe.frames]).toEqual([256, 256, FRAMES]);
       const reference = await viaResizeNode({ format: 'mp4', crf: 0 }, { width: 256, height: 256, mode: 'nearest' });
       const [mine, theirs] = await Promise.all([decodeVideoFile(path), decodeVideoFile(reference)]);
-      mine.frames.forEach((f, i) => expect(meanAbsDiff(f, theirs.frames[i]!)).toBeLessThan(0.5));
+      for (const [i, f] of mine.frames.entries()) expect(meanAbsDiff(f, theirs.frames[i]!)).toBeLessThan(0.5);
       // Every 8x8 block is one source pixel; a smoothing scaler blends the square's edges, and fails this.
       const sharp = nearestUpscale(expected[3]!, SIZE, 8);
       expect(shareOff(mine.frames[3]!, sharp)).toBe(0);
@@ -164,9 +192,12 @@ describe('VideoEncode', () => {
     it('GIF and non-whole factors resize on the device, exactly as Resize Video', async () => {
       const { path } = await encode({ format: 'gif', width: 48, height: 40, mode: 'linear' });
       const reference = await viaResizeNode({ format: 'gif' }, { width: 48, height: 40, mode: 'linear' });
-      const [mine, theirs] = await Promise.all([path, reference].map(async (p) => decodeGif(new Uint8Array(await readFile(p)), p)));
+      const [mine, theirs] = await Promise.all(
+        [path, reference].map(async (p) => decodeGif(new Uint8Array(await readFile(p)), p)),
+      );
       expect([mine!.width, mine!.height, mine!.frames.length]).toEqual([48, 40, FRAMES]);
-      mine!.frames.forEach((f, i) => expect(Buffer.from(f).equals(Buffer.from(theirs!.frames[i]!))).toBe(true));
+      for (const [i, f] of mine!.frames.entries())
+        expect(Buffer.from(f).equals(Buffer.from(theirs!.frames[i]!))).toBe(true);
       const odd = await encode({ format: 'mp4', width: 48, mode: 'nearest' });
       expect(await probeMedia(odd.path)).toMatchObject({ width: 48, height: 48 });
     });

@@ -1,25 +1,51 @@
-import { KinegraphError, type BuiltGraph, type EmbeddingValue, type ModelHandle, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
-import type { ManifestModel } from '../../model/manifest.js';
-import type { ModelInput } from '../../sampling/denoise.js';
+import {
+  type BuiltGraph,
+  type EmbeddingValue,
+  KinegraphError,
+  type ModelHandle,
+  type NodeContext,
+  type TensorHandle,
+  Type,
+} from '@kinegraph/core/sdk';
 import { makePreview } from '../../media/index.js';
-import { Type } from '@kinegraph/core/sdk';
+import type { ManifestModel } from '../../model/manifest.js';
 import type { PackValue } from '../../model/pack.js';
 import { PromptTokenizer } from '../../model/tokenizer.js';
 import { SAMPLERS } from '../../sampling/coefficients.js';
+import type { ModelInput } from '../../sampling/denoise.js';
 
 /** Sampler params shared by every sampling node: one schema, so the editor shows them alike. */
 export const samplingParams = {
-  seed: Type.Integer({ minimum: 0, maximum: 2 ** 31 - 1, default: 0, description: 'Noise seed: the same seed gives the same result on the same device.' }),
-  steps: Type.Integer({ minimum: 1, maximum: 200, default: 25, description: 'Denoising steps; more is slower and usually cleaner.' }),
+  seed: Type.Integer({
+    minimum: 0,
+    maximum: 2 ** 31 - 1,
+    default: 0,
+    description: 'Noise seed: the same seed gives the same result on the same device.',
+  }),
+  steps: Type.Integer({
+    minimum: 1,
+    maximum: 200,
+    default: 25,
+    description: 'Denoising steps; more is slower and usually cleaner.',
+  }),
   sampler: Type.Union(
     SAMPLERS.map((s) => Type.Literal(s)),
     { default: 'dpmpp-2m', description: 'ddim, dpmpp-2m (good at few steps) or euler.' },
   ),
-  eta: Type.Number({ minimum: 0, maximum: 1, default: 0, description: 'DDIM only: fresh noise per step (0 = deterministic DDIM).' }),
+  eta: Type.Number({
+    minimum: 0,
+    maximum: 1,
+    default: 0,
+    description: 'DDIM only: fresh noise per step (0 = deterministic DDIM).',
+  }),
 };
 
 /** Loads a graph built in TS into the node's store (pooled) and runs it. */
-export async function runGraph(context: NodeContext, graph: BuiltGraph, feeds: Record<string, TensorHandle>): Promise<Record<string, TensorHandle>> {
+export async function runGraph(
+  context: NodeContext,
+  graph: BuiltGraph,
+  feeds: Record<string, TensorHandle>,
+): Promise<Record<string, TensorHandle>> {
   const model = await context.tensors.loadModel(graph.bytes);
   return context.tensors.run(model, feeds);
 }
@@ -27,7 +53,12 @@ export async function runGraph(context: NodeContext, graph: BuiltGraph, feeds: R
 const tokenizers = new WeakMap<object, PromptTokenizer>();
 
 /** Encodes a prompt with the pack's tokenizer and text encoder; unknown words become warnings. */
-export async function encodePrompt(context: NodeContext, pack: PackValue, text: string, options: { warn: boolean }): Promise<EmbeddingValue> {
+export async function encodePrompt(
+  context: NodeContext,
+  pack: PackValue,
+  text: string,
+  options: { warn: boolean },
+): Promise<EmbeddingValue> {
   let tokenizer = tokenizers.get(pack.tokenizerJson);
   if (!tokenizer) {
     const t = pack.manifest.tokenizer;
@@ -42,10 +73,15 @@ export async function encodePrompt(context: NodeContext, pack: PackValue, text: 
     );
   }
   if (options.warn && encoded.truncatedWords.length) {
-    context.warn('PROMPT_TRUNCATED', `The prompt is longer than ${pack.manifest.tokenizer.max_length} words; "${encoded.truncatedWords.join(' ')}" was cut off.`);
+    context.warn(
+      'PROMPT_TRUNCATED',
+      `The prompt is longer than ${pack.manifest.tokenizer.max_length} words; "${encoded.truncatedWords.join(' ')}" was cut off.`,
+    );
   }
   const ids = await context.tensors.upload(encoded.ids, [1, encoded.ids.length], 'int64');
-  const out = await context.tensors.run(pack.sessions.textEncoder, { [pack.manifest.models.text_encoder.inputs[0]?.name ?? 'input_ids']: ids });
+  const out = await context.tensors.run(pack.sessions.textEncoder, {
+    [pack.manifest.models.text_encoder.inputs[0]?.name ?? 'input_ids']: ids,
+  });
   context.tensors.release(ids);
   const tensor = Object.values(out)[0]!;
   return { kind: 'embedding', tensor, text };
@@ -57,9 +93,19 @@ export function timestepTensor(context: NodeContext, t: number, batch: number): 
 }
 
 /** Checks a tensor's dims against what a model expects, naming both in the error. */
-export function expectDims(nodeId: string, what: string, actual: readonly number[], expected: readonly number[], hint: string): void {
+export function expectDims(
+  nodeId: string,
+  what: string,
+  actual: readonly number[],
+  expected: readonly number[],
+  hint: string,
+): void {
   if (actual.length !== expected.length || actual.some((d, i) => d !== expected[i])) {
-    throw new KinegraphError('SHAPE_MISMATCH', `${what} has shape [${actual.join(', ')}], the model needs [${expected.join(', ')}].`, { nodeId, hint });
+    throw new KinegraphError(
+      'SHAPE_MISMATCH',
+      `${what} has shape [${actual.join(', ')}], the model needs [${expected.join(', ')}].`,
+      { nodeId, hint },
+    );
   }
 }
 
@@ -79,12 +125,24 @@ export function textDenoiser(
   context: NodeContext,
   session: ModelHandle,
   model: ManifestModel,
-  options: { guided: boolean; batch: number; text: TensorHandle; conditioning?: TensorHandle; timesteps?: readonly number[] },
+  options: {
+    guided: boolean;
+    batch: number;
+    text: TensorHandle;
+    conditioning?: TensorHandle;
+    timesteps?: readonly number[];
+  },
 ): { input: ModelInput; predict: (input: TensorHandle, t: number, step: number) => Promise<TensorHandle> } {
-  const [xName, tName, textName] = [model.inputs[0]?.name ?? 'x', model.inputs[1]?.name ?? 't', model.inputs[2]?.name ?? 'text_embeddings'];
+  const [xName, tName, textName] = [
+    model.inputs[0]?.name ?? 'x',
+    model.inputs[1]?.name ?? 't',
+    model.inputs[2]?.name ?? 'text_embeddings',
+  ];
   const outName = firstOutputName(model.outputs);
   const rows = options.guided ? 2 * options.batch : options.batch;
-  const input: ModelInput = options.conditioning ? { conditioning: options.conditioning, duplicate: options.guided } : { duplicate: options.guided };
+  const input: ModelInput = options.conditioning
+    ? { conditioning: options.conditioning, duplicate: options.guided }
+    : { duplicate: options.guided };
   // The next step's timestep tensor, sent ahead (a failed run leaves it to the node's scoped store).
   let ahead: { step: number; t: number; tensor: Promise<TensorHandle> } | undefined;
   const send = (step: number, t: number) => {
@@ -96,12 +154,18 @@ export function textDenoiser(
     input,
     async predict(xin, t, step) {
       const mine = ahead?.step === step && ahead.t === t ? ahead : send(step, t);
-      if (ahead && ahead !== mine) void ahead.tensor.then((unused) => context.tensors.release(unused), () => undefined);
+      if (ahead && ahead !== mine)
+        void ahead.tensor.then(
+          (unused) => context.tensors.release(unused),
+          () => undefined,
+        );
       const next = options.timesteps?.[step + 1];
       ahead = next === undefined ? undefined : send(step + 1, next);
       const tt = await mine.tensor;
       try {
-        const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [outName]);
+        const out = await context.tensors.run(session, { [xName]: xin, [tName]: tt, [textName]: options.text }, [
+          outName,
+        ]);
         return out[outName]!;
       } finally {
         context.tensors.release(tt);
@@ -111,12 +175,20 @@ export function textDenoiser(
 }
 
 /** Fresh per-step noise for DDIM with eta > 0, derived from the node's seed so runs repeat exactly. */
-export function stepNoise(context: NodeContext, dims: readonly number[], seed: number): (step: number) => Promise<TensorHandle> {
+export function stepNoise(
+  context: NodeContext,
+  dims: readonly number[],
+  seed: number,
+): (step: number) => Promise<TensorHandle> {
   return (step) => context.ops.randn(dims, seed + 7919 * (step + 1));
 }
 
 /** An `onStep` that sends a preview of the predicted clean result every `every` steps and at the end. */
-export function previewSteps(context: NodeContext, every: number, total: number): (step: number, x0: TensorHandle) => Promise<void> {
+export function previewSteps(
+  context: NodeContext,
+  every: number,
+  total: number,
+): (step: number, x0: TensorHandle) => Promise<void> {
   return async (step, x0) => {
     if (!context.previews || every <= 0 || ((step + 1) % every !== 0 && step !== total - 1)) return;
     const preview = await makePreview(context, x0);

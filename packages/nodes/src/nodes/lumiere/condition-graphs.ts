@@ -1,4 +1,4 @@
-import { buildGraph, type BuiltGraph } from '@kinegraph/core/sdk';
+import { type BuiltGraph, buildGraph } from '@kinegraph/core/sdk';
 
 const cache = new Map<string, BuiltGraph>();
 function cached(key: string, make: () => BuiltGraph): BuiltGraph {

@@ -1,8 +1,8 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
+import { runGraph } from './common.js';
 import { imageConditionGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
-import { runGraph } from './common.js';
 
 /**
  * ImageCondition: an image → the conditioning for image-to-video: the first frame is known (the image,

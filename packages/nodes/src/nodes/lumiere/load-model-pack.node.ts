@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { findPack, loadPack, packFingerprint } from '../../model/pack.js';
 
 /**
@@ -14,7 +14,11 @@ export const loadModelPackNode = defineNode({
   category: 'loaders',
   description: 'Loads a model pack (text encoder, T2I U-Net, STUNet, super-resolution) by name.',
   params: Type.Object({
-    pack: Type.String({ default: 'kinegraph-tiny', pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$', description: 'Pack name: a folder in models/ or $KINEGRAPH_MODELS.' }),
+    pack: Type.String({
+      default: 'kinegraph-tiny',
+      pattern: '^[A-Za-z0-9][A-Za-z0-9._-]*$',
+      description: 'Pack name: a folder in models/ or $KINEGRAPH_MODELS.',
+    }),
     verify: Type.Boolean({ default: true, description: 'Check every file against the manifest\u2019s sha256.' }),
   }),
   inputs: {},
@@ -26,9 +30,11 @@ export const loadModelPackNode = defineNode({
     const dir = await findPack(params.pack).catch((error: Error & { nodeId?: string }) => {
       throw Object.assign(error, { nodeId: context.nodeId });
     });
-    const pack = await loadPack(dir, context.tensors, { verify: params.verify }).catch((error: Error & { nodeId?: string }) => {
-      throw Object.assign(error, { nodeId: context.nodeId });
-    });
+    const pack = await loadPack(dir, context.tensors, { verify: params.verify }).catch(
+      (error: Error & { nodeId?: string }) => {
+        throw Object.assign(error, { nodeId: context.nodeId });
+      },
+    );
     context.progress(1, { message: `${pack.manifest.name} ${pack.manifest.version}` });
     return { model: pack };
   },

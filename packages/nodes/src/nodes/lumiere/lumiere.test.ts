@@ -4,26 +4,35 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { lumiereNodes } from './index.js';
 import { captured, from, harness, maxAbsDiff, runError } from '../../test-support/lumiere-harness.js';
+import { lumiereNodes } from './index.js';
 import { windowStarts } from './spatial-super-res.node.js';
 
 const h = await harness(lumiereNodes);
 afterAll(() => h.close());
 
 const pack = { pack: { type: 'kinegraph/load-model-pack', version: 1 } };
-const prompt = (text: string) => ({ prompt: { type: 'kinegraph/text-encode', version: 1, params: { text }, inputs: { model: from('pack', 'model') } } });
+const prompt = (text: string) => ({
+  prompt: { type: 'kinegraph/text-encode', version: 1, params: { text }, inputs: { model: from('pack', 'model') } },
+});
 const sample = (params: Record<string, unknown>, extra: Record<string, unknown> = {}) => ({
   type: 'kinegraph/stunet-sample',
   version: 1,
   params: { steps: 2, previewEvery: 0, ...params },
   inputs: { model: from('pack', 'model'), positive: from('prompt', 'embedding'), ...extra },
 });
-const captureVideo = (node: string, part = 'tensor') => ({ type: 'test/capture', version: 1, params: { part }, inputs: { video: from(node, 'video') } });
+const captureVideo = (node: string, part = 'tensor') => ({
+  type: 'test/capture',
+  version: 1,
+  params: { part },
+  inputs: { video: from(node, 'video') },
+});
 
 describe('LoadModelPack', () => {
   it('reports a missing pack, a missing file and a corrupt file by name', async () => {
-    let events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'no-such-pack' } } });
+    let events = await h.run({
+      pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'no-such-pack' } },
+    });
     expect(runError(events)).toMatchObject({ code: 'MODEL_PACK_NOT_FOUND', nodeId: 'pack' });
     expect(runError(events)!.hint).toContain('kinegraph-tiny');
 
@@ -38,14 +47,21 @@ describe('LoadModelPack', () => {
       expect(runError(events)!.message).toContain('ssr.onnx');
       // Without the checksum check, ONNX Runtime's own refusal is still reported with the file's name: by
       // the node that first needs the super-resolution model (the pack loads it on demand)...
-      const unchecked = { pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken', verify: false } } };
+      const unchecked = {
+        pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken', verify: false } },
+      };
       events = await h.run(unchecked);
       expect(events.at(-1)?.type).toBe('run:done');
       events = await h.run({
         ...unchecked,
         ...prompt('a red circle'),
         base: sample({}),
-        sr: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 1, previewEvery: 0 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+        sr: {
+          type: 'kinegraph/spatial-super-res',
+          version: 1,
+          params: { steps: 1, previewEvery: 0 },
+          inputs: { model: from('pack', 'model'), video: from('base', 'video') },
+        },
       });
       expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'sr' });
       expect(runError(events)!.message).toContain('ssr.onnx');
@@ -70,7 +86,11 @@ describe('LoadModelPack', () => {
 
 describe('TextEncode', () => {
   it('warns about words outside the vocabulary instead of dropping them', async () => {
-    const events = await h.run({ ...pack, ...prompt('a red circle moving zigzag'), cap: { type: 'test/capture', version: 1, inputs: { embedding: from('prompt', 'embedding') } } });
+    const events = await h.run({
+      ...pack,
+      ...prompt('a red circle moving zigzag'),
+      cap: { type: 'test/capture', version: 1, inputs: { embedding: from('prompt', 'embedding') } },
+    });
     const warning = events.find((e) => e.type === 'node:warning');
     expect(warning).toMatchObject({ nodeId: 'prompt', code: 'WORDS_OUT_OF_VOCABULARY' });
     expect(warning?.type === 'node:warning' && warning.message).toContain('"zigzag"');
@@ -80,7 +100,16 @@ describe('TextEncode', () => {
 
 describe('STUNetSample', () => {
   it('gives the same video for the same seed and a different one for another seed', async () => {
-    await h.run({ ...pack, ...prompt('a blue square moving right on a gray background'), a: sample({ seed: 5 }), b: sample({ seed: 5 }), c: sample({ seed: 6 }), ca: captureVideo('a'), cb: captureVideo('b'), cc: captureVideo('c') });
+    await h.run({
+      ...pack,
+      ...prompt('a blue square moving right on a gray background'),
+      a: sample({ seed: 5 }),
+      b: sample({ seed: 5 }),
+      c: sample({ seed: 6 }),
+      ca: captureVideo('a'),
+      cb: captureVideo('b'),
+      cc: captureVideo('c'),
+    });
     const [a, b, c] = ['ca', 'cb', 'cc'].map((k) => captured.get(k)!);
     expect(a!.dims).toEqual([1, 3, 16, 32, 32]);
     expect(maxAbsDiff(a!.data, b!.data)).toBe(0);
@@ -97,7 +126,9 @@ describe('STUNetSample', () => {
     expect(preview!.mime).toMatch(/^image\//);
     expect(preview!.data.length).toBeGreaterThan(50);
     // A host that shows none (the CLI): the same progress, no previews.
-    const quiet = (await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) }, { previews: false })).filter((e) => e.type === 'node:progress' && e.nodeId === 's');
+    const quiet = (
+      await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) }, { previews: false })
+    ).filter((e) => e.type === 'node:progress' && e.nodeId === 's');
     expect(quiet.length).toBeGreaterThanOrEqual(4);
     expect(quiet.filter((e) => e.type === 'node:progress' && e.preview)).toEqual([]);
   });
@@ -122,7 +153,12 @@ describe('STUNetSample', () => {
     const events = await h.run({
       ...pack,
       ...prompt('a red circle'),
-      sr: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 1, previewEvery: 0 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+      sr: {
+        type: 'kinegraph/spatial-super-res',
+        version: 1,
+        params: { steps: 1, previewEvery: 0 },
+        inputs: { model: from('pack', 'model'), video: from('base', 'video') },
+      },
       base: sample({}),
       bad: sample({ denoise: 0.5 }, { init: from('sr', 'video') }),
     });
@@ -135,12 +171,26 @@ describe('conditioning nodes', () => {
     await h.run({
       ...pack,
       ...prompt('a yellow triangle moving left on a black background'),
-      img: { type: 'kinegraph/text-to-image', version: 1, params: { steps: 2, previewEvery: 0 }, inputs: { model: from('pack', 'model'), positive: from('prompt', 'embedding') } },
-      cond: { type: 'kinegraph/image-condition', version: 1, inputs: { model: from('pack', 'model'), image: from('img', 'image') } },
+      img: {
+        type: 'kinegraph/text-to-image',
+        version: 1,
+        params: { steps: 2, previewEvery: 0 },
+        inputs: { model: from('pack', 'model'), positive: from('prompt', 'embedding') },
+      },
+      cond: {
+        type: 'kinegraph/image-condition',
+        version: 1,
+        inputs: { model: from('pack', 'model'), image: from('img', 'image') },
+      },
       i2v: sample({}, { conditioning: from('cond', 'conditioning') }),
       capImg: { type: 'test/capture', version: 1, inputs: { image: from('img', 'image') } },
       capI2v: captureVideo('i2v'),
-      capMask: { type: 'test/capture', version: 1, params: { part: 'mask' }, inputs: { conditioning: from('cond', 'conditioning') } },
+      capMask: {
+        type: 'test/capture',
+        version: 1,
+        params: { part: 'mask' },
+        inputs: { conditioning: from('cond', 'conditioning') },
+      },
     });
     const image = captured.get('capImg')!.data;
     const video = captured.get('capI2v')!;
@@ -161,8 +211,18 @@ describe('conditioning nodes', () => {
       ...prompt('a cyan circle moving up on a navy background'),
       src: sample({ seed: 3 }),
       mask: { type: 'test/rect-mask', version: 1 },
-      inp: { type: 'kinegraph/mask-inpaint', version: 1, params: { mode: 'inpaint' }, inputs: { model: from('pack', 'model'), mask: from('mask', 'mask'), video: from('src', 'video') } },
-      cin: { type: 'kinegraph/mask-inpaint', version: 1, params: { mode: 'cinemagraph' }, inputs: { model: from('pack', 'model'), mask: from('mask', 'mask'), video: from('src', 'video') } },
+      inp: {
+        type: 'kinegraph/mask-inpaint',
+        version: 1,
+        params: { mode: 'inpaint' },
+        inputs: { model: from('pack', 'model'), mask: from('mask', 'mask'), video: from('src', 'video') },
+      },
+      cin: {
+        type: 'kinegraph/mask-inpaint',
+        version: 1,
+        params: { mode: 'cinemagraph' },
+        inputs: { model: from('pack', 'model'), mask: from('mask', 'mask'), video: from('src', 'video') },
+      },
       outInp: sample({ seed: 4 }, { conditioning: from('inp', 'conditioning') }),
       outCin: sample({ seed: 4 }, { conditioning: from('cin', 'conditioning') }),
       c0: captureVideo('src'),
@@ -195,7 +255,15 @@ describe('conditioning nodes', () => {
     expect(stillDiff).toBeLessThan(1e-5);
     expect(insideDiff).toBeGreaterThan(0.01); // the region was regenerated
 
-    const none = await h.run({ ...pack, mask: { type: 'test/rect-mask', version: 1 }, m: { type: 'kinegraph/mask-inpaint', version: 1, inputs: { model: from('pack', 'model'), mask: from('mask', 'mask') } } });
+    const none = await h.run({
+      ...pack,
+      mask: { type: 'test/rect-mask', version: 1 },
+      m: {
+        type: 'kinegraph/mask-inpaint',
+        version: 1,
+        inputs: { model: from('pack', 'model'), mask: from('mask', 'mask') },
+      },
+    });
     expect(runError(none)).toMatchObject({ code: 'INPUT_CHOICE', nodeId: 'm' });
   });
 });
@@ -207,7 +275,9 @@ describe('StyleAdapter', () => {
     const { readFile } = await import('node:fs/promises');
     const stunet = fileURLToPath(new URL('../../../../../models/kinegraph-tiny/stunet.onnx', import.meta.url));
     const base = readOnnxInitializers(new Uint8Array(await readFile(stunet)));
-    const names = Object.keys(base).filter((n) => base[n]!.dims.length === 4).slice(0, 6);
+    const names = Object.keys(base)
+      .filter((n) => base[n]!.dims.length === 4)
+      .slice(0, 6);
     const header: Record<string, unknown> = {};
     const chunks: Float32Array[] = [];
     let offset = 0;
@@ -228,16 +298,41 @@ describe('StyleAdapter', () => {
     }
     await writeFile(join(h.out, 'style.safetensors'), file);
     const styled = (alpha: number, id: string) => ({
-      [`st${id}`]: { type: 'kinegraph/style-adapter', version: 1, params: { file: join(h.out, 'style.safetensors'), alpha }, inputs: { model: from('pack', 'model') } },
-      [`s${id}`]: { type: 'kinegraph/stunet-sample', version: 1, params: { steps: 2, previewEvery: 0, seed: 9 }, inputs: { model: from(`st${id}`, 'model'), positive: from('prompt', 'embedding') } },
+      [`st${id}`]: {
+        type: 'kinegraph/style-adapter',
+        version: 1,
+        params: { file: join(h.out, 'style.safetensors'), alpha },
+        inputs: { model: from('pack', 'model') },
+      },
+      [`s${id}`]: {
+        type: 'kinegraph/stunet-sample',
+        version: 1,
+        params: { steps: 2, previewEvery: 0, seed: 9 },
+        inputs: { model: from(`st${id}`, 'model'), positive: from('prompt', 'embedding') },
+      },
       [`c${id}`]: captureVideo(`s${id}`),
     });
-    const events = await h.run({ ...pack, ...prompt('a white square'), ...styled(0, 'a'), ...styled(1, 'b'), base: sample({ seed: 9 }), cbase: captureVideo('base') });
+    const events = await h.run({
+      ...pack,
+      ...prompt('a white square'),
+      ...styled(0, 'a'),
+      ...styled(1, 'b'),
+      base: sample({ seed: 9 }),
+      cbase: captureVideo('base'),
+    });
     expect(events.at(-1)!.type).toBe('run:done');
     expect(maxAbsDiff(captured.get('ca')!.data, captured.get('cbase')!.data)).toBe(0);
     expect(maxAbsDiff(captured.get('cb')!.data, captured.get('cbase')!.data)).toBeGreaterThan(1e-3);
 
-    const unknown = await h.run({ ...pack, st: { type: 'kinegraph/style-adapter', version: 1, params: { style: 'no-such-style' }, inputs: { model: from('pack', 'model') } } });
+    const unknown = await h.run({
+      ...pack,
+      st: {
+        type: 'kinegraph/style-adapter',
+        version: 1,
+        params: { style: 'no-such-style' },
+        inputs: { model: from('pack', 'model') },
+      },
+    });
     expect(runError(unknown)).toMatchObject({ code: 'STYLE_UNKNOWN', nodeId: 'st' });
   });
 });
@@ -254,16 +349,31 @@ describe('SpatialSuperRes', () => {
       ...pack,
       ...prompt('a red circle'),
       base: sample({}),
-      sr: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 2, previewEvery: 0 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+      sr: {
+        type: 'kinegraph/spatial-super-res',
+        version: 1,
+        params: { steps: 2, previewEvery: 0 },
+        inputs: { model: from('pack', 'model'), video: from('base', 'video') },
+      },
       cap: captureVideo('sr'),
-      bad: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 1, window: 4, stride: 6 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+      bad: {
+        type: 'kinegraph/spatial-super-res',
+        version: 1,
+        params: { steps: 1, window: 4, stride: 6 },
+        inputs: { model: from('pack', 'model'), video: from('base', 'video') },
+      },
     });
     expect(runError(events)).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'bad' });
     const ok = await h.run({
       ...pack,
       ...prompt('a red circle'),
       base: sample({}),
-      sr: { type: 'kinegraph/spatial-super-res', version: 1, params: { steps: 2, previewEvery: 0 }, inputs: { model: from('pack', 'model'), video: from('base', 'video') } },
+      sr: {
+        type: 'kinegraph/spatial-super-res',
+        version: 1,
+        params: { steps: 2, previewEvery: 0 },
+        inputs: { model: from('pack', 'model'), video: from('base', 'video') },
+      },
       cap: captureVideo('sr'),
     });
     expect(ok.at(-1)!.type).toBe('run:done');

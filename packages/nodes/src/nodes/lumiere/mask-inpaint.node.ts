@@ -1,8 +1,8 @@
-import { KinegraphError, Type, defineNode, type TensorHandle } from '@kinegraph/core/sdk';
+import { defineNode, KinegraphError, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
+import { runGraph } from './common.js';
 import { imageToVideoGraph, maskConditionGraph, maskToVideoGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
-import { runGraph } from './common.js';
 
 /**
  * MaskInpaint: a source (video, or an image held still) and a mask → conditioning for STUNetSample.
@@ -16,7 +16,10 @@ export const maskInpaintNode = defineNode({
   category: 'conditioning',
   description: 'Video inpainting, or a cinemagraph (animate only the masked region).',
   params: Type.Object({
-    mode: Type.Union([Type.Literal('inpaint'), Type.Literal('cinemagraph')], { default: 'inpaint', description: 'inpaint: regenerate inside the mask; cinemagraph: animate only inside it.' }),
+    mode: Type.Union([Type.Literal('inpaint'), Type.Literal('cinemagraph')], {
+      default: 'inpaint',
+      description: 'inpaint: regenerate inside the mask; cinemagraph: animate only inside it.',
+    }),
   }),
   inputs: {
     model: { type: 'model' },
@@ -30,10 +33,14 @@ export const maskInpaintNode = defineNode({
     const [h, w] = m.resolution.base;
     const frames = m.frames;
     if (!inputs.video === !inputs.image) {
-      throw new KinegraphError('INPUT_CHOICE', inputs.video ? 'Connect either a video or an image, not both.' : 'Connect a video or an image as the source.', {
-        nodeId: context.nodeId,
-        hint: 'The source is what stays known: a video (inpaint, cinemagraph) or an image (cinemagraph from a photo).',
-      });
+      throw new KinegraphError(
+        'INPUT_CHOICE',
+        inputs.video ? 'Connect either a video or an image, not both.' : 'Connect a video or an image as the source.',
+        {
+          nodeId: context.nodeId,
+          hint: 'The source is what stays known: a video (inpaint, cinemagraph) or an image (cinemagraph from a photo).',
+        },
+      );
     }
     let source: TensorHandle;
     if (inputs.video) {

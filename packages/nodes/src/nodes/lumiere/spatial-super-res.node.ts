@@ -1,11 +1,11 @@
-import { KinegraphError, Type, defineNode, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
+import { defineNode, KinegraphError, type NodeContext, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack, packModel } from '../../model/pack.js';
-import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
+import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { accumulateGraph, inputGraph } from '../../sampling/step-graphs.js';
-import { expectRank } from './fit.js';
 import { firstOutputName, previewSteps, runGraph, samplingParams, stepNoise, timestepTensor } from './common.js';
+import { expectRank } from './fit.js';
 
 /** Start frames of overlapping windows covering `frames`, the last one flush with the end. */
 export function windowStarts(frames: number, window: number, stride: number): number[] {
@@ -30,8 +30,18 @@ export const spatialSuperResNode = defineNode({
   params: Type.Object({
     ...samplingParams,
     steps: Type.Integer({ minimum: 1, maximum: 200, default: 20, description: 'Denoising steps.' }),
-    window: Type.Integer({ minimum: 1, maximum: 256, default: 8, description: 'Frames per window (the model was trained on 8).' }),
-    stride: Type.Integer({ minimum: 1, maximum: 256, default: 4, description: 'Frames between window starts; less than the window means overlap.' }),
+    window: Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 8,
+      description: 'Frames per window (the model was trained on 8).',
+    }),
+    stride: Type.Integer({
+      minimum: 1,
+      maximum: 256,
+      default: 4,
+      description: 'Frames between window starts; less than the window means overlap.',
+    }),
     previewEvery: Type.Integer({ minimum: 0, maximum: 200, default: 5 }),
   }),
   inputs: { model: { type: 'model' }, video: { type: 'video' } },
@@ -42,23 +52,34 @@ export const spatialSuperResNode = defineNode({
     const ssr = m.models.ssr;
     const session = await packModel(pack, 'ssr', context.tensors);
     if (!ssr || !session || !m.resolution.ssr) {
-      throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no super-resolution model.`, { nodeId: context.nodeId, hint: 'Use a pack with models.ssr, such as kinegraph-tiny.' });
+      throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no super-resolution model.`, {
+        nodeId: context.nodeId,
+        hint: 'Use a pack with models.ssr, such as kinegraph-tiny.',
+      });
     }
     expectRank(context, 'The video', inputs.video.tensor, [5], 'Connect a video.');
     if (params.stride > params.window) {
-      throw new KinegraphError('PARAM_INVALID', `stride (${params.stride}) is larger than window (${params.window}): frames between windows would never be upscaled.`, {
-        nodeId: context.nodeId,
-        hint: `Use a stride of at most ${params.window}; half the window (${Math.max(1, params.window >> 1)}) blends well.`,
-      });
+      throw new KinegraphError(
+        'PARAM_INVALID',
+        `stride (${params.stride}) is larger than window (${params.window}): frames between windows would never be upscaled.`,
+        {
+          nodeId: context.nodeId,
+          hint: `Use a stride of at most ${params.window}; half the window (${Math.max(1, params.window >> 1)}) blends well.`,
+        },
+      );
     }
     const [b, , frames, h, w] = inputs.video.tensor.dims as [number, number, number, number, number];
     const [outH, outW] = m.resolution.ssr;
     const [baseH, baseW] = m.resolution.base;
     if (h !== baseH || w !== baseW) {
-      throw new KinegraphError('SHAPE_MISMATCH', `The video is ${w}\u00d7${h}; this super-resolution model takes ${baseW}\u00d7${baseH}.`, {
-        nodeId: context.nodeId,
-        hint: `Resize it first with kinegraph/resize-video to ${baseW}\u00d7${baseH}.`,
-      });
+      throw new KinegraphError(
+        'SHAPE_MISMATCH',
+        `The video is ${w}\u00d7${h}; this super-resolution model takes ${baseW}\u00d7${baseH}.`,
+        {
+          nodeId: context.nodeId,
+          hint: `Resize it first with kinegraph/resize-video to ${baseW}\u00d7${baseH}.`,
+        },
+      );
     }
     const dims = [b, 3, frames, outH, outW];
     // The conditioning: the low-res video upsampled bilinearly (half-pixel), as in training.
@@ -72,7 +93,12 @@ export const spatialSuperResNode = defineNode({
     const outName = firstOutputName(ssr.outputs);
     const prepare = inputGraph(2, false);
     const accumulate = accumulateGraph();
-    const coefficients = samplerCoefficients(params.sampler, params.eta, alphasCumprod(m.schedule), timesteps(m.schedule.num_train_timesteps, params.steps));
+    const coefficients = samplerCoefficients(
+      params.sampler,
+      params.eta,
+      alphasCumprod(m.schedule),
+      timesteps(m.schedule.num_train_timesteps, params.steps),
+    );
     const tensors = context.tensors;
     const video = await denoise({
       context,
@@ -90,8 +116,13 @@ export const spatialSuperResNode = defineNode({
           tensors.release(xs);
           tensors.release(xin);
           // Pad the window's prediction into place along the frames and add it to the sum.
-          const pads = await tensors.upload(BigInt64Array.from([0, 0, s, 0, 0, 0, 0, frames - s - span, 0, 0], BigInt), [10], 'int64');
-          const base = acc ?? (await tensors.upload(new Float32Array(dims.reduce((p, d) => p * d, 1)), dims, 'float32'));
+          const pads = await tensors.upload(
+            BigInt64Array.from([0, 0, s, 0, 0, 0, 0, frames - s - span, 0, 0], BigInt),
+            [10],
+            'int64',
+          );
+          const base =
+            acc ?? (await tensors.upload(new Float32Array(dims.reduce((p, d) => p * d, 1)), dims, 'float32'));
           const next = (await runGraph(context, accumulate, { acc: base, w: pred, pads })).out!;
           tensors.release(base);
           tensors.release(pred);
@@ -111,8 +142,17 @@ export const spatialSuperResNode = defineNode({
 });
 
 /** 1 / (number of windows covering each frame), shaped [1,1,F,1,1] to broadcast over the video. */
-async function windowWeights(context: NodeContext, frames: number, starts: readonly number[], span: number): Promise<TensorHandle> {
+async function windowWeights(
+  context: NodeContext,
+  frames: number,
+  starts: readonly number[],
+  span: number,
+): Promise<TensorHandle> {
   const counts = new Float32Array(frames);
   for (const s of starts) for (let f = s; f < s + span; f++) counts[f]! += 1;
-  return context.tensors.upload(counts.map((c) => 1 / c), [1, 1, frames, 1, 1], 'float32');
+  return context.tensors.upload(
+    counts.map((c) => 1 / c),
+    [1, 1, frames, 1, 1],
+    'float32',
+  );
 }

@@ -1,11 +1,19 @@
-import { KinegraphError, Type, defineNode, type NodeContext, type TensorHandle } from '@kinegraph/core/sdk';
+import { defineNode, KinegraphError, type NodeContext, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack, loadStunet, type PackValue } from '../../model/pack.js';
-import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
-import { denoiseFused, fusedStepLinks, fusedStepVariant } from '../../sampling/denoise-fused.js';
 import type { ModelInput } from '../../sampling/denoise.js';
+import { denoiseFused, fusedStepLinks, fusedStepVariant } from '../../sampling/denoise-fused.js';
+import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { compositeGraph, modelStepGraph } from '../../sampling/step-graphs.js';
-import { encodePrompt, expectDims, firstOutputName, previewSteps, runGraph, samplingParams, stepNoise } from './common.js';
+import {
+  encodePrompt,
+  expectDims,
+  firstOutputName,
+  previewSteps,
+  runGraph,
+  samplingParams,
+  stepNoise,
+} from './common.js';
 
 /**
  * STUNetSample: the space-time sampler. Denoises all frames of a clip at once with the pack's STUNet,
@@ -21,10 +29,28 @@ export const stunetSampleNode = defineNode({
   description: 'Generates a whole video clip in one space-time denoising pass (Lumiere).',
   params: Type.Object({
     ...samplingParams,
-    guidance: Type.Number({ minimum: 0, maximum: 30, default: 3, description: 'Classifier-free guidance scale (1 = off).' }),
-    denoise: Type.Number({ minimum: 0.01, maximum: 1, default: 1, description: 'With an init video: how much to change it (1 = ignore it entirely).' }),
-    previewEvery: Type.Integer({ minimum: 0, maximum: 200, default: 5, description: 'Send a preview every N steps (0 = never).' }),
-    composite: Type.Boolean({ default: true, description: 'Paste the known pixels of the conditioning into the result.' }),
+    guidance: Type.Number({
+      minimum: 0,
+      maximum: 30,
+      default: 3,
+      description: 'Classifier-free guidance scale (1 = off).',
+    }),
+    denoise: Type.Number({
+      minimum: 0.01,
+      maximum: 1,
+      default: 1,
+      description: 'With an init video: how much to change it (1 = ignore it entirely).',
+    }),
+    previewEvery: Type.Integer({
+      minimum: 0,
+      maximum: 200,
+      default: 5,
+      description: 'Send a preview every N steps (0 = never).',
+    }),
+    composite: Type.Boolean({
+      default: true,
+      description: 'Paste the known pixels of the conditioning into the result.',
+    }),
   }),
   inputs: {
     model: { type: 'model' },
@@ -43,7 +69,9 @@ export const stunetSampleNode = defineNode({
     const guided = params.guidance !== 1;
     const tensors = context.tensors;
 
-    const text = guided ? await guidanceEmbeddings(context, pack, inputs.positive.tensor, inputs.negative?.tensor) : inputs.positive.tensor;
+    const text = guided
+      ? await guidanceEmbeddings(context, pack, inputs.positive.tensor, inputs.negative?.tensor)
+      : inputs.positive.tensor;
     const cond = await conditioningInput(context, inputs.conditioning, dims);
 
     const ac = alphasCumprod(m.schedule);
@@ -54,7 +82,13 @@ export const stunetSampleNode = defineNode({
     const noise = await context.ops.randn(dims, params.seed);
     let start = noise;
     if (useInit) {
-      expectDims(context.nodeId, 'The init video', inputs.init!.tensor.dims, dims, 'Resize it with kinegraph/resize-video to the pack\u2019s frames and size.');
+      expectDims(
+        context.nodeId,
+        'The init video',
+        inputs.init!.tensor.dims,
+        dims,
+        'Resize it with kinegraph/resize-video to the pack\u2019s frames and size.',
+      );
       // SDEdit: jump to the first timestep's noise level from the given video.
       const a = ac[steps[0]!]!;
       start = await context.ops.axpby(Math.sqrt(a), inputs.init!.tensor, Math.sqrt(1 - a), noise);
@@ -63,11 +97,20 @@ export const stunetSampleNode = defineNode({
 
     // One session call per step: the STUNet with the sampler's update step appended (see denoiseFused).
     const ports = m.models.stunet;
-    const [xName, tName, textName] = [ports.inputs[0]?.name ?? 'x', ports.inputs[1]?.name ?? 't', ports.inputs[2]?.name ?? 'text_embeddings'];
+    const [xName, tName, textName] = [
+      ports.inputs[0]?.name ?? 'x',
+      ports.inputs[1]?.name ?? 't',
+      ports.inputs[2]?.name ?? 'text_embeddings',
+    ];
     const input: ModelInput = { conditioning: cond, duplicate: guided };
     const guidance = guided ? { guidance: params.guidance } : {};
     const variant = fusedStepVariant({ ...guidance, input, sampler: params.sampler, eta: params.eta });
-    const model = await loadStunet(pack, tensors, { appendGraph: { bytes: modelStepGraph(variant).bytes, links: fusedStepLinks(xName, firstOutputName(ports.outputs)) } });
+    const model = await loadStunet(pack, tensors, {
+      appendGraph: {
+        bytes: modelStepGraph(variant).bytes,
+        links: fusedStepLinks(xName, firstOutputName(ports.outputs)),
+      },
+    });
     let video = await denoiseFused({
       context,
       sampler: params.sampler,
@@ -83,7 +126,13 @@ export const stunetSampleNode = defineNode({
     });
 
     if (inputs.conditioning && params.composite) {
-      const composited = (await runGraph(context, compositeGraph(), { x: video, known: inputs.conditioning.video, keep: inputs.conditioning.mask })).out!;
+      const composited = (
+        await runGraph(context, compositeGraph(), {
+          x: video,
+          known: inputs.conditioning.video,
+          keep: inputs.conditioning.mask,
+        })
+      ).out!;
       tensors.release(video);
       video = composited;
     }
@@ -92,22 +141,36 @@ export const stunetSampleNode = defineNode({
 });
 
 /** [positive; negative] stacked on the batch axis; the negative defaults to the empty prompt. */
-async function guidanceEmbeddings(context: NodeContext, pack: PackValue, positive: TensorHandle, negative: TensorHandle | undefined): Promise<TensorHandle> {
+async function guidanceEmbeddings(
+  context: NodeContext,
+  pack: PackValue,
+  positive: TensorHandle,
+  negative: TensorHandle | undefined,
+): Promise<TensorHandle> {
   const neg = negative ?? (await encodePrompt(context, pack, '', { warn: false })).tensor;
   if (neg.dims.join() !== positive.dims.join()) {
-    throw new KinegraphError('SHAPE_MISMATCH', `The negative embedding [${neg.dims.join(', ')}] does not match the positive one [${positive.dims.join(', ')}].`, {
-      nodeId: context.nodeId,
-      hint: 'Encode both prompts with the same model pack.',
-    });
+    throw new KinegraphError(
+      'SHAPE_MISMATCH',
+      `The negative embedding [${neg.dims.join(', ')}] does not match the positive one [${positive.dims.join(', ')}].`,
+      {
+        nodeId: context.nodeId,
+        hint: 'Encode both prompts with the same model pack.',
+      },
+    );
   }
   return context.ops.concat([positive, neg], 0);
 }
 
 /** The 4 conditioning channels (known video, keep-mask), or zeros for plain text-to-video. */
-async function conditioningInput(context: NodeContext, conditioning: { video: TensorHandle; mask: TensorHandle } | undefined, dims: number[]): Promise<TensorHandle> {
+async function conditioningInput(
+  context: NodeContext,
+  conditioning: { video: TensorHandle; mask: TensorHandle } | undefined,
+  dims: number[],
+): Promise<TensorHandle> {
   const [b, , f, h, w] = dims as [number, number, number, number, number];
   if (!conditioning) return context.tensors.upload(new Float32Array(b * 4 * f * h * w), [b, 4, f, h, w], 'float32');
-  const hint = 'Make the conditioning with kinegraph/image-condition or kinegraph/mask-inpaint from the same model pack.';
+  const hint =
+    'Make the conditioning with kinegraph/image-condition or kinegraph/mask-inpaint from the same model pack.';
   expectDims(context.nodeId, 'The conditioning video', conditioning.video.dims, dims, hint);
   expectDims(context.nodeId, 'The conditioning mask', conditioning.mask.dims, [b, 1, f, h, w], hint);
   return context.ops.concat([conditioning.video, conditioning.mask], 1);

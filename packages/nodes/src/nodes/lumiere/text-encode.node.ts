@@ -1,4 +1,4 @@
-import { Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
 import { encodePrompt } from './common.js';
 
@@ -14,7 +14,12 @@ export const textEncodeNode = defineNode({
   category: 'conditioning',
   description: 'Encodes a prompt into text embeddings for the samplers.',
   params: Type.Object({
-    text: Type.String({ default: '', maxLength: 2000, description: 'The prompt. Empty means "no prompt" (the unconditional embedding).', 'x-multiline': true }),
+    text: Type.String({
+      default: '',
+      maxLength: 2000,
+      description: 'The prompt. Empty means "no prompt" (the unconditional embedding).',
+      'x-multiline': true,
+    }),
   }),
   inputs: { model: { type: 'model' } },
   outputs: { embedding: { type: 'embedding' } },

@@ -1,8 +1,8 @@
-import { KinegraphError, Type, defineNode } from '@kinegraph/core/sdk';
+import { defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 import { asPack, packModel } from '../../model/pack.js';
-import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
+import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { encodePrompt, previewSteps, samplingParams, stepNoise, textDenoiser } from './common.js';
 
 /**
@@ -17,8 +17,18 @@ export const textToImageNode = defineNode({
   description: 'Generates a single frame with the pack\u2019s T2I base model.',
   params: Type.Object({
     ...samplingParams,
-    guidance: Type.Number({ minimum: 0, maximum: 30, default: 3, description: 'Classifier-free guidance scale (1 = off).' }),
-    previewEvery: Type.Integer({ minimum: 0, maximum: 200, default: 5, description: 'Send a preview every N steps (0 = never).' }),
+    guidance: Type.Number({
+      minimum: 0,
+      maximum: 30,
+      default: 3,
+      description: 'Classifier-free guidance scale (1 = off).',
+    }),
+    previewEvery: Type.Integer({
+      minimum: 0,
+      maximum: 200,
+      default: 5,
+      description: 'Send a preview every N steps (0 = never).',
+    }),
   }),
   inputs: {
     model: { type: 'model' },
@@ -32,15 +42,24 @@ export const textToImageNode = defineNode({
     const t2i = m.models.t2i;
     const session = await packModel(pack, 't2i', context.tensors);
     if (!t2i || !session) {
-      throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no text-to-image model.`, { nodeId: context.nodeId, hint: 'Use a pack with models.t2i, such as kinegraph-tiny.' });
+      throw new KinegraphError('MODEL_ROLE_MISSING', `Model pack "${m.name}" has no text-to-image model.`, {
+        nodeId: context.nodeId,
+        hint: 'Use a pack with models.t2i, such as kinegraph-tiny.',
+      });
     }
     const [height, width] = m.resolution.base;
     const batch = inputs.positive.tensor.dims[0] ?? 1;
     const dims = [batch, 3, height, width];
     const guided = params.guidance !== 1;
-    const neg = inputs.negative?.tensor ?? (guided ? (await encodePrompt(context, pack, '', { warn: false })).tensor : undefined);
+    const neg =
+      inputs.negative?.tensor ?? (guided ? (await encodePrompt(context, pack, '', { warn: false })).tensor : undefined);
     const text = guided ? await context.ops.concat([inputs.positive.tensor, neg!], 0) : inputs.positive.tensor;
-    const coefficients = samplerCoefficients(params.sampler, params.eta, alphasCumprod(m.schedule), timesteps(m.schedule.num_train_timesteps, params.steps));
+    const coefficients = samplerCoefficients(
+      params.sampler,
+      params.eta,
+      alphasCumprod(m.schedule),
+      timesteps(m.schedule.num_train_timesteps, params.steps),
+    );
     const image = await denoise({
       context,
       sampler: params.sampler,
