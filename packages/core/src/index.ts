@@ -19,14 +19,42 @@ export { OutputCache } from './scheduler/output-cache.js';
 export type { ExecuteOptions } from './scheduler/scheduler.js';
 export { defaultAllowedFolders, executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
 export * from './sdk/index.js';
-export * from './tensor/index.js';
+// The tensor layer: the worker-backed store, tensor ops, the ONNX graph builder, seeded noise, coded errors.
+
+export type {
+  Attr,
+  BuiltGraph,
+  Dim,
+  GraphPort,
+  GraphValue,
+  Operand,
+  PadOptions,
+  ResizeOptions,
+} from './graph/index.js';
+export { buildGraph, GraphBuilder } from './graph/index.js';
+export type { ResizeMode, TensorOpsStats } from './ops/tensor-ops.js';
+export { TensorOps } from './ops/tensor-ops.js';
+export { byteSize, DTYPE_BYTES, DTYPES, elementCount } from './tensor/dtype.js';
+export type { TensorErrorCode } from './tensor/errors.js';
+export {
+  DeviceUnavailableError,
+  RunAbortedError,
+  StoreClosedError,
+  TensorError,
+  WorkerCrashedError,
+} from './tensor/errors.js';
+export { gaussianNoise } from './tensor/random.js';
+export type * from './tensor/types.js';
 export type { SerializedError } from './util/errors.js';
 export { serializeError } from './util/errors.js';
 export { canonicalJson, contentHash } from './util/hash.js';
-export type { ValidationCode, ValidationIssue } from './validate/issue.js';
-export { formatIssue, VALIDATION_CODES } from './validate/issue.js';
 export type { PreparedNode, PreparedWorkflow, ValidationResult } from './validate/validate.js';
 export { validateWorkflow } from './validate/validate.js';
+export type { ManagedTensorStore, ManagedTensorStoreStats, TensorStoreOptions } from './worker/client.js';
+export { createTensorStore } from './worker/client.js';
+export type { WorkerInspection } from './worker/protocol.js';
+export type { ValidationCode, ValidationIssue } from './workflow/issue.js';
+export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
 export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';
 export type { ParamOverride } from './workflow/overrides.js';
 export { applyOverrides, parseOverride } from './workflow/overrides.js';

@@ -6,11 +6,11 @@ import type { RunEvent } from './scheduler/events.js';
 import { OutputCache } from './scheduler/output-cache.js';
 import { executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
 import type { KinegraphPlugin } from './sdk/plugin.js';
-import { createTensorStore, type ManagedTensorStore } from './tensor/index.js';
 import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
-import type { ValidationIssue } from './validate/issue.js';
 import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
+import { createTensorStore, type ManagedTensorStore } from './worker/client.js';
+import type { ValidationIssue } from './workflow/issue.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
 
 /** How to set up a {@link Runtime}. */

@@ -5,8 +5,8 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
 import { IR_VERSION, onnx } from '../graph/onnx-proto.js';
 import { TensorError } from '../tensor/errors.js';
-import type { ManagedTensorStore } from '../tensor/store.js';
-import { expectClose, openStore } from '../tensor/test-support.js';
+import { expectClose, openStore } from '../test-support/store.js';
+import type { ManagedTensorStore } from '../worker/client.js';
 import { appendGraph } from './append-graph.js';
 
 /** The "model": y = 2·x + w, with an initializer `w` and internal values named like the tail's. */

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
-import type { ManagedTensorStore } from '../tensor/store.js';
-import { expectClose, openStore } from '../tensor/test-support.js';
+import { expectClose, openStore } from '../test-support/store.js';
+import type { ManagedTensorStore } from '../worker/client.js';
 import { MAX_FILES, optimizedCacheDir } from './optimized-cache.js';
 
 /** A model over the 1 MiB line (what gets cached): y = (x + w)·2 + 1 with a 300,000-value weight. */

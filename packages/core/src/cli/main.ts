@@ -8,7 +8,7 @@ import { isTerminalEvent } from '../scheduler/events.js';
 import { defaultAllowedFolders } from '../scheduler/scheduler.js';
 import type { DeviceRequest } from '../tensor/types.js';
 import { serializeError } from '../util/errors.js';
-import { formatIssue } from '../validate/issue.js';
+import { formatIssue } from '../workflow/issue.js';
 import { type ParamOverride, parseOverride } from '../workflow/overrides.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { pluginCommand } from './plugin-init.js';

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import type { ManagedTensorStore } from '../tensor/store.js';
-import { expectClose, openStore } from '../tensor/test-support.js';
 import type { TensorHandle } from '../tensor/types.js';
+import { expectClose, openStore } from '../test-support/store.js';
+import type { ManagedTensorStore } from '../worker/client.js';
 import { buildGraph } from './builder.js';
 
 // Every builder op, run by ONNX Runtime and checked against plain JS: proves the emitted nodes are

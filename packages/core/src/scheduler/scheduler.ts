@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { dirname, resolve } from 'node:path';
 import { Observable, type Subscriber } from 'rxjs';
+import { TensorOps } from '../ops/tensor-ops.js';
 import type { NodeContext } from '../sdk/node.js';
-import { TensorOps } from '../tensor/ops.js';
 import type { TensorHandle, TensorStore } from '../tensor/types.js';
 import { isAbortError, KinegraphError, serializeError } from '../util/errors.js';
 import { contentHash } from '../util/hash.js';

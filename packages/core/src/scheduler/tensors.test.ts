@@ -5,8 +5,8 @@ import { join } from 'node:path';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../runtime.js';
-import type { ManagedTensorStore } from '../tensor/index.js';
 import { tensorPlugin } from '../test-support/tensor-plugin.js';
+import type { ManagedTensorStore } from '../worker/client.js';
 import type { RunEvent } from './events.js';
 
 const SIZE = 250_000; // 1 MB per tensor

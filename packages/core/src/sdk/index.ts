@@ -13,8 +13,8 @@ export type { FloatInitializer } from '../backend/initializers.js';
 export { readOnnxInitializers } from '../backend/initializers.js';
 export type { BuiltGraph, GraphValue, Operand } from '../graph/index.js';
 export { buildGraph, GraphBuilder } from '../graph/index.js';
-export type { ResizeMode } from '../tensor/ops.js';
-export { TensorOps } from '../tensor/ops.js';
+export type { ResizeMode } from '../ops/tensor-ops.js';
+export { TensorOps } from '../ops/tensor-ops.js';
 export { gaussianNoise } from '../tensor/random.js';
 export type {
   AppendedGraph,

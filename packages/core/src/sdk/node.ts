@@ -1,5 +1,5 @@
 import type { Static, TObject } from '@sinclair/typebox';
-import type { TensorOps } from '../tensor/ops.js';
+import type { TensorOps } from '../ops/tensor-ops.js';
 import type { TensorStore } from '../tensor/types.js';
 import type { FileAccess } from './files.js';
 import type { PortValue } from './port-types.js';

@@ -1,6 +1,6 @@
 import type { AnyNodeDefinition } from '../sdk/node.js';
+import { pointer, type ValidationIssue } from '../workflow/issue.js';
 import type { Edge, WorkflowNode } from '../workflow/schema.js';
-import { pointer, type ValidationIssue } from './issue.js';
 
 type MigrationResult =
   | { from: number; to: number; params: Record<string, unknown>; inputs: Record<string, Edge> }

@@ -1,8 +1,8 @@
 import type { TObject, TSchema } from '@sinclair/typebox';
 import type { ErrorObject } from 'ajv';
 import { didYouMean, listOf } from '../util/did-you-mean.js';
+import { pointer, type ValidationIssue } from '../workflow/issue.js';
 import { validatorFor } from './ajv.js';
-import { pointer, type ValidationIssue } from './issue.js';
 
 /** Validates (and fills defaults into) a node's params, returning the issues found. */
 export function validateParams(nodeId: string, schema: TObject, params: Record<string, unknown>): ValidationIssue[] {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { NodeRegistry } from '../registry/registry.js';
 import { testPlugin } from '../test-support/plugin.js';
-import { VALIDATION_CODES, type ValidationIssue } from './issue.js';
+import { VALIDATION_CODES, type ValidationIssue } from '../workflow/issue.js';
 import { validateWorkflow } from './validate.js';
 
 const registry = new NodeRegistry();

@@ -1,6 +1,7 @@
 import type { ErrorObject } from 'ajv';
 import type { NodeRegistry, RegisteredNode } from '../registry/registry.js';
 import { didYouMean, listOf } from '../util/did-you-mean.js';
+import { pointer, type ValidationIssue } from '../workflow/issue.js';
 import {
   type Edge,
   NODE_ID_PATTERN,
@@ -11,7 +12,6 @@ import {
 } from '../workflow/schema.js';
 import { validatorFor } from './ajv.js';
 import { findCycles } from './cycles.js';
-import { pointer, type ValidationIssue } from './issue.js';
 import { migrateNode } from './migrate.js';
 import { validateParams } from './params.js';
 

@@ -8,32 +8,14 @@
  * Tensors used by a queued or running job are pinned: a release that arrives meanwhile only marks
  * them, and they are freed when the last job using them finishes.
  */
-import { mkdir, readFile, stat } from 'node:fs/promises';
 import type { TransferListItem } from 'node:worker_threads';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
-import type { OrtSession, OrtTensor } from '../backend/onnx.js';
-import {
-  createSession,
-  describeTensor,
-  disposeTensor,
-  makeTensor,
-  ortVersion,
-  readTensor,
-  releaseSession,
-  runSession,
-  sessionPorts,
-} from '../backend/onnx.js';
-import {
-  commitCached,
-  dropCached,
-  optimizedCacheDir,
-  optimizedModelPath,
-  temporaryPath,
-  useCached,
-} from '../backend/optimized-cache.js';
+import type { OrtTensor } from '../backend/onnx.js';
+import { describeTensor, disposeTensor, makeTensor, readTensor, releaseSession, runSession } from '../backend/onnx.js';
 import type { SerializedError } from '../tensor/errors.js';
 import { RunAbortedError, serializeError, TensorError } from '../tensor/errors.js';
-import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
+import type { DeviceName, ModelOptions } from '../tensor/types.js';
+import { type PreparedSession, prepareModel } from './prepare-model.js';
 import type {
   LoadResult,
   OutputInfo,
@@ -54,11 +36,7 @@ interface TensorEntry {
   released: boolean;
 }
 
-interface SessionEntry {
-  readonly session: OrtSession;
-  readonly inputs: readonly ModelPortInfo[];
-  readonly outputs: readonly ModelPortInfo[];
-}
+type SessionEntry = PreparedSession;
 
 interface Job {
   readonly rid: number;
@@ -68,14 +46,6 @@ interface Job {
 }
 
 /** Handles the requests of one store. Construct once per worker. */
-/**
- * Models smaller than this (op graphs, tiny helpers) get one intra-op thread unless asked otherwise. Every
- * ORT session owns its own thread pool, whose threads spin after each run: with a multi-threaded pool per
- * small graph, those spinning threads took the cores the denoiser needed next (STUNet calls 1.5x slower
- * between update graphs, bench/workflows.mjs). Elementwise graphs gain nothing from a second thread.
- */
-const SMALL_MODEL_BYTES = 1 << 20;
-
 export class InferenceServer {
   private readonly tensors = new Map<number, TensorEntry>();
   private readonly sessions = new Map<string, Promise<SessionEntry>>();
@@ -183,74 +153,18 @@ export class InferenceServer {
     const key = sessionKey(await modelSourceKey(source), this.device, options, this.defaultThreads);
     let pending = this.sessions.get(key);
     if (pending === undefined) {
-      pending = this.createEntry(source, options, key);
+      pending = prepareModel(source, options, { device: this.device, defaultThreads: this.defaultThreads, key }).then(
+        (prepared) => {
+          if (prepared.fromCache) this.optimizedCacheHits++;
+          return prepared;
+        },
+      );
       this.sessions.set(key, pending);
       // A failed load must not poison the pool: the next attempt retries.
       pending.catch(() => this.sessions.delete(key));
     }
     const entry = await pending;
     return { result: { id: key, inputs: entry.inputs, outputs: entry.outputs } };
-  }
-
-  private async createEntry(source: string | Uint8Array, options: ModelOptions, key: string): Promise<SessionEntry> {
-    const level = options.graphOptimizationLevel ?? 'all';
-    const sourceSize =
-      typeof source === 'string' ? ((await stat(source).catch(() => undefined))?.size ?? Infinity) : source.byteLength;
-    const small = sourceSize < SMALL_MODEL_BYTES;
-    const config = {
-      device: this.device,
-      graphOptimizationLevel: level,
-      intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : this.defaultThreads),
-    };
-    // Large CPU models come from the optimised-model cache when this session was made before (by any
-    // process); small op graphs optimise in a few milliseconds and are not worth a file.
-    const cacheDir = this.device === 'cpu' && level !== 'disabled' && !small ? optimizedCacheDir() : undefined;
-    const cached = cacheDir === undefined ? undefined : optimizedModelPath(cacheDir, key, ortVersion());
-    if (cached !== undefined && (await useCached(cached))) {
-      try {
-        const session = await createSession(cached, { ...config, graphOptimizationLevel: 'disabled' });
-        this.optimizedCacheHits++;
-        return { session, ...sessionPorts(session) };
-      } catch {
-        await dropCached(cached); // damaged or from another build: make it afresh below
-      }
-    }
-    let model: string | Uint8Array = source;
-    if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
-      const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
-      // Loaded on first use (they bring onnx-proto): a worker that never rewrites a model starts faster.
-      const { applyInitializerOverrides } = await import('../backend/initializers.js');
-      model = applyInitializerOverrides(bytes, options.initializerOverrides);
-    }
-    if (options.appendGraph !== undefined) {
-      const { appendGraph } = await import('../backend/append-graph.js');
-      model = appendGraph(
-        typeof model === 'string' ? new Uint8Array(await readFile(model)) : model,
-        options.appendGraph,
-      );
-    }
-    const temporary =
-      cached !== undefined &&
-      (await mkdir(cacheDir!, { recursive: true }).then(
-        () => true,
-        () => false,
-      ))
-        ? temporaryPath(cached)
-        : undefined;
-    let session: OrtSession;
-    try {
-      session = await createSession(
-        model,
-        temporary === undefined ? config : { ...config, optimizedModelFilePath: temporary },
-      );
-    } catch (error) {
-      if (temporary === undefined) throw error;
-      // Perhaps only the cache file could not be written: try once without it.
-      await dropCached(temporary);
-      session = await createSession(model, config);
-    }
-    if (temporary !== undefined) await commitCached(temporary, cached!);
-    return { session, ...sessionPorts(session) };
   }
 
   // ---- runs ------------------------------------------------------------------------------------

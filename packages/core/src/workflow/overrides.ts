@@ -1,6 +1,6 @@
 import { didYouMean, listOf } from '../util/did-you-mean.js';
-import type { ValidationIssue } from '../validate/issue.js';
-import { pointer } from '../validate/issue.js';
+import type { ValidationIssue } from './issue.js';
+import { pointer } from './issue.js';
 
 /** One `--set node.param=value` override. */
 export interface ParamOverride {

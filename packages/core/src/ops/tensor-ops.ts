@@ -5,8 +5,10 @@
  * ops moves 0 bytes to the main thread (check `store.stats().bytesToJs`).
  */
 
-import { elementCount } from './dtype.js';
-import { TensorError } from './errors.js';
+import { elementCount } from '../tensor/dtype.js';
+import { TensorError } from '../tensor/errors.js';
+import { gaussianNoise } from '../tensor/random.js';
+import type { ModelHandle, TensorHandle, TensorStore } from '../tensor/types.js';
 import type { OpGraph } from './op-graphs.js';
 import {
   axpbyGraph,
@@ -19,8 +21,6 @@ import {
   sliceGraph,
   whereGraph,
 } from './op-graphs.js';
-import { gaussianNoise } from './random.js';
-import type { ModelHandle, TensorHandle, TensorStore } from './types.js';
 
 /** Counters of a {@link TensorOps}, for benchmarks and tests. */
 export interface TensorOpsStats {

@@ -10,7 +10,7 @@
 
 import type { BuiltGraph, GraphBuilder, GraphValue } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
-import type { DType } from './types.js';
+import type { DType } from '../tensor/types.js';
 
 /** A graph known by name before it is built: callers look the name up in their cache and build only on a miss. */
 export interface OpGraph {

@@ -4,8 +4,8 @@
  */
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { ManagedTensorStore, TensorStoreOptions } from './store.js';
-import { createTensorStore } from './store.js';
+import type { ManagedTensorStore, TensorStoreOptions } from '../worker/client.js';
+import { createTensorStore } from '../worker/client.js';
 
 const WORKER = fileURLToPath(new URL('../../dist/inference-worker.js', import.meta.url));
 

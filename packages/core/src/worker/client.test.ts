@@ -4,9 +4,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
-import { DeviceUnavailableError, TensorError } from './errors.js';
-import type { ManagedTensorStore, WorkerTensorStore } from './store.js';
-import { expectClose, openStore } from './test-support.js';
+import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
+import { expectClose, openStore } from '../test-support/store.js';
+import type { ManagedTensorStore, WorkerTensorStore } from './client.js';
 
 /** y = a + 2·b over any length. */
 const axpy = buildGraph('axpy', (g) => {

@@ -9,18 +9,15 @@
 
 import { resolve as resolvePath } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import type {
-  LoadResult,
-  RunResult,
-  WorkerHello,
-  WorkerInit,
-  WorkerInspection,
-  WorkerRequest,
-  WorkerResponse,
-} from '../worker/protocol.js';
-import { byteSize, dtypeOfData, ownedCopy, spansWholeBuffer, uploadProblem } from './dtype.js';
-import { RunAbortedError, rehydrateError, StoreClosedError, TensorError, WorkerCrashedError } from './errors.js';
-import { HandleLedger } from './ledger.js';
+import { byteSize, dtypeOfData, ownedCopy, spansWholeBuffer, uploadProblem } from '../tensor/dtype.js';
+import {
+  RunAbortedError,
+  rehydrateError,
+  StoreClosedError,
+  TensorError,
+  WorkerCrashedError,
+} from '../tensor/errors.js';
+import { HandleLedger } from '../tensor/ledger.js';
 import type {
   DeviceName,
   DeviceRequest,
@@ -31,7 +28,16 @@ import type {
   TensorHandle,
   TensorStore,
   TensorStoreStats,
-} from './types.js';
+} from '../tensor/types.js';
+import type {
+  LoadResult,
+  RunResult,
+  WorkerHello,
+  WorkerInit,
+  WorkerInspection,
+  WorkerRequest,
+  WorkerResponse,
+} from './protocol.js';
 import { resolveWorkerUrl } from './worker-url.js';
 
 /** Options of {@link createTensorStore}. */

@@ -9,7 +9,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { TensorError } from './errors.js';
+import { TensorError } from '../tensor/errors.js';
 
 /**
  * Resolves the worker script URL, or throws `WORKER_NOT_FOUND` saying how to build it. `override`

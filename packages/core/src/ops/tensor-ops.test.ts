@@ -1,9 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
-import { TensorOps } from './ops.js';
-import { gaussianNoise } from './random.js';
-import type { ManagedTensorStore } from './store.js';
-import { expectClose, openStore } from './test-support.js';
-import type { TensorHandle } from './types.js';
+import { gaussianNoise } from '../tensor/random.js';
+import type { TensorHandle } from '../tensor/types.js';
+import { expectClose, openStore } from '../test-support/store.js';
+import type { ManagedTensorStore } from '../worker/client.js';
+import { TensorOps } from './tensor-ops.js';
 
 let store: ManagedTensorStore;
 let ops: TensorOps;

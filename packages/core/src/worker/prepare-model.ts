@@ -1,0 +1,114 @@
+/**
+ * Model preparation in the inference worker: turns a load request into a ready ORT session. Picks the
+ * thread pool size, reuses ONNX Runtime's optimised form of a large model from the disk cache when one
+ * exists, applies initializer overrides and appended graphs, and writes the optimised form for the next
+ * process. The request handler (`server.ts`) only pools what this returns.
+ */
+import { mkdir, readFile, stat } from 'node:fs/promises';
+import type { OrtSession } from '../backend/onnx.js';
+import { createSession, ortVersion, sessionPorts } from '../backend/onnx.js';
+import {
+  commitCached,
+  dropCached,
+  optimizedCacheDir,
+  optimizedModelPath,
+  temporaryPath,
+  useCached,
+} from '../backend/optimized-cache.js';
+import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
+
+/** A ready session with its declared ports. */
+export interface PreparedSession {
+  readonly session: OrtSession;
+  readonly inputs: readonly ModelPortInfo[];
+  readonly outputs: readonly ModelPortInfo[];
+  /** Whether the session was created from the optimised-model cache. */
+  readonly fromCache: boolean;
+}
+
+/** Where and how a model is prepared. */
+export interface PrepareContext {
+  readonly device: DeviceName;
+  /** Intra-op threads for large models whose options set none (ORT's default when undefined). */
+  readonly defaultThreads: number | undefined;
+  /** The session's pool key (device, options and the source's content): names its optimised-cache file. */
+  readonly key: string;
+}
+
+/**
+ * Models smaller than this (op graphs, tiny helpers) get one intra-op thread unless asked otherwise. Every
+ * ORT session owns its own thread pool, whose threads spin after each run: with a multi-threaded pool per
+ * small graph, those spinning threads took the cores the denoiser needed next (STUNet calls 1.5x slower
+ * between update graphs, bench/workflows.mjs). Elementwise graphs gain nothing from a second thread.
+ */
+const SMALL_MODEL_BYTES = 1 << 20;
+
+/** Creates the session for `source` with `options`; rejects with ORT's coded load error. */
+export async function prepareModel(
+  source: string | Uint8Array,
+  options: ModelOptions,
+  context: PrepareContext,
+): Promise<PreparedSession> {
+  const level = options.graphOptimizationLevel ?? 'all';
+  const small = (await sourceSize(source)) < SMALL_MODEL_BYTES;
+  const config = {
+    device: context.device,
+    graphOptimizationLevel: level,
+    intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : context.defaultThreads),
+  };
+  // Large CPU models come from the optimised-model cache when this session was made before (by any
+  // process); small op graphs optimise in a few milliseconds and are not worth a file.
+  const cacheDir = context.device === 'cpu' && level !== 'disabled' && !small ? optimizedCacheDir() : undefined;
+  const cached = cacheDir === undefined ? undefined : optimizedModelPath(cacheDir, context.key, ortVersion());
+  if (cached !== undefined && (await useCached(cached))) {
+    try {
+      const session = await createSession(cached, { ...config, graphOptimizationLevel: 'disabled' });
+      return { session, ...sessionPorts(session), fromCache: true };
+    } catch {
+      await dropCached(cached); // damaged or from another build: make it afresh below
+    }
+  }
+  const model = await rewrittenModel(source, options);
+  const writable =
+    cacheDir !== undefined &&
+    (await mkdir(cacheDir, { recursive: true }).then(
+      () => true,
+      () => false,
+    ));
+  const temporary = cached !== undefined && writable ? temporaryPath(cached) : undefined;
+  let session: OrtSession;
+  try {
+    session = await createSession(
+      model,
+      temporary === undefined ? config : { ...config, optimizedModelFilePath: temporary },
+    );
+  } catch (error) {
+    if (temporary === undefined) throw error;
+    // Perhaps only the cache file could not be written: try once without it.
+    await dropCached(temporary);
+    session = await createSession(model, config);
+  }
+  if (temporary !== undefined) await commitCached(temporary, cached!);
+  return { session, ...sessionPorts(session), fromCache: false };
+}
+
+async function sourceSize(source: string | Uint8Array): Promise<number> {
+  if (typeof source !== 'string') return source.byteLength;
+  return (await stat(source).catch(() => undefined))?.size ?? Number.POSITIVE_INFINITY;
+}
+
+/** The model with its initializer overrides applied and its appended graph joined (the source if neither). */
+async function rewrittenModel(source: string | Uint8Array, options: ModelOptions): Promise<string | Uint8Array> {
+  let model: string | Uint8Array = source;
+  const bytesOf = async (m: string | Uint8Array) => (typeof m === 'string' ? new Uint8Array(await readFile(m)) : m);
+  if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
+    // Loaded on first use (they bring onnx-proto): a worker that never rewrites a model starts faster.
+    const { applyInitializerOverrides } = await import('../backend/initializers.js');
+    model = applyInitializerOverrides(await bytesOf(model), options.initializerOverrides);
+  }
+  if (options.appendGraph !== undefined) {
+    const { appendGraph } = await import('../backend/append-graph.js');
+    model = appendGraph(await bytesOf(model), options.appendGraph);
+  }
+  return model;
+}
