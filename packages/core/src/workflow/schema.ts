@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
+import { WORKFLOW_FORMAT } from './format.js';
 
-/** The format tag of the one workflow format this runtime reads and writes. */
-export const WORKFLOW_FORMAT = 'kinegraph/workflow@1';
+export { WORKFLOW_FORMAT };
 
 /** Node ids: what `--set <node>.<param>=...` and edges use. */
 export const NODE_ID_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
@@ -61,6 +61,39 @@ export const GroupSchema = Type.Object(
   { additionalProperties: true },
 );
 
+/** A point a link passes through on its way from an output to an input (editor-only). */
+export const RerouteSchema = Type.Object(
+  {
+    id: Type.Integer({ minimum: 1 }),
+    pos: Vec2,
+    parent: Type.Optional(
+      Type.Integer({ minimum: 1, description: 'The reroute before this one, coming from the output.' }),
+    ),
+  },
+  { additionalProperties: true },
+);
+
+/** Editor-only layout of the whole graph; ignored when running. */
+export const WorkflowUiSchema = Type.Object(
+  {
+    reroutes: Type.Optional(Type.Array(RerouteSchema, { maxItems: 10_000 })),
+    links: Type.Optional(
+      Type.Array(
+        Type.Object(
+          {
+            node: Type.String({ maxLength: 64 }),
+            input: Type.String({ maxLength: 200 }),
+            reroute: Type.Integer({ minimum: 1, description: 'The last reroute the edge into this input passes.' }),
+          },
+          { additionalProperties: true },
+        ),
+        { maxItems: 100_000 },
+      ),
+    ),
+  },
+  { additionalProperties: true },
+);
+
 /** Which package (and version) provided each node type when the workflow was saved. */
 export const NodeTypeProvenanceSchema = Type.Record(
   Type.String(),
@@ -76,6 +109,7 @@ export const WorkflowSchema = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 10_000 })),
     nodes: Type.Record(Type.String({ pattern: NODE_ID_PATTERN }), WorkflowNodeSchema),
     groups: Type.Optional(Type.Array(GroupSchema)),
+    ui: Type.Optional(WorkflowUiSchema),
     metadata: Type.Optional(
       Type.Object(
         {

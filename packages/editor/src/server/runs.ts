@@ -7,9 +7,10 @@ import { randomUUID } from 'node:crypto';
 import { relative, sep } from 'node:path';
 import type { PreparedWorkflow, RunEvent, Runtime } from '@kinegraph/core';
 import type { Subscription } from 'rxjs';
-import type { RunSnapshot, ServerMessage, WireEvent } from '../shared/protocol.js';
+import type { RunSnapshot, ServerMessage, WireEvent, WirePreview } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
+import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
 
 /** Where runs read from and write to. */
@@ -20,8 +21,19 @@ export interface RunFolders {
 
 interface QueuedRun {
   readonly snapshot: RunSnapshot;
-  readonly prepared: PreparedWorkflow;
+  /** Undefined for runs read back from the history (they are finished). */
+  readonly prepared?: PreparedWorkflow;
   readonly controller: AbortController;
+  /** The document as submitted: what "open this run" puts back on the canvas. */
+  readonly workflow: unknown;
+  /** The latest preview any of its nodes made. */
+  thumbnail?: WirePreview;
+}
+
+/** How a workflow is queued. */
+export interface SubmitOptions {
+  /** Put it at the head of the queue ("run next") instead of the end. */
+  readonly front?: boolean;
 }
 
 /** How many finished runs are remembered (oldest forgotten first). */
@@ -38,10 +50,23 @@ export class RunQueue {
   constructor(
     private readonly runtime: Runtime,
     private readonly folders: RunFolders,
-  ) {}
+    private readonly history?: HistoryStore,
+  ) {
+    // Finished runs of earlier sessions, so the history survives a restart.
+    for (const stored of history?.load() ?? []) {
+      const run: QueuedRun = {
+        snapshot: stored.snapshot,
+        controller: new AbortController(),
+        workflow: stored.workflow,
+        ...(stored.thumbnail ? { thumbnail: stored.thumbnail } : {}),
+      };
+      this.#runs.set(stored.snapshot.id, run);
+    }
+    this.#forgetOld();
+  }
 
   /** Validates and queues a workflow. Throws a 400 `WORKFLOW_INVALID` listing every problem. */
-  submit(document: unknown): RunSnapshot {
+  submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
     const result = this.runtime.validate(document);
     if (!result.ok) {
@@ -60,13 +85,43 @@ export class RunQueue {
       snapshot: queuedRun(randomUUID(), name, result.prepared.order),
       prepared: result.prepared,
       controller: new AbortController(),
+      workflow: structuredClone(document),
     };
     this.#runs.set(run.snapshot.id, run);
-    this.#waiting.push(run);
+    if (options.front) this.#waiting.unshift(run);
+    else this.#waiting.push(run);
     this.#forgetOld();
     this.#broadcast({ kind: 'run', run: run.snapshot });
+    this.#broadcastQueue();
     this.#pump();
     return run.snapshot;
+  }
+
+  /** Ids of the waiting runs, in the order they will start. */
+  queue(): string[] {
+    return this.#waiting.map((r) => r.snapshot.id);
+  }
+
+  /** Moves a waiting run to the head of the queue. 409 when it is not waiting. */
+  runNext(id: string): RunSnapshot {
+    const run = this.#runs.get(this.get(id).id)!;
+    const index = this.#waiting.indexOf(run);
+    if (index < 0)
+      throw new HttpError(409, 'RUN_NOT_QUEUED', `Run "${id}" is not waiting in the queue (${run.snapshot.status}).`);
+    this.#waiting.splice(index, 1);
+    this.#waiting.unshift(run);
+    this.#broadcastQueue();
+    return run.snapshot;
+  }
+
+  /** The workflow a run was submitted with. */
+  workflowOf(id: string): unknown {
+    return this.#runs.get(this.get(id).id)!.workflow;
+  }
+
+  /** A run's thumbnail (its last preview), if it made one. */
+  thumbnailOf(id: string): WirePreview | undefined {
+    return this.#runs.get(this.get(id).id)!.thumbnail;
   }
 
   /** A run's current state. */
@@ -77,7 +132,7 @@ export class RunQueue {
         404,
         'RUN_NOT_FOUND',
         `No run "${id}".`,
-        'Runs are forgotten when the server restarts, and the oldest after 100 more.',
+        'The server keeps the last 100 finished runs (across restarts); older ones are forgotten.',
       );
     return run.snapshot;
   }
@@ -97,6 +152,7 @@ export class RunQueue {
     if (index >= 0) {
       this.#waiting.splice(index, 1);
       this.#apply(run, { type: 'run:cancelled', runId: id, ms: 0 });
+      this.#broadcastQueue();
     } else {
       run.controller.abort(new DOMException('Cancelled from the editor.', 'AbortError'));
     }
@@ -125,7 +181,8 @@ export class RunQueue {
   #pump(): void {
     if (this.#current || this.#closed) return;
     const run = this.#waiting.shift();
-    if (!run) return;
+    if (!run?.prepared) return;
+    this.#broadcastQueue();
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;
@@ -178,9 +235,22 @@ export class RunQueue {
   }
 
   #apply(run: QueuedRun, event: WireEvent): void {
+    if (event.type === 'node:progress' && event.preview) run.thumbnail = event.preview;
     const statusChanged = applyEvent(run.snapshot, event);
+    if (statusChanged && isFinished(run.snapshot) && run.thumbnail)
+      run.snapshot.thumbnail = `/api/runs/${run.snapshot.id}/thumbnail`;
     this.#broadcast({ kind: 'event', runId: run.snapshot.id, event });
     if (statusChanged) this.#broadcast({ kind: 'run', run: run.snapshot });
+    if (statusChanged && isFinished(run.snapshot))
+      this.history?.save({
+        snapshot: run.snapshot,
+        workflow: run.workflow,
+        ...(run.thumbnail ? { thumbnail: run.thumbnail } : {}),
+      });
+  }
+
+  #broadcastQueue(): void {
+    this.#broadcast({ kind: 'queue', queue: this.queue() });
   }
 
   #broadcast(message: ServerMessage): void {
@@ -227,7 +297,10 @@ export class RunQueue {
 
   #forgetOld(): void {
     const finished = [...this.#runs.values()].filter((r) => isFinished(r.snapshot));
-    for (const run of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
-      this.#runs.delete(run.snapshot.id);
+    const ids = finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)).map((r) => r.snapshot.id);
+    if (!ids.length) return;
+    for (const id of ids) this.#runs.delete(id);
+    this.history?.delete(ids);
+    this.#broadcast({ kind: 'forget', ids });
   }
 }

@@ -6,13 +6,15 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeNodes, Runtime } from '@kinegraph/core';
+import type { WirePreview } from '../shared/protocol.js';
 import { checkAccess, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
-import { HttpError, readBody, readJson, sendError, sendJson } from './http.js';
+import { HistoryStore } from './history-store.js';
+import { HttpError, readBody, readJson, SECURITY_HEADERS, sendError, sendJson } from './http.js';
 import { LiveSockets, streamEvents } from './live.js';
 import { type RequestContext, Router } from './router.js';
-import { RunQueue } from './runs.js';
+import { RunQueue, type SubmitOptions } from './runs.js';
 import { storeUpload } from './uploads.js';
 
 /** How to start the server. */
@@ -35,6 +37,8 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
   readonly log?: (message: string) => void;
+  /** Folder of the run history (kept across restarts). Default `<cwd>/.kinegraph/history`; `false`: none. */
+  readonly historyFolder?: string | false;
 }
 
 /** A running server. */
@@ -71,15 +75,17 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ownRuntime = options.runtime === undefined;
   const runtime = options.runtime ?? (await Runtime.create({ discover: { cwd } }));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
-  const runs = new RunQueue(runtime, {
-    outputFolder: folders.outputs,
-    allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
-  });
+  const log = options.log ?? ((m: string) => console.error(m));
+  const historyFolder = options.historyFolder ?? join(cwd, '.kinegraph', 'history');
+  const runs = new RunQueue(
+    runtime,
+    { outputFolder: folders.outputs, allowedFolders: [folders.workflows, folders.inputs, folders.outputs] },
+    historyFolder === false ? undefined : new HistoryStore(historyFolder, log),
+  );
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
   const uploadLimit = options.uploadLimitBytes ?? 50 * 1024 * 1024;
   const jsonLimit = options.jsonLimitBytes ?? 5 * 1024 * 1024;
-  const log = options.log ?? ((m: string) => console.error(m));
   const nodes = describeNodes(runtime.registry);
 
   const router = new Router()
@@ -114,11 +120,15 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     })
     .on('GET', '/api/runs', () => runs.list())
     .on('POST', '/api/runs', async ({ req, res }) => {
-      const run = runs.submit(unwrapWorkflow(await readJson(req, jsonLimit)));
+      const body = await readJson(req, jsonLimit);
+      const run = runs.submit(unwrapWorkflow(body), submitOptions(body));
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
     .on('POST', '/api/runs/:id/cancel', ({ params }) => runs.cancel(params.id!))
+    .on('POST', '/api/runs/:id/run-next', ({ params }) => runs.runNext(params.id!))
+    .on('GET', '/api/runs/:id/workflow', ({ params }) => ({ workflow: runs.workflowOf(params.id!) }))
+    .on('GET', '/api/runs/:id/thumbnail', ({ res, params }) => sendThumbnail(res, runs.thumbnailOf(params.id!)))
     .on('GET', '/api/runs/:id/events', ({ req, res, params }) => streamEvents(req, res, runs, params.id!))
     .on('GET', '/api/events', ({ req, res }) => streamEvents(req, res, runs, undefined))
     .on('POST', '/api/uploads', async ({ req, res, url }) => {
@@ -211,6 +221,28 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         if (ownRuntime) await runtime.close();
       })()),
   };
+}
+
+/** `POST /api/runs` options, beside `{ "workflow": ... }`: `front` (run next). */
+function submitOptions(body: unknown): SubmitOptions {
+  if (typeof body !== 'object' || body === null || 'format' in body) return {};
+  const { front } = body as { front?: unknown };
+  if (front !== undefined && typeof front !== 'boolean')
+    throw new HttpError(400, 'BODY_INVALID', '"front" must be true or false.');
+  return { front: front === true };
+}
+
+/** A run's thumbnail image; 404 when it made no preview. */
+function sendThumbnail(res: ServerResponse, preview: WirePreview | undefined): void {
+  if (!preview) throw new HttpError(404, 'NOT_FOUND', 'This run made no preview.');
+  const bytes = Buffer.from(preview.data, 'base64');
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': /^image\/(png|gif|jpeg|webp)$/.test(preview.mime) ? preview.mime : 'application/octet-stream',
+    'content-length': bytes.length,
+    'cache-control': 'private, max-age=31536000, immutable',
+  });
+  res.end(bytes);
 }
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */

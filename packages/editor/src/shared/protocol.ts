@@ -57,16 +57,27 @@ export interface RunSnapshot {
   cached: string[];
   error?: SerializedError & { nodeId?: string };
   ms?: number;
+  /** For a partial run ("run to this node"): the nodes it was asked to compute. */
+  targets?: string[];
+  /** URL of a small picture of the run (its last preview), when it made one. */
+  thumbnail?: string;
 }
 
 /** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */
 export type ServerMessage =
-  /** First message after connecting: the current state of every run the server remembers. */
-  | { kind: 'snapshot'; runs: RunSnapshot[] }
+  /**
+   * First message after connecting: the current state of every run the server remembers (oldest first), and
+   * the ids of the queued ones in the order they will start.
+   */
+  | { kind: 'snapshot'; runs: RunSnapshot[]; queue?: string[] }
   /** A run was queued, started or ended: its whole state (small: one entry per node). */
   | { kind: 'run'; run: RunSnapshot }
   /** One scheduler event of a run. */
-  | { kind: 'event'; runId: string; event: WireEvent };
+  | { kind: 'event'; runId: string; event: WireEvent }
+  /** The waiting runs' order changed (one was queued, started, cancelled or moved). */
+  | { kind: 'queue'; queue: string[] }
+  /** The server no longer remembers these runs (the oldest finished ones, beyond its history limit). */
+  | { kind: 'forget'; ids: string[] };
 
 /** The body of every 4xx/5xx answer. */
 export interface ErrorBody {
