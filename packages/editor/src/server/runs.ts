@@ -93,7 +93,9 @@ export class RunQueue {
     this.#forgetOld();
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#broadcastQueue();
-    this.#pump();
+    // Start it once the caller has answered: starting a run does synchronous work (cache keys, the first
+    // nodes) that would otherwise hold back the reply, and with it the client's progress display.
+    setImmediate(() => this.#pump());
     return run.snapshot;
   }
 
