@@ -58,5 +58,13 @@ export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
 export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';
 export type { ParamOverride } from './workflow/overrides.js';
 export { applyOverrides, parseOverride } from './workflow/overrides.js';
-export type { Edge, Workflow, WorkflowNode } from './workflow/schema.js';
-export { EdgeSchema, WORKFLOW_FORMAT, WorkflowNodeSchema, WorkflowSchema } from './workflow/schema.js';
+export type { Edge, Subgraph, Workflow, WorkflowNode } from './workflow/schema.js';
+export {
+  EdgeSchema,
+  SUBGRAPH_INPUT_NODE,
+  SUBGRAPH_TYPE_PREFIX,
+  SubgraphSchema,
+  WORKFLOW_FORMAT,
+  WorkflowNodeSchema,
+  WorkflowSchema,
+} from './workflow/schema.js';

@@ -1,9 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { WORKFLOW_FORMAT } from './format.js';
+import { SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT } from './format.js';
 
-export { WORKFLOW_FORMAT };
+export { SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT };
 
-/** Node ids: what `--set <node>.<param>=...` and edges use. */
+/** Node ids: what `--set <node>.<param>=...` and edges use. Subgraph ids follow the same rule. */
 export const NODE_ID_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
 
 const Vec2 = Type.Tuple([Type.Number(), Type.Number()]);
@@ -45,6 +45,12 @@ export const WorkflowNodeSchema = Type.Object(
     ),
     inputs: Type.Optional(
       Type.Record(Type.String(), EdgeSchema, { description: 'Input port name \u2192 source node output.' }),
+    ),
+    mode: Type.Optional(
+      Type.Union([Type.Literal('bypass'), Type.Literal('mute')], {
+        description:
+          'bypass: each output passes on the node\u2019s first connected input of the same port type, and the node does not run; mute: the node does not run, nor what needs its outputs.',
+      }),
     ),
     ui: Type.Optional(NodeUiSchema),
   },
@@ -94,6 +100,68 @@ export const WorkflowUiSchema = Type.Object(
   { additionalProperties: true },
 );
 
+const PortName = Type.String({ pattern: NODE_ID_PATTERN });
+
+/** One input of a subgraph: what its instances take. Inner nodes read it as `{"node": "$input", "output": name}`. */
+export const SubgraphInputSchema = Type.Object(
+  {
+    type: Type.String({ minLength: 1, maxLength: 200, description: 'Port type the input takes.' }),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+    optional: Type.Optional(Type.Boolean({ description: 'Instances may leave it unconnected.' })),
+  },
+  { additionalProperties: false },
+);
+
+/** One output of a subgraph: which inner node's output it gives. */
+export const SubgraphOutputSchema = Type.Object(
+  {
+    node: Type.String({ maxLength: 64, description: 'Id of the inner node (or "$input").' }),
+    output: Type.String({ maxLength: 200 }),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+/** A param of an inner node that instances set (an "exposed" param). */
+export const SubgraphParamSchema = Type.Object(
+  {
+    node: Type.String({ maxLength: 64, description: 'Id of the inner node whose param this is.' }),
+    param: Type.String({ maxLength: 200 }),
+    title: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+/**
+ * A subgraph: nodes that instances (nodes of type `subgraph/<id>`) run as one node, with the inputs,
+ * outputs and params it exposes. Inner nodes are ordinary workflow nodes; they may be instances of other
+ * subgraphs of the same workflow.
+ */
+export const SubgraphSchema = Type.Object(
+  {
+    name: Type.String({ minLength: 1, maxLength: 200, description: 'Title of its instances.' }),
+    description: Type.Optional(Type.String({ maxLength: 10_000 })),
+    inputs: Type.Optional(Type.Record(PortName, SubgraphInputSchema)),
+    outputs: Type.Optional(Type.Record(PortName, SubgraphOutputSchema)),
+    params: Type.Optional(Type.Record(PortName, SubgraphParamSchema)),
+    nodes: Type.Record(Type.String({ pattern: NODE_ID_PATTERN }), WorkflowNodeSchema),
+    groups: Type.Optional(Type.Array(GroupSchema)),
+    /** Where it came from, when it was added from a plugin's blueprint. */
+    blueprint: Type.Optional(
+      Type.Object(
+        {
+          type: Type.String({ maxLength: 200 }),
+          package: Type.Optional(Type.String()),
+          version: Type.Optional(Type.Integer()),
+        },
+        { additionalProperties: false },
+      ),
+    ),
+    ui: Type.Optional(WorkflowUiSchema),
+  },
+  { additionalProperties: false },
+);
+
 /** Which package (and version) provided each node type when the workflow was saved. */
 export const NodeTypeProvenanceSchema = Type.Record(
   Type.String(),
@@ -109,6 +177,11 @@ export const WorkflowSchema = Type.Object(
     description: Type.Optional(Type.String({ maxLength: 10_000 })),
     nodes: Type.Record(Type.String({ pattern: NODE_ID_PATTERN }), WorkflowNodeSchema),
     groups: Type.Optional(Type.Array(GroupSchema)),
+    subgraphs: Type.Optional(
+      Type.Record(Type.String({ pattern: NODE_ID_PATTERN }), SubgraphSchema, {
+        description: 'Subgraphs by id; a node of type subgraph/<id> runs one.',
+      }),
+    ),
     ui: Type.Optional(WorkflowUiSchema),
     metadata: Type.Optional(
       Type.Object(
@@ -128,5 +201,6 @@ export const WorkflowSchema = Type.Object(
 );
 
 export type Workflow = Static<typeof WorkflowSchema>;
+export type Subgraph = Static<typeof SubgraphSchema>;
 export type WorkflowNode = Static<typeof WorkflowNodeSchema>;
 export type Edge = Static<typeof EdgeSchema>;
