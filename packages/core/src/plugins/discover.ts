@@ -18,6 +18,8 @@ export interface PluginCandidate {
   readonly apiVersion: unknown;
   /** Entry files relative to `dir`. */
   readonly entries: readonly string[];
+  /** Subgraph blueprint files (`kinegraph/blueprint@1` JSON) relative to `dir`. */
+  readonly blueprints?: readonly string[];
 }
 
 /** What discovery did: what loaded, from where, and what did not and why. */
@@ -34,6 +36,7 @@ export interface DiscoveryReport {
 interface KinegraphPackageField {
   apiVersion?: unknown;
   plugins?: unknown;
+  blueprints?: unknown;
 }
 
 /**
@@ -88,6 +91,9 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
   const entries = Array.isArray(pkg.kinegraph.plugins)
     ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string')
     : [];
+  const blueprints = Array.isArray(pkg.kinegraph.blueprints)
+    ? pkg.kinegraph.blueprints.filter((e): e is string => typeof e === 'string')
+    : [];
   return {
     package: pkg.name ?? dir,
     ...(pkg.version ? { version: pkg.version } : {}),
@@ -95,6 +101,7 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
     origin,
     apiVersion: pkg.kinegraph.apiVersion,
     entries,
+    ...(blueprints.length ? { blueprints } : {}),
   };
 }
 
@@ -127,6 +134,28 @@ export async function loadPlugins(
       );
       continue;
     }
+    let blueprints: object[];
+    try {
+      blueprints = readBlueprints(candidate);
+    } catch (error) {
+      report.failed.push({ package: candidate.package, path: candidate.dir, error: serializeError(error) });
+      continue;
+    }
+    if (!candidate.entries.length && blueprints.length) {
+      // A package of blueprints only: no code to load.
+      const source: PluginSource = {
+        package: candidate.package,
+        ...(candidate.version ? { version: candidate.version } : {}),
+        path: candidate.dir,
+      };
+      try {
+        registry.register({ name: candidate.package, blueprints }, source);
+        report.loaded.push({ name: candidate.package, nodeTypes: [], source, origin: candidate.origin });
+      } catch (error) {
+        report.failed.push({ package: candidate.package, path: candidate.dir, error: serializeError(error) });
+      }
+      continue;
+    }
     if (!candidate.entries.length) {
       fail(
         'PLUGIN_INVALID',
@@ -144,7 +173,12 @@ export async function loadPlugins(
       };
       try {
         const plugin = await instantiate(file);
-        registry.register(plugin, source);
+        // The package's blueprint files go with its (first) plugin.
+        const own = entry === candidate.entries[0] ? blueprints : [];
+        registry.register(
+          own.length ? { ...plugin, blueprints: [...(plugin.blueprints ?? []), ...own] } : plugin,
+          source,
+        );
         report.loaded.push({
           name: plugin.name,
           nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])),
@@ -169,6 +203,38 @@ export async function loadPlugins(
     }
   }
   return report;
+}
+
+/** Reads a package's blueprint files; a missing or malformed file is a coded error that fails the package. */
+function readBlueprints(candidate: PluginCandidate): object[] {
+  return (candidate.blueprints ?? []).map((relative) => {
+    const file = resolve(candidate.dir, relative);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new KinegraphError(
+        'BLUEPRINT_INVALID',
+        `${candidate.package} lists blueprint ${relative}, which cannot be read.`,
+        {
+          hint: 'Check the "blueprints" paths in the package\u2019s "kinegraph" field (relative to the package folder).',
+        },
+      );
+    }
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      return parsed;
+    } catch (error) {
+      throw new KinegraphError(
+        'BLUEPRINT_INVALID',
+        `Blueprint ${relative} of ${candidate.package} is not JSON: ${(error as Error).message}.`,
+        {
+          hint: 'A blueprint is a kinegraph/blueprint@1 JSON document.',
+        },
+      );
+    }
+  });
 }
 
 async function instantiate(file: string): Promise<KinegraphPlugin> {

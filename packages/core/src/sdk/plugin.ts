@@ -14,6 +14,12 @@ export interface KinegraphPlugin {
   readonly version?: string;
   readonly portTypes?: readonly PortTypeDefinition[];
   readonly nodes?: readonly (AnyNodeDefinition | false | null | undefined)[];
+  /**
+   * Subgraph blueprints the plugin ships: `kinegraph/blueprint@1` documents (see the workflow schema),
+   * checked when the plugin registers. Files listed in its package.json under `kinegraph.blueprints` are
+   * added to these when the plugin is discovered.
+   */
+  readonly blueprints?: readonly object[];
 }
 
 /** What a plugin package exports: a factory (preferred) or the plugin object itself. */

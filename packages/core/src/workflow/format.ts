@@ -14,3 +14,6 @@ export const SUBGRAPH_TYPE_PREFIX = 'subgraph/';
 
 /** Inside a subgraph, edges from `{"node": "$input", "output": "<input name>"}` read the subgraph's inputs. */
 export const SUBGRAPH_INPUT_NODE = '$input';
+
+/** The format tag of a subgraph blueprint file, which a plugin ships and the editor's palette lists. */
+export const BLUEPRINT_FORMAT = 'kinegraph/blueprint@1';

@@ -1,7 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox';
-import { SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT } from './format.js';
+import { BLUEPRINT_FORMAT, SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT } from './format.js';
 
-export { SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT };
+export { BLUEPRINT_FORMAT, SUBGRAPH_INPUT_NODE, SUBGRAPH_TYPE_PREFIX, WORKFLOW_FORMAT };
 
 /** Node ids: what `--set <node>.<param>=...` and edges use. Subgraph ids follow the same rule. */
 export const NODE_ID_PATTERN = '^[A-Za-z_][A-Za-z0-9_-]{0,63}$';
@@ -200,7 +200,31 @@ export const WorkflowSchema = Type.Object(
   },
 );
 
+/**
+ * A subgraph blueprint: a subgraph a plugin ships as a file, for the palette (adding one copies the
+ * subgraph into the workflow) and for workflows that name it as a node type (`"type": "<its type>"`).
+ */
+export const BlueprintSchema = Type.Object(
+  {
+    $schema: Type.Optional(Type.String()),
+    format: Type.Literal(BLUEPRINT_FORMAT),
+    type: Type.String({
+      pattern: '^[a-z0-9][a-z0-9-]*(\\.[a-z0-9-]+)*/[a-z0-9][a-z0-9-]*$',
+      description: 'Namespaced like node types, e.g. acme/sharpen-twice.',
+    }),
+    version: Type.Integer({ minimum: 1, description: 'Instances saved with this version run it.' }),
+    category: Type.Optional(Type.String({ maxLength: 200, description: 'Palette category.' })),
+    subgraph: SubgraphSchema,
+  },
+  {
+    $id: 'https://kinegraph.dev/schema/blueprint.schema.json',
+    title: 'Kinegraph subgraph blueprint',
+    additionalProperties: false,
+  },
+);
+
 export type Workflow = Static<typeof WorkflowSchema>;
+export type Blueprint = Static<typeof BlueprintSchema>;
 export type Subgraph = Static<typeof SubgraphSchema>;
 export type WorkflowNode = Static<typeof WorkflowNodeSchema>;
 export type Edge = Static<typeof EdgeSchema>;

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { applyModes, type PortsOf } from './modes.js';
+import { applyModes, type ModeNode, type PortsOf } from './modes.js';
 import type { Workflow } from './schema.js';
 import { expandSubgraphs } from './subgraphs.js';
 import { selectTargets } from './targets.js';
@@ -119,9 +119,9 @@ const ports: Record<string, PortsOf> = {
 };
 
 describe('bypass and mute', () => {
-  const graph = (modes: Record<string, 'bypass' | 'mute'>) =>
-    new Map(
-      Object.entries({
+  const graph = (modes: Record<string, 'bypass' | 'mute'>): Map<string, ModeNode> =>
+    new Map<string, ModeNode>(
+      Object.entries<ModeNode>({
         text: { type: 't/text' },
         mask: { type: 't/mask' },
         blur: {

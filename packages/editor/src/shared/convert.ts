@@ -116,6 +116,9 @@ export interface PortLayout {
   outputs: { name: string; type: string }[];
 }
 
+/** litegraph's node modes (`LGraphEventMode`) for the workflow's: mute is NEVER, bypass is BYPASS. */
+export const LITEGRAPH_MODE = { always: 0, mute: 2, bypass: 4 } as const;
+
 /** Size litegraph gives a node when nothing else is known. */
 const DEFAULT_SIZE: [number, number] = [240, 120];
 /** litegraph's default group colour and font size: not written back when unchanged. */
@@ -197,7 +200,7 @@ export function workflowToGraph(workflow: Workflow, layoutOf: (type: string) => 
       title: title ?? layout.title,
       flags: { ...(collapsed ? { collapsed: true } : {}), ...(pinned === true ? { pinned: true } : {}) },
       order: index,
-      mode: 0,
+      mode: node.mode ? LITEGRAPH_MODE[node.mode] : LITEGRAPH_MODE.always,
       ...(color !== undefined ? { color } : {}),
       ...(typeof bgcolor === 'string' ? { bgcolor } : {}),
       inputs: layout.inputs.map((p) => ({ name: p.name, type: p.type, link: inputLinks.get(id)?.get(p.name) ?? null })),
@@ -316,11 +319,13 @@ export function graphToWorkflow(graph: LiteGraphData): Workflow {
     if (n.color !== undefined) ui.color = n.color;
     if (n.bgcolor !== undefined) ui.bgcolor = n.bgcolor;
     Object.assign(ui, structuredClone(data?.uiExtra ?? {}));
+    const mode = n.mode === LITEGRAPH_MODE.mute ? 'mute' : n.mode === LITEGRAPH_MODE.bypass ? 'bypass' : undefined;
     nodes[idOf(n.id)] = {
       type: n.type,
       version: data?.version ?? 1,
       ...(data?.params !== undefined ? { params: structuredClone(data.params) } : {}),
       ...(Object.keys(inputs).length ? { inputs } : {}),
+      ...(mode ? { mode } : {}),
       ...(Object.keys(ui).length ? { ui } : {}),
     };
   }

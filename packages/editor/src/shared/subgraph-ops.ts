@@ -190,7 +190,7 @@ export function convertToSubgraph(
     ...(Object.keys(outputs).length ? { outputs } : {}),
     ...(Object.keys(params).length ? { params } : {}),
     nodes: inner,
-    ui: { inputsPos: [minX - 260, minY], outputsPos: [maxX + 360, minY] },
+    ui: { inputsPos: [minX - 260, minY], outputsPos: [maxX + 360, minY] } as Subgraph['ui'],
   };
   subgraphs[subgraphId] = definition;
   const instance: WorkflowNode = {
@@ -374,4 +374,129 @@ export function applySubgraphView(workflow: Workflow, id: string, view: Workflow
     ...(Object.keys(ui).length ? { ui: ui as Subgraph['ui'] } : {}),
   };
   return { ...workflow, subgraphs: { ...(workflow.subgraphs ?? {}), [id]: def } };
+}
+
+/** The open slot of the input and output nodes: a link to it adds an input or output. */
+export const OPEN_SLOT = '+';
+
+/**
+ * Turns links to the open slot of an open subgraph's input or output node into new inputs or outputs,
+ * named after the port at the other end (an input takes the type of the inner input it feeds). Returns the
+ * changed view, or undefined when no link uses the open slot.
+ */
+export function fillOpenSlots(
+  view: Workflow,
+  inputTypeOf: (nodeType: string, port: string) => string | undefined,
+): Workflow | undefined {
+  const inputsNode = view.nodes[INPUTS_NODE_ID];
+  const outputsNode = view.nodes[OUTPUTS_NODE_ID];
+  if (!inputsNode || !outputsNode) return undefined;
+  let changed = false;
+  const next = structuredClone(view);
+  const declared = { ...((inputsNode.params?.inputs ?? {}) as NonNullable<Subgraph['inputs']>) };
+  for (const [id, node] of Object.entries(next.nodes)) {
+    if (id === INPUTS_NODE_ID || id === OUTPUTS_NODE_ID) continue;
+    for (const [port, edge] of Object.entries(node.inputs ?? {})) {
+      if (edge.node !== INPUTS_NODE_ID || edge.output !== OPEN_SLOT) continue;
+      const name = uniqueName(port, Object.keys(declared));
+      declared[name] = { type: inputTypeOf(node.type, port)?.split(',')[0] ?? '*' };
+      edge.output = name;
+      changed = true;
+    }
+  }
+  const outputs = next.nodes[OUTPUTS_NODE_ID]!;
+  const added = outputs.inputs?.[OPEN_SLOT];
+  if (added) {
+    const { [OPEN_SLOT]: _open, ...rest } = outputs.inputs!;
+    const name = uniqueName(added.output, Object.keys(rest));
+    outputs.inputs = { ...rest, [name]: added };
+    changed = true;
+  }
+  if (!changed) return undefined;
+  next.nodes[INPUTS_NODE_ID] = { ...next.nodes[INPUTS_NODE_ID]!, params: { inputs: declared } };
+  return next;
+}
+
+/** Every node of the workflow, top level and inside subgraphs, with where it lives. */
+function* allNodes(workflow: Workflow): Generator<WorkflowNode> {
+  yield* Object.values(workflow.nodes);
+  for (const def of Object.values(workflow.subgraphs ?? {})) yield* Object.values(def.nodes);
+}
+
+/**
+ * Renames an input or output of subgraph `id`, in the subgraph and on every instance of it (their edges,
+ * and what reads their outputs). Returns the new workflow; throws when `to` is taken or not a valid name.
+ */
+export function renamePort(
+  workflow: Workflow,
+  id: string,
+  side: 'input' | 'output',
+  from: string,
+  to: string,
+): Workflow {
+  const next = structuredClone(workflow);
+  const def = next.subgraphs?.[id];
+  if (!def) throw new Error(`The workflow has no subgraph "${id}".`);
+  const ports = (side === 'input' ? def.inputs : def.outputs) ?? {};
+  if (!(from in ports)) throw new Error(`Subgraph "${def.name}" has no ${side} "${from}".`);
+  if (!/^[A-Za-z_][A-Za-z0-9_-]{0,63}$/.test(to))
+    throw new Error(`"${to}" is not a valid name: letters, digits, _ and - only.`);
+  if (to in ports) throw new Error(`Subgraph "${def.name}" already has an ${side} "${to}".`);
+  const renamed = Object.fromEntries(Object.entries(ports).map(([k, v]) => [k === from ? to : k, v]));
+  const type = `${SUBGRAPH_TYPE_PREFIX}${id}`;
+  if (side === 'input') {
+    def.inputs = renamed as NonNullable<Subgraph['inputs']>;
+    for (const node of Object.values(def.nodes))
+      for (const edge of Object.values(node.inputs ?? {}))
+        if (edge.node === SUBGRAPH_INPUT_NODE && edge.output === from) edge.output = to;
+    for (const node of allNodes(next))
+      if (node.type === type && node.inputs?.[from])
+        node.inputs = Object.fromEntries(Object.entries(node.inputs).map(([k, v]) => [k === from ? to : k, v]));
+  } else {
+    def.outputs = renamed as NonNullable<Subgraph['outputs']>;
+    // What reads an instance's output names the instance: find the instances at each level.
+    const levels = [next.nodes, ...Object.values(next.subgraphs ?? {}).map((s) => s.nodes)];
+    for (const nodes of levels) {
+      const instances = new Set(
+        Object.entries(nodes)
+          .filter(([, n]) => n.type === type)
+          .map(([k]) => k),
+      );
+      for (const node of Object.values(nodes))
+        for (const edge of Object.values(node.inputs ?? {}))
+          if (instances.has(edge.node) && edge.output === from) edge.output = to;
+    }
+  }
+  return next;
+}
+
+/** Removes an input or output of subgraph `id`, and the edges that used it inside and on its instances. */
+export function removePort(workflow: Workflow, id: string, side: 'input' | 'output', name: string): Workflow {
+  const next = structuredClone(workflow);
+  const def = next.subgraphs?.[id];
+  if (!def) throw new Error(`The workflow has no subgraph "${id}".`);
+  const type = `${SUBGRAPH_TYPE_PREFIX}${id}`;
+  const dropEdges = (node: WorkflowNode, test: (e: { node: string; output: string }, port: string) => boolean) => {
+    if (!node.inputs) return;
+    node.inputs = Object.fromEntries(Object.entries(node.inputs).filter(([port, e]) => !test(e, port)));
+    if (!Object.keys(node.inputs).length) delete node.inputs;
+  };
+  if (side === 'input') {
+    if (def.inputs) delete def.inputs[name];
+    for (const node of Object.values(def.nodes))
+      dropEdges(node, (e) => e.node === SUBGRAPH_INPUT_NODE && e.output === name);
+    for (const node of allNodes(next)) if (node.type === type) dropEdges(node, (_e, port) => port === name);
+  } else {
+    if (def.outputs) delete def.outputs[name];
+    const levels = [next.nodes, ...Object.values(next.subgraphs ?? {}).map((s) => s.nodes)];
+    for (const nodes of levels) {
+      const instances = new Set(
+        Object.entries(nodes)
+          .filter(([, n]) => n.type === type)
+          .map(([k]) => k),
+      );
+      for (const node of Object.values(nodes)) dropEdges(node, (e) => instances.has(e.node) && e.output === name);
+    }
+  }
+  return next;
 }

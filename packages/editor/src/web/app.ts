@@ -1,21 +1,34 @@
 /** The editor: a litegraph canvas bound to Kinegraph's catalogue, workflows, runs and live events. */
 import { LGraph, LGraphCanvas, LGraphGroup, type LGraphNode, LiteGraph } from '@comfyorg/litegraph';
-import { WORKFLOW_FORMAT, type Workflow } from '@kinegraph/core';
+import { type Subgraph, WORKFLOW_FORMAT, type Workflow } from '@kinegraph/core';
 import {
   graphToWorkflow,
   type KinegraphNodeData,
+  LITEGRAPH_MODE,
   type LiteGraphData,
   type PortLayout,
   workflowToGraph,
 } from '../shared/convert.js';
-import type { ErrorBody, RunSnapshot, ServerMessage } from '../shared/protocol.js';
+import type { ErrorBody, NodeRunState, RunSnapshot, ServerMessage } from '../shared/protocol.js';
 import { applyEvent, isFinished } from '../shared/run-state.js';
+import {
+  applySubgraphView,
+  convertToSubgraph,
+  fillOpenSlots,
+  INPUTS_NODE_ID,
+  OUTPUTS_NODE_ID,
+  subgraphIdOf,
+  subgraphPorts,
+  subgraphView,
+  unpackSubgraph,
+} from '../shared/subgraph-ops.js';
 import { ApiError, call, mediaUrl } from './api.js';
 import { type Catalog, layoutsOf } from './catalog.js';
 import { matchingPort, type PortNeed, slotTypes } from './compat.js';
 import { History } from './history.js';
 import { type KinegraphNode, registerNodeTypes } from './node-types.js';
 import { Overlays } from './overlays.js';
+import { ioLayouts, portsFor, registerIoTypes, registerSubgraphTypes, subgraphLayout } from './subgraphs.js';
 
 /** Graph units kept under a node for its preview or result. */
 const MEDIA_HEIGHT = 220;
@@ -29,6 +42,21 @@ export interface AppEvents {
   workflowChanged(name: string | undefined): void;
   /** The graph changed (an edit, undo, load): for the session store and the minimap. */
   edited(): void;
+  /** A subgraph was opened or closed: the path from the workflow to what the canvas shows. */
+  pathChanged(path: readonly OpenSubgraph[]): void;
+}
+
+/** One open level: the instance that was opened and its subgraph. */
+export interface OpenSubgraph {
+  readonly instanceId: string;
+  readonly subgraphId: string;
+  readonly name: string;
+}
+
+/** A state of the undo history: the workflow, and which subgraph was open. */
+interface HistoryState {
+  readonly w: Workflow;
+  readonly p: readonly OpenSubgraph[];
 }
 
 /**
@@ -69,9 +97,20 @@ export class EditorApp {
   readonly overlays: Overlays;
   /** The run whose state the nodes show. */
   shownRunId: string | undefined;
-  /** Validation problems per node id, from the last refused submission. */
+  /** Validation problems per node id (ids as the run names them), from the last refused submission. */
   readonly issues = new Map<string, string[]>();
   #header: Pick<Workflow, 'name' | 'description' | 'metadata' | '$schema'> = {};
+  /** The workflow's subgraphs (the open one's edits are merged in by `workflow()`). */
+  #subgraphs: Record<string, Subgraph> = {};
+  /** The workflow's top level while a subgraph is open (the canvas shows the subgraph). */
+  #rootDoc: Workflow | undefined;
+  /** Open subgraphs, outermost first; empty when the canvas shows the workflow itself. */
+  readonly path: OpenSubgraph[] = [];
+  /** Layouts of the open subgraph's input and output nodes. */
+  #ioLayouts: Record<string, PortLayout> = {};
+  /** Port layouts for the conversion: the open subgraph's input and output nodes, subgraphs, the catalogue. */
+  readonly #layoutOf = (type: string): PortLayout | undefined =>
+    this.#ioLayouts[type] ?? subgraphLayout(type, this.#subgraphs, this.catalog) ?? this.layouts(type);
 
   constructor(
     readonly catalog: Catalog,
@@ -80,11 +119,8 @@ export class EditorApp {
     private readonly events: AppEvents,
   ) {
     this.layouts = layoutsOf(catalog);
-    registerNodeTypes(catalog, {
-      state: (id) => this.shownRun()?.nodes[id],
-      issues: (id) => this.issues.get(id) ?? [],
-      changed: () => this.changed(),
-    });
+    registerNodeTypes(catalog, this.#hooks);
+    registerIoTypes();
     // A released link opens the app's own search (see `onLinkReleased`), not litegraph's menu.
     LiteGraph.release_link_on_empty_shows_menu = false;
     const canvas = new EditorCanvas(canvasElement, this.graph);
@@ -100,6 +136,46 @@ export class EditorApp {
     this.canvas.onNodeDeselected = () => this.events.selection(this.selected());
     this.graph.onNodeAdded = (node) => this.#nodeAdded(node);
     this.#explainRefusedLinks();
+  }
+
+  readonly #hooks = {
+    state: (id: string) => this.stateOf(id),
+    issues: (id: string) => this.issuesOf(id),
+    changed: () => this.changed(),
+  };
+
+  /** The prefix of run node ids at the open level: `<instance>:` per open subgraph. */
+  prefix(): string {
+    return this.path.map((p) => `${p.instanceId}:`).join('');
+  }
+
+  /**
+   * The state of a node of the canvas in the shown run. A subgraph instance's is its inner nodes' states
+   * summed up: running while any runs, failed if any failed, cached when all were.
+   */
+  stateOf(id: string): NodeRunState | undefined {
+    const run = this.shownRun();
+    if (!run) return undefined;
+    const full = `${this.prefix()}${id}`;
+    const own = run.nodes[full];
+    if (own) return own;
+    const inner = Object.entries(run.nodes)
+      .filter(([k]) => k.startsWith(`${full}:`))
+      .map(([, n]) => n);
+    return inner.length ? summarize(inner) : undefined;
+  }
+
+  /** Validation problems of a node of the canvas (an instance's include its inner nodes'). */
+  issuesOf(id: string): string[] {
+    const full = `${this.prefix()}${id}`;
+    return [...this.issues.entries()].filter(([k]) => k === full || k.startsWith(`${full}:`)).flatMap(([, v]) => v);
+  }
+
+  /** The id, on the canvas, of a node the run or validation names (its instance when it is inside one). */
+  canvasIdOf(runNodeId: string): string | undefined {
+    const prefix = this.prefix();
+    if (!runNodeId.startsWith(prefix)) return undefined;
+    return runNodeId.slice(prefix.length).split(':')[0];
   }
 
   // litegraph silently ignores a link dropped on an input of another type; say why instead.
@@ -185,8 +261,8 @@ export class EditorApp {
     return [p[0], p[1]];
   }
 
-  /** The graph as a workflow, with which package provides each node type (for sharing). */
-  workflow(): Workflow {
+  /** The level the canvas shows (the workflow, or the open subgraph's view) as a document. */
+  #levelDoc(): Workflow {
     const doc = graphToWorkflow(this.graph.serialize() as unknown as LiteGraphData);
     // The room kept for a preview or result is the editor's, not the workflow's: save the node's own size.
     for (const [id, n] of Object.entries(doc.nodes)) {
@@ -198,10 +274,32 @@ export class EditorApp {
       else n.ui.size = size;
       if (!Object.keys(n.ui).length) delete n.ui;
     }
+    return doc;
+  }
+
+  /** The subgraphs, with the open one's current edits. */
+  #currentSubgraphs(): Record<string, Subgraph> {
+    const open = this.path.at(-1);
+    if (!open) return this.#subgraphs;
+    return applySubgraphView(
+      { format: WORKFLOW_FORMAT, nodes: {}, subgraphs: this.#subgraphs },
+      open.subgraphId,
+      this.#levelDoc(),
+    ).subgraphs!;
+  }
+
+  /** The graph as a workflow (the whole workflow, also while a subgraph is open), with which package provides each node type (for sharing). */
+  workflow(): Workflow {
+    const subgraphs = this.#currentSubgraphs();
+    const top = this.path.length ? this.#rootDoc! : this.#levelDoc();
+    const doc: Workflow = { ...top };
+    if (Object.keys(subgraphs).length) doc.subgraphs = structuredClone(subgraphs);
+    else delete doc.subgraphs;
     const nodeTypes: Record<string, { package: string; version?: string }> = {
       ...((doc.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}),
     };
-    for (const n of Object.values(doc.nodes)) {
+    const every = [...Object.values(doc.nodes), ...Object.values(subgraphs).flatMap((s) => Object.values(s.nodes))];
+    for (const n of every) {
       const d = this.catalog.nodes.find((c) => c.type === n.type);
       if (d) nodeTypes[n.type] = { package: d.package, ...(d.packageVersion ? { version: d.packageVersion } : {}) };
     }
@@ -215,7 +313,12 @@ export class EditorApp {
    */
   load(
     workflow: Workflow,
-    options: { history?: 'reset' | 'record' | 'keep'; fit?: boolean; run?: string | undefined } = {},
+    options: {
+      history?: 'reset' | 'record' | 'keep';
+      fit?: boolean;
+      run?: string | undefined;
+      path?: readonly OpenSubgraph[];
+    } = {},
   ): void {
     if (
       typeof workflow !== 'object' ||
@@ -225,7 +328,38 @@ export class EditorApp {
     ) {
       throw new Error(`This is not a ${WORKFLOW_FORMAT} document.`);
     }
-    const data = workflowToGraph(workflow, this.layouts);
+    this.#subgraphs = structuredClone(workflow.subgraphs ?? {});
+    this.path.length = 0;
+    this.#rootDoc = undefined;
+    this.#ioLayouts = {};
+    registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+    this.#showLevel(workflow);
+    this.#header = {
+      name: workflow.name,
+      description: workflow.description,
+      metadata: workflow.metadata,
+      $schema: workflow.$schema,
+    };
+    this.issues.clear();
+    this.events.problems([]);
+    this.events.workflowChanged(workflow.name);
+    // Undo and redo come back into the subgraph that was open.
+    for (const open of options.path ?? []) if (!this.openSubgraph(open.instanceId, { fit: false, quiet: true })) break;
+    if (options.fit !== false) this.fit();
+    const state = this.#state();
+    const history = options.history ?? 'reset';
+    if (history === 'reset') this.history.reset(state);
+    else if (history === 'record') this.history.record(state);
+    this.shownRunId = options.run;
+    this.refreshRunView();
+    this.events.selection(undefined);
+    this.events.pathChanged(this.path);
+    this.events.edited();
+  }
+
+  /** Puts one level's document on the canvas. */
+  #showLevel(doc: Workflow): void {
+    const data = workflowToGraph(doc, this.#layoutOf);
     this.overlays.clear();
     this.graph.configure(data as never);
     for (const node of this.graph._nodes as KinegraphNode[]) {
@@ -238,25 +372,196 @@ export class EditorApp {
         kg.auto.size = [size[0], size[1]];
       }
     }
-    this.#markMissing(workflow);
-    this.#header = {
-      name: workflow.name,
-      description: workflow.description,
-      metadata: workflow.metadata,
-      $schema: workflow.$schema,
+    this.#markMissing(doc);
+  }
+
+  #state(): string {
+    const state: HistoryState = { w: this.workflow(), p: this.path };
+    return JSON.stringify(state);
+  }
+
+  /**
+   * Opens the subgraph of instance `instanceId` (a node of the level shown): the canvas shows its nodes,
+   * with nodes for its inputs and outputs. False when the node is not an instance.
+   */
+  openSubgraph(instanceId: string, options: { fit?: boolean; quiet?: boolean } = {}): boolean {
+    const node = this.node(instanceId);
+    const subgraphId = node?.type ? subgraphIdOf(node.type) : undefined;
+    if (!node || subgraphId === undefined || !this.#subgraphs[subgraphId]) return false;
+    const whole = this.workflow();
+    this.#subgraphs = whole.subgraphs ?? {};
+    if (!this.path.length) {
+      const { subgraphs: _subgraphs, ...top } = whole;
+      this.#rootDoc = { ...top, metadata: this.#header.metadata };
+      if (this.#header.metadata === undefined) delete this.#rootDoc.metadata;
+    }
+    this.path.push({ instanceId, subgraphId, name: this.#subgraphs[subgraphId]!.name });
+    this.#showSubgraph(subgraphId, options.fit !== false);
+    if (!options.quiet) this.#afterNavigation();
+    return true;
+  }
+
+  /** Closes open subgraphs down to `depth` (0: the workflow itself). */
+  closeSubgraph(depth = this.path.length - 1): void {
+    if (depth < 0 || depth >= this.path.length) return;
+    this.#subgraphs = this.#currentSubgraphs();
+    const leaving = this.path[depth]!.instanceId;
+    this.path.length = depth;
+    if (!depth) {
+      const root = this.#rootDoc!;
+      this.#rootDoc = undefined;
+      this.#ioLayouts = {};
+      registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+      this.#showLevel(root);
+    } else this.#showSubgraph(this.path.at(-1)!.subgraphId, false);
+    this.fit();
+    const node = this.node(leaving);
+    if (node) this.canvas.selectNode(node);
+    this.#afterNavigation();
+  }
+
+  #showSubgraph(subgraphId: string, fit: boolean): void {
+    registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+    const def = this.#subgraphs[subgraphId]!;
+    const ports = subgraphPorts(this.#subgraphs, subgraphId, portsFor(this.catalog, this.#subgraphs)) ?? {
+      inputs: {},
+      outputs: {},
     };
-    this.issues.clear();
-    this.events.problems([]);
-    this.events.workflowChanged(workflow.name);
-    if (options.fit !== false) this.fit();
-    const state = JSON.stringify(this.workflow());
-    const history = options.history ?? 'reset';
-    if (history === 'reset') this.history.reset(state);
-    else if (history === 'record') this.history.record(state);
-    this.shownRunId = options.run;
+    this.#ioLayouts = ioLayouts(def, ports);
+    this.#showLevel(subgraphView({ format: WORKFLOW_FORMAT, nodes: {}, subgraphs: this.#subgraphs }, subgraphId));
+    if (fit) this.fit();
+  }
+
+  #afterNavigation(): void {
     this.refreshRunView();
-    this.events.selection(undefined);
+    this.events.selection(this.selected());
+    this.events.pathChanged(this.path);
+    // Opening and closing change nothing, but undo must come back to the same level.
+    this.history.replaceTop(this.#state());
     this.events.edited();
+  }
+
+  /** Ids of nodes of the level shown, as the run names them. */
+  runIdOf(id: string): string {
+    return `${this.prefix()}${id}`;
+  }
+
+  /**
+   * Puts the selected nodes of the level shown in a new subgraph and selects its instance. `params` are
+   * exposed on the instance.
+   */
+  convertSelection(name: string, params: readonly { node: string; param: string }[]): string | undefined {
+    const ids = this.selectedNodes()
+      .map((n) => String(n.id))
+      .filter((id) => id !== INPUTS_NODE_ID && id !== OUTPUTS_NODE_ID);
+    if (!ids.length) return undefined;
+    const ports = portsFor(this.catalog, this.#subgraphs);
+    const level = this.#levelDoc();
+    const { workflow, instanceId, subgraphId } = convertToSubgraph(
+      { ...level, subgraphs: this.#currentSubgraphs() },
+      ids,
+      { name, params, portsOf: ports },
+    );
+    this.#replaceLevel(workflow);
+    const node = this.node(instanceId);
+    if (node) this.canvas.selectNode(node);
+    this.changed();
+    void subgraphId;
+    return instanceId;
+  }
+
+  /** Replaces instance `instanceId` of the level shown by the nodes of its subgraph, and selects them. */
+  unpack(instanceId: string): void {
+    const level = this.#levelDoc();
+    const { workflow, nodeIds } = unpackSubgraph({ ...level, subgraphs: this.#currentSubgraphs() }, instanceId);
+    this.#replaceLevel(workflow);
+    this.canvas.selectNodes(nodeIds.map((id) => this.node(id)).filter((n): n is KinegraphNode => n !== undefined));
+    this.changed();
+  }
+
+  /** Shows an edited version of the level shown (its nodes, and the workflow's subgraphs). */
+  #replaceLevel(doc: Workflow): void {
+    const open = this.path.at(-1);
+    this.#subgraphs = structuredClone(doc.subgraphs ?? {});
+    if (open) {
+      // The open subgraph's new inside is `doc`: write it back, then show it again.
+      this.#subgraphs = applySubgraphView(
+        { format: WORKFLOW_FORMAT, nodes: {}, subgraphs: this.#subgraphs },
+        open.subgraphId,
+        doc,
+      ).subgraphs!;
+      this.#showSubgraph(open.subgraphId, false);
+    } else {
+      registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+      const { subgraphs: _subgraphs, ...top } = doc;
+      this.#showLevel(top as Workflow);
+    }
+    this.refreshRunView();
+  }
+
+  /** The definitions of the workflow's subgraphs (with the open one's edits). */
+  subgraphs(): Readonly<Record<string, Subgraph>> {
+    return this.#currentSubgraphs();
+  }
+
+  /** Whether param `param` of inner node `nodeId` is exposed on the open subgraph's instances. */
+  isExposed(nodeId: string, param: string): boolean {
+    const open = this.path.at(-1);
+    const def = open ? this.#subgraphs[open.subgraphId] : undefined;
+    return Object.values(def?.params ?? {}).some((p) => p.node === nodeId && p.param === param);
+  }
+
+  /** Exposes (or stops exposing) param `param` of inner node `nodeId` on the open subgraph's instances. */
+  setExposed(nodeId: string, param: string, exposed: boolean): void {
+    const open = this.path.at(-1);
+    if (!open) return;
+    const subgraphs = this.#currentSubgraphs();
+    const def = structuredClone(subgraphs[open.subgraphId]!);
+    const params = { ...(def.params ?? {}) };
+    const current = Object.entries(params).find(([, p]) => p.node === nodeId && p.param === param)?.[0];
+    if (exposed && !current) {
+      let name = param;
+      for (let i = 2; params[name]; i++) name = `${param}_${i}`;
+      params[name] = { node: nodeId, param };
+    } else if (!exposed && current) delete params[current];
+    def.params = params;
+    if (!Object.keys(params).length) delete def.params;
+    this.#subgraphs = { ...subgraphs, [open.subgraphId]: def };
+    registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+    this.changed();
+  }
+
+  /**
+   * Changes the whole workflow from inside the open subgraph (renaming or removing one of its ports, which
+   * touches its instances too), staying where the canvas is.
+   */
+  editOpenSubgraph(edit: (whole: Workflow, subgraphId: string) => Workflow): void {
+    const open = this.path.at(-1);
+    if (!open) return;
+    let next: Workflow;
+    try {
+      next = edit(this.workflow(), open.subgraphId);
+    } catch (error) {
+      this.events.toast((error as Error).message, 'error');
+      return;
+    }
+    const ds = this.canvas.ds;
+    const view = { scale: ds.scale, offset: [ds.offset[0], ds.offset[1]] };
+    this.load(next, { history: 'keep', fit: false, path: [...this.path], run: this.shownRunId });
+    ds.scale = view.scale;
+    ds.offset[0] = view.offset[0]!;
+    ds.offset[1] = view.offset[1]!;
+    this.changed();
+  }
+
+  /** Sets (or, when all already have it, clears) a mode on nodes; input and output nodes are left alone. */
+  toggleMode(nodes: readonly LGraphNode[], mode: 'bypass' | 'mute'): void {
+    const value = LITEGRAPH_MODE[mode];
+    const targets = nodes.filter((n) => n.type && !n.type.startsWith('kinegraph-editor/'));
+    if (!targets.length) return;
+    const all = targets.every((n) => n.mode === value);
+    for (const n of targets) n.mode = all ? LITEGRAPH_MODE.always : value;
+    this.changed();
   }
 
   /**
@@ -406,19 +711,51 @@ export class EditorApp {
 
   /** Call after an edit: records history and redraws. */
   changed(): void {
-    this.history.record(JSON.stringify(this.workflow()));
+    const open = this.path.at(-1);
+    if (open) {
+      // A link dropped on the open slot of the input or output node adds an input or output.
+      const level = this.#levelDoc();
+      const filled = fillOpenSlots(
+        level,
+        (type, port) => portsFor(this.catalog, this.#subgraphs)(type)?.inputs[port]?.type,
+      );
+      if (filled) {
+        const view = this.canvas.ds;
+        const keep = { scale: view.scale, offset: [view.offset[0], view.offset[1]] };
+        this.#replaceLevel(filled);
+        view.scale = keep.scale;
+        view.offset[0] = keep.offset[0]!;
+        view.offset[1] = keep.offset[1]!;
+      }
+    }
+    this.history.record(this.#state());
     this.canvas.setDirty(true, true);
     this.events.edited();
   }
 
   undo(): void {
     const state = this.history.undo();
-    if (state) this.load(JSON.parse(state) as Workflow, { history: 'keep', fit: false, run: this.shownRunId });
+    if (state) this.#restore(state);
   }
 
   redo(): void {
     const state = this.history.redo();
-    if (state) this.load(JSON.parse(state) as Workflow, { history: 'keep', fit: false, run: this.shownRunId });
+    if (state) this.#restore(state);
+  }
+
+  /** Puts a history state back, keeping the view where it was when the same level is shown. */
+  #restore(text: string): void {
+    const state = JSON.parse(text) as HistoryState;
+    const ds = this.canvas.ds;
+    const view = { scale: ds.scale, offset: [ds.offset[0], ds.offset[1]] };
+    const samePath = JSON.stringify(state.p) === JSON.stringify(this.path);
+    this.load(state.w, { history: 'keep', fit: !samePath, run: this.shownRunId, path: state.p });
+    if (samePath) {
+      ds.scale = view.scale;
+      ds.offset[0] = view.offset[0]!;
+      ds.offset[1] = view.offset[1]!;
+      this.canvas.setDirty(true, true);
+    }
   }
 
   /**
@@ -543,7 +880,7 @@ export class EditorApp {
     const run = this.shownRun();
     for (const node of this.graph._nodes as KinegraphNode[]) {
       const id = String(node.id);
-      const state = run?.nodes[id];
+      const state = this.stateOf(id);
       const file = state?.files?.find((f) => /\.(mp4|webm|gif|png)$/i.test(f));
       if (file) this.#media(node, file);
       else if (state?.preview) this.#preview(node, `data:${state.preview.mime};base64,${state.preview.data}`);
@@ -590,4 +927,35 @@ export class EditorApp {
     el.src = src;
     this.overlays.set(String(node.id), el);
   }
+}
+
+/** The states of a subgraph's inner nodes as one: what its instance shows. */
+export function summarize(states: readonly NodeRunState[]): NodeRunState {
+  const some = (status: NodeRunState['status']) => states.some((n) => n.status === status);
+  const finished = states.filter((n) => n.status === 'done' || n.status === 'cached').length;
+  const status: NodeRunState['status'] = some('error')
+    ? 'error'
+    : states.every((n) => n.status === 'cached')
+      ? 'cached'
+      : finished === states.length
+        ? 'done'
+        : some('running') || finished > 0
+          ? 'running'
+          : 'pending';
+  const progress =
+    states.reduce((sum, n) => sum + (n.status === 'running' ? n.progress : n.status === 'pending' ? 0 : 1), 0) /
+    states.length;
+  const error = states.find((n) => n.error)?.error;
+  const preview = states.findLast((n) => n.preview)?.preview;
+  const files = states.flatMap((n) => n.files ?? []);
+  const running = states.find((n) => n.status === 'running');
+  return {
+    status,
+    progress,
+    ...(running?.message ? { message: running.message } : {}),
+    ...(preview ? { preview } : {}),
+    ...(error ? { error } : {}),
+    ...(status === 'done' || status === 'cached' ? { ms: states.reduce((sum, n) => sum + (n.ms ?? 0), 0) } : {}),
+    ...(files.length ? { files } : {}),
+  };
 }

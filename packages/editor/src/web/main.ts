@@ -1,17 +1,25 @@
 /** Entry point of the web app: fetches the catalogue, builds the page around the canvas, connects live. */
 import '@comfyorg/litegraph/style.css';
 import './style.css';
-import { type LGraphGroup, type LGraphNode, type LinkSegment, LiteGraph, Reroute } from '@comfyorg/litegraph';
+import {
+  LGraphCanvas,
+  type LGraphGroup,
+  type LGraphNode,
+  type LinkSegment,
+  LiteGraph,
+  Reroute,
+} from '@comfyorg/litegraph';
 import type { Workflow } from '@kinegraph/core';
+import { LITEGRAPH_MODE } from '../shared/convert.js';
 import type { ExampleWorkflow } from '../shared/protocol.js';
 import { call, connectLive } from './api.js';
-import { type CanvasPoint, EditorApp } from './app.js';
+import { type CanvasPoint, EditorApp, type OpenSubgraph } from './app.js';
 import { CATEGORY_COLORS, type Catalog } from './catalog.js';
 import { type Command, installKeys, showShortcuts } from './commands.js';
 import { describeNeed, matchingPort, type PortNeed } from './compat.js';
 import { type FileEvents, loadSafely, openFile, save } from './files.js';
 import { renderInspector } from './inspector.js';
-import { canvasMenu, groupMenu, linkMenu, type MenuActions, nodeMenu, rerouteMenu } from './menus.js';
+import { canvasMenu, groupMenu, linkMenu, type MenuActions, nodeMenu, rerouteMenu, slotMenu } from './menus.js';
 import { Minimap } from './minimap.js';
 import type { KinegraphNode } from './node-types.js';
 import { renderOutput } from './output-panel.js';
@@ -20,8 +28,9 @@ import { openRun } from './run-loader.js';
 import { RunsPanel } from './runs-panel.js';
 import { itemsOf, openSearch } from './search.js';
 import { readSession, writeSession } from './session.js';
+import { askSubgraph } from './subgraph-dialog.js';
 import { editInline } from './ui/dialog.js';
-import { closeMenus, showMenu } from './ui/menu.js';
+import { closeMenus, type MenuItem, menuIsOpen, showMenu } from './ui/menu.js';
 
 const $ = <T extends HTMLElement = HTMLElement>(id: string) => document.getElementById(id) as T;
 
@@ -65,6 +74,7 @@ async function start(): Promise<void> {
     },
     toast,
     workflowChanged: (name) => ($('workflow-name').textContent = name ?? ''),
+    pathChanged: (path) => renderBreadcrumb(path),
     edited: () => {
       minimap?.update();
       // The session is written a moment after the last edit, not on every pointer move.
@@ -72,12 +82,47 @@ async function start(): Promise<void> {
       saveTimer = window.setTimeout(() => writeSession(app.workflow(), app.shownRunId), 300);
     },
   });
-  const inspect = (node: KinegraphNode | undefined) => renderInspector($('inspector-body'), node, () => app.changed());
+  const inspect = (node: KinegraphNode | undefined) => {
+    const inside = app.path.length > 0 && node?.description && !node.type?.startsWith('kinegraph-editor/');
+    renderInspector(
+      $('inspector-body'),
+      node,
+      () => app.changed(),
+      inside
+        ? {
+            isExposed: (param) => app.isExposed(String(node!.id), param),
+            set: (param, on) => {
+              app.setExposed(String(node!.id), param, on);
+              inspect(node);
+            },
+          }
+        : undefined,
+    );
+  };
   const fileEvents: FileEvents = {
     toast,
     nodeChanged: (id) => {
       if (String(app.selected()?.id) === id) inspect(app.selected());
     },
+  };
+
+  /** Where the canvas is: the workflow, or the subgraphs opened from it. Click a crumb to go back up. */
+  const renderBreadcrumb = (path: readonly OpenSubgraph[]) => {
+    const bar = $('breadcrumb');
+    bar.hidden = path.length === 0;
+    const crumb = (label: string, depth: number) => {
+      const b = Object.assign(document.createElement('button'), { type: 'button', textContent: label });
+      b.dataset.depth = String(depth);
+      if (depth === path.length) b.disabled = true;
+      else b.addEventListener('click', () => app.closeSubgraph(depth));
+      return b;
+    };
+    const parts: (HTMLElement | string)[] = [crumb(app.workflow().name ?? 'Workflow', 0)];
+    for (const [i, open] of path.entries()) parts.push(' \u203a ', crumb(open.name, i + 1));
+    const hint = document.createElement('span');
+    hint.className = 'muted small';
+    hint.textContent = 'Esc: back up';
+    bar.replaceChildren(...parts, hint);
   };
 
   const resize = () => {
@@ -172,7 +217,52 @@ async function start(): Promise<void> {
     if (group) renameGroup(group);
     else toast('Select the nodes to group first.');
   };
+  const runTo = (node: LGraphNode) => void app.queue({ targets: [app.runIdOf(String(node.id))] });
+  const convertSelection = async () => {
+    const nodes = app.selectedNodes().filter((n) => !n.type?.startsWith('kinegraph-editor/'));
+    if (!nodes.length) return toast('Select the nodes to put in a subgraph first.');
+    const answer = await askSubgraph(nodes);
+    if (!answer) return;
+    app.convertSelection(answer.name, answer.params);
+    toast(`Made subgraph "${answer.name}": double-click it to open it.`);
+  };
   const actions: MenuActions = {
+    nodeExtras: (node) => {
+      const io = node.type?.startsWith('kinegraph-editor/');
+      if (io) return [];
+      const items: MenuItem[] = [
+        { label: 'Run to here', id: 'run-to', action: () => runTo(node) },
+        {
+          label: 'Bypass',
+          shortcut: 'Ctrl+B',
+          id: 'node-bypass',
+          checked: node.mode === LITEGRAPH_MODE.bypass,
+          action: () => app.toggleMode(targetsOf(node), 'bypass'),
+        },
+        {
+          label: 'Mute',
+          shortcut: 'Ctrl+M',
+          id: 'node-mute',
+          checked: node.mode === LITEGRAPH_MODE.mute,
+          action: () => app.toggleMode(targetsOf(node), 'mute'),
+        },
+      ];
+      if (node.type?.startsWith('subgraph/'))
+        items.push(
+          '-',
+          {
+            label: 'Open subgraph',
+            shortcut: 'Double-click',
+            id: 'subgraph-open',
+            action: () => app.openSubgraph(String(node.id)),
+          },
+          { label: 'Unpack subgraph', id: 'subgraph-unpack', action: () => app.unpack(String(node.id)) },
+        );
+      return items;
+    },
+    selectionExtras: () => [
+      { label: 'Convert to subgraph\u2026', id: 'subgraph-convert', action: () => void convertSelection() },
+    ],
     search: (at) => void searchAt(at),
     renameNode,
     renameGroup,
@@ -188,7 +278,13 @@ async function start(): Promise<void> {
     let items: ReturnType<typeof canvasMenu>;
     let title: string | undefined;
     const reroute = node ? undefined : app.graph.getRerouteOnPos(at.graph[0], at.graph[1]);
-    if (node) {
+    const slot = node?.getSlotInPosition?.(at.graph[0], at.graph[1]) as
+      | { input?: { name: string; link: number | null }; output?: { name: string; links: number[] | null } }
+      | undefined;
+    if (node && slot && (slot.input || slot.output)) {
+      items = slotMenu(app, node, slot);
+      title = (slot.input ?? slot.output)!.name;
+    } else if (node) {
       items = nodeMenu(app, actions, node);
       title = node.title;
     } else if (reroute instanceof Reroute) {
@@ -230,6 +326,8 @@ async function start(): Promise<void> {
   canvasEl.addEventListener('litegraph:canvas', (e) => {
     const detail = (e as CustomEvent<{ subType: string; node?: LGraphNode; group?: LGraphGroup }>).detail;
     if (detail.subType === 'group-double-click' && detail.group) renameGroup(detail.group);
+    if (detail.subType === 'node-double-click' && detail.node?.type?.startsWith('subgraph/'))
+      app.openSubgraph(String(detail.node.id));
   });
   // litegraph calls this on a double-click on a node's title bar.
   LiteGraph.LGraphNode.prototype.onNodeTitleDblClick = function (this: LGraphNode) {
@@ -321,6 +419,42 @@ async function start(): Promise<void> {
     { id: 'undo', label: 'Undo', keys: ['Ctrl+Z'], run: () => app.undo() },
     { id: 'redo', label: 'Redo', keys: ['Ctrl+Shift+Z', 'Ctrl+Y'], run: () => app.redo() },
     { id: 'group', label: 'Group the selected nodes', keys: ['Ctrl+G'], run: groupSelection },
+    {
+      id: 'bypass',
+      label: 'Bypass the selected nodes (their inputs pass through)',
+      keys: ['Ctrl+B'],
+      when: () => app.selectedNodes().length > 0,
+      run: () => app.toggleMode(app.selectedNodes(), 'bypass'),
+    },
+    {
+      id: 'mute',
+      label: 'Mute the selected nodes (they, and what needs them, do not run)',
+      keys: ['Ctrl+M'],
+      when: () => app.selectedNodes().length > 0,
+      run: () => app.toggleMode(app.selectedNodes(), 'mute'),
+    },
+    {
+      id: 'run-to',
+      label: 'Run to the selected node (only it and what it needs)',
+      keys: ['Ctrl+Alt+Enter'],
+      global: true,
+      when: () => app.selected() !== undefined,
+      run: () => runTo(app.selected()!),
+    },
+    {
+      id: 'subgraph-convert',
+      label: 'Convert the selected nodes to a subgraph',
+      keys: ['Ctrl+Shift+G'],
+      when: () => app.selectedNodes().length > 0,
+      run: () => void convertSelection(),
+    },
+    {
+      id: 'subgraph-close',
+      label: 'Close the open subgraph (back up a level)',
+      keys: ['Escape'],
+      when: () => app.path.length > 0 && !menuIsOpen(),
+      run: () => app.closeSubgraph(),
+    },
     {
       id: 'rename',
       label: 'Rename the selected node',
@@ -419,8 +553,15 @@ async function insertIntoLink(
   app.changed();
 }
 
+/** The node a menu acts on: the whole selection when the node is part of it. */
+function targetsOf(node: LGraphNode): LGraphNode[] {
+  const selection = Object.values(LGraphCanvas.active_canvas?.selected_nodes ?? {}) as LGraphNode[];
+  return selection.includes(node) ? selection : [node];
+}
+
 function focusNode(app: EditorApp, nodeId: string): void {
-  const node = app.node(nodeId);
+  const id = app.canvasIdOf(nodeId);
+  const node = id === undefined ? undefined : app.node(id);
   if (!node) return;
   app.canvas.centerOnNode(node);
   app.canvas.selectNode(node);

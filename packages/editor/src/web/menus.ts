@@ -4,8 +4,16 @@
  * more than that, are never shown.
  */
 import { LGraphCanvas, LGraphGroup, type LGraphNode, type LinkSegment, type Reroute } from '@comfyorg/litegraph';
+import {
+  OPEN_SLOT,
+  removePort,
+  renamePort,
+  SUBGRAPH_INPUTS_TYPE,
+  SUBGRAPH_OUTPUTS_TYPE,
+} from '../shared/subgraph-ops.js';
 import type { CanvasPoint, EditorApp } from './app.js';
 import type { KinegraphNode } from './node-types.js';
+import { askText } from './ui/dialog.js';
 import type { MenuItem } from './ui/menu.js';
 
 /** What menu entries do beyond plain graph edits (they open dialogs or the search). */
@@ -234,4 +242,47 @@ export function rerouteMenu(app: EditorApp, reroute: Reroute): MenuItem[] {
       },
     },
   ];
+}
+
+/** The menu of a port: disconnect it; on an open subgraph's input and output nodes, rename or remove it. */
+export function slotMenu(
+  app: EditorApp,
+  node: LGraphNode,
+  slot: { input?: { name: string; link: number | null }; output?: { name: string; links: number[] | null } },
+): MenuItem[] {
+  const items: MenuItem[] = [];
+  const index = slot.input ? node.inputs.indexOf(slot.input as never) : node.outputs.indexOf(slot.output as never);
+  const connected = slot.input ? slot.input.link != null : Boolean(slot.output?.links?.length);
+  items.push({
+    label: slot.input ? 'Disconnect' : 'Disconnect all',
+    id: 'slot-disconnect',
+    disabled: !connected,
+    action: () => {
+      if (slot.input) node.disconnectInput(index);
+      else node.disconnectOutput(index);
+      app.changed();
+    },
+  });
+  const io = node.type === SUBGRAPH_INPUTS_TYPE ? 'input' : node.type === SUBGRAPH_OUTPUTS_TYPE ? 'output' : undefined;
+  const name = (slot.output ?? slot.input)!.name;
+  if (io && name !== OPEN_SLOT) {
+    items.push(
+      '-',
+      {
+        label: `Rename ${io}\u2026`,
+        id: 'port-rename',
+        action: () =>
+          void askText({ title: `Rename subgraph ${io} "${name}"`, value: name, ok: 'Rename' }).then((to) => {
+            if (to && to !== name) app.editOpenSubgraph((w, id) => renamePort(w, id, io, name, to.trim()));
+          }),
+      },
+      {
+        label: `Remove ${io}`,
+        id: 'port-remove',
+        danger: true,
+        action: () => app.editOpenSubgraph((w, id) => removePort(w, id, io, name)),
+      },
+    );
+  }
+  return items;
 }
