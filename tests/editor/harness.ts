@@ -66,6 +66,7 @@ export interface WorkflowView {
     string,
     {
       type: string;
+      version?: number;
       params?: Record<string, unknown>;
       inputs?: Record<string, { node: string; output: string }>;
       ui?: Record<string, unknown> & { pos?: number[] };

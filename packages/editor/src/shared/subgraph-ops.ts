@@ -190,7 +190,7 @@ export function convertToSubgraph(
     ...(Object.keys(outputs).length ? { outputs } : {}),
     ...(Object.keys(params).length ? { params } : {}),
     nodes: inner,
-    ui: { inputsPos: [minX - 260, minY], outputsPos: [maxX + 360, minY] } as Subgraph['ui'],
+    ui: { inputsPos: [minX - 340, minY], outputsPos: [maxX + 360, minY] } as Subgraph['ui'],
   };
   subgraphs[subgraphId] = definition;
   const instance: WorkflowNode = {

@@ -1,6 +1,6 @@
 /** The editor: a litegraph canvas bound to Kinegraph's catalogue, workflows, runs and live events. */
 import { LGraph, LGraphCanvas, LGraphGroup, type LGraphNode, LiteGraph } from '@comfyorg/litegraph';
-import { type Subgraph, WORKFLOW_FORMAT, type Workflow } from '@kinegraph/core';
+import { type BlueprintDescription, type Subgraph, WORKFLOW_FORMAT, type Workflow } from '@kinegraph/core';
 import {
   graphToWorkflow,
   type KinegraphNodeData,
@@ -20,6 +20,7 @@ import {
   subgraphIdOf,
   subgraphPorts,
   subgraphView,
+  uniqueName,
   unpackSubgraph,
 } from '../shared/subgraph-ops.js';
 import { ApiError, call, mediaUrl } from './api.js';
@@ -623,8 +624,13 @@ export class EditorApp {
     this.canvas.setDirty(true, true);
   }
 
-  /** Adds a node of `type` at a graph position (default: the middle of the view). */
+  /**
+   * Adds a node of `type` at a graph position (default: the middle of the view). A blueprint's type adds
+   * an instance of its subgraph, copied into the workflow (once: later instances share the copy).
+   */
   addNode(type: string, pos?: [number, number]): KinegraphNode | undefined {
+    const blueprint = this.catalog.blueprints?.find((b) => b.type === type);
+    if (blueprint) type = this.#useBlueprint(blueprint);
     const node = LiteGraph.createNode(type) as KinegraphNode | null;
     if (!node) return undefined;
     node.id = this.freshId(type);
@@ -638,6 +644,27 @@ export class EditorApp {
     this.canvas.selectNode(node);
     this.changed();
     return node;
+  }
+
+  /** The workflow's copy of a blueprint's subgraph (made on first use); returns its instance type. */
+  #useBlueprint(blueprint: BlueprintDescription): string {
+    const subgraphs = { ...this.#currentSubgraphs() };
+    const provenance = {
+      type: blueprint.type,
+      package: blueprint.package,
+      version: blueprint.version,
+    };
+    const same = Object.entries(subgraphs).find(
+      ([, s]) => s.blueprint?.type === blueprint.type && s.blueprint.version === blueprint.version,
+    );
+    let id = same?.[0];
+    if (!id) {
+      id = uniqueName(blueprint.type.split('/').pop() ?? 'blueprint', Object.keys(subgraphs));
+      subgraphs[id] = { ...structuredClone(blueprint.subgraph), blueprint: provenance };
+      this.#subgraphs = subgraphs;
+      registerSubgraphTypes(this.#subgraphs, this.catalog, this.#hooks);
+    }
+    return `subgraph/${id}`;
   }
 
   /** A readable, unused workflow node id for a new node of `type` (`stunet-sample`, `stunet-sample-2`, ...). */

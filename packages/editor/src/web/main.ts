@@ -29,6 +29,7 @@ import { RunsPanel } from './runs-panel.js';
 import { itemsOf, openSearch } from './search.js';
 import { readSession, writeSession } from './session.js';
 import { askSubgraph } from './subgraph-dialog.js';
+import { describeBlueprint } from './subgraphs.js';
 import { editInline } from './ui/dialog.js';
 import { closeMenus, type MenuItem, menuIsOpen, showMenu } from './ui/menu.js';
 
@@ -159,11 +160,14 @@ async function start(): Promise<void> {
     runNext: (id) => void app.runNext(id),
   });
 
-  renderPalette($('palette-list'), $<HTMLInputElement>('search'), catalog.nodes, (type) => app.addNode(type));
+  // Node types and the subgraph blueprints plugins ship, in one palette and one search.
+  const blueprintTypes = new Set((catalog.blueprints ?? []).map((b) => b.type));
+  const offered = [...catalog.nodes, ...(catalog.blueprints ?? []).map((b) => describeBlueprint(b, catalog))];
+  renderPalette($('palette-list'), $<HTMLInputElement>('search'), offered, (type) => app.addNode(type), blueprintTypes);
 
   // Search, menus and dialogs: the app's own, in place of litegraph's.
   const searchAt = async (at: CanvasPoint, need?: PortNeed, connect?: (node: KinegraphNode) => boolean) => {
-    const candidates = need ? catalog.nodes.filter((d) => matchingPort(catalog, d, need) !== undefined) : catalog.nodes;
+    const candidates = need ? offered.filter((d) => matchingPort(catalog, d, need) !== undefined) : offered;
     const type = await openSearch({
       x: at.clientX,
       y: at.clientY,

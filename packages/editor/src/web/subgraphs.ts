@@ -4,7 +4,7 @@
  * subgraph's inputs and outputs while it is open.
  */
 import { LGraphNode, LiteGraph } from '@comfyorg/litegraph';
-import type { NodeDescription, Subgraph } from '@kinegraph/core';
+import type { BlueprintDescription, NodeDescription, Subgraph } from '@kinegraph/core';
 import type { PortLayout } from '../shared/convert.js';
 import {
   OPEN_SLOT as NEW_PORT,
@@ -170,4 +170,19 @@ export function registerIoTypes(): void {
     }
     LiteGraph.registerNodeType(type, IoNode as unknown as typeof LGraphNode);
   }
+}
+
+/** A blueprint as a node description (for the search and the released-link filter). */
+export function describeBlueprint(blueprint: BlueprintDescription, catalog: Catalog): NodeDescription {
+  const d = describeSubgraph('blueprint', { blueprint: blueprint.subgraph }, catalog);
+  return {
+    ...d,
+    type: blueprint.type,
+    version: blueprint.version,
+    title: blueprint.title,
+    category: blueprint.category,
+    description: blueprint.description,
+    package: blueprint.package,
+    ...(blueprint.packageVersion ? { packageVersion: blueprint.packageVersion } : {}),
+  };
 }
