@@ -27,6 +27,11 @@ export class TestRun {
   readonly error: SerializedError | undefined;
   /** Files the run wrote. */
   readonly files: readonly string[];
+  /**
+   * The workflow document that ran: the test's nodes with sources and captures as the node types that stand
+   * in for them (what a node embedding the workflow in a file writes, for instance).
+   */
+  readonly workflow: { readonly format: string; readonly nodes: Readonly<Record<string, unknown>> };
 
   readonly #captures: ReadonlyMap<string, { readonly portType: string; readonly value: unknown }>;
   readonly #nodes: Readonly<Record<string, unknown>>;
@@ -35,6 +40,7 @@ export class TestRun {
     events: readonly RunEvent[],
     captures: ReadonlyMap<string, { readonly portType: string; readonly value: unknown }>,
     nodes: Readonly<Record<string, unknown>>,
+    workflow: TestRun['workflow'],
   ) {
     const end = events.at(-1);
     if (!end || !isTerminalEvent(end)) throw new Error('a run ended without a terminal event');
@@ -42,6 +48,7 @@ export class TestRun {
     this.end = end;
     this.error = end.type === 'run:error' ? end.error : undefined;
     this.files = end.type === 'run:done' ? end.files : [];
+    this.workflow = workflow;
     this.#captures = captures;
     this.#nodes = nodes;
   }

@@ -158,7 +158,7 @@ class WorkerTestRuntime implements TestRuntime {
           })
           .pipe(toArray()),
       );
-      return new TestRun(events, captures, nodes);
+      return new TestRun(events, captures, nodes, document);
     } finally {
       this.tables.captures.delete(token);
       for (const key of values.keys()) {
