@@ -84,7 +84,7 @@ describe('scheduler with tensors', () => {
   });
 
   it('leaves no tensor behind when a node fails or the run is cancelled', async () => {
-    const { rt, store } = await runtime(0);
+    const { rt } = await runtime(0);
     const failing = chain(4);
     (failing.nodes as Record<string, { params: Record<string, unknown> }>).n3!.params.failAfter = true;
     const failed = await run(rt, failing);

@@ -1,5 +1,5 @@
 /** The check that a test left no tensor alive. */
-import { Runtime } from '../runtime.js';
+import type { Runtime } from '../runtime.js';
 import type { TensorStore } from '../tensor/types.js';
 import { KinegraphError } from '../util/errors.js';
 
@@ -13,7 +13,7 @@ import { KinegraphError } from '../util/errors.js';
  * shared store), or an output the runtime lost track of: worth a bug report.
  */
 export async function expectNoLeaks(target: Runtime | { readonly runtime: Runtime }): Promise<void> {
-  const runtime = target instanceof Runtime ? target : target.runtime;
+  const runtime = 'runtime' in target ? target.runtime : target;
   runtime.cache.clear();
   const store = await runtime.store();
   if (canWait(store)) await store.whenIdle();

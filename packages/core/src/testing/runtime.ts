@@ -31,7 +31,7 @@ export type TestNodes = Readonly<Record<string, unknown>>;
 export interface TestRuntimeOptions extends Omit<RuntimeOptions, 'plugins'> {
   /** Plugins under test: plugin objects, or factories (called without options), as a package exports them. */
   readonly plugins?: readonly (KinegraphPlugin | PluginFactory)[];
-  /** Loose node definitions to register too (as a plugin named `test-nodes`). */
+  /** Loose node definitions to register too (as a plugin named `nodes-under-test`). */
   readonly nodes?: readonly AnyNodeDefinition[];
 }
 
@@ -86,7 +86,7 @@ export interface TestRuntime extends AsyncDisposable {
 export async function createTestRuntime(options: TestRuntimeOptions = {}): Promise<TestRuntime> {
   const { plugins = [], nodes, ...runtimeOptions } = options;
   const underTest = await Promise.all(plugins.map((p) => (typeof p === 'function' ? p() : p)));
-  if (nodes?.length) underTest.push({ name: 'test-nodes', nodes });
+  if (nodes?.length) underTest.push({ name: 'nodes-under-test', nodes });
   const runtime = await Runtime.create({ ...runtimeOptions, plugins: underTest });
   let root: string | undefined;
   try {

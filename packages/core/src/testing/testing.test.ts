@@ -174,10 +174,17 @@ describe('source and capture', () => {
     expect(firsts[2]! / firsts[0]!).toBeCloseTo(3, 5);
   });
 
-  it('give nodes an inputs folder to read from and an output folder', async () => {
+  it('give nodes an inputs folder to read from and an output folder, removed on close', async () => {
     await writeFile(join(t.inputs, 'note.txt'), 'x');
     expect(existsSync(join(t.root, 'inputs', 'note.txt'))).toBe(true);
     expect(t.out).toBe(join(t.root, 'out'));
+    let root: string;
+    {
+      await using scoped = await createTestRuntime();
+      root = scoped.root;
+      expect(existsSync(join(root, 'out'))).toBe(true);
+    }
+    expect(existsSync(root)).toBe(false);
   });
 });
 
