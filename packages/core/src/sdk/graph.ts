@@ -143,6 +143,16 @@ async function runGraph<K extends string>(
 ): Promise<Record<K, TensorHandle>> {
   const { handles, uploads } = planFeeds(graph, feeds);
   const { tensors } = context;
+  if (uploads.length === 0) {
+    // All handles (a sampler's step): nothing to upload or free, no extra promise on the hot path.
+    const result: Record<string, TensorHandle> = await tensors.run(
+      await tensors.loadModel(graph.bytes),
+      handles,
+      outputs,
+      context.signal,
+    );
+    return result;
+  }
   const loading = tensors.loadModel(graph.bytes);
   const settled = await Promise.allSettled(uploads.map((u) => tensors.upload(u.data, u.dims, u.dtype)));
   const uploaded = settled.flatMap((r) => (r.status === 'fulfilled' ? [r.value] : []));
