@@ -21,8 +21,11 @@ type DistributeWire<E> = E extends { preview?: unknown } ? Omit<E, 'preview'> & 
 /** Where a run is in its life. */
 export type RunStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
 
-/** Where one node of a run is. `pending` nodes have not started yet. */
-export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'error';
+/**
+ * Where one node of a run is. `pending` nodes have not started yet; `skipped` ones do not run (bypassed,
+ * muted, or needing a muted node).
+ */
+export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
 
 /** The state of one node in a run, as far as the events so far tell. */
 export interface NodeRunState {

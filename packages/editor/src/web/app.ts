@@ -957,18 +957,22 @@ export class EditorApp {
 }
 
 /** The states of a subgraph's inner nodes as one: what its instance shows. */
-export function summarize(states: readonly NodeRunState[]): NodeRunState {
+export function summarize(all: readonly NodeRunState[]): NodeRunState {
+  // Inner nodes that do not run (bypassed, muted) do not hold the instance back.
+  const states = all.some((n) => n.status !== 'skipped') ? all.filter((n) => n.status !== 'skipped') : all;
   const some = (status: NodeRunState['status']) => states.some((n) => n.status === status);
   const finished = states.filter((n) => n.status === 'done' || n.status === 'cached').length;
   const status: NodeRunState['status'] = some('error')
     ? 'error'
-    : states.every((n) => n.status === 'cached')
-      ? 'cached'
-      : finished === states.length
-        ? 'done'
-        : some('running') || finished > 0
-          ? 'running'
-          : 'pending';
+    : states.every((n) => n.status === 'skipped')
+      ? 'skipped'
+      : states.every((n) => n.status === 'cached')
+        ? 'cached'
+        : finished === states.length
+          ? 'done'
+          : some('running') || finished > 0
+            ? 'running'
+            : 'pending';
   const progress =
     states.reduce((sum, n) => sum + (n.status === 'running' ? n.progress : n.status === 'pending' ? 0 : 1), 0) /
     states.length;

@@ -219,6 +219,7 @@ function displayValue(v: unknown): unknown {
 }
 
 const STATUS_COLORS: Record<string, string> = {
+  skipped: '#555c66',
   running: '#4fa3ff',
   done: '#4caf50',
   cached: '#8e9aaf',
@@ -242,7 +243,7 @@ function drawRunState(
     ctx.fillStyle = '#00000055';
     ctx.fillRect(0, -3, w, 3);
     ctx.fillStyle = color;
-    ctx.fillRect(0, -3, w * (state.status === 'running' ? state.progress : 1), 3);
+    if (state.status !== 'skipped') ctx.fillRect(0, -3, w * (state.status === 'running' ? state.progress : 1), 3);
     const label =
       state.status === 'running'
         ? `${Math.round(state.progress * 100)}%`
@@ -252,7 +253,9 @@ function drawRunState(
             ? `\u2713 ${formatMs(state.ms ?? 0)}`
             : state.status === 'error'
               ? 'error'
-              : '';
+              : state.status === 'skipped'
+                ? 'skipped'
+                : '';
     ctx.font = '11px Inter, system-ui, sans-serif';
     const tw = ctx.measureText(label).width + 12;
     ctx.fillStyle = color;
