@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
+import { defaultAllowedFolders } from '../host/allowed-folders.js';
 import { describeNodes } from '../registry/describe.js';
 import { Runtime } from '../runtime.js';
 import type { RunEvent } from '../scheduler/events.js';
 import { isTerminalEvent } from '../scheduler/events.js';
-import { defaultAllowedFolders } from '../scheduler/scheduler.js';
 import type { DeviceRequest } from '../tensor/types.js';
 import { serializeError } from '../util/errors.js';
 import { formatIssue } from '../workflow/issue.js';
