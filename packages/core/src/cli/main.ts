@@ -7,7 +7,7 @@ import { Runtime } from '../runtime.js';
 import type { RunEvent } from '../scheduler/events.js';
 import { isTerminalEvent } from '../scheduler/events.js';
 import type { DeviceRequest } from '../tensor/types.js';
-import { serializeError } from '../util/errors.js';
+import { KinegraphError, serializeError } from '../util/errors.js';
 import { formatIssue } from '../workflow/issue.js';
 import { type ParamOverride, parseOverride } from '../workflow/overrides.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
@@ -135,17 +135,21 @@ async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: stri
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw Object.assign(new Error(`Cannot read workflow file ${path}: ${(error as Error).message}`), {
-      code: 'WORKFLOW_FILE_INVALID',
-      hint: 'Check the path.',
-    });
+    throw new KinegraphError(
+      'WORKFLOW_FILE_INVALID',
+      `Cannot read workflow file ${path}: ${(error as Error).message}`,
+      {
+        hint: 'Check the path.',
+        cause: error,
+      },
+    );
   }
   try {
     return { path, document: JSON.parse(text) as unknown };
   } catch (error) {
-    throw Object.assign(new Error(`${path} is not valid JSON: ${(error as Error).message}`), {
-      code: 'WORKFLOW_FILE_INVALID',
+    throw new KinegraphError('WORKFLOW_FILE_INVALID', `${path} is not valid JSON: ${(error as Error).message}`, {
       hint: 'Workflows are JSON documents; check for a trailing comma or a missing quote.',
+      cause: error,
     });
   }
 }
@@ -349,9 +353,9 @@ async function serveCommand(
       !String((error as Error).message).includes(specifier)
     )
       throw error;
-    throw Object.assign(new Error('The editor is not installed.'), {
-      code: 'EDITOR_NOT_INSTALLED',
+    throw new KinegraphError('EDITOR_NOT_INSTALLED', 'The editor is not installed.', {
       hint: 'Install it next to @kinegraph/core: npm install @kinegraph/editor',
+      cause: error,
     });
   }
   return editor.serve({

@@ -6,7 +6,6 @@
  * known before the worker has answered and is never reused within one store.
  */
 
-import type { SerializedError } from '../tensor/errors.js';
 import type {
   DeviceName,
   DeviceRequest,
@@ -16,6 +15,7 @@ import type {
   TensorData,
   TensorLocation,
 } from '../tensor/types.js';
+import type { SerializedError } from '../util/errors.js';
 
 /** `workerData` the store starts the worker with. */
 export interface WorkerInit {

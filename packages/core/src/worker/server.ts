@@ -12,9 +12,9 @@ import type { TransferListItem } from 'node:worker_threads';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import type { OrtTensor } from '../backend/onnx.js';
 import { describeTensor, disposeTensor, makeTensor, readTensor, releaseSession, runSession } from '../backend/onnx.js';
-import type { SerializedError } from '../tensor/errors.js';
-import { RunAbortedError, serializeError, TensorError } from '../tensor/errors.js';
+import { RunAbortedError, serializeTensorError, TensorError } from '../tensor/errors.js';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
+import type { SerializedError } from '../util/errors.js';
 import { type PreparedSession, prepareModel } from './prepare-model.js';
 import type {
   LoadResult,
@@ -122,7 +122,7 @@ export class InferenceServer {
       const data = await readTensor(entry.tensor);
       this.post({ rid, ok: true, result: data }, [data.buffer as ArrayBuffer]);
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     } finally {
       this.unpin(id);
     }
@@ -224,7 +224,7 @@ export class InferenceServer {
     if (idx >= 0) {
       const [job] = this.queue.splice(idx, 1);
       for (const id of job!.pinned) this.unpin(id);
-      this.fail(target, serializeError(new RunAbortedError('The run was aborted before it started.')));
+      this.fail(target, serializeTensorError(new RunAbortedError('The run was aborted before it started.')));
       return;
     }
     if (this.running?.rid === target) this.running.cancelled = true;
@@ -260,7 +260,7 @@ export class InferenceServer {
       const { result, transfer } = await job.exec(job);
       this.post({ rid: job.rid, ok: true, result }, transfer);
     } catch (err) {
-      this.fail(job.rid, serializeError(err, 'INTERNAL'));
+      this.fail(job.rid, serializeTensorError(err));
     } finally {
       for (const id of job.pinned) this.unpin(id);
       this.running = undefined;
@@ -274,7 +274,7 @@ export class InferenceServer {
     try {
       this.post({ rid, ok: true, result: fn().result });
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     }
   }
 
