@@ -3,7 +3,7 @@
 // would kill the test process itself; closing must wait for the call in flight instead.
 import { describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
-import { openStore } from '../test-support/store.js';
+import { createTestStore } from '../testing/index.js';
 
 const N = 384;
 /** A chain of N×N MatMuls: tens of milliseconds inside ONNX Runtime per run. */
@@ -30,7 +30,7 @@ const large = buildGraph('close-large', (g) => {
 describe('closing a store while ONNX Runtime is busy', () => {
   test('during runs: pending requests fail with STORE_CLOSED, close() resolves, the process lives on', async () => {
     for (let round = 0; round < 5; round++) {
-      const store = await openStore();
+      const store = await createTestStore();
       const model = await store.loadModel(chain.bytes);
       const x = await store.upload(new Float32Array(N * N).fill(0.01), [N, N]);
       const runs = [store.run(model, { x }), store.run(model, { x })].map((run) =>
@@ -49,7 +49,7 @@ describe('closing a store while ONNX Runtime is busy', () => {
 
   test('while a session is being created (closed after 0 to 40 ms)', async () => {
     for (const ms of [0, 2, 5, 10, 20, 40]) {
-      const store = await openStore();
+      const store = await createTestStore();
       const loading = store.loadModel(large.bytes).then(
         () => 'loaded',
         (error: { code?: string }) => error.code,
