@@ -69,14 +69,14 @@ export async function main(
 ): Promise<number> {
   const output = new OutputWatch([io.stdout, io.stderr]);
   try {
-    const code = await dispatch(argv, { ...io, output });
+    const code = await runCommandLine(argv, { ...io, output });
     return output.closed ? EXIT.outputClosed : code;
   } finally {
     output.dispose();
   }
 }
 
-async function dispatch(argv: readonly string[], io: CommandEnv): Promise<number> {
+async function runCommandLine(argv: readonly string[], io: CommandEnv): Promise<number> {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
