@@ -4,7 +4,7 @@
 // an instance of 'Napi::Error'") in some runs only. A tiny plugin keeps the worker busy inside ONNX Runtime
 // (a matmul chain in a loop, or a large model being loaded) at the moment each case ends the run.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, open, readdir, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -78,8 +78,9 @@ const killGroup = (pid: number) => {
     // gone already
   }
 };
-afterAll(() => {
+afterAll(async () => {
   for (const pid of running) killGroup(pid);
+  if (project) await rm(project, { recursive: true, force: true });
 });
 
 /** Runs a command in a process group of its own; `watch` sees the output as it comes (to send signals). */
