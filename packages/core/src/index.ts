@@ -55,6 +55,7 @@ export { createTensorStore } from './worker/client.js';
 export type { WorkerInspection } from './worker/protocol.js';
 export type { ValidationCode, ValidationIssue } from './workflow/issue.js';
 export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
+export { depthExceededAt, MAX_JSON_DEPTH } from './workflow/json-depth.js';
 export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';
 export type { ParamOverride } from './workflow/overrides.js';
 export { applyOverrides, parseOverride } from './workflow/overrides.js';

@@ -10,6 +10,7 @@ import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
 import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
 import { createTensorStore, type ManagedTensorStore } from './worker/client.js';
+import { readEmbeddedWorkflow } from './workflow/embedded.js';
 import type { ValidationIssue } from './workflow/issue.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
 
@@ -165,6 +166,15 @@ export class Runtime {
       ...result,
       prepared: { ...result.prepared, workflow: withProvenance(result.prepared.workflow, this.registry) },
     };
+  }
+
+  /**
+   * The workflow embedded in a file some node wrote (PNG, GIF, MP4, WebM with the built-in library), read
+   * by the registered plugins' readers; `undefined` when there is none. Throws `EMBEDDED_WORKFLOW_INVALID`
+   * for a damaged Kinegraph tag. Not validated: pass the result to {@link validate} or {@link run}.
+   */
+  readEmbeddedWorkflow(bytes: Uint8Array): Record<string, unknown> | undefined {
+    return readEmbeddedWorkflow(bytes, this.registry.workflowReaders());
   }
 
   /**

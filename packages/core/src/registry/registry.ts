@@ -5,6 +5,7 @@ import type { PortTypeDefinition } from '../sdk/port-types.js';
 import { BUILTIN_PORT_TYPES } from '../sdk/port-types.js';
 import { listOf } from '../util/did-you-mean.js';
 import { KinegraphError } from '../util/errors.js';
+import type { WorkflowTextReader } from '../workflow/embedded.js';
 
 /** Where a plugin came from: what `kinegraph plugins` and "missing node" hints show. */
 export interface PluginSource {
@@ -35,6 +36,7 @@ export class NodeRegistry {
   readonly #nodes = new Map<string, RegisteredNode>();
   readonly #portTypes = new Map<string, RegisteredPortType>();
   readonly #plugins = new Map<string, PluginSource>();
+  readonly #workflowReaders: WorkflowTextReader[] = [];
 
   constructor() {
     for (const portType of BUILTIN_PORT_TYPES)
@@ -123,6 +125,13 @@ export class NodeRegistry {
     for (const [name, definition] of newPortTypes) this.#portTypes.set(name, { definition, plugin: plugin.name });
     for (const [type, definition] of newNodes) this.#nodes.set(type, { definition, plugin: plugin.name, source });
     this.#plugins.set(plugin.name, source);
+    for (const reader of plugin.workflowReaders ?? [])
+      if (typeof reader?.read === 'function') this.#workflowReaders.push(reader);
+  }
+
+  /** Every plugin's embedded-workflow readers, in registration order (the built-in library first). */
+  workflowReaders(): readonly WorkflowTextReader[] {
+    return this.#workflowReaders;
   }
 
   get(type: string): RegisteredNode | undefined {

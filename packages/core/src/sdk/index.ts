@@ -31,6 +31,8 @@ export type {
 } from '../tensor/types.js';
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
+export type { EmbeddedTexts, WorkflowTextReader } from '../workflow/embedded.js';
+export { readEmbeddedWorkflow } from '../workflow/embedded.js';
 export type { FileAccess } from './files.js';
 export type {
   AnyNodeDefinition,

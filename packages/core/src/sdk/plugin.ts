@@ -1,3 +1,4 @@
+import type { WorkflowTextReader } from '../workflow/embedded.js';
 import type { AnyNodeDefinition } from './node.js';
 import type { PortTypeDefinition } from './port-types.js';
 
@@ -14,6 +15,12 @@ export interface KinegraphPlugin {
   readonly version?: string;
   readonly portTypes?: readonly PortTypeDefinition[];
   readonly nodes?: readonly (AnyNodeDefinition | false | null | undefined)[];
+  /**
+   * For plugins whose nodes embed the workflow in the files they write: how to find that text again in
+   * such a file. Hosts read embedded workflows through `Runtime.readEmbeddedWorkflow`, which asks every
+   * registered reader, so they need not import the node library that wrote the file.
+   */
+  readonly workflowReaders?: readonly WorkflowTextReader[];
 }
 
 /** What a plugin package exports: a factory (preferred) or the plugin object itself. */
