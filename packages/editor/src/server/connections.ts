@@ -19,17 +19,32 @@ const TOO_MANY = JSON.stringify({
 interface Tracked {
   /** Requests being served on it (headers received, answer not finished). */
   active: number;
+  /** Closes a socket that has sent nothing in time (Node's headersTimeout does not cover one). */
+  silent: NodeJS.Timeout | undefined;
   /** Upgraded to a WebSocket: a live client, never closed to make room. */
   upgraded: boolean;
 }
 
-/** Tracks the server's sockets and keeps at most `max` open. `open()` is the live count. */
-export function capConnections(server: Server, max: number): { open(): number; markUpgraded(socket: Socket): void } {
+/**
+ * Tracks the server's sockets and keeps at most `max` open; a socket that sends nothing within
+ * `firstRequestMs` of connecting is closed. `open()` is the live count.
+ */
+export function capConnections(
+  server: Server,
+  max: number,
+  firstRequestMs: number,
+): { open(): number; markUpgraded(socket: Socket): void } {
   // Insertion order is age order: the first idle one found is the oldest.
   const sockets = new Map<Socket, Tracked>();
   server.on('connection', (socket: Socket) => {
-    sockets.set(socket, { active: 0, upgraded: false });
-    socket.once('close', () => sockets.delete(socket));
+    // One that has started a request is Node's headersTimeout's to judge (it answers a coded 408).
+    const silent = setTimeout(() => socket.bytesRead === 0 && socket.destroy(), firstRequestMs);
+    silent.unref();
+    sockets.set(socket, { active: 0, upgraded: false, silent });
+    socket.once('close', () => {
+      clearTimeout(silent);
+      sockets.delete(socket);
+    });
     if (sockets.size <= max) return;
     for (const [other, state] of sockets) {
       if (other === socket || state.active > 0 || state.upgraded) continue;
@@ -46,6 +61,8 @@ export function capConnections(server: Server, max: number): { open(): number; m
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const state = sockets.get(req.socket as Socket);
     if (!state) return;
+    clearTimeout(state.silent);
+    state.silent = undefined;
     state.active++;
     res.once('close', () => state.active--);
   });
@@ -53,7 +70,9 @@ export function capConnections(server: Server, max: number): { open(): number; m
     open: () => sockets.size,
     markUpgraded(socket: Socket) {
       const state = sockets.get(socket);
-      if (state) state.upgraded = true;
+      if (!state) return;
+      state.upgraded = true;
+      clearTimeout(state.silent);
     },
   };
 }

@@ -210,14 +210,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   );
   // A socket with no traffic at all for this long is closed (SSE streams send a comment every 15 s).
   server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
-  const connections = capConnections(server, limits.connections);
-  // Malformed HTTP never reaches a handler; answer it plainly instead of letting Node drop the socket.
-  server.on('clientError', (_error, socket: Duplex) => {
-    if (socket.writable)
+  const connections = capConnections(server, limits.connections, limits.headersTimeoutMs);
+  // Malformed HTTP, and requests whose headers or body come too slowly, never reach a handler; answer them
+  // plainly instead of letting Node drop the socket, then close it.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const slow = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (socket.writable) {
       socket.end(
-        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}',
+        slow
+          ? 'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"REQUEST_TIMEOUT","message":"The request was not received in time."}}'
+          : 'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}',
       );
-    else socket.destroy();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     try {
