@@ -34,8 +34,11 @@ export { KinegraphError } from '../util/errors.js';
 export type { EmbeddedTexts, WorkflowTextReader } from '../workflow/embedded.js';
 export { readEmbeddedWorkflow } from '../workflow/embedded.js';
 export type { FileAccess } from './files.js';
+export type { MemoryBudget, NodeMemory, TensorShape } from './memory.js';
+export { declaredBytes, NodeMemorySchema, shapeBytes, TensorShapeSchema } from './memory.js';
 export type {
   AnyNodeDefinition,
+  InputShapes,
   InputValues,
   NodeContext,
   NodeDefinition,

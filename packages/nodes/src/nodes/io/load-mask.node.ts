@@ -1,5 +1,6 @@
 import type { Static } from '@kinegraph/core/sdk';
 import { defineNode, Type } from '@kinegraph/core/sdk';
+import { limitsOf } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import type { LoadedImage } from '../../media/sources.js';
@@ -66,7 +67,7 @@ export const loadMaskNode = defineNode({
   fingerprint: (p, { files }) => fileFingerprint(files, p.path),
   async run({ params: p, context }) {
     return withNodeId(context.nodeId, async () => {
-      const picture = await loadImageFile(context.files, p.path, context.signal);
+      const picture = await loadImageFile(context.files, p.path, limitsOf(context));
       const values = maskValues(picture, p);
       const { height, width } = picture;
       // A still mask repeated over frames is uploaded once as [1, 1, 1, H, W] and expanded on the device.

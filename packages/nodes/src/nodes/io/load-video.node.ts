@@ -1,4 +1,5 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
+import { limitsOf } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadVideoFile } from '../../media/sources.js';
@@ -66,7 +67,7 @@ export const loadVideoNode = defineNode({
         maxFrames: params.maxFrames,
         step: params.frameStep,
         fallbackFps: params.fallbackFps,
-        signal: context.signal,
+        ...limitsOf(context),
       });
       context.throwIfCancelled();
       const uploaded = await uploadClip(context.tensors, clip);
