@@ -31,6 +31,7 @@ export type {
 } from '../tensor/types.js';
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
+export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 export type { EmbeddedTexts, WorkflowTextReader } from '../workflow/embedded.js';
 export { readEmbeddedWorkflow } from '../workflow/embedded.js';
 export type { FileAccess } from './files.js';
