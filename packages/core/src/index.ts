@@ -34,6 +34,7 @@ export type {
 export { buildGraph, GraphBuilder } from './graph/index.js';
 export type { ResizeMode, TensorOpsStats } from './ops/tensor-ops.js';
 export { TensorOps } from './ops/tensor-ops.js';
+export { readEmbeddedWorkflow } from './registry/embedded-workflow.js';
 export { byteSize, DTYPE_BYTES, DTYPES, elementCount } from './tensor/dtype.js';
 export type { TensorErrorCode } from './tensor/errors.js';
 export {
@@ -48,6 +49,7 @@ export type * from './tensor/types.js';
 export type { SerializedError } from './util/errors.js';
 export { serializeError } from './util/errors.js';
 export { canonicalJson, contentHash } from './util/hash.js';
+export { depthExceededAt, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { PreparedNode, PreparedWorkflow, ValidationResult } from './validate/validate.js';
 export { validateWorkflow } from './validate/validate.js';
 export type { ManagedTensorStore, ManagedTensorStoreStats, TensorStoreOptions } from './worker/client.js';
@@ -55,7 +57,6 @@ export { createTensorStore } from './worker/client.js';
 export type { WorkerInspection } from './worker/protocol.js';
 export type { ValidationCode, ValidationIssue } from './workflow/issue.js';
 export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
-export { depthExceededAt, MAX_JSON_DEPTH } from './workflow/json-depth.js';
 export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';
 export type { ParamOverride } from './workflow/overrides.js';
 export { applyOverrides, parseOverride } from './workflow/overrides.js';

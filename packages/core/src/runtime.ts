@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
 import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
 import { withProvenance } from './registry/describe.js';
+import { readEmbeddedWorkflow } from './registry/embedded-workflow.js';
 import { NodeRegistry } from './registry/registry.js';
 import type { RunEvent } from './scheduler/events.js';
 import { OutputCache } from './scheduler/output-cache.js';
@@ -10,7 +11,6 @@ import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
 import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
 import { createTensorStore, type ManagedTensorStore } from './worker/client.js';
-import { readEmbeddedWorkflow } from './workflow/embedded.js';
 import type { ValidationIssue } from './workflow/issue.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
 

@@ -1,11 +1,10 @@
 import type { AnyNodeDefinition } from '../sdk/node.js';
 import { isValidNodeType } from '../sdk/node.js';
-import type { KinegraphPlugin } from '../sdk/plugin.js';
+import type { KinegraphPlugin, WorkflowTextReader } from '../sdk/plugin.js';
 import type { PortTypeDefinition } from '../sdk/port-types.js';
 import { BUILTIN_PORT_TYPES } from '../sdk/port-types.js';
 import { listOf } from '../util/did-you-mean.js';
 import { KinegraphError } from '../util/errors.js';
-import type { WorkflowTextReader } from '../workflow/embedded.js';
 
 /** Where a plugin came from: what `kinegraph plugins` and "missing node" hints show. */
 export interface PluginSource {

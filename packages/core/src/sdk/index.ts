@@ -32,8 +32,6 @@ export type {
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
 export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
-export type { EmbeddedTexts, WorkflowTextReader } from '../workflow/embedded.js';
-export { readEmbeddedWorkflow } from '../workflow/embedded.js';
 export type { FileAccess } from './files.js';
 export type { MemoryBudget, NodeMemory, TensorShape } from './memory.js';
 export { declaredBytes, NodeMemorySchema, shapeBytes, TensorShapeSchema } from './memory.js';
@@ -50,7 +48,7 @@ export type {
   Preview,
 } from './node.js';
 export { defineNode, isValidNodeType } from './node.js';
-export type { KinegraphPlugin, PluginFactory } from './plugin.js';
+export type { EmbeddedTexts, KinegraphPlugin, PluginFactory, WorkflowTextReader } from './plugin.js';
 export { definePlugin, PLUGIN_API_VERSION } from './plugin.js';
 export type {
   ConditioningValue,

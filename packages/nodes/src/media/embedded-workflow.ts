@@ -4,11 +4,8 @@
  * the text must be (a `kinegraph/workflow@1` object of bounded depth) is core's to decide.
  */
 import { readFile } from 'node:fs/promises';
-import {
-  type EmbeddedTexts,
-  readEmbeddedWorkflow as readWithReaders,
-  type WorkflowTextReader,
-} from '@kinegraph/core/sdk';
+import { readEmbeddedWorkflow as readWithReaders } from '@kinegraph/core';
+import type { EmbeddedTexts, WorkflowTextReader } from '@kinegraph/core/sdk';
 import { readMatroskaTag, readMp4Comment, readPngTextChunks } from './containers.js';
 import { isGif, readGifComments } from './gif.js';
 import { isPng } from './png.js';

@@ -1,35 +1,14 @@
 /**
  * Reading back a workflow that a node embedded in a file it wrote (a PNG text chunk, a GIF comment, an MP4
  * or WebM tag). Two owners, one seam: the node library that writes a container knows where in it the text
- * sits and contributes a {@link WorkflowTextReader} through its plugin; core owns what the text must be (a
+ * sits and contributes a `WorkflowTextReader` through its plugin (`sdk/plugin.ts`); core owns what the text must be (a
  * `kinegraph/workflow@1` JSON object of bounded depth), so every host (the editor's server, the CLI) reads
  * embedded workflows through the runtime without importing a node library.
  */
+import type { WorkflowTextReader } from '../sdk/plugin.js';
 import { KinegraphError } from '../util/errors.js';
-import { depthExceededAt, MAX_JSON_DEPTH } from './json-depth.js';
-import { WORKFLOW_FORMAT } from './schema.js';
-
-/** What a {@link WorkflowTextReader} found in a file's metadata. */
-export interface EmbeddedTexts {
-  /** Candidate texts, in file order (comments may come from other tools too). */
-  readonly texts: readonly string[];
-  /**
-   * True when the texts come from a tag that only Kinegraph writes (the PNG `kinegraph-workflow` keyword):
-   * then a text that is not a workflow is a damaged embed (`EMBEDDED_WORKFLOW_INVALID`), not someone
-   * else's comment.
-   */
-  readonly ownTag: boolean;
-}
-
-/**
- * Finds the texts that may hold an embedded workflow in one kind of file. Returns `undefined` for bytes it
- * does not recognise, so the next reader can try. Must not decode pictures: hosts call it on uploads.
- */
-export interface WorkflowTextReader {
-  /** The container(s) it reads, for messages (`PNG`, `GIF`, `MP4`, `WebM`). */
-  readonly name: string;
-  read(bytes: Uint8Array): EmbeddedTexts | undefined;
-}
+import { depthExceededAt, MAX_JSON_DEPTH } from '../util/json-depth.js';
+import { WORKFLOW_FORMAT } from '../workflow/schema.js';
 
 /**
  * The workflow embedded in `bytes`, found by the first reader that recognises them: the first candidate
