@@ -15,6 +15,7 @@ export { Runtime, WorkflowInvalidError } from './runtime.js';
 export type { OutputSummary, RunEvent } from './scheduler/events.js';
 export { isTerminalEvent, RUN_EVENT_TYPES } from './scheduler/events.js';
 export { createFileAccess } from './scheduler/file-access.js';
+export { defaultMemoryBudget } from './scheduler/memory-budget.js';
 export { OutputCache } from './scheduler/output-cache.js';
 export type { ExecuteOptions } from './scheduler/scheduler.js';
 export { defaultAllowedFolders, executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';

@@ -9,6 +9,7 @@ import { contentHash } from '../util/hash.js';
 import type { PreparedNode, PreparedWorkflow } from '../validate/validate.js';
 import type { RunEvent } from './events.js';
 import { createFileAccess } from './file-access.js';
+import { bytesHeld, checkNodeMemory, defaultMemoryBudget, planMemory, RunMemory } from './memory-budget.js';
 import type { OutputCache } from './output-cache.js';
 import { ScopedTensorStore } from './scoped-store.js';
 import { collectTensors, summarizeOutput } from './tensor-walk.js';
@@ -51,6 +52,8 @@ export interface ExecuteOptions {
   readonly previews?: boolean;
   /** The device nodes are told before the store has started (`cpu` when unsure). */
   readonly deviceHint?: TensorStore['device'];
+  /** The run's memory budget, bytes (see `memory-budget.ts`). Default: half of what the process may use. */
+  readonly memoryBudgetBytes?: number;
 }
 
 /**
@@ -108,6 +111,10 @@ async function runGraph(
   for (const state of states.values()) state.pendingConsumers = state.consumers.length;
 
   emit({ type: 'run:start', runId, nodes: [...prepared.order], time: Date.now() });
+  // What the run's live tensors (outputs not yet consumed) leave of its budget.
+  const memory = new RunMemory(options.memoryBudgetBytes ?? defaultMemoryBudget(), () =>
+    bytesHeld([...states.values()].map((s) => s.held)),
+  );
   const files: string[] = [];
   const executed: string[] = [];
   const cached: string[] = [];
@@ -169,6 +176,9 @@ async function runGraph(
       return;
     }
 
+    // Refused before it allocates anything, when what it declares does not fit what the run has left.
+    const refusal = checkNodeMemory(node, inputs, memory);
+    if (refusal) throw Object.assign(refusal, { failedNodeId: node.id });
     emit({ type: 'node:start', runId, nodeId: node.id, nodeType: definition.type });
     const nodeStarted = performance.now();
     const nodeController = new AbortController();
@@ -185,6 +195,7 @@ async function runGraph(
       files: fileAccess,
       workflow: prepared.workflow,
       previews,
+      budget: memory,
       progress(fraction, rawUpdate) {
         const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
         const update =
@@ -289,6 +300,20 @@ async function runGraph(
     },
   };
   activeRuns.add(stray);
+
+  // A node that would not fit the budget whatever happens before it refuses the whole run, before any
+  // node runs.
+  let planned: ReturnType<typeof planMemory>;
+  try {
+    planned = planMemory(prepared, memory.bytes);
+  } catch (error) {
+    planned = error as ReturnType<typeof planMemory>;
+  }
+  if (planned) {
+    const nodeId = planned.nodeId ?? prepared.order[0] ?? '';
+    failure = { nodeId, error: planned };
+    emit({ type: 'node:error', runId, nodeId, error: serializeError(planned, nodeId) });
+  }
 
   // Dispatch: start every node whose dependencies are done, up to the concurrency limit.
   const concurrency = Math.max(1, options.concurrency ?? 4);

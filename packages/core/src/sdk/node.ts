@@ -25,10 +25,11 @@ export type InputValues<I extends PortMap> = {
 };
 
 /**
- * The dims of a node's tensor inputs, as {@link NodeDefinition.memory} sees them: `undefined` for an input
- * that is not connected, or whose shape is not known yet (its producer cannot say before it runs).
+ * The dims of a node's tensor inputs, as {@link NodeDefinition.memory} sees them: `null` for a connected
+ * input whose shape is not known yet (its producer cannot say before it runs, or it carries no tensor),
+ * absent for an input that is not connected.
  */
-export type InputShapes<I extends PortMap> = { [K in keyof I]?: readonly number[] };
+export type InputShapes<I extends PortMap> = { [K in keyof I]?: readonly number[] | null };
 
 /** Values a node's `run` returns, typed from its port map. */
 export type OutputValues<O extends PortMap> = { [K in keyof O]: PortValue<O[K]['type']> };

@@ -57,3 +57,21 @@ export function formatBytes(n: number): string {
 export function limitsOf(context: { signal: AbortSignal; budget?: { available(): number } }): DecodeLimits {
   return { signal: context.signal, ...(context.budget ? { budgetBytes: context.budget.available() } : {}) };
 }
+
+/**
+ * Checks that uploading `frames` decoded frames of `height`×`width` and resizing them on the device to
+ * `size` ([height, width]) fits the budget: the float tensor, the resized one and its copy out of the
+ * session. A tiny file asked to come out at 8192² is as much a bomb as a large one.
+ */
+export function requireUploadBudget(
+  limits: DecodeLimits,
+  what: string,
+  clip: { frames: number; width: number; height: number; channels?: number },
+  size: readonly [number, number],
+): void {
+  const channels = clip.channels ?? 3;
+  const upload = clip.frames * channels * clip.width * clip.height * 4;
+  const resized =
+    size[0] === clip.height && size[1] === clip.width ? 0 : 2 * clip.frames * channels * size[0] * size[1] * 4;
+  requireBudget(upload + resized, limits.budgetBytes, `${what} at ${size[1]}\u00d7${size[0]}`);
+}
