@@ -40,7 +40,7 @@ export const resizeVideoNode = defineNode({
   // The resized video, and its copy out of the ONNX Runtime session.
   memory({ params, inputs }) {
     const d = inputs.video;
-    if (!d || d.length !== 5) return undefined;
+    if (d?.length !== 5) return undefined;
     const [b, c, f, h, w] = d as [number, number, number, number, number];
     const [nh, nw] = requestedSize(h, w, params.width, params.height);
     const nf = params.frames > 0 ? params.frames : f;
