@@ -34,18 +34,32 @@ const leaky = defineNode({
   },
 });
 
+const big = defineNode({
+  type: 'leak/big',
+  version: 1,
+  title: 'Big',
+  category: 'test',
+  description: 'Declares frames × 1 MB.',
+  params: Type.Object({ frames: Type.Integer({ minimum: 1, default: 1 }) }),
+  inputs: {},
+  outputs: { text: { type: 'text' } },
+  memory: ({ params }) => ({ outputs: {}, scratchBytes: params.frames * 1024 * 1024 }),
+  run: () => ({ text: 'made' }),
+});
+
 let runtime: Runtime;
 let server: RunningServer;
 let base: string;
 
 beforeAll(async () => {
   cwd = mkdtempSync(join(tmpdir(), 'kg-limits-'));
-  runtime = await Runtime.create({ plugins: [testPlugin, { name: 'leak', nodes: [leaky] }], discover: false });
+  runtime = await Runtime.create({ plugins: [testPlugin, { name: 'leak', nodes: [leaky, big] }], discover: false });
   server = await startServer({
     port: 0,
     cwd,
     runtime,
     log: () => undefined,
+    memoryBudgetBytes: 64 * 1024 * 1024,
     limits: {
       jsonBodyBytes: 256 * 1024,
       uploadBytes: 64 * 1024,
@@ -139,6 +153,39 @@ describe('the queue', () => {
     expect(runs.filter((r) => ['done', 'error', 'cancelled'].includes(r.status)).map((r) => r.id)).toEqual(
       ids.slice(2),
     );
+  });
+});
+
+describe('the memory budget', () => {
+  const doc = (frames: number) => ({
+    format: 'kinegraph/workflow@1',
+    nodes: { b: { type: 'leak/big', version: 1, params: { frames } } },
+  });
+
+  it('a run known to need more than the server\u2019s budget is a 400 before it is queued', async () => {
+    const refused = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: doc(65) });
+    expect(refused.status).toBe(400);
+    expect(refused.body.error.code).toBe('MEMORY_BUDGET_EXCEEDED');
+    expect(refused.body.error.message).toMatch(/"b" \(leak\/big\) would allocate 65\.0 MB, more than .* 64\.0 MB/);
+    expect((await api(base, '/api/runs', { method: 'POST', json: doc(64) })).status).toBe(202);
+  });
+
+  it('a run may ask for a smaller budget, never a larger one', async () => {
+    const smaller = await api<ErrorBody>(base, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc(8), memoryBudgetBytes: 4 * 1024 * 1024 },
+    });
+    expect(smaller.body.error.code).toBe('MEMORY_BUDGET_EXCEEDED');
+    const larger = await api<ErrorBody>(base, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc(65), memoryBudgetBytes: 1024 ** 4 },
+    });
+    expect(larger.body.error.code).toBe('MEMORY_BUDGET_EXCEEDED');
+    const bad = await api<ErrorBody>(base, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc(1), memoryBudgetBytes: -1 },
+    });
+    expect(bad.body.error.code).toBe('MEMORY_BUDGET_INVALID');
   });
 });
 

@@ -25,6 +25,8 @@ export interface RunFolders {
   readonly keepFinished: number;
   /** Rewrites server paths in what clients are told. */
   readonly redactor: PathRedactor;
+  /** Memory budget of each run, bytes; a run may ask for less. */
+  readonly memoryBudgetBytes: number;
 }
 
 interface QueuedRun {
@@ -34,6 +36,8 @@ interface QueuedRun {
   readonly controller: AbortController;
   /** Size of the workflow JSON it was submitted as, counted against `maxQueuedBytes` while it waits. */
   readonly bytes: number;
+  /** Its memory budget, bytes. */
+  readonly budget: number;
 }
 
 /** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
@@ -54,11 +58,13 @@ export class RunQueue {
   ) {}
 
   /**
-   * Validates and queues a workflow (`bytes`: the size of the JSON it came as). Throws a 400
-   * `WORKFLOW_INVALID` listing every problem, and a 429 `QUEUE_FULL` when the waiting runs already hold as
-   * many runs or bytes as allowed.
+   * Validates and queues a workflow (`bytes`: the size of the JSON it came as; `memoryBudgetBytes`: a
+   * smaller budget than the server's, if the client wants one). Throws a 400 `WORKFLOW_INVALID` listing
+   * every problem, a 400 `MEMORY_BUDGET_EXCEEDED` when a node is known to need more than the budget before
+   * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
+   * allowed.
    */
-  submit(document: unknown, bytes = 0): RunSnapshot {
+  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number): RunSnapshot {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
     const { maxQueued, maxQueuedBytes } = this.folders;
     if (this.#waiting.length >= maxQueued || this.#waitingBytes + bytes > maxQueuedBytes)
@@ -83,6 +89,15 @@ export class RunQueue {
         result.issues,
       );
     }
+    const budget = Math.min(memoryBudgetBytes ?? this.folders.memoryBudgetBytes, this.folders.memoryBudgetBytes);
+    const tooBig = this.runtime.checkMemory(result.prepared, budget);
+    if (tooBig)
+      throw new HttpError(
+        400,
+        'MEMORY_BUDGET_EXCEEDED',
+        this.folders.redactor.text(tooBig.message),
+        tooBig.hint === undefined ? undefined : this.folders.redactor.text(tooBig.hint),
+      );
     const name =
       typeof (document as { name?: unknown }).name === 'string'
         ? (document as { name: string }).name.slice(0, MAX_NAME_LENGTH)
@@ -92,6 +107,7 @@ export class RunQueue {
       prepared: result.prepared,
       controller: new AbortController(),
       bytes,
+      budget,
     };
     this.#runs.set(run.snapshot.id, run);
     this.#waiting.push(run);
@@ -198,6 +214,7 @@ export class RunQueue {
           outputFolder: this.folders.outputFolder,
           allowedFolders: this.folders.allowedFolders,
           runId: run.snapshot.id,
+          memoryBudgetBytes: run.budget,
         })
         .subscribe({
           next: (event) => this.#apply(run, this.#toWire(event)),

@@ -37,6 +37,11 @@ export interface ServerOptions {
   readonly jsonLimitBytes?: number;
   /** Bounds on bodies, queue, uploads, connections and time (see `limits.ts` for each default). */
   readonly limits?: Partial<ServerLimits>;
+  /**
+   * Memory budget of each run, bytes (a run may ask for less, never more). Default: the runtime's, i.e.
+   * half of what the process may use (its cgroup's limit, else the machine's RAM).
+   */
+  readonly memoryBudgetBytes?: number;
   /** Folder of the built web app. Default: this package's `dist/web`. */
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
@@ -91,6 +96,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     maxQueuedBytes: limits.queuedBytes,
     keepFinished: limits.finishedRuns,
     redactor,
+    memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
   });
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
@@ -149,7 +155,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     .on('GET', '/api/runs', () => runs.list())
     .on('POST', '/api/runs', async ({ req, res }) => {
       const body = await readJsonSized(req, limits.jsonBodyBytes, limits.jsonDepth);
-      const run = runs.submit(unwrapWorkflow(body.value), body.bytes);
+      const run = runs.submit(unwrapWorkflow(body.value), body.bytes, requestedBudget(body.value));
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
@@ -278,6 +284,20 @@ function redactError(error: HttpError, redactor: PathRedactor): HttpError {
     error.issues?.map((issue) => redactor.error(issue)),
     error.headers,
   );
+}
+
+/** The memory budget a `{ "workflow": ..., "memoryBudgetBytes": n }` submission asks for, if any. */
+function requestedBudget(body: unknown): number | undefined {
+  if (typeof body !== 'object' || body === null || 'format' in body || !('memoryBudgetBytes' in body)) return undefined;
+  const value = (body as { memoryBudgetBytes: unknown }).memoryBudgetBytes;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new HttpError(
+      400,
+      'MEMORY_BUDGET_INVALID',
+      'memoryBudgetBytes must be a positive number of bytes.',
+      'Leave it out to use the server\u2019s budget.',
+    );
+  return value;
 }
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */
