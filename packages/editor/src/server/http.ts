@@ -76,7 +76,26 @@ export function sendError(res: ServerResponse, error: unknown): void {
     return;
   }
   // Node ends the socket once a `connection: close` answer is written, instead of reading on.
-  sendJson(res, e.status, e.body(), e.closesConnection ? { ...e.headers, connection: 'close' } : e.headers);
+  sendJson(
+    res,
+    e.status,
+    e.body(),
+    e.closesConnection || unreadBodyUnbounded(res) ? { ...e.headers, connection: 'close' } : e.headers,
+  );
+}
+
+/** Bodies up to this size that a refusal leaves unread are drained (so the client reads its answer). */
+const DRAIN_LIMIT = 64 * 1024 * 1024;
+
+/**
+ * Whether the request's body was left unread and draining it could take unbounded work: no declared
+ * length (chunked), or one past {@link DRAIN_LIMIT}. Such a connection is closed after the answer.
+ */
+function unreadBodyUnbounded(res: ServerResponse): boolean {
+  const req = res.req as IncomingMessage | undefined;
+  if (!req || req.complete) return false;
+  const declared = Number(req.headers['content-length']);
+  return !(Number.isFinite(declared) && declared <= DRAIN_LIMIT);
 }
 
 /**

@@ -58,13 +58,10 @@ export class RunQueue {
   ) {}
 
   /**
-   * Validates and queues a workflow (`bytes`: the size of the JSON it came as; `memoryBudgetBytes`: a
-   * smaller budget than the server's, if the client wants one). Throws a 400 `WORKFLOW_INVALID` listing
-   * every problem, a 400 `MEMORY_BUDGET_EXCEEDED` when a node is known to need more than the budget before
-   * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
-   * allowed.
+   * Throws 503 `SERVER_CLOSING`, or 429 `QUEUE_FULL` when the waiting runs hold as many runs as allowed or
+   * `bytes` more would pass the bytes allowed. The server asks before it reads a body, and again after.
    */
-  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number): RunSnapshot {
+  checkRoom(bytes = 0): void {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
     const { maxQueued, maxQueuedBytes } = this.folders;
     if (this.#waiting.length >= maxQueued || this.#waitingBytes + bytes > maxQueuedBytes)
@@ -78,6 +75,17 @@ export class RunQueue {
         undefined,
         { 'retry-after': '5' },
       );
+  }
+
+  /**
+   * Validates and queues a workflow (`bytes`: the size of the JSON it came as; `memoryBudgetBytes`: a
+   * smaller budget than the server's, if the client wants one). Throws a 400 `WORKFLOW_INVALID` listing
+   * every problem, a 400 `MEMORY_BUDGET_EXCEEDED` when a node is known to need more than the budget before
+   * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
+   * allowed.
+   */
+  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number): RunSnapshot {
+    this.checkRoom(bytes);
     const result = this.runtime.validate(document);
     if (!result.ok) {
       const n = result.issues.length;

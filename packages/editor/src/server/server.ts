@@ -154,6 +154,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     })
     .on('GET', '/api/runs', () => runs.list())
     .on('POST', '/api/runs', async ({ req, res }) => {
+      runs.checkRoom(); // a full queue answers before the body is read
       const body = await readJsonSized(req, limits.jsonBodyBytes, limits.jsonDepth);
       const run = runs.submit(unwrapWorkflow(body.value), body.bytes, requestedBudget(body.value));
       sendJson(res, 202, { id: run.id, run });
@@ -171,7 +172,11 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           folders.inputs,
           bytes,
           { kind: url.searchParams.get('kind'), name: url.searchParams.get('name') },
-          { quotaBytes: limits.uploadQuotaBytes, maxSide: limits.uploadMaxSide },
+          {
+            quotaBytes: limits.uploadQuotaBytes,
+            maxSide: limits.uploadMaxSide,
+            maxDecodedBytes: runtime.memoryBudget(options.memoryBudgetBytes),
+          },
         ),
       );
     })

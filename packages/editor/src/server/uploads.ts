@@ -46,6 +46,11 @@ export interface UploadLimits {
   readonly quotaBytes: number;
   /** Largest side a picture may declare. */
   readonly maxSide: number;
+  /**
+   * Most bytes the file may decode to, frames and tensor data together (16 bytes a pixel a frame): a run's
+   * memory budget, as a file that cannot be loaded within it is of no use to anyone.
+   */
+  readonly maxDecodedBytes: number;
 }
 
 /**
@@ -88,6 +93,14 @@ export async function storeUpload(
       `Upload a whole, undamaged file of at most ${limits.maxSide} pixels on a side; re-export it if it came from another tool.`,
     );
   }
+  const decoded = type.width * type.height * (type.frames ?? 1) * 16;
+  if (type.frames !== undefined && decoded > limits.maxDecodedBytes)
+    throw new HttpError(
+      415,
+      'UPLOAD_CONTENT_INVALID',
+      `The ${type.mime} declares ${type.width}\u00d7${type.height} \u00d7 ${type.frames} frames: about ${formatBytes(decoded)} decoded, more than a run's memory budget of ${formatBytes(limits.maxDecodedBytes)}.`,
+      'Upload fewer or smaller frames.',
+    );
   const fits = kind === 'video' ? type.media === 'video' : type.media === 'image' || type.mime === 'image/gif';
   if (!fits)
     throw new HttpError(
