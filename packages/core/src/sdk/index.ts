@@ -2,8 +2,10 @@
  * The Kinegraph plugin SDK: the only module plugin authors import.
  *
  * ```ts
- * import { defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
+ * import { defineGraph, defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
  * ```
+ *
+ * Their tests import `@kinegraph/core/testing`.
  * @packageDocumentation
  */
 
@@ -33,6 +35,8 @@ export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
 export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 export type { FileAccess } from './files.js';
+export type { GraphContext, GraphDefinition, GraphFeed, GraphFeeds, GraphOutputs } from './graph.js';
+export { defineGraph, defineGraphFamily } from './graph.js';
 export type { MemoryBudget, NodeMemory, TensorShape } from './memory.js';
 export { declaredBytes, NodeMemorySchema, shapeBytes, TensorShapeSchema } from './memory.js';
 export type {
