@@ -93,9 +93,14 @@ const DRAIN_LIMIT = 64 * 1024 * 1024;
  */
 function unreadBodyUnbounded(res: ServerResponse): boolean {
   const req = res.req as IncomingMessage | undefined;
+  // `complete` may still be false for a request without a body when the answer is quick: Node marks it
+  // complete after the request handler's first turn.
   if (!req || req.complete) return false;
-  const declared = Number(req.headers['content-length']);
-  return !(Number.isFinite(declared) && declared <= DRAIN_LIMIT);
+  const length = req.headers['content-length'];
+  const chunked = req.headers['transfer-encoding'] !== undefined;
+  if (!chunked && length === undefined) return false;
+  const declared = Number(length);
+  return chunked || !(Number.isFinite(declared) && declared <= DRAIN_LIMIT);
 }
 
 /**

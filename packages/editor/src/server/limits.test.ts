@@ -269,6 +269,23 @@ describe('uploads', () => {
   });
 });
 
+describe('keep-alive', () => {
+  it('an error answer to a request without a body keeps the connection (only unread bodies close it)', async () => {
+    const socket = await rawSocket();
+    let answer = '';
+    socket.on('data', (d: Buffer) => (answer += d.toString()));
+    const request = 'GET /api/runs/missing HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n';
+    socket.write(request);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(socket.destroyed).toBe(false);
+    socket.write(request);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(answer.match(/HTTP\/1\.1 404/g)).toHaveLength(2);
+    expect(answer).not.toMatch(/connection: close/i);
+    socket.destroy();
+  });
+});
+
 describe('connections', () => {
   it('closes sockets that send nothing, and a full house still serves a new client', async () => {
     const idle = await Promise.all(Array.from({ length: 40 }, () => rawSocket().catch(() => undefined)));
