@@ -85,6 +85,11 @@ export class Dispatch {
     this.#ready = prepared.order.filter((id) => this.#slots.get(id)!.unsettledDependencies === 0);
   }
 
+  /** Every tensor the run holds now for outputs not yet consumed (what counts against its memory budget). */
+  held(): TensorHandle[] {
+    return [...this.#slots.values()].flatMap((slot) => slot.held);
+  }
+
   /** Ids of the nodes settling now. */
   get running(): string[] {
     return [...this.#running];

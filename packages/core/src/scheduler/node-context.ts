@@ -32,6 +32,7 @@ export function createNodeContext(parts: NodeContextParts): NodeContext {
     files,
     workflow: run.prepared.workflow,
     previews,
+    ...(run.memory ? { budget: run.memory } : {}),
     progress(fraction, rawUpdate) {
       const clamped = Math.min(1, Math.max(0, Number.isFinite(fraction) ? fraction : 0));
       const update =

@@ -3,6 +3,7 @@ import type { TensorHandle, TensorStore } from '../tensor/types.js';
 import { isAbortError, serializeError } from '../util/errors.js';
 import type { PreparedWorkflow } from '../validate/validate.js';
 import type { RunEvent } from './events.js';
+import type { RunMemory } from './memory-budget.js';
 import { uncaughtNodeError } from './stray-errors.js';
 
 /**
@@ -22,6 +23,8 @@ export class RunState {
   /** Aborted on cancellation or on the first failure: what every running node's signal follows. */
   readonly #halt = new AbortController();
   readonly #onCancel = () => this.#halt.abort(this.cancel.reason);
+  /** The run's memory budget and what its live tensors leave of it (set before the run starts). */
+  memory: RunMemory | undefined;
   #failure: { nodeId: string; error: unknown } | undefined;
   #store: TensorStore | undefined;
 

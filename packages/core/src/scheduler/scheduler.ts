@@ -1,8 +1,10 @@
 import { Observable } from 'rxjs';
 import type { TensorStore } from '../tensor/types.js';
+import type { KinegraphError } from '../util/errors.js';
 import type { PreparedWorkflow } from '../validate/validate.js';
 import { Dispatch } from './dispatch.js';
 import type { RunEvent } from './events.js';
+import { bytesHeld, defaultMemoryBudget, planMemory, RunMemory } from './memory-budget.js';
 import { RunState } from './run-state.js';
 import { type SettleOptions, settleNode } from './settle-node.js';
 import { watchStrayErrors } from './stray-errors.js';
@@ -16,6 +18,8 @@ export interface ExecuteOptions extends SettleOptions {
   /** How many independent nodes may run at once. Default 4. */
   readonly concurrency?: number;
   readonly runId?: string;
+  /** The run's memory budget, bytes (see `memory-budget.ts`). Default: half of what the process may use. */
+  readonly memoryBudgetBytes?: number;
 }
 
 /**
@@ -53,7 +57,17 @@ async function runToEnd(
 ): Promise<void> {
   const run = new RunState(prepared, cancel, options.store, emit, options.runId);
   const dispatch = new Dispatch(prepared, (handle) => run.release(handle));
+  run.memory = new RunMemory(options.memoryBudgetBytes ?? defaultMemoryBudget(), () => bytesHeld(dispatch.held()));
   run.start();
+  // A node that would not fit the budget whatever happens before it refuses the whole run, before any node runs.
+  // A plugin's buggy declaration throws instead: that fails the run just the same.
+  let refusal: KinegraphError | undefined;
+  try {
+    refusal = planMemory(prepared, run.memory.bytes);
+  } catch (error) {
+    refusal = error as KinegraphError;
+  }
+  if (refusal) run.nodeFailed(refusal.nodeId ?? prepared.order[0] ?? '', refusal);
   const unwatch = watchStrayErrors({ failByStrayError: (error) => run.failByStrayError(error, dispatch.running) });
   try {
     await dispatch.drain({

@@ -1,6 +1,7 @@
 import type { PreparedNode } from '../validate/validate.js';
 import type { NodeInputs, SettledNode } from './dispatch.js';
 import { createFileAccess } from './file-access.js';
+import { checkNodeMemory } from './memory-budget.js';
 import { cacheKey, isCacheable, type OutputCache } from './output-cache.js';
 import { type NodeRunOptions, runNode } from './run-node.js';
 import type { RunState } from './run-state.js';
@@ -37,6 +38,9 @@ export async function settleNode(
   const hit = isCacheable(node) ? options.cache.get(key) : undefined;
   if (hit) return reuseCached(node, key, hit, run);
 
+  // Refused before it allocates anything, when what it declares does not fit what the run has left.
+  const refusal = run.memory ? checkNodeMemory(node, inputs.values, run.memory) : undefined;
+  if (refusal) throw refusal;
   const nodeType = node.registered.definition.type;
   run.emit({ type: 'node:start', runId: run.runId, nodeId: node.id, nodeType });
   const started = performance.now();
