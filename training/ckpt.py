@@ -1,4 +1,4 @@
-"""Checkpoint I/O shared by train.py, export.py and preview.py.
+"""Checkpoint I/O shared by train.py, export.py, sample.py and probe.py.
 
 Checkpoint = one file, training/checkpoints/latest.pt, replaced atomically
 (write tmp + os.replace) so a kill at any moment leaves the previous one intact.

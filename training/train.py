@@ -30,17 +30,19 @@ import sys
 import time
 
 import torch
+import torch.distributed as dist
+import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+import ckpt as ck_io
+from data import FRAMES, make_batch
+from models.unet import inflate, spatial_param_names
+from resample import downsample_video, upsample_lowres
+from schedule import AC, T
+from tasks import make_condition
+from tokenizer import encode_batch
 
-import ckpt as ck_io  # noqa: E402
-from data import FRAMES, make_batch  # noqa: E402
-from models.unet import inflate, spatial_param_names  # noqa: E402
-from schedule import AC, T  # noqa: E402
-from tasks import make_condition  # noqa: E402
-from tokenizer import encode_batch  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 STAGES = [
     # name      steps   lr     batch  seed
@@ -322,7 +324,6 @@ class Trainer:
     def average_gradients(self, params, loss_value):
         """One all-reduce per step carries every gradient, the loss and the stop flag: the mean gradient keeps
         the ranks' weights identical, and a signal on any rank stops them all at the same step."""
-        import torch.distributed as dist
         if os.getppid() != self.parent:
             self.stop = True  # the launcher is gone: stop rather than train on unsupervised
         grads = [p.grad if p.grad is not None else torch.zeros_like(p) for p in params]
@@ -339,7 +340,6 @@ class Trainer:
 
     def broadcast_weights(self):
         """Rank 0's weights to every rank: fresh models are initialised at random in each process."""
-        import torch.distributed as dist
         models = list(self.models.values()) + ([self.style_model] if self.style_model is not None else [])
         with torch.no_grad():
             for model in models:
@@ -418,7 +418,6 @@ class Trainer:
     def check_in_sync(self, name, params):
         """The ranks' weights must be bit-identical (same start, same averaged gradients): checked at each
         stage end, so a divergence stops the run instead of training an average of different models."""
-        import torch.distributed as dist
         probe = torch.stack([torch.cat([p.detach().reshape(-1) for p in params]).double().sum()])
         low, high = probe.clone(), probe.clone()
         dist.all_reduce(high, op=dist.ReduceOp.MAX)
@@ -426,21 +425,6 @@ class Trainer:
         if float(high - low) != 0.0:
             raise RuntimeError(f"stage {name}: data-parallel workers diverged (weight sums {float(low)} vs {float(high)})")
         self.log(f"stage {name}: {self.world} workers in sync (weight sum {float(high):.6f})")
-
-
-def downsample_video(x):
-    """[B,3,F,64,64] -> [B,3,F,32,32] by 2x2 box filter (same as data.downsample2)."""
-    b, c, f, h, w = x.shape
-    return x.reshape(b, c, f, h // 2, 2, w // 2, 2).mean(dim=(4, 6))
-
-
-def upsample_lowres(lo):
-    """SSR conditioning: bilinear x2 per frame (align_corners=False), [B,3,F,h,w] -> [B,3,F,2h,2w].
-    The runtime must reproduce this (manifest: ssr.conditioning)."""
-    b, c, f, h, w = lo.shape
-    y = F.interpolate(lo.transpose(1, 2).reshape(b * f, c, h, w), scale_factor=2.0, mode="bilinear",
-                      align_corners=False)
-    return y.reshape(b, f, c, 2 * h, 2 * w).transpose(1, 2)
 
 
 def write_progress(ck, path):
@@ -496,7 +480,6 @@ def main():
         torch.set_num_threads(args.threads)
         Trainer(args).run()
         return
-    import torch.multiprocessing as mp
     ctx = mp.spawn(worker_main, args=(args,), nprocs=args.workers, join=False)
 
     def forward(signum, _frame):
@@ -511,7 +494,6 @@ def main():
 
 
 def worker_main(rank, args):
-    import torch.distributed as dist
     torch.set_num_threads(args.threads)
     dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{args.port}", rank=rank, world_size=args.workers)
     try:
