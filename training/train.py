@@ -577,7 +577,8 @@ def main():
                          "must end inside a fixed window whatever happened before it")
     args = ap.parse_args()
     if args.smoke:
-        args.ckpt, args.log, args.progress = "/tmp/kg_smoke.pt", "/tmp/kg_smoke.log", "/tmp/kg_smoke.md"
+        # A folder of its own: the weight average is written beside the checkpoint (ema.pt).
+        args.ckpt, args.log, args.progress = "/tmp/kg_smoke/latest.pt", "/tmp/kg_smoke/log.txt", "/tmp/kg_smoke/PROGRESS.md"
         args.max_steps, args.log_every, args.export_after_stage = 3, 1, False
     os.makedirs(os.path.dirname(args.ckpt), exist_ok=True)
     os.makedirs(os.path.dirname(args.log), exist_ok=True)
