@@ -93,7 +93,13 @@ export function withProvenance<
   const nodeTypes: Record<string, { package: string; version?: string }> = {
     ...((workflow.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}),
   };
-  for (const node of Object.values(workflow.nodes)) {
+  const subgraphs = (workflow as { subgraphs?: Record<string, { nodes?: Record<string, { type: string }> }> })
+    .subgraphs;
+  const every = [
+    ...Object.values(workflow.nodes),
+    ...Object.values(subgraphs ?? {}).flatMap((s) => Object.values(s?.nodes ?? {})),
+  ];
+  for (const node of every) {
     const registered = registry.get(node.type);
     if (registered)
       nodeTypes[node.type] = {

@@ -89,6 +89,16 @@ export class HistoryStore {
     }
   }
 
+  /** The workflow stored with a run, read from its record; undefined when there is none. */
+  workflowOf(id: string): unknown {
+    if (!ID_PATTERN.test(id)) return undefined;
+    try {
+      return (JSON.parse(readFileSync(join(this.folder, `${id}.json`), 'utf8')) as { workflow?: unknown }).workflow;
+    } catch {
+      return undefined;
+    }
+  }
+
   /** Deletes the records of runs the server no longer keeps. */
   delete(ids: readonly string[]): void {
     for (const id of ids) {

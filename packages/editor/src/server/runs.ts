@@ -1,7 +1,9 @@
 /**
  * The run queue: one Runtime (so its output cache makes re-runs incremental across submissions), runs
- * executed one at a time in submission order, and for each run a snapshot that every event folds into, so a
- * client that connects late sees where things are without a replay.
+ * executed one at a time in queue order (new runs at the end, or at the front; a waiting run can be moved to
+ * the front), and for each run a snapshot that every event folds into, so a client that connects late sees
+ * where things are without a replay. Finished runs go to the history store (on disk), which also keeps the
+ * workflow each was submitted with.
  */
 import { randomUUID } from 'node:crypto';
 import { relative, sep } from 'node:path';
@@ -12,21 +14,39 @@ import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
 import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
+import type { PathRedactor } from './redact.js';
 
-/** Where runs read from and write to. */
+/** Where runs read from and write to, and how much the queue may hold. */
 export interface RunFolders {
   readonly outputFolder: string;
   readonly allowedFolders: readonly string[];
+  /** Runs waiting behind the running one (429 `QUEUE_FULL` past it). */
+  readonly maxQueued: number;
+  /** Bytes of workflow JSON the waiting runs may hold together (429 `QUEUE_FULL` past it). */
+  readonly maxQueuedBytes: number;
+  /** Finished runs remembered; the oldest are forgotten as each run ends. */
+  readonly keepFinished: number;
+  /** Rewrites server paths in what clients are told. */
+  readonly redactor: PathRedactor;
+  /** Memory budget of each run, bytes; a run may ask for less. */
+  readonly memoryBudgetBytes: number;
 }
 
 interface QueuedRun {
   readonly snapshot: RunSnapshot;
-  /** Undefined for runs read back from the history (they are finished). */
-  readonly prepared?: PreparedWorkflow;
+  /** What runs; dropped when the run ends, so a finished run holds only its small snapshot. */
+  prepared: PreparedWorkflow | undefined;
   readonly controller: AbortController;
-  /** The document as submitted: what "open this run" puts back on the canvas. */
-  readonly workflow: unknown;
-  /** The latest preview any of its nodes made. */
+  /** Size of the workflow JSON it was submitted as, counted against `maxQueuedBytes` while it waits. */
+  readonly bytes: number;
+  /** Its memory budget, bytes. */
+  readonly budget: number;
+  /**
+   * The document as submitted, for "open this run": kept while the run waits or runs, then in the history
+   * on disk only (so finished runs cost no memory for it).
+   */
+  workflow: unknown;
+  /** The latest preview any of its nodes made: the run's thumbnail. */
   thumbnail?: WirePreview;
 }
 
@@ -34,10 +54,12 @@ interface QueuedRun {
 export interface SubmitOptions {
   /** Put it at the head of the queue ("run next") instead of the end. */
   readonly front?: boolean;
+  /** Run only these nodes and what they need (a partial run). */
+  readonly targets?: readonly string[];
 }
 
-/** How many finished runs are remembered (oldest forgotten first). */
-const KEEP_FINISHED = 100;
+/** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
+const MAX_NAME_LENGTH = 200;
 
 /** Queues and executes runs, and tells listeners about every change. */
 export class RunQueue {
@@ -46,6 +68,7 @@ export class RunQueue {
   readonly #listeners = new Set<(message: ServerMessage) => void>();
   #current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } | undefined;
   #closed = false;
+  #waitingBytes = 0;
 
   constructor(
     private readonly runtime: Runtime,
@@ -54,21 +77,49 @@ export class RunQueue {
   ) {
     // Finished runs of earlier sessions, so the history survives a restart.
     for (const stored of history?.load() ?? []) {
-      const run: QueuedRun = {
+      this.#runs.set(stored.snapshot.id, {
         snapshot: stored.snapshot,
+        prepared: undefined,
         controller: new AbortController(),
-        workflow: stored.workflow,
+        bytes: 0,
+        budget: 0,
+        workflow: undefined,
         ...(stored.thumbnail ? { thumbnail: stored.thumbnail } : {}),
-      };
-      this.#runs.set(stored.snapshot.id, run);
+      });
     }
     this.#forgetOld();
   }
 
-  /** Validates and queues a workflow. Throws a 400 `WORKFLOW_INVALID` listing every problem. */
-  submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
+  /**
+   * Throws 503 `SERVER_CLOSING`, or 429 `QUEUE_FULL` when the waiting runs hold as many runs as allowed or
+   * `bytes` more would pass the bytes allowed. The server asks before it reads a body, and again after.
+   */
+  checkRoom(bytes = 0): void {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
-    const result = this.runtime.validate(document);
+    const { maxQueued, maxQueuedBytes } = this.folders;
+    if (this.#waiting.length >= maxQueued || this.#waitingBytes + bytes > maxQueuedBytes)
+      throw new HttpError(
+        429,
+        'QUEUE_FULL',
+        this.#waiting.length >= maxQueued
+          ? `${this.#waiting.length} runs are already waiting (the most this server queues).`
+          : 'The waiting runs already hold as much workflow data as this server queues.',
+        'Wait for queued runs to finish, or cancel some, then submit again.',
+        undefined,
+        { 'retry-after': '5' },
+      );
+  }
+
+  /**
+   * Validates and queues a workflow (`bytes`: the size of the JSON it came as; `memoryBudgetBytes`: a
+   * smaller budget than the server's, if the client wants one). Throws a 400 `WORKFLOW_INVALID` listing
+   * every problem, a 400 `MEMORY_BUDGET_EXCEEDED` when a node is known to need more than the budget before
+   * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
+   * allowed.
+   */
+  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number, options: SubmitOptions = {}): RunSnapshot {
+    this.checkRoom(bytes);
+    const result = this.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
     if (!result.ok) {
       const n = result.issues.length;
       throw new HttpError(
@@ -79,18 +130,35 @@ export class RunQueue {
         result.issues,
       );
     }
+    const budget = Math.min(memoryBudgetBytes ?? this.folders.memoryBudgetBytes, this.folders.memoryBudgetBytes);
+    const tooBig = this.runtime.checkMemory(result.prepared, budget);
+    if (tooBig)
+      throw new HttpError(
+        400,
+        'MEMORY_BUDGET_EXCEEDED',
+        this.folders.redactor.text(tooBig.message),
+        tooBig.hint === undefined ? undefined : this.folders.redactor.text(tooBig.hint),
+      );
     const name =
-      typeof (document as { name?: unknown }).name === 'string' ? (document as { name: string }).name : undefined;
+      typeof (document as { name?: unknown }).name === 'string'
+        ? (document as { name: string }).name.slice(0, MAX_NAME_LENGTH)
+        : undefined;
+    const snapshot = queuedRun(randomUUID(), name, result.prepared.order, Date.now(), [
+      ...(result.prepared.skipped?.keys() ?? []),
+    ]);
+    if (options.targets) snapshot.targets = [...options.targets];
     const run: QueuedRun = {
-      snapshot: queuedRun(randomUUID(), name, result.prepared.order),
+      snapshot,
       prepared: result.prepared,
       controller: new AbortController(),
-      workflow: structuredClone(document),
+      bytes,
+      budget,
+      workflow: document,
     };
     this.#runs.set(run.snapshot.id, run);
     if (options.front) this.#waiting.unshift(run);
     else this.#waiting.push(run);
-    this.#forgetOld();
+    this.#waitingBytes += bytes;
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#broadcastQueue();
     // Start it once the caller has answered: starting a run does synchronous work (cache keys, the first
@@ -116,9 +184,18 @@ export class RunQueue {
     return run.snapshot;
   }
 
-  /** The workflow a run was submitted with. */
+  /** The workflow a run was submitted with (from the history once it has finished). */
   workflowOf(id: string): unknown {
-    return this.#runs.get(this.get(id).id)!.workflow;
+    const run = this.#runs.get(this.get(id).id)!;
+    const workflow = run.workflow ?? this.history?.workflowOf(id);
+    if (workflow === undefined)
+      throw new HttpError(
+        404,
+        'RUN_WORKFLOW_GONE',
+        `The workflow of run "${id}" is no longer kept.`,
+        'Runs keep their workflow in the history on disk; this server keeps none.',
+      );
+    return workflow;
   }
 
   /** A run's thumbnail (its last preview), if it made one. */
@@ -134,7 +211,7 @@ export class RunQueue {
         404,
         'RUN_NOT_FOUND',
         `No run "${id}".`,
-        'The server keeps the last 100 finished runs (across restarts); older ones are forgotten.',
+        `The server keeps the last ${this.folders.keepFinished} finished runs (across restarts); older ones are forgotten.`,
       );
     return run.snapshot;
   }
@@ -153,6 +230,7 @@ export class RunQueue {
     const index = this.#waiting.indexOf(run);
     if (index >= 0) {
       this.#waiting.splice(index, 1);
+      this.#waitingBytes -= run.bytes;
       this.#apply(run, { type: 'run:cancelled', runId: id, ms: 0 });
       this.#broadcastQueue();
     } else {
@@ -170,6 +248,7 @@ export class RunQueue {
   /** Cancels everything and waits for the running run to stop. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#waitingBytes = 0;
     for (const run of this.#waiting.splice(0))
       this.#apply(run, { type: 'run:cancelled', runId: run.snapshot.id, ms: 0 });
     const current = this.#current;
@@ -183,8 +262,10 @@ export class RunQueue {
   #pump(): void {
     if (this.#current || this.#closed) return;
     const run = this.#waiting.shift();
-    if (!run?.prepared) return;
+    if (!run) return;
+    this.#waitingBytes -= run.bytes;
     this.#broadcastQueue();
+    const prepared = run.prepared!;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;
@@ -216,11 +297,12 @@ export class RunQueue {
       });
     try {
       current.subscription = this.runtime
-        .run(run.prepared, {
+        .run(prepared, {
           signal: run.controller.signal,
           outputFolder: this.folders.outputFolder,
           allowedFolders: this.folders.allowedFolders,
           runId: run.snapshot.id,
+          memoryBudgetBytes: run.budget,
         })
         .subscribe({
           next: (event) => this.#apply(run, this.#toWire(event)),
@@ -236,23 +318,60 @@ export class RunQueue {
     }
   }
 
-  #apply(run: QueuedRun, event: WireEvent): void {
+  #apply(run: QueuedRun, raw: WireEvent): void {
+    const event = this.#redact(raw);
     if (event.type === 'node:progress' && event.preview) run.thumbnail = event.preview;
     const statusChanged = applyEvent(run.snapshot, event);
     if (statusChanged && isFinished(run.snapshot) && run.thumbnail)
       run.snapshot.thumbnail = `/api/runs/${run.snapshot.id}/thumbnail`;
     this.#broadcast({ kind: 'event', runId: run.snapshot.id, event });
-    if (statusChanged) this.#broadcast({ kind: 'run', run: run.snapshot });
-    if (statusChanged && isFinished(run.snapshot))
+    if (statusChanged && isFinished(run.snapshot)) {
       this.history?.save({
         snapshot: run.snapshot,
         workflow: run.workflow,
         ...(run.thumbnail ? { thumbnail: run.thumbnail } : {}),
       });
+      // The history on disk has it now (without a history, "open this run" keeps working for memory's sake
+      // only while the run is remembered).
+      if (this.history) run.workflow = undefined;
+    }
+    if (isFinished(run.snapshot) && run.prepared !== undefined) {
+      // A finished run keeps its snapshot only: the prepared graph (with whatever the workflow carried) goes.
+      run.prepared = undefined;
+      this.#forgetOld();
+    }
+    if (statusChanged) this.#broadcast({ kind: 'run', run: run.snapshot });
   }
 
   #broadcastQueue(): void {
     this.#broadcast({ kind: 'queue', queue: this.queue() });
+  }
+
+  /** Server paths in messages, hints, warnings and output values become relative or basenames. */
+  #redact(event: WireEvent): WireEvent {
+    const r = this.folders.redactor;
+    switch (event.type) {
+      case 'node:error':
+      case 'run:error':
+        return { ...event, error: r.error(event.error) };
+      case 'node:warning':
+        return { ...event, message: r.text(event.message) };
+      case 'node:progress':
+        return event.message === undefined ? event : { ...event, message: r.text(event.message) };
+      case 'node:done': {
+        const outputs = Object.fromEntries(
+          Object.entries(event.outputs).map(([name, o]) => [
+            name,
+            o.kind === 'value' && typeof o.value === 'string' && !o.value.startsWith('/api/outputs/')
+              ? { ...o, value: r.text(o.value) }
+              : o,
+          ]),
+        );
+        return { ...event, outputs };
+      }
+      default:
+        return event;
+    }
   }
 
   #broadcast(message: ServerMessage): void {
@@ -299,7 +418,7 @@ export class RunQueue {
 
   #forgetOld(): void {
     const finished = [...this.#runs.values()].filter((r) => isFinished(r.snapshot));
-    const ids = finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)).map((r) => r.snapshot.id);
+    const ids = finished.slice(0, Math.max(0, finished.length - this.folders.keepFinished)).map((r) => r.snapshot.id);
     if (!ids.length) return;
     for (const id of ids) this.#runs.delete(id);
     this.history?.delete(ids);
