@@ -126,9 +126,13 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
     expect(def.nodes.sampler!.params!.steps).toBe(2);
     expect(def.params!.guidance).toEqual({ node: 'sampler', param: 'guidance' });
     expect((await slots('generate')).widgets).toContain('guidance');
-    // Undo while at the top level: the exposure and the edit inside go back one step at a time.
+    // Undo at the top level takes back the last edit inside, and shows where it was made.
     await editor.page.keyboard.press('Control+z');
     expect((await subgraphs()).generate!.nodes.sampler!.params!.steps).toBe(3);
+    expect(await editor.eval(() => window.kinegraph.app.path.map((p) => p.instanceId))).toEqual(['generate']);
+    await editor.page.locator('#graph').focus();
+    await editor.page.keyboard.press('Escape');
+    await editor.page.waitForFunction(() => window.kinegraph.app.path.length === 0);
   });
 
   it('a link dropped on the + of the outputs node adds an output to the subgraph node', async () => {

@@ -463,7 +463,7 @@ export class EditorApp {
       ids,
       { name, params, portsOf: ports },
     );
-    this.#replaceLevel(workflow);
+    this.#replaceLevel(workflow, workflow.subgraphs ?? {});
     const node = this.node(instanceId);
     if (node) this.canvas.selectNode(node);
     this.changed();
@@ -475,15 +475,15 @@ export class EditorApp {
   unpack(instanceId: string): void {
     const level = this.#levelDoc();
     const { workflow, nodeIds } = unpackSubgraph({ ...level, subgraphs: this.#currentSubgraphs() }, instanceId);
-    this.#replaceLevel(workflow);
+    this.#replaceLevel(workflow, workflow.subgraphs ?? {});
     this.canvas.selectNodes(nodeIds.map((id) => this.node(id)).filter((n): n is KinegraphNode => n !== undefined));
     this.changed();
   }
 
-  /** Shows an edited version of the level shown (its nodes, and the workflow's subgraphs). */
-  #replaceLevel(doc: Workflow): void {
+  /** Shows an edited version of the level shown (its nodes), with the workflow's subgraphs as they now are. */
+  #replaceLevel(doc: Workflow, subgraphs: Record<string, Subgraph>): void {
     const open = this.path.at(-1);
-    this.#subgraphs = structuredClone(doc.subgraphs ?? {});
+    this.#subgraphs = structuredClone(subgraphs);
     if (open) {
       // The open subgraph's new inside is `doc`: write it back, then show it again.
       this.#subgraphs = applySubgraphView(
@@ -749,7 +749,7 @@ export class EditorApp {
       if (filled) {
         const view = this.canvas.ds;
         const keep = { scale: view.scale, offset: [view.offset[0], view.offset[1]] };
-        this.#replaceLevel(filled);
+        this.#replaceLevel(filled, this.#subgraphs);
         view.scale = keep.scale;
         view.offset[0] = keep.offset[0]!;
         view.offset[1] = keep.offset[1]!;
