@@ -47,6 +47,8 @@ export function buildRunGraph(
   const subgraphs: Record<string, Subgraph> = { ...((document.subgraphs as Record<string, Subgraph>) ?? {}) };
   const renamed: Record<string, WorkflowNode> = {};
   const blueprintIssues: ValidationIssue[] = [];
+  // Nodes refused here still exist: an edge from one is not an edge from a missing node.
+  const refused: string[] = [];
   for (const [id, node] of nodes) {
     const blueprint = registry.get(node.type) ? undefined : registry.blueprint(node.type);
     if (!blueprint) {
@@ -61,6 +63,7 @@ export function buildRunGraph(
         message: `Node "${id}" was saved with blueprint ${node.type} version ${node.version}, but the installed ${blueprint.source.package} has version ${blueprint.blueprint.version}.`,
         hint: `Update ${blueprint.source.package}.`,
       });
+      refused.push(id);
       continue;
     }
     // Blueprints have no migrations: an older instance runs the installed version.
@@ -96,7 +99,7 @@ export function buildRunGraph(
     // Inside a blueprint the document has no subgraph to point into: point at its instance.
     pointers.set(id, e.pointer.startsWith('/subgraphs/blueprint:') ? `/nodes/${e.path[0]}` : e.pointer);
   }
-  return { nodes: running, nodeIds: [...expanded.keys()], skipped: modes.skipped, pointers, issues };
+  return { nodes: running, nodeIds: [...expanded.keys(), ...refused], skipped: modes.skipped, pointers, issues };
 }
 
 /**

@@ -172,3 +172,42 @@ describe('history on disk', () => {
     }
   });
 });
+
+describe('partial runs and modes', () => {
+  it('"targets" runs only what they need; unknown targets and bad bodies are coded errors; skipped nodes are listed', async () => {
+    const live = await LiveClient.connect(server.url);
+    const doc = fake('t1');
+    const partial = await api<{ id: string; run: RunSnapshot }>(server.url, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc, targets: ['a'] },
+    });
+    expect(partial.status).toBe(202);
+    expect(partial.body.run.order).toEqual(['a']);
+    expect(partial.body.run.targets).toEqual(['a']);
+    await live.waitForEnd(partial.body.id);
+
+    const unknown = await api<ErrorBody>(server.url, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc, targets: ['zz'] },
+    });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.issues?.map((i) => i.code)).toEqual(['TARGET_UNKNOWN']);
+    const bad = await api<ErrorBody>(server.url, '/api/runs', {
+      method: 'POST',
+      json: { workflow: doc, targets: 'a' },
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('BODY_INVALID');
+
+    const muted = fake('t2');
+    (muted.nodes.b as { mode?: string }).mode = 'mute';
+    const skipped = await api<{ id: string; run: RunSnapshot }>(server.url, '/api/runs', {
+      method: 'POST',
+      json: muted,
+    });
+    expect(skipped.body.run.nodes.b?.status).toBe('skipped');
+    const end = (await live.waitForEnd(skipped.body.id)) as Extract<ServerMessage, { kind: 'run' }>;
+    expect(end.run.status).toBe('done');
+    live.close();
+  });
+});
