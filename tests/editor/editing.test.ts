@@ -37,10 +37,10 @@ describe.skipIf(!canRun)('editing in the browser', () => {
 
   it('a reroute added on a link is saved, and survives moving, undo, save and load, and a reload', async () => {
     await editor.example('text-to-video');
+    await editor.frames();
     // Alt+click on the link prompt.embedding → sampler.positive, at its middle.
     const mid = await editor.eval(() => {
       const { app } = window.kinegraph;
-      app.canvas.setDirty?.(true, true);
       const link = [...app.graph.links.values()].find((l) => l.origin_id === 'prompt' && l.target_id === 'sampler')!;
       return [link._pos![0]!, link._pos![1]!];
     });
@@ -296,5 +296,6 @@ describe.skipIf(!canRun)('editing in the browser', () => {
       path,
       { timeout: 5000 },
     );
+    await editor.shot('dropped-picture', 'dropped-picture');
   });
 });

@@ -92,5 +92,7 @@ describe.skipIf(!canRun)('bypass, mute and run to here in the browser', () => {
     expect(Object.keys(run.nodes).sort()).toEqual(['pack', 'prompt']);
     expect((run as unknown as { targets?: string[] }).targets).toEqual(['prompt']);
     expect(await editor.page.textContent(`#run-list li[data-run-id="${id}"] .extra`)).toContain('to prompt');
+    await editor.page.waitForTimeout(300);
+    await editor.shot('run-to', 'run-to');
   }, 120_000);
 });

@@ -122,6 +122,7 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
     await editor.page.locator('#graph').focus();
     await editor.page.keyboard.press('Escape');
     await editor.page.waitForFunction(() => window.kinegraph.app.path.length === 0);
+    expect(await editor.page.locator('#breadcrumb').isVisible()).toBe(false);
     const def = (await subgraphs()).generate!;
     expect(def.nodes.sampler!.params!.steps).toBe(2);
     expect(def.params!.guidance).toEqual({ node: 'sampler', param: 'guidance' });
@@ -179,7 +180,14 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
     const id = Object.keys(wf.nodes).find((k) => wf.nodes[k]!.type.startsWith('subgraph/'))!;
     expect(wf.nodes[id]!.type).toBe('subgraph/loop-and-save');
     expect((await subgraphs())['loop-and-save']!.blueprint?.type).toBe('seamless-loop/loop-and-save');
-    // Wire it after the sampler (its video input), at 3 steps, and run.
+    // Move it beside the sampler, wire it after it (its video input), at 3 steps, and run.
+    await editor.eval((n) => {
+      const { app } = window.kinegraph;
+      const sampler = app.node('sampler')!;
+      app.node(n)!.pos = [sampler.pos[0]! + sampler.size[0]! + 60, sampler.pos[1]! + 300];
+      (app as unknown as { changed(): void }).changed();
+    }, id);
+    await editor.frames();
     await editor.drag(
       await editor.eval(() => window.kinegraph.slotPosition('sampler', 'output', 'video')),
       await editor.eval((n) => window.kinegraph.slotPosition(n, 'input', 'video'), id),
