@@ -34,7 +34,7 @@ export class LiveSockets {
       if (droppable(message) && socket.bufferedAmount > SLOW_CLIENT_BYTES) return;
       socket.send(JSON.stringify(message));
     };
-    send({ kind: 'snapshot', runs: this.runs.list(), queue: this.runs.queue() });
+    send({ kind: 'snapshot', runs: this.runs.overview(), queue: this.runs.queue() });
     const unsubscribe = this.runs.subscribe(send);
     socket.on('close', unsubscribe);
     socket.on('error', unsubscribe);
@@ -86,7 +86,7 @@ export function streamEvents(
       stop();
       return;
     }
-  } else write({ kind: 'snapshot', runs: runs.list(), queue: runs.queue() });
+  } else write({ kind: 'snapshot', runs: runs.overview(), queue: runs.queue() });
   unsubscribe = runs.subscribe((message) => {
     if (runId !== undefined) {
       const about = message.kind === 'run' ? message.run.id : message.kind === 'event' ? message.runId : undefined;

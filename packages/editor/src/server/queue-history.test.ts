@@ -105,6 +105,12 @@ describe('a run’s workflow and thumbnail', () => {
     expect(end.run.thumbnail).toBe(`/api/runs/${id}/thumbnail`);
     const { body } = await api<{ workflow: unknown }>(server.url, `/api/runs/${id}/workflow`);
     expect(body.workflow).toEqual(doc);
+    // A client connecting now gets the finished run without its nodes' previews; GET /api/runs/:id has them.
+    const late = await LiveClient.connect(server.url);
+    const snapshot = (await late.waitFor((m) => m.kind === 'snapshot')) as Extract<ServerMessage, { kind: 'snapshot' }>;
+    expect(snapshot.runs.find((r) => r.id === id)!.nodes.b!.preview).toBeUndefined();
+    late.close();
+    expect((await api<RunSnapshot>(server.url, `/api/runs/${id}`)).body.nodes.b!.preview?.mime).toBe('image/png');
     const res = await fetch(new URL(end.run.thumbnail!, server.url));
     expect(res.status).toBe(200);
     expect(res.headers.get('content-type')).toBe('image/png');

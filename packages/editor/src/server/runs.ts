@@ -221,6 +221,21 @@ export class RunQueue {
     return [...this.#runs.values()].map((r) => r.snapshot);
   }
 
+  /**
+   * Every remembered run as the live snapshot sends it: finished runs without their nodes' previews (a
+   * hundred of them would make every connect heavy; a client fetches `GET /api/runs/:id` for the one it
+   * shows), unfinished ones whole.
+   */
+  overview(): RunSnapshot[] {
+    return this.list().map((run) => {
+      if (!isFinished(run) || !Object.values(run.nodes).some((n) => n.preview)) return run;
+      const nodes = Object.fromEntries(
+        Object.entries(run.nodes).map(([id, { preview: _preview, ...rest }]) => [id, rest]),
+      );
+      return { ...run, nodes };
+    });
+  }
+
   /** Cancels a queued or running run. 409 when it has already ended. */
   cancel(id: string): RunSnapshot {
     this.get(id);

@@ -69,8 +69,9 @@ export interface RunSnapshot {
 /** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */
 export type ServerMessage =
   /**
-   * First message after connecting: the current state of every run the server remembers (oldest first), and
-   * the ids of the queued ones in the order they will start.
+   * First message after connecting: the current state of every run the server remembers (oldest first;
+   * finished runs without their nodes' previews, which `GET /api/runs/:id` has), and the ids of the queued
+   * ones in the order they will start.
    */
   | { kind: 'snapshot'; runs: RunSnapshot[]; queue?: string[] }
   /** A run was queued, started or ended: its whole state (small: one entry per node). */

@@ -353,6 +353,7 @@ export class EditorApp {
     else if (history === 'record') this.history.record(state);
     this.shownRunId = options.run;
     this.refreshRunView();
+    void this.#completeShownRun();
     this.events.selection(undefined);
     this.events.pathChanged(this.path);
     this.events.edited();
@@ -856,6 +857,7 @@ export class EditorApp {
       // A run that the server no longer knows is shown no more; no other run is picked in its place, as its
       // states would belong to another graph.
       if (this.shownRunId && !this.runs.has(this.shownRunId)) this.shownRunId = undefined;
+      void this.#completeShownRun();
     } else if (message.kind === 'run') {
       this.#store(message.run);
     } else if (message.kind === 'queue') {
@@ -900,6 +902,24 @@ export class EditorApp {
     this.shownRunId = runId;
     this.refreshRunView();
     this.events.edited();
+    void this.#completeShownRun();
+  }
+
+  /**
+   * The live snapshot lists finished runs without their previews; the run the nodes show gets them from
+   * `GET /api/runs/:id`.
+   */
+  async #completeShownRun(): Promise<void> {
+    const run = this.shownRun();
+    if (!run || !isFinished(run) || Object.values(run.nodes).some((n) => n.preview)) return;
+    try {
+      const full = await call<RunSnapshot>(`/api/runs/${encodeURIComponent(run.id)}`);
+      if (!Object.values(full.nodes).some((n) => n.preview)) return;
+      this.runs.set(run.id, full);
+      if (this.shownRunId === run.id) this.refreshRunView();
+    } catch {
+      // Forgotten meanwhile: the nodes keep showing what the snapshot had.
+    }
   }
 
   /** Puts the shown run's previews and results on their nodes and redraws. */
