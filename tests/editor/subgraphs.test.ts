@@ -183,8 +183,8 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
     // Move it beside the sampler, wire it after it (its video input), at 3 steps, and run.
     await editor.eval((n) => {
       const { app } = window.kinegraph;
-      const sampler = app.node('sampler')!;
-      app.node(n)!.pos = [sampler.pos[0]! + sampler.size[0]! + 60, sampler.pos[1]! + 300];
+      const save = app.node('save')!;
+      app.node(n)!.pos = [save.pos[0]! + save.size[0]! + 60, save.pos[1]!];
       (app as unknown as { changed(): void }).changed();
     }, id);
     await editor.frames();
@@ -199,6 +199,8 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
     expect(done.status).toBe('done');
     expect(done.nodes[`${id}:loop`]?.status).toBe('done');
     expect(done.files.some((f) => /loop_\d+\.gif$/.test(f))).toBe(true);
+    await editor.page.click('#fit');
+    await editor.page.waitForTimeout(300);
     await editor.shot('blueprint', 'blueprint');
     expect(editor.errors).toEqual([]);
   }, 120_000);
