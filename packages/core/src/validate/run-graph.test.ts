@@ -151,13 +151,11 @@ describe('running', () => {
     try {
       const events: { type: string; nodeId?: string }[] = [];
       await new Promise<void>((resolve, reject) =>
-        runtime
-          .run(doc(), { outputFolder: '/tmp', allowedFolders: [], targets: ['join'] })
-          .subscribe({
-            next: (e) => events.push(e as { type: string; nodeId?: string }),
-            error: reject,
-            complete: resolve,
-          }),
+        runtime.run(doc(), { outputFolder: '/tmp', allowedFolders: [], targets: ['join'] }).subscribe({
+          next: (e) => events.push(e as { type: string; nodeId?: string }),
+          error: reject,
+          complete: resolve,
+        }),
       );
       const done = events.filter((e) => e.type === 'node:done').map((e) => e.nodeId);
       expect(done).toEqual(['hello', 'loud:up', 'join']);
