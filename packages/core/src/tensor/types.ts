@@ -16,6 +16,21 @@ export type TensorLocation = 'cpu' | 'gpu-buffer';
 export type DeviceName = 'cpu' | 'webgpu';
 export type DeviceRequest = DeviceName | 'auto';
 
+/**
+ * A WebGPU adapter as Dawn describes it (the fields of WebGPU's `GPUAdapterInfo`), plus whether it is a
+ * software implementation running on the CPU (Mesa's lavapipe, SwiftShader), which `auto` never picks.
+ */
+export interface GpuAdapterInfo {
+  /** e.g. `nvidia`, `amd`, `intel`, `mesa`. */
+  readonly vendor: string;
+  /** e.g. `hopper`, `rdna-3`, `gen-12lp`; `software` for CPU implementations. */
+  readonly architecture: string;
+  readonly device: string;
+  /** The driver's name for the adapter, e.g. `NVIDIA H200` or `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)`. */
+  readonly description: string;
+  readonly software: boolean;
+}
+
 /** Typed arrays accepted and returned for tensor data. */
 export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 

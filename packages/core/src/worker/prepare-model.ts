@@ -33,6 +33,8 @@ export interface PrepareContext {
   readonly defaultThreads: number | undefined;
   /** The session's pool key (device, options and the source's content): names its optimised-cache file. */
   readonly key: string;
+  /** Profile the session (see `SessionConfig.profilePrefix`). */
+  readonly profilePrefix?: string;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function prepareModel(
     device: context.device,
     graphOptimizationLevel: level,
     intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : context.defaultThreads),
+    ...(context.profilePrefix !== undefined ? { profilePrefix: context.profilePrefix } : {}),
   };
   // Large CPU models come from the optimised-model cache when this session was made before (by any
   // process); small op graphs optimise in a few milliseconds and are not worth a file.

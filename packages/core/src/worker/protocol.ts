@@ -11,6 +11,7 @@ import type {
   DeviceName,
   DeviceRequest,
   DType,
+  GpuAdapterInfo,
   ModelOptions,
   ModelPortInfo,
   TensorData,
@@ -22,6 +23,8 @@ export interface WorkerInit {
   readonly device: DeviceRequest;
   /** Default intra-op thread count for sessions that do not set one. */
   readonly threads: number | undefined;
+  /** Profile every session into this folder, for {@link SessionPlacement} reports (diagnostics, benchmarks). */
+  readonly profileDir?: string;
 }
 
 /** The worker's first message: the resolved device, or why it could not start. */
@@ -31,6 +34,7 @@ export type WorkerHello =
       readonly device: DeviceName;
       readonly reason: string;
       readonly available: readonly DeviceName[];
+      readonly adapter?: GpuAdapterInfo;
     }
   | { readonly type: 'init-error'; readonly error: SerializedError };
 
@@ -68,6 +72,7 @@ export type WorkerRequest =
     }
   | { readonly type: 'cancel'; readonly target: number }
   | { readonly type: 'inspect'; readonly rid: number }
+  | { readonly type: 'placement'; readonly rid: number }
   | { readonly type: 'crash'; readonly mode: 'throw' | 'exit' };
 
 /** Result of a successful `load`. */
@@ -100,6 +105,27 @@ export interface WorkerInspection {
   readonly queuedJobs: number;
   /** Sessions created from the optimised-model cache since the worker started. */
   readonly optimizedCacheHits: number;
+}
+
+/**
+ * Where ONNX Runtime ran one session's nodes, from its profiler (a store started with `profileDir`).
+ * Sessions on webgpu can still run some nodes on the CPU execution provider (ops the WebGPU EP lacks, or
+ * shape arithmetic ORT keeps on the CPU); the Memcpy nodes ORT inserts around them are the GPU↔CPU copies.
+ */
+export interface SessionPlacement {
+  /** The model: file name, or the op graph's name (`axpby:float32`), `+` an appended graph's name. */
+  readonly label: string;
+  readonly runs: number;
+  /** Node runs per execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`). */
+  readonly nodeRuns: Readonly<Record<string, number>>;
+  /** Kernel milliseconds per execution provider. */
+  readonly kernelMs: Readonly<Record<string, number>>;
+  /** Op types that ran on the CPU execution provider (excluding the Memcpy nodes themselves). */
+  readonly cpuOps: readonly string[];
+  /** Bytes ORT copied from GPU to CPU memory inside this session's runs (MemcpyToHost). */
+  readonly gpuToCpuBytes: number;
+  /** Bytes ORT copied from CPU to GPU memory inside this session's runs (MemcpyFromHost). */
+  readonly cpuToGpuBytes: number;
 }
 
 /** Answer to a request. */
