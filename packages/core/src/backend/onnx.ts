@@ -139,10 +139,11 @@ export async function createSession(source: string | Uint8Array, cfg: SessionCon
     graphOptimizationLevel: cfg.graphOptimizationLevel,
     ...(cfg.intraOpNumThreads !== undefined ? { intraOpNumThreads: cfg.intraOpNumThreads } : {}),
     ...(cfg.device === 'webgpu' && cfg.outputsOnCpu !== true ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
-    // ORT warns on stderr that such a file is specific to this hardware; the cache key holds the CPU model.
-    ...(cfg.optimizedModelFilePath !== undefined
-      ? { optimizedModelFilePath: cfg.optimizedModelFilePath, logSeverityLevel: 3 as const }
-      : {}),
+    // ORT warns on stderr that such a file is specific to this hardware (the cache key holds the CPU model),
+    // and that a WebGPU session keeps shape arithmetic on the CPU (by design: see SessionPlacement). Neither is
+    // news to a user; errors still print.
+    ...(cfg.optimizedModelFilePath !== undefined || cfg.device === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
+    ...(cfg.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: cfg.optimizedModelFilePath } : {}),
     ...(cfg.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: cfg.profilePrefix } : {}),
   };
   try {
