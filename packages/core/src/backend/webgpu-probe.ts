@@ -41,6 +41,9 @@ export function probeWebgpu(): Promise<WebgpuProbe> {
 }
 
 function probeScript(): string {
+  // Tests stand in a probe that crashes, to check that a crash is a coded error (never an abort here).
+  const override = process.env.KINEGRAPH_DEVICE_PROBE_SCRIPT;
+  if (override) return override;
   const here = import.meta.url;
   const url = here.endsWith('.ts')
     ? new URL('../../dist/device-probe.js', here) // run from sources (vitest): the package's build

@@ -203,6 +203,15 @@ async function runCommand(
       }
       return EXIT.invalid;
     }
+    // The device first (starting the store if it has not started): where the run happens and why, with the
+    // WebGPU adapter; it also goes into the saved outputs' embedded workflow (Runtime.run).
+    await runtime.store();
+    const device = runtime.deviceReport();
+    if (device !== undefined) {
+      if (json) io.stdout.write(`${JSON.stringify({ type: 'device', ...device })}\n`);
+      else if (device.device !== 'cpu' || device.reason !== 'cpu was requested')
+        io.stderr.write(`device: ${device.device} (${device.reason})\n`);
+    }
     const controller = new AbortController();
     let interrupts = 0;
     const onSigint = () => {

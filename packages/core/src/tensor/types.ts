@@ -31,6 +31,20 @@ export interface GpuAdapterInfo {
   readonly software: boolean;
 }
 
+/**
+ * Which device a store runs on and why: what `kinegraph run --json` prints as its `device` event and what
+ * saved outputs record in their embedded workflow's `metadata.device`.
+ */
+export interface DeviceReport {
+  readonly device: DeviceName;
+  /** e.g. "auto: chose cpu because the only WebGPU adapter is a software one (…)". */
+  readonly reason: string;
+  /** Every device usable here, as far as the store probed (a `cpu` request does not probe). */
+  readonly available: readonly DeviceName[];
+  /** The WebGPU adapter, when one was probed and described. */
+  readonly adapter?: GpuAdapterInfo;
+}
+
 /** Typed arrays accepted and returned for tensor data. */
 export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 

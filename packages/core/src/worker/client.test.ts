@@ -199,37 +199,6 @@ describe('session pool', () => {
   });
 });
 
-describe('devices', () => {
-  test('webgpu without an adapter is a coded error listing cpu', async () => {
-    let s: ManagedTensorStore | undefined;
-    try {
-      s = await openStore({ device: 'webgpu' });
-    } catch (err) {
-      expect(err).toBeInstanceOf(DeviceUnavailableError);
-      expect(err).toMatchObject({ code: 'DEVICE_UNAVAILABLE', requested: 'webgpu', available: ['cpu'] });
-      expect((err as Error).message).toMatch(/Available devices: cpu/);
-      return;
-    }
-    // A machine with a WebGPU adapter: the request must then be honoured.
-    expect(s.device).toBe('webgpu');
-    await s.close();
-  });
-
-  test('auto picks the best available device and says why', async () => {
-    const s = await openStore({ device: 'auto' });
-    try {
-      expect(s.availableDevices).toContain('cpu');
-      if (s.availableDevices.includes('webgpu')) expect(s.device).toBe('webgpu');
-      else {
-        expect(s.device).toBe('cpu');
-        expect(s.deviceReason).toMatch(/fell back to cpu because webgpu is unavailable/);
-      }
-    } finally {
-      await s.close();
-    }
-  });
-});
-
 describe('cancellation, crashes and responsiveness', () => {
   test('a run aborted before it starts rejects with AbortError and leaves nothing behind', async () => {
     const big = await store.loadModel(heavy.bytes);

@@ -20,6 +20,7 @@ import {
 import { HandleLedger } from '../tensor/ledger.js';
 import type {
   DeviceName,
+  DeviceReport,
   DeviceRequest,
   DType,
   GpuAdapterInfo,
@@ -97,6 +98,8 @@ export interface ManagedTensorStore extends TensorStore {
   readonly availableDevices: readonly DeviceName[];
   /** The WebGPU adapter the probe described (`webgpu` and `auto` requests); undefined on a plain cpu request. */
   readonly adapter: GpuAdapterInfo | undefined;
+  /** Device, reason, available devices and adapter in one plain object (for events and output metadata). */
+  deviceReport(): DeviceReport;
   stats(): ManagedTensorStoreStats;
   /** Restarts the `peakBytes` high-water mark at the current `liveBytes`. */
   resetPeak(): void;
@@ -463,6 +466,15 @@ export class WorkerTensorStore implements ManagedTensorStore {
 
   inspectWorker(): Promise<WorkerInspection> {
     return this.#call<WorkerInspection>((rid) => ({ type: 'inspect', rid }));
+  }
+
+  deviceReport(): DeviceReport {
+    return {
+      device: this.device,
+      reason: this.deviceReason,
+      available: [...this.availableDevices],
+      ...(this.adapter !== undefined ? { adapter: { ...this.adapter } } : {}),
+    };
   }
 
   placement(): Promise<SessionPlacement[]> {
