@@ -11,7 +11,7 @@
  * Conv with 3 | C_in, 4 ∤ C_in, C_in > 3 (6, 9, 18, 30 input channels) and a kernel larger than 1×1 returns
  * wrong values on the WebGPU EP (max abs error 0.4–3.8 against the CPU EP on random data; 3, 4, 5, 7, 8, 10,
  * 11, 12, 13, 14, 22 channels and 1×1 kernels are right): measured on Mesa's lavapipe, reproduced by
- * `docs/webgpu-conv-channels.mjs`. The shipped super-resolution model's first layer has 6 input channels
+ * `docs/webgpu-ep-faults.mjs`. The shipped super-resolution model's first layer has 6 input channels
  * (video + upsampled conditioning), which made super-resolution on webgpu differ by 1.2 from cpu. Padding
  * the input channels with zeros to a multiple of 4 (and the weights likewise) avoids the faulty kernel.
  */
