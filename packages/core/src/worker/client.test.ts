@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
-import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
+import { TensorError } from '../tensor/errors.js';
 import { expectClose, openStore } from '../test-support/store.js';
 import type { ManagedTensorStore, WorkerTensorStore } from './client.js';
 

@@ -203,9 +203,7 @@ describe('without a usable adapter', () => {
     await withEnv({ KINEGRAPH_DEVICE_PROBE_SCRIPT: script }, async () => {
       await expect(openStore({ device: 'webgpu' })).rejects.toMatchObject({
         code: 'DEVICE_UNAVAILABLE',
-        message: expect.stringMatching(
-          /probing WebGPU crashed: the probe process was killed by SIGABRT/,
-        ),
+        message: expect.stringMatching(/probing WebGPU crashed: the probe process was killed by SIGABRT/),
       });
     });
   });
