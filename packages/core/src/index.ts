@@ -52,7 +52,7 @@ export type { PreparedNode, PreparedWorkflow, ValidationResult } from './validat
 export { validateWorkflow } from './validate/validate.js';
 export type { ManagedTensorStore, ManagedTensorStoreStats, TensorStoreOptions } from './worker/client.js';
 export { createTensorStore } from './worker/client.js';
-export type { SessionPlacement, WorkerInspection } from './worker/protocol.js';
+export type { WorkerInspection } from './worker/protocol.js';
 export type { ValidationCode, ValidationIssue } from './workflow/issue.js';
 export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
 export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';

@@ -5,7 +5,7 @@
  */
 import { readdir, readFile, rm } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { SessionPlacement } from '../worker/protocol.js';
+import type { SessionPlacement } from '../tensor/types.js';
 
 interface ProfileEvent {
   readonly cat?: string;

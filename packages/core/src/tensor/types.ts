@@ -45,6 +45,27 @@ export interface DeviceReport {
   readonly adapter?: GpuAdapterInfo;
 }
 
+/**
+ * Where ONNX Runtime ran one session's nodes, from its profiler (a store started with `profileDir`).
+ * Sessions on webgpu can still run some nodes on the CPU execution provider (ops the WebGPU EP lacks, or
+ * shape arithmetic ORT keeps on the CPU); the Memcpy nodes ORT inserts around them are the GPU↔CPU copies.
+ */
+export interface SessionPlacement {
+  /** The model: file name, or the op graph's name (`axpby:float32`), `+` an appended graph's name. */
+  readonly label: string;
+  readonly runs: number;
+  /** Node runs per execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`). */
+  readonly nodeRuns: Readonly<Record<string, number>>;
+  /** Kernel milliseconds per execution provider. */
+  readonly kernelMs: Readonly<Record<string, number>>;
+  /** Op types that ran on the CPU execution provider (excluding the Memcpy nodes themselves). */
+  readonly cpuOps: readonly string[];
+  /** Bytes ORT copied from GPU to CPU memory inside this session's runs (MemcpyToHost). */
+  readonly gpuToCpuBytes: number;
+  /** Bytes ORT copied from CPU to GPU memory inside this session's runs (MemcpyFromHost). */
+  readonly cpuToGpuBytes: number;
+}
+
 /** Typed arrays accepted and returned for tensor data. */
 export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 

@@ -14,6 +14,7 @@ import type {
   GpuAdapterInfo,
   ModelOptions,
   ModelPortInfo,
+  SessionPlacement,
   TensorData,
   TensorLocation,
 } from '../tensor/types.js';
@@ -107,26 +108,7 @@ export interface WorkerInspection {
   readonly optimizedCacheHits: number;
 }
 
-/**
- * Where ONNX Runtime ran one session's nodes, from its profiler (a store started with `profileDir`).
- * Sessions on webgpu can still run some nodes on the CPU execution provider (ops the WebGPU EP lacks, or
- * shape arithmetic ORT keeps on the CPU); the Memcpy nodes ORT inserts around them are the GPU↔CPU copies.
- */
-export interface SessionPlacement {
-  /** The model: file name, or the op graph's name (`axpby:float32`), `+` an appended graph's name. */
-  readonly label: string;
-  readonly runs: number;
-  /** Node runs per execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`). */
-  readonly nodeRuns: Readonly<Record<string, number>>;
-  /** Kernel milliseconds per execution provider. */
-  readonly kernelMs: Readonly<Record<string, number>>;
-  /** Op types that ran on the CPU execution provider (excluding the Memcpy nodes themselves). */
-  readonly cpuOps: readonly string[];
-  /** Bytes ORT copied from GPU to CPU memory inside this session's runs (MemcpyToHost). */
-  readonly gpuToCpuBytes: number;
-  /** Bytes ORT copied from CPU to GPU memory inside this session's runs (MemcpyFromHost). */
-  readonly cpuToGpuBytes: number;
-}
+export type { SessionPlacement };
 
 /** Answer to a request. */
 export type WorkerResponse =
