@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
 import { TensorError } from '../tensor/errors.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore, WorkerTensorStore } from './client.js';
 
 /** y = a + 2·b over any length. */
@@ -41,7 +41,7 @@ const heavy = matmulChain(100);
 
 let store: ManagedTensorStore;
 beforeAll(async () => {
-  store = await openStore();
+  store = await createTestStore();
 });
 afterAll(async () => {
   await store?.close();
@@ -147,7 +147,7 @@ describe('session pool', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('same model and options → one session; different options → another', async () => {
-    const s = await openStore();
+    const s = await createTestStore();
     try {
       const m1 = await s.loadModel(axpy.bytes);
       const m2 = await s.loadModel(Uint8Array.from(axpy.bytes));
@@ -251,7 +251,7 @@ describe('cancellation, crashes and responsiveness', () => {
   });
 
   test('a worker crash rejects pending requests with WORKER_CRASHED; a new store works', async () => {
-    const s = (await openStore()) as WorkerTensorStore;
+    const s = (await createTestStore()) as WorkerTensorStore;
     const big = await s.loadModel(heavy.bytes);
     const small = await s.loadModel(axpy.bytes);
     const x = await s.upload(new Float32Array(N * N), [N, N]);
@@ -266,7 +266,7 @@ describe('cancellation, crashes and responsiveness', () => {
     s.release(a); // a no-op after a crash, not a double release
     expect(s.stats().doubleReleases).toBe(0);
 
-    const s2 = (await openStore()) as WorkerTensorStore;
+    const s2 = (await createTestStore()) as WorkerTensorStore;
     const m = await s2.loadModel(axpy.bytes);
     const b = await s2.upload(new Float32Array([2]), [1]);
     const { y } = await s2.run(m, { a: b, b });
