@@ -11,7 +11,7 @@ import { buildGraph } from '../graph/builder.js';
 import { DTYPES } from '../tensor/dtype.js';
 import { DeviceUnavailableError } from '../tensor/errors.js';
 import type { DType, TensorData } from '../tensor/types.js';
-import { createTestStore as openStore, expectClose } from '../testing/index.js';
+import { expectClose, createTestStore as openStore } from '../testing/index.js';
 import type { ManagedTensorStore } from './client.js';
 
 const CI = process.env.CI === 'true';
