@@ -130,9 +130,12 @@ run() {
       --steps "$steps" --deadline "$((until * 1000))" --phases "$name" $extra) >>"$log" 2>&1
     say "phase $name: exit $?"
   }
-  phase adapter 200
-  phase bare 170
-  phase workflows 80
+  # Reserves (time kept for the phases after) as shares of the budget: 220 s gives adapter 10 s, bare 30 s,
+  # workflows 85 s, torch 30 s, parity 30 s, placement the rest.
+  pct() { echo $((budget * $1 / 100)); }
+  phase adapter "$(pct 86)"
+  phase bare "$(pct 72)"
+  phase workflows "$(pct 34)"
   # The first Python that has torch (on Debian the one in /usr/bin, not another on the PATH).
   local py=''
   for candidate in python3 /usr/bin/python3; do
@@ -141,14 +144,14 @@ run() {
       break
     fi
   done
-  if [ "$(left)" -gt 50 ] && [ -n "$py" ]; then
+  if [ "$(left)" -gt "$(pct 22)" ] && [ -n "$py" ]; then
     say "phase torch ($py)"
-    (cd "$rel_root" && timeout $(($(left) - 30)) "$py" "$app/bench/gpu_torch.py" --out "$out/gpu-results.jsonl" --calls 50) >>"$log" 2>&1
+    (cd "$rel_root" && timeout $(($(left) - $(pct 20))) "$py" "$app/bench/gpu_torch.py" --out "$out/gpu-results.jsonl" --calls 50) >>"$log" 2>&1
     say "phase torch: exit $?"
   else
     say "skipped torch: $([ -n "$py" ] && echo 'out of time' || echo 'no Python with torch')"
   fi
-  phase parity 15 "--steps 2"
+  phase parity "$(pct 7)" "--steps 2"
   phase placement 5 "--steps 2 --workflows text-to-video,super-resolution,color-grade"
   [ -n "$sampler" ] && kill "$sampler" 2>/dev/null
   say "done"
