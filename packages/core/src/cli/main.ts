@@ -39,6 +39,7 @@ Commands:
       --port <n>                     Port (default: 8188)
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
       --token <secret>               Require this token on every request
+      --device cpu|webgpu|auto       Device for the runs' models and tensors (default: cpu)
 
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled.`;
 
@@ -330,6 +331,7 @@ interface EditorModule {
     port?: number;
     host?: string;
     token?: string;
+    device?: DeviceRequest;
     cwd: string;
     stdout: NodeJS.WritableStream;
     stderr: NodeJS.WritableStream;
@@ -346,6 +348,9 @@ async function serveCommand(
     throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
   const host = args.flags.get('host')?.at(-1);
   const token = args.flags.get('token')?.at(-1);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
   // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
   const specifier = '@kinegraph/editor';
   let editor: EditorModule;
@@ -367,6 +372,7 @@ async function serveCommand(
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(device !== undefined ? { device } : {}),
     cwd: io.cwd,
     stdout: io.stdout,
     stderr: io.stderr,
