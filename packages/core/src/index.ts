@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export { defaultAllowedFolders } from './host/allowed-folders.js';
 export type { DiscoveryReport, PluginCandidate } from './plugins/discover.js';
 export { findPlugins, loadPlugins } from './plugins/discover.js';
 export type { NodeDescription } from './registry/describe.js';
@@ -17,7 +18,8 @@ export { isTerminalEvent, RUN_EVENT_TYPES } from './scheduler/events.js';
 export { createFileAccess } from './scheduler/file-access.js';
 export { OutputCache } from './scheduler/output-cache.js';
 export type { ExecuteOptions } from './scheduler/scheduler.js';
-export { defaultAllowedFolders, executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
+export { executeWorkflow } from './scheduler/scheduler.js';
+export { failActiveRuns } from './scheduler/stray-errors.js';
 export * from './sdk/index.js';
 // The tensor layer: the worker-backed store, tensor ops, the ONNX graph builder, seeded noise, coded errors.
 

@@ -1,10 +1,11 @@
 import type { Observable } from 'rxjs';
+import { installStrayErrorHandlers } from './host/stray-error-handlers.js';
 import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
 import { withProvenance } from './registry/describe.js';
 import { NodeRegistry } from './registry/registry.js';
 import type { RunEvent } from './scheduler/events.js';
 import { OutputCache } from './scheduler/output-cache.js';
-import { executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
+import { executeWorkflow } from './scheduler/scheduler.js';
 import type { KinegraphPlugin } from './sdk/plugin.js';
 import type { DeviceReport, DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
@@ -93,7 +94,8 @@ export class Runtime {
       if (early) runtime.#adopt(early);
       return runtime;
     } catch (error) {
-      void early?.then(
+      // Closed before the error reaches the host, which may exit next: see `close()`.
+      await early?.then(
         (store) => store.close(),
         () => undefined,
       );
@@ -210,31 +212,19 @@ export class Runtime {
     });
   }
 
-  /** Frees the cache and stops the inference worker. */
+  /**
+   * Frees the cache and stops the inference worker, once ONNX Runtime has returned from the call it is in
+   * (see `ManagedTensorStore.close`). Hosts await it before the process exits: exiting while the worker is
+   * inside ONNX Runtime aborts the process.
+   */
   async close(): Promise<void> {
     this.cache.clear();
-    const store = await this.#store;
+    // A store that failed to start has nothing to stop.
+    const store = await this.#store?.catch(() => undefined);
     this.#store = undefined;
     this.#storeIfStarted = undefined;
     await store?.close();
   }
-}
-
-let strayHandlersInstalled = false;
-
-// Once per process: errors thrown outside any node's promise chain fail the runs in progress. An error
-// that no run can account for is still reported on stderr, but does not end a long-lived host.
-function installStrayErrorHandlers(): void {
-  if (strayHandlersInstalled) return;
-  strayHandlersInstalled = true;
-  const onStray = (error: unknown) => {
-    if (failActiveRuns(error) === 0)
-      process.stderr.write(
-        `kinegraph: an error escaped outside any run: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-  };
-  process.on('uncaughtException', onStray);
-  process.on('unhandledRejection', onStray);
 }
 
 function isPrepared(value: unknown): value is PreparedWorkflow {

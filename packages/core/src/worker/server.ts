@@ -22,9 +22,9 @@ import {
   releaseSession,
   runSession,
 } from '../backend/onnx.js';
-import type { SerializedError } from '../tensor/errors.js';
-import { RunAbortedError, serializeError, TensorError } from '../tensor/errors.js';
+import { RunAbortedError, serializeTensorError, TensorError } from '../tensor/errors.js';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
+import type { SerializedError } from '../util/errors.js';
 import { type PreparedSession, prepareModel } from './prepare-model.js';
 import type {
   LoadResult,
@@ -70,6 +70,11 @@ export class InferenceServer {
   /** Placement reports of profiled sessions already ended (unloaded, or reported once). */
   private readonly placements: SessionPlacement[] = [];
   private profiled = 0;
+  /** Tensor reads awaiting their data (a GPU download is asynchronous). */
+  private readsInFlight = 0;
+  /** Set by a `shutdown` request: its id, answered once nothing is in flight. */
+  private shutdownRid: number | undefined;
+  private shutdownAnswered = false;
 
   constructor(
     private readonly device: DeviceName,
@@ -137,6 +142,8 @@ export class InferenceServer {
       case 'placement':
         // Behind the queued runs, so their nodes are in the report.
         this.enqueue(msg.rid, [], async () => ({ result: await this.placement() }));
+      case 'shutdown':
+        this.shutdown(msg.rid);
         return;
       case 'crash':
         // Test hook: simulate a worker dying mid-flight, both ways it can happen.
@@ -151,13 +158,16 @@ export class InferenceServer {
     const entry = this.tensors.get(id);
     if (entry === undefined || entry.released) return this.fail(rid, unknownTensor(id));
     entry.pins++;
+    this.readsInFlight++;
     try {
       const data = await readTensor(entry.tensor);
       this.post({ rid, ok: true, result: data }, [data.buffer as ArrayBuffer]);
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     } finally {
       this.unpin(id);
+      this.readsInFlight--;
+      this.answerShutdownOnceIdle();
     }
   }
 
@@ -293,15 +303,42 @@ export class InferenceServer {
     if (idx >= 0) {
       const [job] = this.queue.splice(idx, 1);
       for (const id of job!.pinned) this.unpin(id);
-      this.fail(target, serializeError(new RunAbortedError('The run was aborted before it started.')));
+      this.fail(target, serializeTensorError(new RunAbortedError('The run was aborted before it started.')));
       return;
     }
     if (this.running?.rid === target) this.running.cancelled = true;
   }
 
+  // ---- shutdown --------------------------------------------------------------------------------
+
+  /**
+   * Prepares the thread to be terminated. Terminating a worker thread while it is inside ONNX Runtime
+   * (a session being created, run or released) aborts the whole process: when the native call returns,
+   * onnxruntime-node's binding cannot hand its result to the dying JavaScript environment and throws a C++
+   * `Napi::Error` that nothing catches ("terminate called after throwing an instance of 'Napi::Error'",
+   * exit 134). So the worker drops its queued jobs (the store has already failed them), starts nothing
+   * more, and answers once the job in flight, which cannot be interrupted, has returned.
+   */
+  private shutdown(rid: number): void {
+    this.shutdownRid = rid;
+    for (const job of this.queue.splice(0)) for (const id of job.pinned) this.unpin(id);
+    this.answerShutdownOnceIdle();
+  }
+
+  private answerShutdownOnceIdle(): void {
+    if (this.shutdownRid === undefined || this.shutdownAnswered) return;
+    if (this.running !== undefined || this.readsInFlight > 0) return;
+    this.shutdownAnswered = true;
+    this.post({ rid: this.shutdownRid, ok: true, result: null });
+  }
+
   // ---- queue -----------------------------------------------------------------------------------
 
   private enqueue(rid: number, pinned: readonly number[], exec: Job['exec']): void {
+    if (this.shutdownRid !== undefined) {
+      this.fail(rid, { code: 'STORE_CLOSED', message: 'The tensor store is closed.' });
+      return;
+    }
     for (const id of pinned) this.tensors.get(id)!.pins++;
     this.queue.push({ rid, pinned, cancelled: false, exec });
     this.schedulePump();
@@ -329,10 +366,11 @@ export class InferenceServer {
       const { result, transfer } = await job.exec(job);
       this.post({ rid: job.rid, ok: true, result }, transfer);
     } catch (err) {
-      this.fail(job.rid, serializeError(err, 'INTERNAL'));
+      this.fail(job.rid, serializeTensorError(err));
     } finally {
       for (const id of job.pinned) this.unpin(id);
       this.running = undefined;
+      this.answerShutdownOnceIdle();
       this.schedulePump();
     }
   }
@@ -343,7 +381,7 @@ export class InferenceServer {
     try {
       this.post({ rid, ok: true, result: fn().result });
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     }
   }
 
