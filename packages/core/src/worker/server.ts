@@ -142,6 +142,7 @@ export class InferenceServer {
       case 'placement':
         // Behind the queued runs, so their nodes are in the report.
         this.enqueue(msg.rid, [], async () => ({ result: await this.placement() }));
+        return;
       case 'shutdown':
         this.shutdown(msg.rid);
         return;
