@@ -30,7 +30,7 @@ describe('the onnxruntime-node boundary', () => {
         .map((f) => relative(DIST, f));
       expect(importers.length).toBeGreaterThan(0);
       // Every file a main-thread entry can load, statically or with import(): none may load onnxruntime-node.
-      const mainThread = reachable(['index.js', 'cli.js', 'sdk.js']);
+      const mainThread = reachable(['index.js', 'cli.js', 'sdk.js', 'testing.js']);
       expect(importers.filter((f) => mainThread.has(f))).toEqual([]);
       const offMain = reachable(['inference-worker.js', 'device-probe.js']);
       for (const f of importers) expect(offMain.has(f), f).toBe(true);
