@@ -4,6 +4,18 @@
  * @packageDocumentation
  */
 
+export type {
+  JobDetail,
+  JobPage,
+  JobQuery,
+  JobStatus,
+  JobSummary,
+  RunBackend,
+  SubmitOptions,
+  WorkerInfo,
+} from './queue/backend.js';
+export type { WorkerCommandOptions } from './queue/worker-cli.js';
+export { worker } from './queue/worker-cli.js';
 export type { ServeOptions } from './server/serve.js';
 export { serve } from './server/serve.js';
 export type { RunningServer, ServerOptions } from './server/server.js';
@@ -16,6 +28,7 @@ export type {
   NodeStatus,
   RunSnapshot,
   RunStatus,
+  RunWorker,
   ServerMessage,
   UploadResult,
   WireEvent,

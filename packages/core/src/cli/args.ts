@@ -7,7 +7,22 @@ export interface ParsedArgs {
 }
 
 /** Flags that take a value; every other `--flag` is a boolean. */
-const VALUE_FLAGS = new Set(['set', 'out', 'device', 'allow', 'threads', 'port', 'host', 'token', 'timeout']);
+const VALUE_FLAGS = new Set([
+  'set',
+  'out',
+  'device',
+  'allow',
+  'threads',
+  'port',
+  'host',
+  'token',
+  'timeout',
+  'queue',
+  'server',
+  'concurrency',
+  'name',
+  'work-dir',
+]);
 
 /** A small, dependency-free argv parser: `--flag value`, `--flag=value`, `--bool`, `--` ends flags. */
 export function parseArgs(argv: readonly string[]): ParsedArgs {

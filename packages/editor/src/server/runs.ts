@@ -4,10 +4,14 @@
  * client that connects late sees where things are without a replay.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { relative, sep } from 'node:path';
 import type { PreparedWorkflow, RunEvent, Runtime } from '@kinegraph/core';
 import type { Subscription } from 'rxjs';
-import type { RunSnapshot, ServerMessage, WireEvent } from '../shared/protocol.js';
+import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInfo } from '../queue/backend.js';
+import { checkPriority, compareQueued, FairShare, type QueueRank } from '../queue/fairness.js';
+import { jobDetail, listJobs } from '../queue/jobs-query.js';
+import type { RunSnapshot, RunWorker, ServerMessage, WireEvent } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
 import { HttpError } from './http.js';
@@ -16,21 +20,28 @@ import { HttpError } from './http.js';
 export interface RunFolders {
   readonly outputFolder: string;
   readonly allowedFolders: readonly string[];
+  /** The runtime's device, as jobs report it (default `cpu`). */
+  readonly device?: string;
 }
 
 interface QueuedRun {
   readonly snapshot: RunSnapshot;
   readonly prepared: PreparedWorkflow;
   readonly controller: AbortController;
+  readonly rank: QueueRank;
 }
 
 /** How many finished runs are remembered (oldest forgotten first). */
 const KEEP_FINISHED = 100;
 
-/** Queues and executes runs, and tells listeners about every change. */
-export class RunQueue {
+/** Queues and executes runs in this process, one at a time, and tells listeners about every change. */
+export class RunQueue implements RunBackend {
   readonly #runs = new Map<string, QueuedRun>();
+  /** Kept sorted by {@link compareQueued}: priority, then clients taking turns, then submission order. */
   readonly #waiting: QueuedRun[] = [];
+  readonly #fair = new FairShare();
+  readonly #startedAt = Date.now();
+  #seq = 0;
   readonly #listeners = new Set<(message: ServerMessage) => void>();
   #current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } | undefined;
   #closed = false;
@@ -41,7 +52,7 @@ export class RunQueue {
   ) {}
 
   /** Validates and queues a workflow. Throws a 400 `WORKFLOW_INVALID` listing every problem. */
-  submit(document: unknown): RunSnapshot {
+  submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
     const result = this.runtime.validate(document);
     if (!result.ok) {
@@ -56,13 +67,20 @@ export class RunQueue {
     }
     const name =
       typeof (document as { name?: unknown }).name === 'string' ? (document as { name: string }).name : undefined;
+    const priority = checkPriority(options.priority);
+    const front = options.front === true;
+    const client = options.client ?? 'local';
+    const snapshot = queuedRun(randomUUID(), name, result.prepared.order);
+    Object.assign(snapshot, { priority, client, ...(front ? { front } : {}) });
     const run: QueuedRun = {
-      snapshot: queuedRun(randomUUID(), name, result.prepared.order),
+      snapshot,
       prepared: result.prepared,
       controller: new AbortController(),
+      rank: { priority, front, round: front ? 0 : this.#fair.assign(client, priority), seq: ++this.#seq },
     };
     this.#runs.set(run.snapshot.id, run);
-    this.#waiting.push(run);
+    const at = this.#waiting.findIndex((w) => compareQueued(run.rank, w.rank) < 0);
+    this.#waiting.splice(at < 0 ? this.#waiting.length : at, 0, run);
     this.#forgetOld();
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#pump();
@@ -85,6 +103,42 @@ export class RunQueue {
   /** Every remembered run, oldest first. */
   list(): RunSnapshot[] {
     return [...this.#runs.values()].map((r) => r.snapshot);
+  }
+
+  /** A page of jobs; waiting ones in the order they will run. */
+  jobs(query: JobQuery): JobPage {
+    return listJobs(this.list(), query, (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** One job with the workflow it runs (migrated, defaults filled). */
+  job(id: string): JobDetail {
+    const snapshot = this.get(id);
+    return jobDetail(snapshot, this.#runs.get(id)!.prepared.workflow, this.list(), (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** This process is the only worker. */
+  workers(): WorkerInfo[] {
+    return [
+      {
+        ...this.#self(),
+        pid: process.pid,
+        concurrency: 1,
+        running: this.#current ? [this.#current.run.snapshot.id] : [],
+        packages: this.runtime.discovery.loaded.map(
+          (p) => `${p.name}${p.source.version ? `@${p.source.version}` : ''}`,
+        ),
+        startedAt: this.#startedAt,
+        lastSeen: Date.now(),
+      },
+    ];
+  }
+
+  #self(): RunWorker {
+    return { id: 'embedded', name: 'embedded', host: hostname(), device: this.#device() };
+  }
+
+  #device(): string {
+    return this.folders.device ?? 'cpu';
   }
 
   /** Cancels a queued or running run. 409 when it has already ended. */
@@ -126,6 +180,8 @@ export class RunQueue {
     if (this.#current || this.#closed) return;
     const run = this.#waiting.shift();
     if (!run) return;
+    if (!run.rank.front) this.#fair.started(run.rank.priority, run.rank.round);
+    Object.assign(run.snapshot, { worker: this.#self(), attempt: 1 });
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;

@@ -6,6 +6,8 @@ export interface ServeOptions {
   readonly port?: number;
   readonly host?: string;
   readonly token?: string;
+  /** Redis URL of a shared queue (`--queue`): runs go to `kinegraph worker` processes. */
+  readonly queue?: string;
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -23,6 +25,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(options.queue !== undefined ? { queue: options.queue } : {}),
     });
   } catch (error) {
     const e = error as Error & { code?: string; hint?: string };
@@ -32,7 +35,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     return 1;
   }
   const open = options.token ? `${server.url}?token=${encodeURIComponent(options.token)}` : server.url;
-  options.stderr.write(`Kinegraph editor: ${open}\n(Ctrl-C to stop)\n`);
+  options.stderr.write(
+    `Kinegraph editor: ${open}${options.queue ? '\nruns go to the queue; start workers with: kinegraph worker --queue <url> --server <this server>' : ''}\n(Ctrl-C to stop)\n`,
+  );
   options.stdout.write(`${open}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {

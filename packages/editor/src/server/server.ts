@@ -6,6 +6,8 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeNodes, Runtime } from '@kinegraph/core';
+import type { RunBackend } from '../queue/backend.js';
+import { addJobRoutes, submitOptions } from '../queue/routes.js';
 import { checkAccess, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
@@ -35,6 +37,11 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
   readonly log?: (message: string) => void;
+  /**
+   * Redis URL of a shared queue (`kinegraph serve --queue`): runs are queued there and executed by
+   * `kinegraph worker` processes. Without it, runs execute in this process, one at a time.
+   */
+  readonly queue?: string;
 }
 
 /** A running server. */
@@ -70,16 +77,29 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const folders = { workflows: join(cwd, 'workflows'), inputs: join(cwd, 'inputs'), outputs: join(cwd, 'outputs') };
   const ownRuntime = options.runtime === undefined;
   const runtime = options.runtime ?? (await Runtime.create({ discover: { cwd } }));
+  const log = options.log ?? ((m: string) => console.error(m));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
-  const runs = new RunQueue(runtime, {
-    outputFolder: folders.outputs,
-    allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
-  });
+  const readable = [folders.workflows, folders.inputs, folders.outputs];
+  let runs: RunBackend & { addRoutes?(router: Router): void; stagedOutput?(path: string): Promise<unknown> };
+  try {
+    runs = options.queue
+      ? // Loaded here: BullMQ and its Redis client are needed in queue mode only.
+        await (await import('../queue/server-backend.js')).QueueRunBackend.start({
+          queue: options.queue,
+          runtime,
+          readable: Object.entries(folders).map(([name, path]) => ({ name, path })),
+          outputs: folders.outputs,
+          log,
+        })
+      : new RunQueue(runtime, { outputFolder: folders.outputs, allowedFolders: readable });
+  } catch (error) {
+    if (ownRuntime) await runtime.close();
+    throw error;
+  }
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
   const uploadLimit = options.uploadLimitBytes ?? 50 * 1024 * 1024;
   const jsonLimit = options.jsonLimitBytes ?? 5 * 1024 * 1024;
-  const log = options.log ?? ((m: string) => console.error(m));
   const nodes = describeNodes(runtime.registry);
 
   const router = new Router()
@@ -113,8 +133,9 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return { ok: result.ok, issues: result.issues };
     })
     .on('GET', '/api/runs', () => runs.list())
-    .on('POST', '/api/runs', async ({ req, res }) => {
-      const run = runs.submit(unwrapWorkflow(await readJson(req, jsonLimit)));
+    .on('POST', '/api/runs', async ({ req, res, url }) => {
+      const body = await readJson(req, jsonLimit);
+      const run = await runs.submit(unwrapWorkflow(body), submitOptions(body, url, req));
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
@@ -132,9 +153,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         }),
       );
     })
-    .on('GET', '/api/outputs/*', async ({ req, res, params }) =>
-      sendFile(req, res, await resolveInside(folders.outputs, params['*']!)),
-    )
+    .on('GET', '/api/outputs/*', async ({ req, res, params }) => {
+      const path = params['*']!;
+      // Queue mode: a running run's file is served from where its worker uploaded it until it is committed.
+      const file = await resolveInside(folders.outputs, path).catch(async (error: unknown) => {
+        const staged = (await runs.stagedOutput?.(path)) as Awaited<ReturnType<typeof resolveInside>> | undefined;
+        if (staged) return staged;
+        throw error;
+      });
+      sendFile(req, res, file);
+    });
+  addJobRoutes(router, runs);
+  runs.addRoutes?.(router);
+  router
     .on('GET', '/api/*', ({ url }) => {
       throw new HttpError(
         404,
