@@ -3,37 +3,24 @@
  * `kinegraph serve --queue` / `kinegraph worker` processes started through the real CLI, in folders whose
  * `plugins/` hold the tiny test plugins of `fixtures/plugins`. Every process is stopped by its pid.
  */
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { Redis } from 'ioredis';
 import type { JobPage, JobSummary } from '../../packages/editor/src/queue/backend.js';
 import type { RunSnapshot } from '../../packages/editor/src/shared/protocol.js';
 import { api } from '../../packages/editor/src/testing/client.js';
+import { freePort, Proc } from '../../packages/editor/src/testing/processes.js';
+
+export { freePort, hasRedis, Proc, TestRedis } from '../../packages/editor/src/testing/processes.js';
 
 export const root = fileURLToPath(new URL('../../', import.meta.url));
 const cli = join(root, 'packages/core/bin/kinegraph.js');
 const fixtures = join(root, 'tests/queue/fixtures/plugins');
 
-/** Whether this machine has `redis-server` (CI installs it; tests skip, saying why, without it). */
-export const hasRedis = spawnSync('redis-server', ['--version'], { encoding: 'utf8' }).status === 0;
-
 /** Environment of every process: short claims so a killed worker is noticed in seconds, no disk caches. */
 export const testEnv = { ...process.env, KINEGRAPH_QUEUE_CLAIM_MS: '1500', KINEGRAPH_CACHE: 'off' };
-
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 /** A scratch folder removed by {@link Rig.stop}. */
 export function scratch(prefix: string): string {
@@ -46,93 +33,6 @@ export function pluginFolder(base: string, name: string, plugins: readonly strin
   mkdirSync(join(dir, 'plugins'), { recursive: true });
   for (const plugin of plugins) symlinkSync(join(fixtures, plugin), join(dir, 'plugins', plugin));
   return dir;
-}
-
-/** A child process with its output kept for failure messages. */
-export class Proc {
-  output = '';
-  readonly exited: Promise<number | null>;
-
-  constructor(readonly child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => (this.output += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (this.output += d.toString()));
-    this.exited = new Promise((resolve) => child.on('exit', (code) => resolve(code)));
-  }
-
-  /** The first stdout line matching `pattern` (rejects if the process exits first). */
-  line(pattern: RegExp, timeoutMs = 30_000): Promise<string> {
-    return new Promise((resolve, reject) => {
-      let out = '';
-      const timer = setTimeout(() => reject(new Error(`timed out; output:\n${this.output}`)), timeoutMs);
-      const onData = (d: Buffer) => {
-        out += d.toString();
-        const found = out.split('\n').find((l) => pattern.test(l));
-        if (found) {
-          clearTimeout(timer);
-          this.child.stdout?.off('data', onData);
-          resolve(found.trim());
-        }
-      };
-      this.child.stdout?.on('data', onData);
-      void this.exited.then((code) => {
-        clearTimeout(timer);
-        reject(new Error(`exited with ${code}; output:\n${this.output}`));
-      });
-    });
-  }
-
-  kill(signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> {
-    if (this.child.exitCode === null && this.child.signalCode === null) this.child.kill(signal);
-    return this.exited;
-  }
-}
-
-/** A redis-server of the test's own. */
-export class TestRedis {
-  proc!: Proc;
-  private constructor(
-    readonly port: number,
-    readonly dir: string,
-    readonly args: string[],
-  ) {}
-
-  get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
-  }
-
-  /** Starts Redis with AOF written on every command (`appendfsync always`): nothing acknowledged is lost. */
-  static async start(dir: string): Promise<TestRedis> {
-    const port = await freePort();
-    const args = [
-      '--port',
-      String(port),
-      '--bind',
-      '127.0.0.1',
-      '--dir',
-      dir,
-      '--save',
-      '',
-      '--appendonly',
-      'yes',
-      '--appendfsync',
-      'always',
-      '--maxmemory-policy',
-      'noeviction',
-    ];
-    const redis = new TestRedis(port, dir, args);
-    await redis.restart();
-    return redis;
-  }
-
-  async restart(): Promise<void> {
-    this.proc = new Proc(spawn('redis-server', this.args, { stdio: ['ignore', 'pipe', 'pipe'] }));
-    await this.proc.line(/Ready to accept connections/);
-  }
-
-  /** A client for looking inside (tests only). */
-  client(): Redis {
-    return new Redis(this.url, { lazyConnect: false, maxRetriesPerRequest: 1 });
-  }
 }
 
 /** A `kinegraph serve --queue` process on a fixed port (so it can be restarted where workers look). */

@@ -82,3 +82,19 @@ export function bullPriority(priority: number, round: number, base: number): num
   const offset = Math.min(ROUND_SPAN - 1, Math.max(0, round - base));
   return 1 + (priority - PRIORITY_MIN) * ROUND_SPAN + offset;
 }
+
+/**
+ * BullMQ priorities hold {@link ROUND_SPAN} rounds per priority above a base round. Long before a span
+ * fills (half of it), the base moves up to just below the round starting now — waiting runs have rounds from
+ * there on — and the waiting tickets of that priority get their BullMQ priority again: a few priority
+ * changes every ~65,000 runs of one priority. `fair` is the queue's fair-share hash.
+ */
+export function rebaseTargets(fair: Record<string, string>, span = ROUND_SPAN): { priority: number; base: number }[] {
+  const out: { priority: number; base: number }[] = [];
+  for (let priority = PRIORITY_MIN; priority <= PRIORITY_MAX; priority++) {
+    const now = Number(fair[`v:${priority}`] ?? 0);
+    const base = Number(fair[`base:${priority}`] ?? 0);
+    if (now - base >= span / 2) out.push({ priority, base: now - 1 });
+  }
+  return out;
+}

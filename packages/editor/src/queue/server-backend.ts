@@ -18,7 +18,7 @@ import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInf
 import type { ControlMessage, LiveMessage } from './channel.js';
 import { decode } from './channel.js';
 import { unavailable } from './errors.js';
-import { bullPriority, checkPriority } from './fairness.js';
+import { bullPriority, checkPriority, rebaseTargets } from './fairness.js';
 import { collectInputs, type NamedFolder } from './inputs.js';
 import { jobDetail, listJobs } from './jobs-query.js';
 import { type QueueKeys, queueKeys } from './keys.js';
@@ -401,6 +401,7 @@ export class QueueRunBackend implements RunBackend {
   async #reconcile(): Promise<void> {
     await this.lock.renew();
     await this.#forgetOld();
+    await this.#rebase();
     const now = Date.now();
     // A run nobody holds that is not waiting on a live ticket lost it (a crash between record and ticket,
     // a ticket that failed for good): it gets a new one.
@@ -425,8 +426,7 @@ export class QueueRunBackend implements RunBackend {
         batch.map(async (run, k) => {
           if (claims[k] !== null) return; // Someone runs it.
           const id = run.snapshot.id;
-          const ticketId = this.#tickets.get(id) ?? (await this.redis.hget(this.keys.run(id), 'ticket')) ?? id;
-          const ticket = await this.tickets.getJob(ticketId);
+          const ticket = await this.tickets.getJob(await this.#ticketId(id));
           if (ticket && !ticket.finishedOn) return; // Waiting, delayed, or being taken.
           const fresh = `${id}.${Date.now().toString(36)}`;
           const doc = await this.store.doc(id);
@@ -445,6 +445,24 @@ export class QueueRunBackend implements RunBackend {
           this.options.log(`kinegraph serve: queue: run ${id} had lost its ticket; queued it again.`);
         }),
       );
+    }
+  }
+
+  async #ticketId(runId: string): Promise<string> {
+    return this.#tickets.get(runId) ?? (await this.redis.hget(this.keys.run(runId), 'ticket')) ?? runId;
+  }
+
+  /** Moves a priority's base round up when {@link rebaseTargets} says so, re-prioritising its waiting tickets. */
+  async #rebase(): Promise<void> {
+    for (const { priority, base } of rebaseTargets(await this.redis.hgetall(this.keys.fair))) {
+      await this.redis.hset(this.keys.fair, `base:${priority}`, base);
+      for (const run of this.view.runs.values()) {
+        const { rank, snapshot } = run;
+        if (snapshot.status !== 'queued' || rank.front || rank.priority !== priority) continue;
+        const ticket = await this.tickets.getJob(await this.#ticketId(snapshot.id));
+        await ticket?.changePriority({ priority: bullPriority(priority, rank.round, base) }).catch(() => undefined);
+      }
+      this.options.log(`kinegraph serve: queue: priority ${priority} rounds now count from ${base}.`);
     }
   }
 
