@@ -56,7 +56,9 @@ export const QUEUE_TIMINGS = {
   maxAttempts: 3,
   /** Finished runs kept in Redis (and listed); older ones are forgotten (their output files stay). */
   keepFinished: 1_000,
-  /** A worker persists progress of a running node at most this often (state changes go out at once). */
+  /** A worker writes a run's state changes to its record within this time (live events go out at once). */
+  statePersistMs: 250,
+  /** ... and a running node's progress within this time. */
   progressPersistMs: 1_000,
 };
 

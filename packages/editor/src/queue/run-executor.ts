@@ -65,7 +65,7 @@ export async function executeRun(
 ): Promise<Outcome> {
   const snapshot = restart(claim.state, ctx.self, claim.attempt);
   const live = new LivePublisher(ctx, runId, token, claim.attempt, snapshot);
-  await live.run();
+  live.run();
   // An earlier attempt committed this run's outputs and died before finishing it: they are the result.
   if (claim.committed) {
     snapshot.files = claim.committed.files.map((f) => outputUrl(runId, f));
@@ -93,7 +93,7 @@ export async function executeRun(
             const wire = await toWire(runId, outputFolder, event, files);
             if (wire.type === 'run:done' || wire.type === 'run:error' || wire.type === 'run:cancelled')
               last = wire as typeof last;
-            else await live.event(wire);
+            else live.event(wire);
           });
         },
         error: (error: unknown) => {
@@ -289,11 +289,13 @@ class Uploads {
 
 /**
  * Publishes a run's events live, folds them into its state, and writes the state to the run's record:
- * state changes at once, progress at most every {@link QUEUE_TIMINGS.progressPersistMs}.
+ * state changes within {@link QUEUE_TIMINGS.statePersistMs}, progress within
+ * {@link QUEUE_TIMINGS.progressPersistMs}, the end at once (a short run is written twice: start and end).
  */
 class LivePublisher {
   #dirty = false;
   #timer: NodeJS.Timeout | undefined;
+  #due = 0;
   #writing: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -305,25 +307,31 @@ class LivePublisher {
   ) {}
 
   /** The attempt starts: the whole state goes out. */
-  async run(): Promise<void> {
+  run(): void {
     this.#publish({ kind: 'run', runId: this.runId, attempt: this.attempt, run: this.snapshot });
-    await this.#persist();
+    void this.#persist().catch(() => undefined);
   }
 
-  async event(event: WireEvent): Promise<void> {
+  event(event: WireEvent): void {
     applyEvent(this.snapshot, event);
     const progress = event.type === 'node:progress';
     // Progress is worth nothing once stale: while Redis is unreachable it is dropped, not queued.
     if (!progress || this.ctx.redis.status === 'ready')
       this.#publish({ kind: 'event', runId: this.runId, attempt: this.attempt, event });
-    if (!progress) await this.#persist();
-    else if (!this.#timer) {
-      this.#dirty = true;
-      this.#timer = setTimeout(() => {
-        this.#timer = undefined;
-        if (this.#dirty) void this.#persist().catch(() => undefined);
-      }, QUEUE_TIMINGS.progressPersistMs);
-    }
+    this.#schedule(progress ? QUEUE_TIMINGS.progressPersistMs : QUEUE_TIMINGS.statePersistMs);
+  }
+
+  /** Writes the state within `delay` ms, together with whatever else changes meanwhile. */
+  #schedule(delay: number): void {
+    this.#dirty = true;
+    const due = Date.now() + delay;
+    if (this.#timer && this.#due <= due) return;
+    clearTimeout(this.#timer);
+    this.#due = due;
+    this.#timer = setTimeout(() => {
+      this.#timer = undefined;
+      if (this.#dirty) void this.#persist().catch(() => undefined);
+    }, delay);
   }
 
   /** Ends the run with its terminal event: recorded first, then told to clients. */
@@ -341,7 +349,7 @@ class LivePublisher {
 
   async end(state: RunSnapshot): Promise<Outcome> {
     this.#stopTimer();
-    await this.#writing;
+    await this.#writing.catch(() => undefined);
     const ok = await this.ctx.store.finish(this.runId, this.token, this.ctx.claimMs, state);
     if (!ok) return 'lost';
     this.#publish({ kind: 'run', runId: this.runId, attempt: this.attempt, run: state });

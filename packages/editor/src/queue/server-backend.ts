@@ -94,7 +94,12 @@ export class QueueRunBackend implements RunBackend {
       const check = await checkRedis(redis);
       for (const warning of check.warnings) options.log(`warning: ${warning}`);
       const lock = await ServerLock.acquire(redis, keys, options.log);
-      const tickets = new Queue<TicketData>(keys.tickets, { connection: bull, prefix: keys.bullPrefix });
+      const tickets = new Queue<TicketData>(keys.tickets, {
+        connection: bull,
+        prefix: keys.bullPrefix,
+        // Nobody reads BullMQ's event stream (live events go over pub/sub): keep it short.
+        streams: { events: { maxLen: 100 } },
+      });
       const backend = new QueueRunBackend(
         options,
         location,
