@@ -93,9 +93,16 @@ async function live(base) {
   socket.on('message', (data) => {
     const m = JSON.parse(String(data));
     const now = performance.now();
-    for (const w of [...waiters]) if (w.test(m)) waiters.delete(w), w.resolve(now);
+    for (const w of [...waiters]) {
+      if (!w.test(m)) continue;
+      waiters.delete(w);
+      w.resolve(now);
+    }
   });
-  await new Promise((resolve, reject) => (socket.once('open', resolve), socket.once('error', reject)));
+  await new Promise((resolve, reject) => {
+    socket.once('open', resolve);
+    socket.once('error', reject);
+  });
   return {
     when: (test) => new Promise((resolve) => waiters.add({ test, resolve })),
     close: () => socket.close(),
