@@ -15,18 +15,21 @@ const RENEW = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('
 const RELEASE = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end return 0`;
 const TAKE_OVER = `if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3]) end return 0`;
 
-/** Whether a lock value names a server process of this machine that is no longer running. */
-function holderIsGone(holder: string): boolean {
+/**
+ * What a lock value says about its holder: a server process of this machine that is gone or still running,
+ * or one elsewhere (`unknown`: only the lock's expiry tells).
+ */
+function holderState(holder: string): 'gone' | 'running' | 'unknown' {
   const [host, pidText] = holder.split(':');
   const pid = Number(pidText);
-  if (host !== hostname() || !Number.isInteger(pid)) return false;
+  if (host !== hostname() || !Number.isInteger(pid)) return 'unknown';
   // Our own pid: an earlier incarnation of this process id (a container restarted), not us.
-  if (pid === process.pid) return true;
+  if (pid === process.pid) return 'gone';
   try {
     process.kill(pid, 0);
-    return false;
+    return 'running';
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    return (error as NodeJS.ErrnoException).code === 'ESRCH' ? 'gone' : 'running';
   }
 }
 
@@ -46,10 +49,11 @@ export class ServerLock {
     for (;;) {
       if ((await redis.set(keys.server, value, 'PX', ttl, 'NX')) === 'OK') break;
       const holder = await redis.get(keys.server);
+      const state = holder ? holderState(holder) : 'unknown';
       // A server of this machine that crashed: no need to wait for its lock to expire.
-      if (holder && holderIsGone(holder) && (await redis.eval(TAKE_OVER, 1, keys.server, holder, value, ttl)) === 'OK')
+      if (holder && state === 'gone' && (await redis.eval(TAKE_OVER, 1, keys.server, holder, value, ttl)) === 'OK')
         break;
-      if (Date.now() > deadline)
+      if (state === 'running' || Date.now() > deadline)
         throw new KinegraphError('QUEUE_SERVER_RUNNING', `Another server (${holder}) serves this queue.`, {
           hint: 'Run one `kinegraph serve --queue` per queue, or give this one its own queue with ?name=<queue> in the URL.',
         });

@@ -98,20 +98,16 @@ export class QueueWorker {
     const subscriber = connect(location, { failFast: false, name: 'kinegraph-worker-control' });
     const log = options.log ?? ((m: string) => console.error(m));
     for (const c of [redis, subscriber]) c.on('error', () => undefined);
+    const unreachable = (why: string) =>
+      new KinegraphError('QUEUE_UNAVAILABLE', `Cannot reach the queue's Redis at ${location.display}: ${why}.`, {
+        hint: 'Check --queue, and that Redis runs and accepts connections from this machine.',
+      });
     try {
       await Promise.race([
-        Promise.all([redis.connect(), subscriber.connect()]),
-        new Promise((_, reject) =>
-          setTimeout(
-            () =>
-              reject(
-                new KinegraphError('QUEUE_UNAVAILABLE', `Cannot reach the queue's Redis at ${location.display}.`, {
-                  hint: 'Check --queue, and that Redis runs and accepts connections from this machine.',
-                }),
-              ),
-            10_000,
-          ),
-        ),
+        Promise.all([redis.connect(), subscriber.connect()]).catch((error: Error) => {
+          throw unreachable(error.message);
+        }),
+        new Promise((_, reject) => setTimeout(() => reject(unreachable('no answer in 10 s')), 10_000).unref()),
       ]);
     } catch (error) {
       redis.disconnect();
@@ -271,8 +267,8 @@ export class QueueWorker {
         runId,
         error: {
           code: 'WORKER_LOST',
-          message: `The workers running this run stopped ${QUEUE_TIMINGS.maxAttempts} times${last ? ` (last: ${last.name})` : ''}; it is not retried again.`,
-          hint: 'A run that takes its worker down (out of memory, a crashing plugin) fails like this; check the workers\u2019 logs.',
+          message: `The run was started ${QUEUE_TIMINGS.maxAttempts} times without finishing${last ? ` (last on ${last.name})` : ''}: its workers died or could not reach the server. It is not retried again.`,
+          hint: 'A run that takes its worker down (out of memory, a crashing plugin) fails like this; check the workers\u2019 logs and that --server is reachable from them.',
         },
         ms: 0,
       });
