@@ -2,8 +2,10 @@
  * The Kinegraph plugin SDK: the only module plugin authors import.
  *
  * ```ts
- * import { defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
+ * import { defineGraph, defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
  * ```
+ *
+ * Their tests import `@kinegraph/core/testing`.
  * @packageDocumentation
  */
 
@@ -32,6 +34,8 @@ export type {
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
 export type { FileAccess } from './files.js';
+export type { GraphContext, GraphDefinition, GraphFeed, GraphFeeds, GraphOutputs } from './graph.js';
+export { defineGraph, defineGraphFamily } from './graph.js';
 export type {
   AnyNodeDefinition,
   InputValues,
