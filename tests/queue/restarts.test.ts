@@ -98,8 +98,11 @@ describe.skipIf(!hasRedis)('restarts', () => {
     );
     expect(refused.body.error.code).toBe('QUEUE_UNAVAILABLE');
     expect(refused.body.error.message).toMatch(/cannot be reached.*Nothing was changed/);
-    // Reads answer from the server's memory meanwhile.
+    // Reads answer from the server's memory meanwhile, and health says what is wrong.
     expect((await api(server.url, '/api/runs')).status).toBe(200);
+    const health = await api<{ ok: boolean; queue: { redis: string } }>(server.url, '/api/health');
+    expect(health.body.ok).toBe(true);
+    expect(health.body.queue.redis).not.toBe('ready');
     await new Promise((r) => setTimeout(r, 1_000));
     await redis.restart();
     rig.track(redis);
@@ -111,6 +114,10 @@ describe.skipIf(!hasRedis)('restarts', () => {
     );
     expect(ended.map((r) => r.status)).toEqual(ids.map(() => 'done'));
     for (const [i, id] of ids.entries()) expectOneOutput(serverDir, id, `r${i}`);
+    expect((await api<{ queue: { redis: string; workers: number } }>(server.url, '/api/health')).body.queue).toEqual({
+      redis: 'ready',
+      workers: 2,
+    });
     // And the queue takes runs again.
     const after = await submit(server.url, slowWrite('after', 0));
     expect(

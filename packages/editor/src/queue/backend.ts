@@ -94,6 +94,8 @@ export interface RunBackend {
   job(id: string): JobDetail | Promise<JobDetail>;
   /** The processes that run jobs. */
   workers(): WorkerInfo[] | Promise<WorkerInfo[]>;
+  /** What `GET /api/health` adds about the queue (queue mode: whether Redis answers, how many workers live). */
+  health?(): Promise<Record<string, unknown>>;
   /** Stops taking runs and lets go of what it holds. */
   close(): Promise<void>;
 }

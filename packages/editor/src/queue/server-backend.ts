@@ -186,6 +186,12 @@ export class QueueRunBackend implements RunBackend {
     });
   }
 
+  /** `queue: { redis: ready|reconnecting|..., workers }` for `GET /api/health`. */
+  async health(): Promise<Record<string, unknown>> {
+    const workers = await liveWorkers(this.redis, this.keys).catch(() => undefined);
+    return { queue: { redis: this.redis.status, ...(workers ? { workers: workers.length } : {}) } };
+  }
+
   #known(id: string): ViewRun {
     const run = this.view.runs.get(id);
     if (!run)

@@ -103,7 +103,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const nodes = describeNodes(runtime.registry);
 
   const router = new Router()
-    .on('GET', '/api/health', () => ({ ok: true, runs: runs.list().length }))
+    .on('GET', '/api/health', async () => ({ ok: true, runs: runs.list().length, ...(await runs.health?.()) }))
     .on('GET', '/api/nodes', () => nodes)
     .on('GET', '/api/workflows', () => listExamples(folders.workflows))
     .on('POST', '/api/workflows/extract', async ({ req }) => {
