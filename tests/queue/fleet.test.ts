@@ -174,6 +174,34 @@ describe.skipIf(!hasRedis)('a fleet of workers on one queue', () => {
     }
   });
 
+  it('ends a run whose node fails with its coded error, once, without retrying it', async () => {
+    const live = await LiveClient.connect(base);
+    try {
+      const doc = {
+        format: 'kinegraph/workflow@1',
+        nodes: {
+          text: { type: 'qtest/text', version: 1, params: { value: 'x' } },
+          fail: { type: 'qtest/fail', version: 1, params: {}, inputs: { text: { node: 'text', output: 'text' } } },
+        },
+      };
+      const id = await submit(base, doc);
+      const end = (await live.waitForEnd(id)) as Extract<ServerMessage, { kind: 'run' }>;
+      expect(end.run.status).toBe('error');
+      expect(end.run.error).toMatchObject({ code: 'TEST_FAILURE', nodeId: 'fail', hint: 'It is a test.' });
+      expect(end.run.attempt).toBe(1);
+      expect(
+        live.messages.some(
+          (m) => m.kind === 'event' && m.runId === id && m.event.type === 'node:error' && m.event.nodeId === 'fail',
+        ),
+      ).toBe(true);
+      await new Promise((r) => setTimeout(r, 1_000));
+      expect(await run(base, id)).toMatchObject({ status: 'error', attempt: 1 });
+      expect(existsSync(join(serverDir, 'outputs', id))).toBe(false);
+    } finally {
+      live.close();
+    }
+  });
+
   it('cancels a run on the worker that runs it', async () => {
     const live = await LiveClient.connect(base);
     try {

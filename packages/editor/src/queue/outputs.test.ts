@@ -65,6 +65,34 @@ describe('staging and committing outputs', () => {
     ).rejects.toMatchObject({ status: 413 });
   });
 
+  it('aborts an upload that stalls, and one past the run\u2019s total', async () => {
+    const tight = new OutputFolder(outputs, {
+      ...OUTPUT_LIMITS,
+      totalBytes: 8,
+      idleMs: 100,
+      totalMs: 10_000,
+      retryForMs: 0,
+    });
+    const stalling = Object.assign(
+      Readable.from(
+        (async function* () {
+          yield Buffer.from('abc');
+          await new Promise((r) => setTimeout(r, 5_000));
+        })(),
+      ),
+      { headers: {} },
+    ) as unknown as IncomingMessage;
+    await expect(tight.receive(stalling, 'run', 't', 'slow.txt')).rejects.toMatchObject({
+      status: 408,
+      code: 'UPLOAD_TIMEOUT',
+    });
+    await tight.receive(request(['12345']), 'run', 't', 'a.txt');
+    await expect(tight.receive(request(['12345']), 'run', 't', 'b.txt')).rejects.toMatchObject({
+      code: 'RUN_OUTPUTS_TOO_LARGE',
+    });
+    expect(readdirSync(tight.staging('run', 't'))).toEqual(['a.txt']);
+  });
+
   it('refuses a commit that does not match what was staged', async () => {
     await folder.receive(request(['hello']), 'run', 't', 'a.txt');
     await expect(folder.verify('run', 't', [{ path: 'a.txt', size: 5, sha256: sha('other') }])).rejects.toMatchObject({

@@ -21,7 +21,10 @@ import { OUTPUT_LIMITS, TRANSFER_LIMITS } from './limits.js';
 export class OutputFolder {
   readonly incoming: string;
 
-  constructor(readonly outputs: string) {
+  constructor(
+    readonly outputs: string,
+    private readonly limits = { ...OUTPUT_LIMITS, ...TRANSFER_LIMITS },
+  ) {
     this.incoming = join(outputs, '.incoming');
   }
 
@@ -38,28 +41,31 @@ export class OutputFolder {
     if (!isSafeRelativePath(path))
       throw new HttpError(400, 'PATH_INVALID', `Output path "${path}" is not a plain relative path.`);
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > OUTPUT_LIMITS.fileBytes) throw fileTooLarge();
+    const limits = this.limits;
+    if (Number.isFinite(declared) && declared > limits.fileBytes) throw fileTooLarge(limits.fileBytes);
     const folder = this.staging(runId, token);
     const staged = await this.#stagedBytes(folder);
-    if (staged.files >= OUTPUT_LIMITS.files)
-      throw new HttpError(413, 'RUN_OUTPUTS_TOO_LARGE', `A run may write at most ${OUTPUT_LIMITS.files} files.`);
+    if (staged.files >= limits.files)
+      throw new HttpError(413, 'RUN_OUTPUTS_TOO_LARGE', `A run may write at most ${limits.files} files.`);
     const target = join(folder, path);
     await mkdir(dirname(target), { recursive: true });
     const temp = join(dirname(target), `.${randomBytes(6).toString('hex')}.partial`);
     let size = 0;
-    const budget = Math.min(OUTPUT_LIMITS.fileBytes, OUTPUT_LIMITS.totalBytes - staged.bytes);
+    const budget = Math.min(limits.fileBytes, limits.totalBytes - staged.bytes);
     const abort = new AbortController();
-    let idle = setTimeout(() => abort.abort(stalled()), TRANSFER_LIMITS.idleMs);
-    const total = setTimeout(() => abort.abort(stalled()), TRANSFER_LIMITS.totalMs);
+    const stall = () => abort.abort(stalled(limits));
+    let idle = setTimeout(stall, limits.idleMs);
+    const total = setTimeout(stall, limits.totalMs);
     try {
       await pipeline(
         req,
         async function* (source: AsyncIterable<Buffer>) {
           for await (const chunk of source) {
             size += chunk.length;
-            if (size > budget) throw size > OUTPUT_LIMITS.fileBytes ? fileTooLarge() : runTooLarge();
+            if (size > budget)
+              throw size > limits.fileBytes ? fileTooLarge(limits.fileBytes) : runTooLarge(limits.totalBytes);
             clearTimeout(idle);
-            idle = setTimeout(() => abort.abort(stalled()), TRANSFER_LIMITS.idleMs);
+            idle = setTimeout(stall, limits.idleMs);
             yield chunk;
           }
         },
@@ -177,22 +183,22 @@ export async function sha256(path: string): Promise<string> {
   return hash.digest('hex');
 }
 
-function fileTooLarge(): HttpError {
-  return new HttpError(413, 'BODY_TOO_LARGE', `An output file may be at most ${formatBytes(OUTPUT_LIMITS.fileBytes)}.`);
+function fileTooLarge(limit: number): HttpError {
+  return new HttpError(413, 'BODY_TOO_LARGE', `An output file may be at most ${formatBytes(limit)}.`);
 }
 
-function runTooLarge(): HttpError {
+function runTooLarge(limit: number): HttpError {
   return new HttpError(
     413,
     'RUN_OUTPUTS_TOO_LARGE',
-    `A run's output files may be at most ${formatBytes(OUTPUT_LIMITS.totalBytes)} in all.`,
+    `A run's output files may be at most ${formatBytes(limit)} in all.`,
   );
 }
 
-function stalled(): HttpError {
+function stalled(limits: { idleMs: number; totalMs: number }): HttpError {
   return new HttpError(
     408,
     'UPLOAD_TIMEOUT',
-    `The upload stalled for ${TRANSFER_LIMITS.idleMs / 1000} s or took over ${TRANSFER_LIMITS.totalMs / 60_000} min.`,
+    `The upload stalled for ${limits.idleMs / 1000} s or took over ${limits.totalMs / 1000} s.`,
   );
 }
