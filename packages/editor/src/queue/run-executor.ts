@@ -7,7 +7,14 @@
  */
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
-import { type PreparedWorkflow, type RunEvent, type Runtime, serializeError, type Workflow } from '@kinegraph/core';
+import {
+  KinegraphError,
+  type PreparedWorkflow,
+  type RunEvent,
+  type Runtime,
+  serializeError,
+  type Workflow,
+} from '@kinegraph/core';
 import type { Redis } from 'ioredis';
 import type { RunSnapshot, RunWorker, WireEvent } from '../shared/protocol.js';
 import { applyEvent } from '../shared/run-state.js';
@@ -115,7 +122,9 @@ export async function executeRun(
   } catch (error) {
     if (error instanceof TransferError && error.code === 'CLAIM_LOST') return 'lost';
     if (error instanceof TransferError && error.retriable) return await release(live, { kind: 'transfer', error });
-    if (error instanceof TransferError) return await live.fail(serializeError(error));
+    // A coded error (a refused output, an input that changed) would only recur elsewhere: the run ends.
+    if (error instanceof KinegraphError) return await live.fail(serializeError(error));
+    // Anything else (a full disk, a bug) may be this machine's: the run is handed back for another attempt.
     return await release(live, { kind: 'failed', error: error as Error });
   } finally {
     await rm(outputFolder, { recursive: true, force: true });

@@ -6,7 +6,7 @@
  * it because it holds their parent's cached results, and stops a run when the server says it was cancelled.
  */
 import { randomUUID } from 'node:crypto';
-import { mkdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type DeviceRequest, KinegraphError, Runtime } from '@kinegraph/core';
@@ -58,6 +58,23 @@ interface LocalRun {
 
 /** Folders the server lets runs read, in its lookup order (the worker mirrors them). */
 const READABLE = ['workflows', 'inputs', 'outputs'];
+
+/**
+ * Scratch folders of worker processes of this machine that are gone (killed mid-run): several workers may
+ * share a work folder, each with its own `runs/<pid>-<id>`.
+ */
+async function removeDeadScratch(runs: string): Promise<void> {
+  for (const name of await readdir(runs).catch(() => [] as string[])) {
+    const pid = Number(name.split('-')[0]);
+    if (!Number.isInteger(pid) || pid === process.pid) continue;
+    try {
+      process.kill(pid, 0);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ESRCH')
+        await rm(join(runs, name), { recursive: true, force: true });
+    }
+  }
+}
 
 export class QueueWorker {
   readonly id: string;
@@ -127,7 +144,8 @@ export class QueueWorker {
     // The device is known once the tensor store runs: `auto` resolves, a missing WebGPU fails here.
     const device = (await runtime.store()).device;
     const workDir = options.workDir ?? join(tmpdir(), `kinegraph-worker-${hostname()}`);
-    const scratch = join(workDir, 'runs', randomUUID().slice(0, 8));
+    await removeDeadScratch(join(workDir, 'runs'));
+    const scratch = join(workDir, 'runs', `${process.pid}-${randomUUID().slice(0, 8)}`);
     await mkdir(scratch, { recursive: true });
     const worker = new QueueWorker(
       options,
@@ -317,15 +335,22 @@ export class QueueWorker {
     );
   }
 
-  /** More runs than slots (an offer took one): BullMQ stops fetching until one frees. */
+  /**
+   * Runs offered to this worker take slots BullMQ does not know about: its concurrency shrinks by them, and
+   * it stops fetching while they take every slot.
+   */
   #slotsChanged(): void {
-    const full = this.#runs.size >= this.concurrency;
-    if (full && !this.#paused) {
+    const offered = [...this.#runs.values()].filter((r) => r.ticketId === undefined).length;
+    const room = this.concurrency - offered;
+    if (room <= 0 && !this.#paused) {
       this.#paused = true;
       void this.#bull.pause(true);
-    } else if (!full && this.#paused && !this.#closing) {
-      this.#paused = false;
-      this.#bull.resume();
+    } else if (room > 0) {
+      if (this.#bull.concurrency !== room) this.#bull.concurrency = room;
+      if (this.#paused && !this.#closing) {
+        this.#paused = false;
+        void this.#bull.resume();
+      }
     }
     void this.#announce().catch(() => undefined);
   }
