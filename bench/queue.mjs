@@ -86,13 +86,22 @@ function folder(base, name, plugins) {
   return dir;
 }
 
-/** A WebSocket that resolves waiters on messages. */
+const ended = (id) => (m) =>
+  m.kind === 'run' && m.run.id === id && ['done', 'error', 'cancelled'].includes(m.run.status);
+
+/**
+ * A WebSocket that resolves waiters on messages; run ends are remembered, so waiting for the end of a run
+ * that already ended resolves at once (with the time it ended).
+ */
 async function live(base) {
   const socket = new WebSocket(`${base.replace(/^http/, 'ws')}api/ws`);
   const waiters = new Set();
+  const ends = new Map();
   socket.on('message', (data) => {
     const m = JSON.parse(String(data));
     const now = performance.now();
+    if (m.kind === 'run' && ['done', 'error', 'cancelled'].includes(m.run.status) && !ends.has(m.run.id))
+      ends.set(m.run.id, now);
     for (const w of [...waiters]) {
       if (!w.test(m)) continue;
       waiters.delete(w);
@@ -105,6 +114,10 @@ async function live(base) {
   });
   return {
     when: (test) => new Promise((resolve) => waiters.add({ test, resolve })),
+    end: (id) =>
+      ends.has(id)
+        ? Promise.resolve(ends.get(id))
+        : new Promise((resolve) => waiters.add({ test: ended(id), resolve })),
     close: () => socket.close(),
   };
 }
@@ -119,9 +132,6 @@ async function post(base, workflow) {
   return (await res.json()).id;
 }
 
-const ended = (id) => (m) =>
-  m.kind === 'run' && m.run.id === id && ['done', 'error', 'cancelled'].includes(m.run.status);
-
 /** `count` runs submitted 16 at a time; seconds from the first submit to the last end. */
 async function throughput(base, count, offset) {
   const ws = await live(base);
@@ -133,7 +143,7 @@ async function throughput(base, count, offset) {
       while (next < count) {
         const i = next++;
         const id = await post(base, trivial(offset + i));
-        ends.push(ws.when(ended(id)));
+        ends.push(ws.end(id));
       }
     }),
   );
@@ -152,7 +162,7 @@ async function latency(base, count, offset) {
     const id = await post(base, trivial(offset + i));
     const started = await first;
     samples.push(started - t0);
-    await ws.when(ended(id));
+    await ws.end(id);
   }
   ws.close();
   return samples.sort((a, b) => a - b);
@@ -234,10 +244,12 @@ export async function bench() {
       workers.push(w);
     };
 
+    const step = (what) => process.env.KG_BENCH_VERBOSE && console.error(`${new Date().toISOString()} ${what}`);
     // Warm-up: JIT, connections, caches of both servers.
     await addWorker();
     await throughput(embeddedBase, 20, 0);
     await throughput(base, 20, 0);
+    step('warmed up');
 
     // Latency, interleaved in blocks so that load drifts hit both alike.
     const inProcess = [];
@@ -260,6 +272,7 @@ export async function bench() {
     let perRun;
     for (const count of [1, 2, 4]) {
       while (workers.length < count) await addWorker();
+      step(`throughput with ${count} workers`);
       const before = await redisStats(redis);
       if (process.env.KG_BENCH_QUEUE_STATS) await redis.config('RESETSTAT');
       const seconds = await throughput(base, RUNS, 20_000 + count * 1000);
@@ -276,6 +289,7 @@ export async function bench() {
     const one = rows[1].runsPerS;
     for (const row of rows) row.vsOneWorker = row.runsPerS / one;
 
+    step('memory');
     // Memory per queued job: no worker takes them.
     await Promise.all(workers.splice(0).map((w) => w.stop()));
     await new Promise((r) => setTimeout(r, 500));
