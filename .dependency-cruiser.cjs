@@ -20,6 +20,7 @@ const LAYERS = {
   validate: ['registry', 'sdk', 'workflow', 'tensor', 'util'],
   plugins: ['registry', 'sdk', 'workflow', 'util'],
   scheduler: ['validate', 'registry', 'sdk', 'ops', 'workflow', 'tensor', 'util'],
+  host: ['scheduler', 'util'],
 };
 
 const layerRules = Object.entries(LAYERS).map(([layer, below]) => ({

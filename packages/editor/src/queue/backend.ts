@@ -15,6 +15,10 @@ export interface SubmitOptions {
   readonly client?: string;
   /** The earlier run this one re-runs (a routing hint; found by the graph's cache keys when absent). */
   readonly parent?: string;
+  /** Size of the JSON the workflow came as (counted against the queue's limits). */
+  readonly bytes?: number;
+  /** A smaller memory budget than the default for this run, bytes. */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** The job statuses of `GET /api/jobs?status=`: a run's status, with `queued` called `pending`. */
@@ -78,6 +82,11 @@ export interface WorkerInfo extends RunWorker {
 
 /** Where runs are queued, executed and remembered. */
 export interface RunBackend {
+  /**
+   * Throws 503 `SERVER_CLOSING`, or 429 `QUEUE_FULL` when no more runs (or `bytes` more workflow JSON) may
+   * wait; the server asks before it reads a body.
+   */
+  checkRoom(bytes?: number): void;
   /** Validates and queues a workflow. Throws a 400 `WORKFLOW_INVALID` listing every problem. */
   submit(document: unknown, options?: SubmitOptions): RunSnapshot | Promise<RunSnapshot>;
   /** A run's current state; 404 `RUN_NOT_FOUND`. */

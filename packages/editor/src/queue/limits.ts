@@ -54,12 +54,23 @@ export const QUEUE_TIMINGS = {
   reconcileMs: 5_000,
   /** Runs a worker died under this many times are not retried again (error `WORKER_LOST`). */
   maxAttempts: 3,
-  /** Finished runs kept in Redis (and listed); older ones are forgotten (their output files stay). */
-  keepFinished: 1_000,
   /** A worker writes a run's state changes to its record within this time (live events go out at once). */
   statePersistMs: 250,
   /** ... and a running node's progress within this time. */
   progressPersistMs: 1_000,
+};
+
+/**
+ * What `kinegraph serve --queue` changes in the server's limits (unless given): a request may take as long
+ * as a transfer may (a worker uploading a large output), and the workers' connections come on top of the
+ * clients'. The idle timeout (a connection moving nothing for 60 s) still applies to every request.
+ */
+export const QUEUE_SERVER_LIMITS = {
+  requestTimeoutMs: TRANSFER_LIMITS.totalMs,
+  connections: 1024,
+  queuedRuns: 10_000,
+  queuedBytes: 1024 * MB,
+  finishedRuns: 1_000,
 };
 
 /** Largest live message (an event with its preview): larger previews are left out. */

@@ -16,6 +16,7 @@ import {
   type Workflow,
 } from '@kinegraph/core';
 import type { Redis } from 'ioredis';
+import { type PathRedactor, redactEvent } from '../server/redact.js';
 import type { RunSnapshot, RunWorker, WireEvent } from '../shared/protocol.js';
 import { applyEvent } from '../shared/run-state.js';
 import { encodeLive, type LiveMessage } from './channel.js';
@@ -55,6 +56,8 @@ export interface ExecutorContext {
   readonly claimMs: number;
   /** Where runs write before their files go to the server. */
   readonly scratch: string;
+  /** Worker paths in messages become the server's (`inputs/a.png`) or basenames: they reach every client. */
+  readonly redactor: PathRedactor;
 }
 
 /** Stops the run; `reason` says why (the executor decides what becomes of it). */
@@ -88,6 +91,10 @@ export async function executeRun(
       outputFolder,
       allowedFolders: ctx.mirror.folders(),
       runId,
+      // The client may ask for less than the worker's own budget, never more.
+      ...(claim.doc.memoryBudgetBytes !== undefined
+        ? { memoryBudgetBytes: Math.min(claim.doc.memoryBudgetBytes, ctx.runtime.memoryBudget()) }
+        : {}),
     });
     const files = new Uploads(ctx, runId, token, outputFolder, control);
     let chain = Promise.resolve();
@@ -97,7 +104,7 @@ export async function executeRun(
         next: (event) => {
           chain = chain.then(async () => {
             if (control.reason && control.reason.kind !== 'cancel') return;
-            const wire = await toWire(runId, outputFolder, event, files);
+            const wire = redactEvent(await toWire(runId, outputFolder, event, files), ctx.redactor);
             if (wire.type === 'run:done' || wire.type === 'run:error' || wire.type === 'run:cancelled')
               last = wire as typeof last;
             else live.event(wire);

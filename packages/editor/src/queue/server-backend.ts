@@ -43,8 +43,12 @@ export interface QueueServerOptions {
   /** Where committed outputs go. */
   readonly outputs: string;
   readonly log: (message: string) => void;
-  /** Finished runs kept (default {@link QUEUE_TIMINGS.keepFinished}). */
-  readonly keepFinished?: number;
+  /** Runs that may wait at once (429 `QUEUE_FULL` past it). */
+  readonly maxQueued: number;
+  /** Bytes of workflow JSON the waiting runs submitted here may hold together (429 `QUEUE_FULL` past it). */
+  readonly maxQueuedBytes: number;
+  /** Finished runs kept in Redis and listed; older ones are forgotten (their output files stay). */
+  readonly keepFinished: number;
 }
 
 /** Candidates for routing: this many most recent finished runs. */
@@ -199,15 +203,37 @@ export class QueueRunBackend implements RunBackend {
         404,
         'RUN_NOT_FOUND',
         `No run "${id}".`,
-        `The queue remembers the last ${this.options.keepFinished ?? QUEUE_TIMINGS.keepFinished} finished runs.`,
+        `The queue remembers the last ${this.options.keepFinished} finished runs.`,
       );
     return run;
   }
 
   // ---- submit and cancel -------------------------------------------------------------------------------
 
-  async submit(document: unknown, options: SubmitOptions = {}): Promise<RunSnapshot> {
+  checkRoom(bytes = 0): void {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
+    let waiting = 0;
+    let waitingBytes = 0;
+    for (const run of this.view.runs.values())
+      if (run.snapshot.status === 'queued') {
+        waiting++;
+        waitingBytes += run.bytes ?? 0;
+      }
+    if (waiting >= this.options.maxQueued || waitingBytes + bytes > this.options.maxQueuedBytes)
+      throw new HttpError(
+        429,
+        'QUEUE_FULL',
+        waiting >= this.options.maxQueued
+          ? `${waiting} runs are already waiting (the most this queue holds).`
+          : 'The waiting runs already hold as much workflow data as this queue holds.',
+        'Wait for queued runs to finish, or cancel some, then submit again.',
+        undefined,
+        { 'retry-after': '5' },
+      );
+  }
+
+  async submit(document: unknown, options: SubmitOptions = {}): Promise<RunSnapshot> {
+    this.checkRoom(options.bytes ?? 0);
     const result = this.options.runtime.validate(document);
     if (!result.ok) {
       const n = result.issues.length;
@@ -231,7 +257,12 @@ export class QueueRunBackend implements RunBackend {
     Object.assign(snapshot, { priority, client, ...(front ? { front } : {}) });
     const route = await this.#route(keys, options.parent);
     if (route) snapshot.parent = route.parent;
-    const doc: RunDoc = { workflow, inputs, keys };
+    const doc: RunDoc = {
+      workflow,
+      inputs,
+      keys,
+      ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+    };
     let rank: { round: number; base: number };
     try {
       rank = await this.store.submit(id, doc, snapshot, { client, priority, front });
@@ -245,6 +276,7 @@ export class QueueRunBackend implements RunBackend {
       rank: { priority, front, round: rank.round, seq: snapshot.createdAt },
       lastLive: 0,
       keys: new Set(Object.values(keys)),
+      bytes: options.bytes ?? 0,
     });
     // The record is durable from here: a lost ticket is issued again by the repair loop, so the run is
     // accepted even if adding its ticket fails now.
@@ -479,7 +511,7 @@ export class QueueRunBackend implements RunBackend {
 
   /** Forgets the oldest finished runs beyond the retention (their files stay in outputs/). */
   async #forgetOld(): Promise<void> {
-    const keep = this.options.keepFinished ?? QUEUE_TIMINGS.keepFinished;
+    const keep = this.options.keepFinished;
     const count = await this.redis.zcard(this.keys.finished);
     if (count <= keep) return;
     const old = await this.redis.zrange(this.keys.finished, '0', String(count - keep - 1));

@@ -17,6 +17,8 @@ export interface RunDoc {
   readonly inputs: RunInputs;
   /** Each node's structural cache key (type, version, params, inputs): how re-runs find their parent. */
   readonly keys: Readonly<Record<string, string>>;
+  /** A smaller memory budget the client asked for; a worker runs it with the smaller of this and its own. */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** The outputs a run committed: `files` are paths inside `outputs/<run id>/`. */

@@ -24,6 +24,8 @@ export interface ViewRun {
   lastLive: number;
   /** Structural node keys, when known (routing). */
   keys?: ReadonlySet<string>;
+  /** Size of the workflow JSON it was submitted as, when this server took it (the queue's limits). */
+  bytes?: number;
 }
 
 export class RunView {

@@ -1,5 +1,6 @@
 /** `kinegraph worker`: runs a queue worker until SIGINT/SIGTERM. */
 import type { DeviceRequest } from '@kinegraph/core';
+import { resolveToken } from '../server/serve.js';
 import type { QueueWorker } from './worker.js';
 
 /** What `kinegraph worker` was given. */
@@ -14,6 +15,8 @@ export interface WorkerCommandOptions {
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
+  /** Where `KINEGRAPH_TOKEN` and `KINEGRAPH_TOKEN_FILE` are read from. Default `process.env`. */
+  readonly env?: NodeJS.ProcessEnv;
 }
 
 /**
@@ -23,6 +26,8 @@ export interface WorkerCommandOptions {
 export async function worker(options: WorkerCommandOptions): Promise<number> {
   let running: QueueWorker;
   try {
+    // The server's token: --token, else KINEGRAPH_TOKEN, else the file KINEGRAPH_TOKEN_FILE names.
+    const token = resolveToken(options.token, options.env ?? process.env);
     // Loaded here: BullMQ and its Redis client are needed by workers and queue servers only.
     const { QueueWorker } = await import('./worker.js');
     running = await QueueWorker.start({
@@ -30,7 +35,7 @@ export async function worker(options: WorkerCommandOptions): Promise<number> {
       server: options.server,
       cwd: options.cwd,
       log: (m) => options.stderr.write(`${m}\n`),
-      ...(options.token !== undefined ? { token: options.token } : {}),
+      ...(token !== undefined ? { token } : {}),
       ...(options.concurrency !== undefined ? { concurrency: options.concurrency } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
       ...(options.name !== undefined ? { name: options.name } : {}),

@@ -79,7 +79,7 @@ export function addWorkerRoutes(router: Router, backend: WorkerRouteHost): void 
     .on('POST', '/api/worker/runs/:id/commit', async ({ req, params }): Promise<CommitAnswer> => {
       const id = params.id!;
       const token = await claimOf(id, req.headers);
-      const files = commitFiles(await readJson(req, 1024 * 1024));
+      const files = commitFiles(await readJson(req, 1024 * 1024, 8));
       const url = (path: string) => `/api/outputs/${[id, ...path.split('/')].map(encodeURIComponent).join('/')}`;
       await backend.outputs.verify(id, token, files);
       let outcome: Awaited<ReturnType<typeof backend.store.commit>>;

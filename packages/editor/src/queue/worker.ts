@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { type DeviceRequest, KinegraphError, Runtime } from '@kinegraph/core';
 import { DelayedError, type Job, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { PathRedactor } from '../server/redact.js';
 import type { RunSnapshot, RunWorker } from '../shared/protocol.js';
 import { applyEvent } from '../shared/run-state.js';
 import type { WorkerInfo } from './backend.js';
@@ -97,6 +98,7 @@ export class QueueWorker {
     readonly mirror: FileMirror,
     readonly scratch: string,
     device: string,
+    readonly redactor: PathRedactor,
   ) {
     const name = options.name ?? `${hostname()}:${process.pid}`;
     this.id = `${name.replace(/[^A-Za-z0-9_.:-]/g, '_').slice(0, 64)}-${randomUUID().slice(0, 8)}`;
@@ -158,6 +160,8 @@ export class QueueWorker {
       new FileMirror(workDir, READABLE),
       scratch,
       device,
+      // Mirrored inputs read as on the server (`inputs/a.png`); anything else keeps its last segment.
+      new PathRedactor(join(workDir, 'files')),
     );
     await worker.#begin(location, log);
     return worker;
@@ -255,6 +259,7 @@ export class QueueWorker {
         self: this.self,
         claimMs: ttl,
         scratch: this.scratch,
+        redactor: this.redactor,
       },
       runId,
       token,

@@ -56,6 +56,14 @@ export const maskFromColorNode = defineNode({
     image: { type: 'image', optional: true, description: 'Image to key (used when no video is connected).' },
   },
   outputs: { mask: { type: 'mask' } },
+  // One channel of the source's size, and its copy out of the ONNX Runtime session.
+  memory({ inputs }) {
+    const d = inputs.video ?? inputs.image;
+    if (!d) return undefined;
+    const dims = [d[0]!, 1, ...d.slice(2)];
+    const bytes = dims.reduce((n, x) => n * x, 4);
+    return { outputs: { mask: { dims, dtype: 'float32' } }, scratchBytes: bytes };
+  },
   async run({ params, inputs, context }) {
     const source = inputs.video?.tensor ?? inputs.image?.tensor;
     if (!source) {
