@@ -54,8 +54,17 @@ Commands:
   serve                     Start the browser editor (needs @kinegraph/editor)
       --port <n>                     Port (default: 8188)
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
-      --token <secret>               Require this token on every request
+      --token <secret>               Require this token on every request (or KINEGRAPH_TOKEN)
       --device cpu|webgpu|auto       Device for the runs' models and tensors (default: cpu)
+      --queue redis://host:port      Queue runs in Redis for \`kinegraph worker\` processes
+  worker                    Take runs from a queue and execute them (needs @kinegraph/editor)
+      --queue redis://host:port      The queue (as given to serve --queue)
+      --server http://host:port      The server: inputs come from it, outputs go to it
+      --token <secret>               The server's token (or KINEGRAPH_TOKEN)
+      --concurrency <n>              Runs at once (default: 1)
+      --device cpu|webgpu|auto       Device for models and tensors (default: cpu)
+      --name <name>                  Shown in job listings (default: host:pid)
+      --work-dir <dir>               Input cache and scratch (default: in the temp folder)
 
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled (Ctrl-C; a second
 Ctrl-C stops at once), 141 output closed (the reader of a pipe went away; the run is cancelled).`;
@@ -113,6 +122,8 @@ async function runCommandLine(argv: readonly string[], io: CommandEnv): Promise<
       }
       case 'serve':
         return await serveCommand(args, io);
+      case 'worker':
+        return await workerCommand(args, io);
       default:
         throw new UsageError(`Unknown command "${args.command}".`); // parseArgs refuses these already
     }
@@ -383,34 +394,37 @@ async function pluginsCommand(args: ParsedArgs, io: CommandEnv): Promise<number>
   return EXIT.ok;
 }
 
-/** The editor's entry point, as far as core knows it (core must not depend on the editor at build time). */
+/** The editor's entry points, as far as core knows them (core must not depend on the editor at build time). */
 interface EditorModule {
   serve(options: {
     port?: number;
     host?: string;
     token?: string;
     device?: DeviceRequest;
+    queue?: string;
+    cwd: string;
+    stdout: NodeJS.WritableStream;
+    stderr: NodeJS.WritableStream;
+  }): Promise<number>;
+  worker(options: {
+    queue: string;
+    server: string;
+    token?: string;
+    concurrency?: number;
+    device?: DeviceRequest;
+    name?: string;
+    workDir?: string;
     cwd: string;
     stdout: NodeJS.WritableStream;
     stderr: NodeJS.WritableStream;
   }): Promise<number>;
 }
 
-async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
-  const portText = args.flags.get('port')?.at(-1);
-  const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
-    throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
-  const host = args.flags.get('host')?.at(-1);
-  const token = args.flags.get('token')?.at(-1);
-  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
-  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
-    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+async function loadEditor(): Promise<EditorModule> {
   // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
   const specifier = '@kinegraph/editor';
-  let editor: EditorModule;
   try {
-    editor = (await import(specifier)) as EditorModule;
+    return (await import(specifier)) as EditorModule;
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (
@@ -423,11 +437,56 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
       cause: error,
     });
   }
+}
+
+async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
+  const portText = args.flags.get('port')?.at(-1);
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
+  const host = args.flags.get('host')?.at(-1);
+  // The editor resolves KINEGRAPH_TOKEN and KINEGRAPH_TOKEN_FILE when --token is not given.
+  const token = args.flags.get('token')?.at(-1);
+  const queue = args.flags.get('queue')?.at(-1);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  const editor = await loadEditor();
   return editor.serve({
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(token !== undefined ? { token } : {}),
     ...(device !== undefined ? { device } : {}),
+    ...(queue !== undefined ? { queue } : {}),
+    cwd: io.cwd,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  });
+}
+
+async function workerCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
+  const queue = args.flags.get('queue')?.at(-1);
+  const server = args.flags.get('server')?.at(-1);
+  if (!queue || !server) throw new UsageError('worker needs --queue redis://host:port and --server http://host:port.');
+  const concurrencyText = args.flags.get('concurrency')?.at(-1);
+  const concurrency = concurrencyText === undefined ? undefined : Number(concurrencyText);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64))
+    throw new UsageError(`--concurrency takes a whole number 1-64 (got "${concurrencyText}").`);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  const token = args.flags.get('token')?.at(-1);
+  const name = args.flags.get('name')?.at(-1);
+  const workDir = args.flags.get('work-dir')?.at(-1);
+  const editor = await loadEditor();
+  return editor.worker({
+    queue,
+    server,
+    ...(token !== undefined ? { token } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(device !== undefined ? { device } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(workDir !== undefined ? { workDir: resolve(io.cwd, workDir) } : {}),
     cwd: io.cwd,
     stdout: io.stdout,
     stderr: io.stderr,

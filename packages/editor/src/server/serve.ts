@@ -14,6 +14,8 @@ export interface ServeOptions {
   readonly token?: string;
   /** `--device`: where the runs' models and tensors live. Default cpu. */
   readonly device?: 'cpu' | 'webgpu' | 'auto';
+  /** Redis URL of a shared queue (`--queue`): runs go to `kinegraph worker` processes. */
+  readonly queue?: string;
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -71,6 +73,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(token !== undefined ? { token } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(options.queue !== undefined ? { queue: options.queue } : {}),
     });
   } catch (error) {
     const e = error as Error & { code?: string; hint?: string };
@@ -80,7 +83,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     return 1;
   }
   const open = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
-  options.stderr.write(`Kinegraph editor: ${open}\n(Ctrl-C to stop)\n`);
+  options.stderr.write(
+    `Kinegraph editor: ${open}${options.queue ? '\nruns go to the queue; start workers with: kinegraph worker --queue <url> --server <this server>' : ''}\n(Ctrl-C to stop)\n`,
+  );
   options.stdout.write(`${open}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {
