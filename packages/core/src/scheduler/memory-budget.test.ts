@@ -21,7 +21,7 @@ const pack = defineNode({
   inputs: {},
   outputs: { model: { type: 'model' } },
   memory: ({ params }) => ({ outputs: {}, ...(params.declare ? { facts: { model: { side: params.side } } } : {}) }),
-  run: () => ({ model: { kind: 'model' as const } }),
+  run: () => ({ model: { kind: 'model' as const, name: 'facts' } }),
 });
 
 /** Like a loader: a tensor whose size nobody knows before it runs (it declares nothing). */
@@ -81,7 +81,7 @@ const make = defineNode({
 });
 
 const runtime = await Runtime.create({
-  plugins: [definePlugin(() => ({ name: 'facts-test', nodes: [pack, gate, adapt, make] }))()],
+  plugins: [await definePlugin(() => ({ name: 'facts-test', nodes: [pack, gate, adapt, make] }))()],
   cacheBudgetBytes: 1024 ** 2,
 });
 const out = await mkdtemp(join(tmpdir(), 'kg-facts-'));
