@@ -10,6 +10,7 @@ const suites = [
   ['torch', './torch.mjs'],
   ['quality', './quality.mjs'],
   ['attacks', './attacks.mjs'],
+  ['webgpu', './webgpu.mjs'],
 ];
 
 // Figures from a busy machine mislead: a training job on one of 2 cores made every session run 1.5-4x
@@ -43,7 +44,7 @@ if (unknown.length) {
 for (const [name, path] of suites.filter(([n]) => only.length === 0 || only.includes(n))) {
   console.log(`\n## ${name}`);
   const module = await import(path);
-  results.suites[name] = await module.bench();
+  results.suites[name] = await module.bench({ explicit: only.includes(name) });
 }
 await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 console.log('\nwrote bench/results.json');

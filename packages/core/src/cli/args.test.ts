@@ -45,11 +45,12 @@ describe('parseArgs', () => {
     expect(usageError(['run', '--json=yes'])).toContain("'--json' does not take an argument");
   });
 
-  it('knows --memory for run and serve, and --token-file for serve only', () => {
+  it('knows --memory for run and serve, --token-file for serve only, and --device for both', () => {
     expect(parseArgs(['run', 'wf.json', '--memory', '2GB']).flags.get('memory')).toEqual(['2GB']);
     const serve = parseArgs(['serve', '--token-file=~/.token', '--memory', '512MiB']);
     expect(serve.flags.get('token-file')).toEqual(['~/.token']);
     expect(serve.flags.get('memory')).toEqual(['512MiB']);
+    expect(parseArgs(['serve', '--device', 'webgpu']).flags.get('device')).toEqual(['webgpu']);
     expect(usageError(['serve', '--token-fle', 't'])).toContain('Did you mean --token-file?');
     expect(usageError(['run', 'wf.json', '--token-file', 't'])).toContain(
       '--token-file is an option of kinegraph serve.',

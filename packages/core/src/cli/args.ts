@@ -39,7 +39,7 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   validate: { set: repeatable, json: flag },
   nodes: { json: flag },
   plugins: { json: flag },
-  serve: { port: value, host: value, token: value, 'token-file': value, memory: value },
+  serve: { port: value, host: value, token: value, 'token-file': value, memory: value, device: value },
   help: {},
 };
 

@@ -16,6 +16,8 @@ export interface ServeOptions {
   readonly tokenFile?: string;
   /** `--memory`: each run's memory budget, bytes (a submission may ask for less). */
   readonly memoryBudgetBytes?: number;
+  /** `--device`: where the runs' models and tensors live. Default cpu. */
+  readonly device?: 'cpu' | 'webgpu' | 'auto';
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -82,6 +84,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(token !== undefined ? { token } : {}),
       ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
     });
   } catch (error) {
     const e = error as Error & { code?: string; hint?: string };
