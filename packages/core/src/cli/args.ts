@@ -34,11 +34,12 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
     timeout: value,
     json: flag,
     previews: flag,
+    memory: value,
   },
   validate: { set: repeatable, json: flag },
   nodes: { json: flag },
   plugins: { json: flag },
-  serve: { port: value, host: value, token: value, queue: value },
+  serve: { port: value, host: value, token: value, 'token-file': value, memory: value, device: value, queue: value },
   worker: {
     queue: value,
     server: value,

@@ -14,6 +14,7 @@ import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { OutputWatch } from './output-watch.js';
 import { pluginCommand } from './plugin-init.js';
 import { createProgressRenderer, formatMs } from './progress.js';
+import { parseSize } from './sizes.js';
 
 /**
  * Exit codes of `kinegraph`: documented in the README and stable. `outputClosed` is what a program ended by
@@ -43,6 +44,8 @@ Commands:
       --allow <dir>                  Another folder file-reading nodes may read (repeatable)
       --threads <n>                  ONNX Runtime threads
       --timeout <seconds>            Fail a node that runs longer than this (NODE_TIMEOUT)
+      --memory <size>                The run's memory budget: 2GB, 512MiB, bytes (default: half
+                                     of what the process may use)
       --json                         Print events as NDJSON
       --previews                     With --json: include the samplers' previews (GIF/PNG data) in
                                      the events; without it no previews are made (they cost CPU)
@@ -54,7 +57,10 @@ Commands:
   serve                     Start the browser editor (needs @kinegraph/editor)
       --port <n>                     Port (default: 8188)
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
-      --token <secret>               Require this token on every request (or KINEGRAPH_TOKEN)
+      --token-file <path>            Require the token on the first line of this file (others may
+                                     not read it); also KINEGRAPH_TOKEN, KINEGRAPH_TOKEN_FILE
+      --token <secret>               Require this token on every request (ps shows it: prefer a file)
+      --memory <size>                Each run's memory budget (a run may ask for less)
       --device cpu|webgpu|auto       Device for the runs' models and tensors (default: cpu)
       --queue redis://host:port      Queue runs in Redis for \`kinegraph worker\` processes
   worker                    Take runs from a queue and execute them (needs @kinegraph/editor)
@@ -149,12 +155,14 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
   const timeout = args.flags.get('timeout')?.at(-1);
   if (timeout !== undefined && !(Number(timeout) > 0))
     throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
+  const memory = memoryBudget(args);
   const runtime = await Runtime.create({
     device,
     // `run` needs the inference worker: it starts (loading ONNX Runtime) while plugins are discovered.
     startWorker: args.command === 'run',
     ...(threads ? { threads: Number(threads) } : {}),
     ...(timeout ? { nodeTimeoutMs: Number(timeout) * 1000 } : {}),
+    ...(memory !== undefined ? { memoryBudgetBytes: memory } : {}),
     discover: { cwd: io.cwd },
     catchStrayErrors: true,
   });
@@ -163,6 +171,12 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
       io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
   }
   return runtime;
+}
+
+/** `--memory <size>` in bytes, if given. */
+function memoryBudget(args: ParsedArgs): number | undefined {
+  const text = args.flags.get('memory')?.at(-1);
+  return text === undefined ? undefined : parseSize(text, '--memory');
 }
 
 async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: string; document: unknown }> {
@@ -400,6 +414,8 @@ interface EditorModule {
     port?: number;
     host?: string;
     token?: string;
+    tokenFile?: string;
+    memoryBudgetBytes?: number;
     device?: DeviceRequest;
     queue?: string;
     cwd: string;
@@ -445,8 +461,13 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
     throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
   const host = args.flags.get('host')?.at(-1);
-  // The editor resolves KINEGRAPH_TOKEN and KINEGRAPH_TOKEN_FILE when --token is not given.
+  // The editor resolves KINEGRAPH_TOKEN and KINEGRAPH_TOKEN_FILE when neither flag is given.
   const token = args.flags.get('token')?.at(-1);
+  const tokenFile = args.flags.get('token-file')?.at(-1);
+  if (token !== undefined && tokenFile !== undefined)
+    throw new UsageError('Give the token once: --token or --token-file, not both.');
+  if (tokenFile === '') throw new UsageError('--token-file takes the path of a file holding the token.');
+  const memory = memoryBudget(args);
   const queue = args.flags.get('queue')?.at(-1);
   const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
   if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
@@ -456,6 +477,8 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(tokenFile !== undefined ? { tokenFile: resolve(io.cwd, tokenFile) } : {}),
+    ...(memory !== undefined ? { memoryBudgetBytes: memory } : {}),
     ...(device !== undefined ? { device } : {}),
     ...(queue !== undefined ? { queue } : {}),
     cwd: io.cwd,

@@ -27,7 +27,7 @@ export async function worker(options: WorkerCommandOptions): Promise<number> {
   let running: QueueWorker;
   try {
     // The server's token: --token, else KINEGRAPH_TOKEN, else the file KINEGRAPH_TOKEN_FILE names.
-    const token = resolveToken(options.token, options.env ?? process.env);
+    const token = resolveToken({ token: options.token }, options.env ?? process.env);
     // Loaded here: BullMQ and its Redis client are needed by workers and queue servers only.
     const { QueueWorker } = await import('./worker.js');
     running = await QueueWorker.start({

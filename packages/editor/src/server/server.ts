@@ -92,7 +92,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
       {
         code: 'TOKEN_REQUIRED',
-        hint: 'Set KINEGRAPH_TOKEN (or KINEGRAPH_TOKEN_FILE, or --token) to a secret of 16+ characters: clients then send it on every request. Or keep the default --host 127.0.0.1.',
+        hint: 'Give a secret of 16+ characters with --token-file (or KINEGRAPH_TOKEN_FILE, KINEGRAPH_TOKEN, --token): clients then send it on every request. Or keep the default --host 127.0.0.1.',
       },
     );
   }
