@@ -11,6 +11,7 @@ const suites = [
   ['quality', './quality.mjs'],
   ['attacks', './attacks.mjs'],
   ['webgpu', './webgpu.mjs'],
+  ['queue', './queue.mjs'],
 ];
 
 // Figures from a busy machine mislead: a training job on one of 2 cores made every session run 1.5-4x

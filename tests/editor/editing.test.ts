@@ -235,6 +235,7 @@ describe.skipIf(!canRun)('editing in the browser', () => {
 
   it('a canvas widget is edited in a box in the app style, and the edit can be undone', async () => {
     await editor.example('text-to-video');
+    await editor.frames();
     const at = await editor.eval(() => {
       const { app } = window.kinegraph;
       const node = app.node('sampler')! as unknown as {

@@ -345,3 +345,20 @@ function checkDefinition(id: string, definition: Subgraph, base: string, issues:
           hint: `Declare it under "inputs" with its type, or connect another node. Inputs: ${Object.keys(definition.inputs ?? {}).join(', ') || '(none)'}.`,
         });
 }
+
+/**
+ * The node types a workflow needs from plugins: those of its nodes and of its subgraphs' nodes, without
+ * subgraph instances (defined in the workflow) and without muted nodes (which do not run). A type may also
+ * name a plugin's blueprint.
+ */
+export function nodeTypesNeeded(workflow: Pick<Workflow, 'nodes' | 'subgraphs'>): string[] {
+  const types = new Set<string>();
+  const add = (nodes: Readonly<Record<string, WorkflowNode>>) => {
+    for (const node of Object.values(nodes ?? {}))
+      if (typeof node?.type === 'string' && node.mode !== 'mute' && subgraphIdOf(node.type) === undefined)
+        types.add(node.type);
+  };
+  add(workflow.nodes);
+  for (const subgraph of Object.values(workflow.subgraphs ?? {})) add(subgraph?.nodes);
+  return [...types];
+}

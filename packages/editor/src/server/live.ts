@@ -2,10 +2,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { RunBackend } from '../queue/backend.js';
 import type { ServerMessage } from '../shared/protocol.js';
 import { isFinished } from '../shared/run-state.js';
 import { SECURITY_HEADERS } from './http.js';
-import type { RunQueue } from './runs.js';
 
 /** A client further behind than this loses progress events (state still arrives with the next `run`). */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
@@ -15,11 +15,22 @@ function droppable(message: ServerMessage): boolean {
   return message.kind === 'event' && message.event.type === 'node:progress';
 }
 
+/** The first message a client gets: every run, the queue's order and what the backend supports. */
+function snapshotOf(runs: RunBackend): ServerMessage {
+  const queue = runs.queue?.();
+  return {
+    kind: 'snapshot',
+    runs: runs.overview?.() ?? runs.list(),
+    ...(queue ? { queue } : {}),
+    features: runs.runNext ? ['run-next'] : [],
+  };
+}
+
 /** The WebSocket endpoint: a snapshot of every run on connect, then every message. */
 export class LiveSockets {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
-  constructor(private readonly runs: RunQueue) {
+  constructor(private readonly runs: RunBackend) {
     this.#wss.on('connection', (socket: WebSocket) => this.#attach(socket));
   }
 
@@ -34,7 +45,7 @@ export class LiveSockets {
       if (droppable(message) && socket.bufferedAmount > SLOW_CLIENT_BYTES) return;
       socket.send(JSON.stringify(message));
     };
-    send({ kind: 'snapshot', runs: this.runs.overview(), queue: this.runs.queue() });
+    send(snapshotOf(this.runs));
     const unsubscribe = this.runs.subscribe(send);
     socket.on('close', unsubscribe);
     socket.on('error', unsubscribe);
@@ -56,7 +67,7 @@ export class LiveSockets {
 export function streamEvents(
   req: IncomingMessage,
   res: ServerResponse,
-  runs: RunQueue,
+  runs: RunBackend,
   runId: string | undefined,
 ): void {
   const initial = runId === undefined ? undefined : runs.get(runId); // 404s before any header is sent.
@@ -86,7 +97,7 @@ export function streamEvents(
       stop();
       return;
     }
-  } else write({ kind: 'snapshot', runs: runs.overview(), queue: runs.queue() });
+  } else write(snapshotOf(runs));
   unsubscribe = runs.subscribe((message) => {
     if (runId !== undefined) {
       const about = message.kind === 'run' ? message.run.id : message.kind === 'event' ? message.runId : undefined;

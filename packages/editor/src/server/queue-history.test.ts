@@ -96,15 +96,19 @@ describe('queue order', () => {
 });
 
 describe('a run’s workflow and thumbnail', () => {
-  it('GET /api/runs/:id/workflow is the document as submitted; the thumbnail is its last preview', async () => {
+  it('GET /api/jobs/:id has the workflow it ran, also once finished; the thumbnail is its last preview', async () => {
     const live = await LiveClient.connect(server.url);
     const doc = fake('w1', 'My workflow');
     const id = await submit(doc);
     release('w1');
     const end = (await live.waitForEnd(id)) as Extract<ServerMessage, { kind: 'run' }>;
     expect(end.run.thumbnail).toBe(`/api/runs/${id}/thumbnail`);
-    const { body } = await api<{ workflow: unknown }>(server.url, `/api/runs/${id}/workflow`);
-    expect(body.workflow).toEqual(doc);
+    const { body } = await api<{ workflow: { name: string; nodes: Record<string, { ui?: unknown }> } }>(
+      server.url,
+      `/api/jobs/${id}`,
+    );
+    expect(body.workflow.name).toBe('My workflow');
+    expect(body.workflow.nodes.a!.ui).toEqual({ pos: [10, 20] });
     // A client connecting now gets the finished run without its nodes' previews; GET /api/runs/:id has them.
     const late = await LiveClient.connect(server.url);
     const snapshot = (await late.waitFor((m) => m.kind === 'snapshot')) as Extract<ServerMessage, { kind: 'snapshot' }>;
@@ -143,8 +147,8 @@ describe('history on disk', () => {
     const again = runs.find((r) => r.id === id);
     expect(again?.status).toBe('done');
     expect(again?.name).toBe('Before the restart');
-    expect((await api<{ workflow: unknown }>(server.url, `/api/runs/${id}/workflow`)).body.workflow).toEqual(
-      fake('h1', 'Before the restart'),
+    expect((await api<{ workflow: { name: string } }>(server.url, `/api/jobs/${id}`)).body.workflow.name).toBe(
+      'Before the restart',
     );
     expect((await fetch(new URL(`/api/runs/${id}/thumbnail`, server.url))).status).toBe(200);
     expect(warnings.join('\n')).toMatch(/skipping history record 00000000-0000-0000-0000-000000000000\.json/);
@@ -203,7 +207,7 @@ describe('partial runs and modes', () => {
       json: { workflow: doc, targets: 'a' },
     });
     expect(bad.status).toBe(400);
-    expect(bad.body.error.code).toBe('BODY_INVALID');
+    expect(bad.body.error.code).toBe('TARGETS_INVALID');
 
     const muted = fake('t2');
     (muted.nodes.b as { mode?: string }).mode = 'mute';

@@ -1,20 +1,24 @@
 /**
  * The run queue: one Runtime (so its output cache makes re-runs incremental across submissions), runs
- * executed one at a time in queue order (new runs at the end, or at the front; a waiting run can be moved to
- * the front), and for each run a snapshot that every event folds into, so a client that connects late sees
- * where things are without a replay. Finished runs go to the history store (on disk), which also keeps the
- * workflow each was submitted with.
+ * executed one at a time in queue order (priority, clients taking turns, submission; a waiting run can be
+ * moved to the front), and for each run a snapshot that every event folds into, so a client that connects
+ * late sees where things are without a replay. Finished runs go to the history store (on disk), with the
+ * workflow each ran and its thumbnail, so the history survives a restart.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { relative, sep } from 'node:path';
 import type { PreparedWorkflow, RunEvent, Runtime } from '@kinegraph/core';
 import type { Subscription } from 'rxjs';
-import type { RunSnapshot, ServerMessage, WireEvent, WirePreview } from '../shared/protocol.js';
+import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInfo } from '../queue/backend.js';
+import { checkPriority, compareQueued, FairShare, type QueueRank } from '../queue/fairness.js';
+import { jobDetail, listJobs } from '../queue/jobs-query.js';
+import type { RunSnapshot, RunWorker, ServerMessage, WireEvent, WirePreview } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
 import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
-import type { PathRedactor } from './redact.js';
+import { type PathRedactor, redactEvent } from './redact.js';
 
 /** Where runs read from and write to, and how much the queue may hold. */
 export interface RunFolders {
@@ -30,6 +34,8 @@ export interface RunFolders {
   readonly redactor: PathRedactor;
   /** Memory budget of each run, bytes; a run may ask for less. */
   readonly memoryBudgetBytes: number;
+  /** The runtime's device, as jobs report it (default `cpu`). */
+  readonly device?: string;
 }
 
 interface QueuedRun {
@@ -41,30 +47,27 @@ interface QueuedRun {
   readonly bytes: number;
   /** Its memory budget, bytes. */
   readonly budget: number;
+  rank: QueueRank;
   /**
-   * The document as submitted, for "open this run": kept while the run waits or runs, then in the history
-   * on disk only (so finished runs cost no memory for it).
+   * The workflow it runs (migrated, defaults filled), for "open this run": kept while the run waits or runs,
+   * then only in the history on disk (so finished runs cost no memory for it).
    */
   workflow: unknown;
   /** The latest preview any of its nodes made: the run's thumbnail. */
   thumbnail?: WirePreview;
 }
 
-/** How a workflow is queued. */
-export interface SubmitOptions {
-  /** Put it at the head of the queue ("run next") instead of the end. */
-  readonly front?: boolean;
-  /** Run only these nodes and what they need (a partial run). */
-  readonly targets?: readonly string[];
-}
-
 /** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
 const MAX_NAME_LENGTH = 200;
 
-/** Queues and executes runs, and tells listeners about every change. */
-export class RunQueue {
+/** Queues and executes runs in this process, one at a time, and tells listeners about every change. */
+export class RunQueue implements RunBackend {
   readonly #runs = new Map<string, QueuedRun>();
+  /** Kept sorted by {@link compareQueued}: priority, then clients taking turns, then submission order. */
   readonly #waiting: QueuedRun[] = [];
+  readonly #fair = new FairShare();
+  readonly #startedAt = Date.now();
+  #seq = 0;
   readonly #listeners = new Set<(message: ServerMessage) => void>();
   #current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } | undefined;
   #closed = false;
@@ -83,6 +86,7 @@ export class RunQueue {
         controller: new AbortController(),
         bytes: 0,
         budget: 0,
+        rank: { priority: stored.snapshot.priority ?? 5, front: false, round: 0, seq: 0 },
         workflow: undefined,
         ...(stored.thumbnail ? { thumbnail: stored.thumbnail } : {}),
       });
@@ -117,7 +121,8 @@ export class RunQueue {
    * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
    * allowed.
    */
-  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number, options: SubmitOptions = {}): RunSnapshot {
+  submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
+    const bytes = options.bytes ?? 0;
     this.checkRoom(bytes);
     const result = this.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
     if (!result.ok) {
@@ -130,7 +135,10 @@ export class RunQueue {
         result.issues,
       );
     }
-    const budget = Math.min(memoryBudgetBytes ?? this.folders.memoryBudgetBytes, this.folders.memoryBudgetBytes);
+    const budget = Math.min(
+      options.memoryBudgetBytes ?? this.folders.memoryBudgetBytes,
+      this.folders.memoryBudgetBytes,
+    );
     const tooBig = this.runtime.checkMemory(result.prepared, budget);
     if (tooBig)
       throw new HttpError(
@@ -143,22 +151,33 @@ export class RunQueue {
       typeof (document as { name?: unknown }).name === 'string'
         ? (document as { name: string }).name.slice(0, MAX_NAME_LENGTH)
         : undefined;
+    const priority = checkPriority(options.priority);
+    const front = options.front === true;
+    const client = options.client ?? 'local';
     const snapshot = queuedRun(randomUUID(), name, result.prepared.order, Date.now(), [
       ...(result.prepared.skipped?.keys() ?? []),
     ]);
-    if (options.targets) snapshot.targets = [...options.targets];
+    Object.assign(snapshot, {
+      priority,
+      client,
+      ...(front ? { front } : {}),
+      ...(options.targets ? { targets: [...options.targets] } : {}),
+    });
+
     const run: QueuedRun = {
       snapshot,
       prepared: result.prepared,
       controller: new AbortController(),
       bytes,
       budget,
-      workflow: document,
+      rank: { priority, front, round: front ? 0 : this.#fair.assign(client, priority), seq: ++this.#seq },
+      workflow: result.prepared.workflow,
     };
     this.#runs.set(run.snapshot.id, run);
-    if (options.front) this.#waiting.unshift(run);
-    else this.#waiting.push(run);
+    const at = this.#waiting.findIndex((w) => compareQueued(run.rank, w.rank) < 0);
+    this.#waiting.splice(at < 0 ? this.#waiting.length : at, 0, run);
     this.#waitingBytes += bytes;
+
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#broadcastQueue();
     // Start it once the caller has answered: starting a run does synchronous work (cache keys, the first
@@ -172,35 +191,40 @@ export class RunQueue {
     return this.#waiting.map((r) => r.snapshot.id);
   }
 
-  /** Moves a waiting run to the head of the queue. 409 when it is not waiting. */
+  /** Moves a waiting run to the front of the queue ("run next"). 409 when it is not waiting. */
   runNext(id: string): RunSnapshot {
     const run = this.#runs.get(this.get(id).id)!;
     const index = this.#waiting.indexOf(run);
     if (index < 0)
       throw new HttpError(409, 'RUN_NOT_QUEUED', `Run "${id}" is not waiting in the queue (${run.snapshot.status}).`);
     this.#waiting.splice(index, 1);
+    // Ahead of every waiting run, front ones included: as if it had just been queued with `front`.
+    run.rank = { ...run.rank, front: true, round: 0, seq: ++this.#seq };
+    run.snapshot.front = true;
     this.#waiting.unshift(run);
+    this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#broadcastQueue();
     return run.snapshot;
   }
 
-  /** The workflow a run was submitted with (from the history once it has finished). */
-  workflowOf(id: string): unknown {
-    const run = this.#runs.get(this.get(id).id)!;
-    const workflow = run.workflow ?? this.history?.workflowOf(id);
-    if (workflow === undefined)
-      throw new HttpError(
-        404,
-        'RUN_WORKFLOW_GONE',
-        `The workflow of run "${id}" is no longer kept.`,
-        'Runs keep their workflow in the history on disk; this server keeps none.',
-      );
-    return workflow;
+  /** A run's thumbnail (its last preview), if it made one. */
+  thumbnail(id: string): WirePreview | undefined {
+    return this.#runs.get(this.get(id).id)!.thumbnail;
   }
 
-  /** A run's thumbnail (its last preview), if it made one. */
-  thumbnailOf(id: string): WirePreview | undefined {
-    return this.#runs.get(this.get(id).id)!.thumbnail;
+  /**
+   * Every remembered run as the live snapshot sends it: finished runs without their nodes' previews (a
+   * hundred of them would make every connect heavy; a client fetches `GET /api/runs/:id` for the one it
+   * shows), unfinished ones whole.
+   */
+  overview(): RunSnapshot[] {
+    return this.list().map((run) => {
+      if (!isFinished(run) || !Object.values(run.nodes).some((n) => n.preview)) return run;
+      const nodes = Object.fromEntries(
+        Object.entries(run.nodes).map(([id, { preview: _preview, ...rest }]) => [id, rest]),
+      );
+      return { ...run, nodes };
+    });
   }
 
   /** A run's current state. */
@@ -221,19 +245,43 @@ export class RunQueue {
     return [...this.#runs.values()].map((r) => r.snapshot);
   }
 
-  /**
-   * Every remembered run as the live snapshot sends it: finished runs without their nodes' previews (a
-   * hundred of them would make every connect heavy; a client fetches `GET /api/runs/:id` for the one it
-   * shows), unfinished ones whole.
-   */
-  overview(): RunSnapshot[] {
-    return this.list().map((run) => {
-      if (!isFinished(run) || !Object.values(run.nodes).some((n) => n.preview)) return run;
-      const nodes = Object.fromEntries(
-        Object.entries(run.nodes).map(([id, { preview: _preview, ...rest }]) => [id, rest]),
-      );
-      return { ...run, nodes };
-    });
+  /** A page of jobs; waiting ones in the order they will run. */
+  jobs(query: JobQuery): JobPage {
+    return listJobs(this.list(), query, (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** One job with the workflow it runs (migrated, defaults filled). */
+  job(id: string): JobDetail {
+    const snapshot = this.get(id);
+    // A finished run keeps only its snapshot in memory: its workflow is read back from the history.
+    const run = this.#runs.get(id)!;
+    const workflow = run.prepared?.workflow ?? run.workflow ?? this.history?.workflowOf(id);
+    return jobDetail(snapshot, workflow, this.list(), (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** This process is the only worker. */
+  workers(): WorkerInfo[] {
+    return [
+      {
+        ...this.#self(),
+        pid: process.pid,
+        concurrency: 1,
+        running: this.#current ? [this.#current.run.snapshot.id] : [],
+        packages: this.runtime.discovery.loaded.map(
+          (p) => `${p.name}${p.source.version ? `@${p.source.version}` : ''}`,
+        ),
+        startedAt: this.#startedAt,
+        lastSeen: Date.now(),
+      },
+    ];
+  }
+
+  #self(): RunWorker {
+    return { id: 'embedded', name: 'embedded', host: hostname(), device: this.#device() };
+  }
+
+  #device(): string {
+    return this.folders.device ?? 'cpu';
   }
 
   /** Cancels a queued or running run. 409 when it has already ended. */
@@ -281,6 +329,9 @@ export class RunQueue {
     this.#waitingBytes -= run.bytes;
     this.#broadcastQueue();
     const prepared = run.prepared!;
+    if (!run.rank.front) this.#fair.started(run.rank.priority, run.rank.round);
+    Object.assign(run.snapshot, { worker: this.#self(), attempt: 1 });
+
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;
@@ -346,8 +397,7 @@ export class RunQueue {
         workflow: run.workflow,
         ...(run.thumbnail ? { thumbnail: run.thumbnail } : {}),
       });
-      // The history on disk has it now (without a history, "open this run" keeps working for memory's sake
-      // only while the run is remembered).
+      // The history on disk has it now; without a history it stays for as long as the run is remembered.
       if (this.history) run.workflow = undefined;
     }
     if (isFinished(run.snapshot) && run.prepared !== undefined) {
@@ -358,35 +408,13 @@ export class RunQueue {
     if (statusChanged) this.#broadcast({ kind: 'run', run: run.snapshot });
   }
 
-  #broadcastQueue(): void {
-    this.#broadcast({ kind: 'queue', queue: this.queue() });
-  }
-
   /** Server paths in messages, hints, warnings and output values become relative or basenames. */
   #redact(event: WireEvent): WireEvent {
-    const r = this.folders.redactor;
-    switch (event.type) {
-      case 'node:error':
-      case 'run:error':
-        return { ...event, error: r.error(event.error) };
-      case 'node:warning':
-        return { ...event, message: r.text(event.message) };
-      case 'node:progress':
-        return event.message === undefined ? event : { ...event, message: r.text(event.message) };
-      case 'node:done': {
-        const outputs = Object.fromEntries(
-          Object.entries(event.outputs).map(([name, o]) => [
-            name,
-            o.kind === 'value' && typeof o.value === 'string' && !o.value.startsWith('/api/outputs/')
-              ? { ...o, value: r.text(o.value) }
-              : o,
-          ]),
-        );
-        return { ...event, outputs };
-      }
-      default:
-        return event;
-    }
+    return redactEvent(event, this.folders.redactor);
+  }
+
+  #broadcastQueue(): void {
+    this.#broadcast({ kind: 'queue', queue: this.queue() });
   }
 
   #broadcast(message: ServerMessage): void {

@@ -7,9 +7,13 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeNodes, Runtime } from '@kinegraph/core';
+import type { RunBackend } from '../queue/backend.js';
+import { QUEUE_SERVER_LIMITS } from '../queue/limits.js';
+import { addJobRoutes, submitOptions } from '../queue/routes.js';
 import type { WirePreview } from '../shared/protocol.js';
 import { checkAccess, checkTokenStrength, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { capConnections } from './connections.js';
+
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
 import { HistoryStore } from './history-store.js';
@@ -18,7 +22,7 @@ import { resolveLimits, type ServerLimits } from './limits.js';
 import { LiveSockets, streamEvents } from './live.js';
 import { PathRedactor } from './redact.js';
 import { type RequestContext, Router } from './router.js';
-import { RunQueue, type SubmitOptions } from './runs.js';
+import { RunQueue } from './runs.js';
 import { storeUpload } from './uploads.js';
 
 /** How to start the server. */
@@ -50,8 +54,16 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
   readonly log?: (message: string) => void;
-  /** Folder of the run history (kept across restarts). Default `<cwd>/.kinegraph/history`; `false`: none. */
+  /**
+   * Folder of the run history (kept across restarts, in-process queue only: `--queue` keeps its history
+   * in Redis). Default `<cwd>/.kinegraph/history`; `false`: none.
+   */
   readonly historyFolder?: string | false;
+  /**
+   * Redis URL of a shared queue (`kinegraph serve --queue`): runs are queued there and executed by
+   * `kinegraph worker` processes. Without it, runs execute in this process, one at a time.
+   */
+  readonly queue?: string;
 }
 
 /** A running server. */
@@ -74,6 +86,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const token = options.token === '' ? undefined : options.token;
   if (token !== undefined) checkTokenStrength(token);
   const limits = resolveLimits({
+    // Queue mode: workers' output uploads may take long, and a fleet holds many connections.
+    ...(options.queue ? QUEUE_SERVER_LIMITS : {}),
     ...(options.uploadLimitBytes !== undefined ? { uploadBytes: options.uploadLimitBytes } : {}),
     ...(options.jsonLimitBytes !== undefined ? { jsonBodyBytes: options.jsonLimitBytes } : {}),
     ...options.limits,
@@ -85,7 +99,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
       {
         code: 'TOKEN_REQUIRED',
-        hint: 'Set KINEGRAPH_TOKEN (or KINEGRAPH_TOKEN_FILE, or --token) to a secret of 16+ characters: clients then send it on every request. Or keep the default --host 127.0.0.1.',
+        hint: 'Give a secret of 16+ characters with --token-file (or KINEGRAPH_TOKEN_FILE, KINEGRAPH_TOKEN, --token): clients then send it on every request. Or keep the default --host 127.0.0.1.',
       },
     );
   }
@@ -96,25 +110,45 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const device = options.device ?? 'cpu';
   const runtime =
     options.runtime ?? (await Runtime.create({ discover: { cwd }, device, startWorker: device !== 'cpu' }));
+  const log = options.log ?? ((m: string) => console.error(m));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
   const redactor = new PathRedactor(cwd);
-  const log = options.log ?? ((m: string) => console.error(m));
-  const historyFolder = options.historyFolder ?? join(cwd, '.kinegraph', 'history');
-  const runs = new RunQueue(
-    runtime,
-    {
-      outputFolder: folders.outputs,
-      allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
-      maxQueued: limits.queuedRuns,
-      maxQueuedBytes: limits.queuedBytes,
-      keepFinished: limits.finishedRuns,
-      redactor,
-      memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
-    },
-    historyFolder === false ? undefined : new HistoryStore(historyFolder, log),
-  );
+  let runs: RunBackend & { addRoutes?(router: Router): void; stagedOutput?(path: string): Promise<unknown> };
+  try {
+    runs = options.queue
+      ? // Loaded here: BullMQ and its Redis client are needed in queue mode only.
+        await (await import('../queue/server-backend.js')).QueueRunBackend.start({
+          queue: options.queue,
+          runtime,
+          readable: Object.entries(folders).map(([name, path]) => ({ name, path })),
+          outputs: folders.outputs,
+          log,
+          maxQueued: limits.queuedRuns,
+          maxQueuedBytes: limits.queuedBytes,
+          keepFinished: limits.finishedRuns,
+        })
+      : new RunQueue(
+          runtime,
+          {
+            outputFolder: folders.outputs,
+            allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
+            maxQueued: limits.queuedRuns,
+            maxQueuedBytes: limits.queuedBytes,
+            keepFinished: limits.finishedRuns,
+            redactor,
+            memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
+          },
+          options.historyFolder === false
+            ? undefined
+            : new HistoryStore(options.historyFolder ?? join(cwd, '.kinegraph', 'history'), log),
+        );
+  } catch (error) {
+    if (ownRuntime) await runtime.close();
+    throw error;
+  }
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
+
   const nodes = describeNodes(runtime.registry);
   // Uploads and extracts are held in memory while they are checked: only a few at once.
   let uploadsInFlight = 0;
@@ -137,7 +171,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   const router = new Router()
-    .on('GET', '/api/health', () => ({ ok: true, runs: runs.list().length }))
+    .on('GET', '/api/health', async () => ({ ok: true, runs: runs.list().length, ...(await runs.health?.()) }))
     .on('GET', '/api/nodes', () => nodes)
     .on('GET', '/api/workflows', () => listExamples(folders.workflows))
     .on('POST', '/api/workflows/extract', async ({ req }) => {
@@ -167,22 +201,34 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return { ok: result.ok, issues: result.issues.map((issue) => redactor.error(issue)) };
     })
     .on('GET', '/api/runs', () => runs.list())
-    .on('POST', '/api/runs', async ({ req, res }) => {
+    .on('POST', '/api/runs', async ({ req, res, url }) => {
       runs.checkRoom(); // a full queue answers before the body is read
       const body = await readJsonSized(req, limits.jsonBodyBytes, limits.jsonDepth);
-      const run = runs.submit(
-        unwrapWorkflow(body.value),
-        body.bytes,
-        requestedBudget(body.value),
-        submitOptions(body.value),
-      );
+      const budget = requestedBudget(body.value);
+      const run = await runs.submit(unwrapWorkflow(body.value), {
+        ...submitOptions(body.value, url, req),
+        bytes: body.bytes,
+        ...(budget !== undefined ? { memoryBudgetBytes: budget } : {}),
+      });
+
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
     .on('POST', '/api/runs/:id/cancel', ({ params }) => runs.cancel(params.id!))
-    .on('POST', '/api/runs/:id/run-next', ({ params }) => runs.runNext(params.id!))
-    .on('GET', '/api/runs/:id/workflow', ({ params }) => ({ workflow: runs.workflowOf(params.id!) }))
-    .on('GET', '/api/runs/:id/thumbnail', ({ res, params }) => sendThumbnail(res, runs.thumbnailOf(params.id!)))
+    .on('POST', '/api/runs/:id/run-next', ({ params }) => {
+      if (!runs.runNext)
+        throw new HttpError(
+          409,
+          'RUN_NEXT_UNSUPPORTED',
+          'This server cannot move a waiting run.',
+          'Queue mode orders runs by priority: submit it again with "front": true.',
+        );
+      return runs.runNext(params.id!);
+    })
+    .on('GET', '/api/runs/:id/thumbnail', ({ res, params }) => {
+      runs.get(params.id!); // 404 for an unknown run
+      sendThumbnail(res, runs.thumbnail?.(params.id!));
+    })
     .on('GET', '/api/runs/:id/events', ({ req, res, params }) => streamEvents(req, res, runs, params.id!))
     .on('GET', '/api/events', ({ req, res }) => streamEvents(req, res, runs, undefined))
     .on('POST', '/api/uploads', async ({ req, res, url }) => {
@@ -202,9 +248,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ),
       );
     })
-    .on('GET', '/api/outputs/*', async ({ req, res, params }) =>
-      sendFile(req, res, await resolveInside(folders.outputs, params['*']!)),
-    )
+    .on('GET', '/api/outputs/*', async ({ req, res, params }) => {
+      const path = params['*']!;
+      // Queue mode: a running run's file is served from where its worker uploaded it until it is committed.
+      const file = await resolveInside(folders.outputs, path).catch(async (error: unknown) => {
+        const staged = (await runs.stagedOutput?.(path)) as Awaited<ReturnType<typeof resolveInside>> | undefined;
+        if (staged) return staged;
+        throw error;
+      });
+      sendFile(req, res, file);
+    });
+  addJobRoutes(router, runs);
+  runs.addRoutes?.(router);
+  router
     .on('GET', '/api/*', ({ url }) => {
       throw new HttpError(
         404,
@@ -313,39 +369,6 @@ function redactError(error: HttpError, redactor: PathRedactor): HttpError {
   );
 }
 
-/**
- * `POST /api/runs` options beside `{ "workflow": ... }`: `front` (queue it to run next) and `targets` (run
- * only those nodes and what they need, as ComfyUI's `partial_execution_targets`).
- */
-function submitOptions(body: unknown): SubmitOptions {
-  if (typeof body !== 'object' || body === null || 'format' in body) return {};
-  const { front, targets } = body as { front?: unknown; targets?: unknown };
-  if (front !== undefined && typeof front !== 'boolean')
-    throw new HttpError(400, 'BODY_INVALID', '"front" must be true or false.');
-  if (
-    targets !== undefined &&
-    (!Array.isArray(targets) ||
-      !targets.length ||
-      targets.length > 1000 ||
-      !targets.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 1000))
-  )
-    throw new HttpError(400, 'BODY_INVALID', '"targets" must be a list of node ids.', 'E.g. "targets": ["sampler"].');
-  return { ...(front === true ? { front: true } : {}), ...(targets ? { targets: targets as string[] } : {}) };
-}
-
-/** A run's thumbnail image; 404 when it made no preview. */
-function sendThumbnail(res: ServerResponse, preview: WirePreview | undefined): void {
-  if (!preview) throw new HttpError(404, 'NOT_FOUND', 'This run made no preview.');
-  const bytes = Buffer.from(preview.data, 'base64');
-  res.writeHead(200, {
-    ...SECURITY_HEADERS,
-    'content-type': /^image\/(png|gif|jpeg|webp)$/.test(preview.mime) ? preview.mime : 'application/octet-stream',
-    'content-length': bytes.length,
-    'cache-control': 'private, max-age=31536000, immutable',
-  });
-  res.end(bytes);
-}
-
 /** The memory budget a `{ "workflow": ..., "memoryBudgetBytes": n }` submission asks for, if any. */
 function requestedBudget(body: unknown): number | undefined {
   if (typeof body !== 'object' || body === null || 'format' in body || !('memoryBudgetBytes' in body)) return undefined;
@@ -358,6 +381,19 @@ function requestedBudget(body: unknown): number | undefined {
       'Leave it out to use the server\u2019s budget.',
     );
   return value;
+}
+
+/** A run's thumbnail image; 404 when it made no preview (or the server keeps none). */
+function sendThumbnail(res: ServerResponse, preview: WirePreview | undefined): void {
+  if (!preview) throw new HttpError(404, 'NOT_FOUND', 'This run has no thumbnail.');
+  const bytes = Buffer.from(preview.data, 'base64');
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': /^image\/(png|gif|jpeg|webp)$/.test(preview.mime) ? preview.mime : 'application/octet-stream',
+    'content-length': bytes.length,
+    'cache-control': 'private, max-age=31536000, immutable',
+  });
+  res.end(bytes);
 }
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */

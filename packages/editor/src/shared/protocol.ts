@@ -60,20 +60,42 @@ export interface RunSnapshot {
   cached: string[];
   error?: SerializedError & { nodeId?: string };
   ms?: number;
+  /** Queue order: 1 (first) to 10 (last); runs of one priority take turns between clients. Default 5. */
+  priority?: number;
+  /** Queued at the front: runs before every other waiting run. */
+  front?: boolean;
+  /** Who submitted the run (runs of different clients take turns). */
+  client?: string;
+  /** The process and device that ran (or runs) it, once started. */
+  worker?: RunWorker;
+  /** How many times a worker has started it (more than 1 after a worker died mid-run). */
+  attempt?: number;
+  /** The earlier run this one re-runs, whose worker it was routed to (queue mode). */
+  parent?: string;
   /** For a partial run ("run to this node"): the nodes it was asked to compute. */
   targets?: string[];
-  /** URL of a small picture of the run (its last preview), when it made one. */
+  /** URL of a small picture of the run (its last preview), when the server keeps one. */
   thumbnail?: string;
+}
+
+/** The process that ran a run: `embedded` in the server's own process, else a `kinegraph worker`. */
+export interface RunWorker {
+  id: string;
+  name: string;
+  host: string;
+  /** `cpu` or `webgpu`: where its models and tensors lived. */
+  device: string;
 }
 
 /** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */
 export type ServerMessage =
   /**
    * First message after connecting: the current state of every run the server remembers (oldest first;
-   * finished runs without their nodes' previews, which `GET /api/runs/:id` has), and the ids of the queued
-   * ones in the order they will start.
+   * finished runs may come without their nodes' previews, which `GET /api/runs/:id` has), the ids of the
+   * waiting runs in the order they will start (when the server knows it), and what this server supports
+   * beyond the basics (`run-next`: moving a waiting run to the front).
    */
-  | { kind: 'snapshot'; runs: RunSnapshot[]; queue?: string[] }
+  | { kind: 'snapshot'; runs: RunSnapshot[]; queue?: string[]; features?: string[] }
   /** A run was queued, started or ended: its whole state (small: one entry per node). */
   | { kind: 'run'; run: RunSnapshot }
   /** One scheduler event of a run. */

@@ -37,7 +37,12 @@ const MEDIA_HEIGHT = 220;
 /** What the app tells the page around the canvas. */
 export interface AppEvents {
   selection(node: KinegraphNode | undefined): void;
-  runChanged(run: RunSnapshot | undefined, runs: RunSnapshot[], queue: readonly string[]): void;
+  runChanged(
+    run: RunSnapshot | undefined,
+    runs: RunSnapshot[],
+    queue: readonly string[],
+    features: readonly string[],
+  ): void;
   problems(list: { nodeId?: string; text: string }[]): void;
   toast(text: string, kind?: 'info' | 'error'): void;
   workflowChanged(name: string | undefined): void;
@@ -92,8 +97,10 @@ export class EditorApp {
   readonly canvas: LGraphCanvas;
   readonly layouts: (type: string) => PortLayout | undefined;
   readonly runs = new Map<string, RunSnapshot>();
-  /** Ids of the runs waiting, in the order the server will start them. */
+  /** Ids of the runs waiting, in the order the server will start them (when it says). */
   queueOrder: readonly string[] = [];
+  /** What the server supports beyond the basics (`run-next`). */
+  features: readonly string[] = [];
   readonly history = new History();
   readonly overlays: Overlays;
   /** The run whose state the nodes show. */
@@ -854,6 +861,7 @@ export class EditorApp {
       this.runs.clear();
       for (const run of message.runs) this.runs.set(run.id, run);
       this.queueOrder = message.queue ?? [];
+      this.features = message.features ?? [];
       // A run that the server no longer knows is shown no more; no other run is picked in its place, as its
       // states would belong to another graph.
       if (this.shownRunId && !this.runs.has(this.shownRunId)) this.shownRunId = undefined;
@@ -933,7 +941,7 @@ export class EditorApp {
       else if (state?.preview) this.#preview(node, `data:${state.preview.mime};base64,${state.preview.data}`);
       else this.overlays.remove(id);
     }
-    this.events.runChanged(run, [...this.runs.values()], this.queueOrder);
+    this.events.runChanged(run, [...this.runs.values()], this.queueOrder, this.features);
     this.canvas.setDirty(true, true);
   }
 

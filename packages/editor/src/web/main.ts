@@ -51,8 +51,8 @@ async function start(): Promise<void> {
   let saveTimer = 0;
   const app: EditorApp = new EditorApp(catalog, canvasEl, $('overlays'), {
     selection: (node) => inspect(node),
-    runChanged: (run, runs, queue) => {
-      runsPanel?.update(runs, queue, app.shownRunId);
+    runChanged: (run, runs, queue, features) => {
+      runsPanel?.update(runs, queue, app.shownRunId, features.includes('run-next'));
       renderOutput($('output-body'), run);
       const running = app.runningRun();
       const cancel = $<HTMLButtonElement>('cancel');

@@ -6,20 +6,36 @@
 import type { Workflow } from '@kinegraph/core';
 import { ApiError, call } from './api.js';
 import type { EditorApp } from './app.js';
+import type { Catalog } from './catalog.js';
 import { askConfirm } from './ui/dialog.js';
 
 /**
  * What decides whether two workflows run the same: node types, versions, params and edges (layout, titles
  * and colours do not count).
  */
-export function runKey(workflow: Workflow): string {
+export function runKey(workflow: Workflow, defaultsOf: (type: string) => Record<string, unknown> = () => ({})): string {
+  // The server fills in params left at their defaults: so does the comparison.
   const nodes = Object.keys(workflow.nodes)
     .sort()
     .map((id) => {
       const n = workflow.nodes[id]!;
-      return [id, n.type, n.version, stable(n.params ?? {}), stable(n.inputs ?? {}), (n as { mode?: unknown }).mode];
+      const params = { ...defaultsOf(n.type), ...(n.params ?? {}) };
+      return [id, n.type, stable(params), stable(n.inputs ?? {}), n.mode];
     });
-  return JSON.stringify([nodes, stable((workflow as { subgraphs?: unknown }).subgraphs ?? {})]);
+  return JSON.stringify([nodes, stable(workflow.subgraphs ?? {})]);
+}
+
+/** The schema defaults of a node type's params, from the catalogue. */
+export function defaultsFrom(catalog: Catalog): (type: string) => Record<string, unknown> {
+  const byType = new Map(catalog.nodes.map((n) => [n.type, n]));
+  return (type) => {
+    const props = (byType.get(type)?.params as { properties?: Record<string, { default?: unknown }> } | undefined)
+      ?.properties;
+    const out: Record<string, unknown> = {};
+    for (const [name, schema] of Object.entries(props ?? {}))
+      if (schema.default !== undefined) out[name] = schema.default;
+    return out;
+  };
 }
 
 function stable(value: unknown): unknown {
@@ -40,12 +56,15 @@ export async function openRun(
 ): Promise<void> {
   let workflow: Workflow;
   try {
-    ({ workflow } = await call<{ workflow: Workflow }>(`/api/runs/${encodeURIComponent(runId)}/workflow`));
+    ({ workflow } = await call<{ workflow: Workflow }>(`/api/jobs/${encodeURIComponent(runId)}`));
+    if (typeof workflow !== 'object' || workflow === null)
+      throw new Error('The server no longer keeps this run’s workflow.');
   } catch (error) {
-    events.toast(error instanceof ApiError ? error.body.error.message : String(error), 'error');
+    events.toast(error instanceof ApiError ? error.body.error.message : (error as Error).message, 'error');
     return;
   }
-  if (runKey(workflow) === runKey(app.workflow())) {
+  const defaults = defaultsFrom(app.catalog);
+  if (runKey(workflow, defaults) === runKey(app.workflow(), defaults)) {
     app.showRun(runId);
     return;
   }

@@ -43,6 +43,7 @@ export class RunsPanel {
   #runs: RunSnapshot[] = [];
   #queue: readonly string[] = [];
   #shown: string | undefined;
+  #canRunNext = false;
   #frame = 0;
   readonly #ticker: number;
 
@@ -58,10 +59,16 @@ export class RunsPanel {
   }
 
   /** Takes the current runs; the list is brought up to date at the next animation frame. */
-  update(runs: readonly RunSnapshot[], queue: readonly string[], shownId: string | undefined): void {
+  update(
+    runs: readonly RunSnapshot[],
+    queue: readonly string[],
+    shownId: string | undefined,
+    canRunNext: boolean,
+  ): void {
     this.#runs = [...runs];
     this.#queue = queue;
     this.#shown = shownId;
+    this.#canRunNext = canRunNext;
     this.#schedule();
   }
 
@@ -92,7 +99,7 @@ export class RunsPanel {
       row.li.remove();
       this.#rows.delete(id);
     }
-    const waiting = this.#queue.filter((id) => this.#runs.some((r) => r.id === id && r.status === 'queued'));
+    const waiting = ordered.filter((r) => r.status === 'queued').map((r) => r.id);
     ordered.forEach((run, index) => {
       const row = this.#rows.get(run.id) ?? this.#create(run.id);
       this.#fill(row, run, waiting);
@@ -187,8 +194,8 @@ export class RunsPanel {
     row.bar.style.width = `${Math.round(fraction(run) * 100)}%`;
     row.li.title = run.error ? `${run.error.code}: ${run.error.message}` : '';
     row.cancel.hidden = finished;
-    // "Run next" only makes sense for a run that waits behind another.
-    row.next.hidden = !(run.status === 'queued' && waiting.indexOf(run.id) > 0);
+    // "Run next" only makes sense for a run that waits behind another (and where the server can move it).
+    row.next.hidden = !(this.#canRunNext && run.status === 'queued' && waiting.indexOf(run.id) > 0);
     this.#thumbnail(row, run);
   }
 
@@ -217,18 +224,27 @@ export class RunsPanel {
   }
 }
 
-/** Running first, then waiting runs in queue order, then finished runs newest first. */
+/**
+ * Running first, then waiting runs in queue order (as the server says; else front runs, latest first, then
+ * by priority and age), then finished runs newest first.
+ */
 export function orderRuns(runs: readonly RunSnapshot[], queue: readonly string[]): RunSnapshot[] {
   const rank = (r: RunSnapshot) => (r.status === 'running' ? 0 : r.status === 'queued' ? 1 : 2);
   const position = (id: string) => {
     const i = queue.indexOf(id);
     return i < 0 ? Number.MAX_SAFE_INTEGER : i;
   };
+  const waitingOrder = (a: RunSnapshot, b: RunSnapshot) =>
+    position(a.id) - position(b.id) ||
+    Number(b.front === true) - Number(a.front === true) ||
+    (a.front && b.front ? b.createdAt - a.createdAt : 0) ||
+    (a.priority ?? 5) - (b.priority ?? 5) ||
+    a.createdAt - b.createdAt;
   return [...runs].sort((a, b) => {
     const ra = rank(a);
     const rb = rank(b);
     if (ra !== rb) return ra - rb;
-    if (ra === 1) return position(a.id) - position(b.id) || a.createdAt - b.createdAt;
+    if (ra === 1) return waitingOrder(a, b);
     return (b.endedAt ?? b.startedAt ?? b.createdAt) - (a.endedAt ?? a.startedAt ?? a.createdAt);
   });
 }
