@@ -192,21 +192,56 @@ export class Editor {
     return this.pagePoint(pos[0]! + 40, pos[1]! - 15);
   }
 
-  /** Clicks a node's title bar, as a user selects it, and waits until it is selected. */
+  /**
+   * Clicks a node's title bar, as a user selects it, and waits until it is selected. On a loaded machine the
+   * canvas may not take a click (litegraph reads a press held past its click time as a drag): like a person,
+   * it clicks again.
+   */
   async selectNode(id: string, modifiers: ('Shift' | 'Control')[] = []): Promise<void> {
     const at = await this.titleOf(id);
-    for (const m of modifiers) await this.page.keyboard.down(m);
-    await this.page.mouse.click(at.x, at.y);
-    for (const m of modifiers) await this.page.keyboard.up(m);
-    await this.page.waitForFunction(
-      (nodeId) => {
-        const { app } = window.kinegraph;
-        const node = app.node(nodeId);
-        return node !== undefined && Boolean(app.canvas.selected_nodes[String(node.id)]);
-      },
-      id,
-      { timeout: 10_000 },
-    );
+    // A second Shift/Ctrl+click would take the node out of the selection again: those get one, longer try.
+    const attempts = modifiers.length ? 1 : 3;
+    for (let attempt = 0; attempt < attempts; attempt++) {
+      for (const m of modifiers) await this.page.keyboard.down(m);
+      await this.page.mouse.click(at.x, at.y);
+      for (const m of modifiers) await this.page.keyboard.up(m);
+      const ok = await this.page
+        .waitForFunction(
+          (nodeId) => {
+            const { app } = window.kinegraph;
+            const node = app.node(nodeId);
+            return node !== undefined && Boolean(app.canvas.selected_nodes[String(node.id)]);
+          },
+          id,
+          { timeout: attempt < attempts - 1 ? 3_000 : 10_000, polling: 50 },
+        )
+        .then(
+          () => true,
+          () => false,
+        );
+      if (ok) return;
+    }
+    throw new Error(`Clicking the title of node "${id}" did not select it.`);
+  }
+
+  /** Opens subgraph instance `id` with a double-click on it (again if a loaded machine missed the first). */
+  async openSubgraph(id: string): Promise<void> {
+    const at = await this.titleOf(id);
+    for (let attempt = 0; attempt < 3; attempt++) {
+      await this.page.mouse.dblclick(at.x + 40, at.y + 45);
+      const ok = await this.page
+        .waitForFunction(
+          (n) => (window.kinegraph.app as unknown as { path: { instanceId: string }[] }).path.at(-1)?.instanceId === n,
+          id,
+          { timeout: attempt < 2 ? 3_000 : 10_000, polling: 50 },
+        )
+        .then(
+          () => true,
+          () => false,
+        );
+      if (ok) return;
+    }
+    throw new Error(`Double-clicking subgraph node "${id}" did not open it.`);
   }
 
   /** Sets a param in the inspector (select the node first). */

@@ -95,9 +95,7 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
   }, 120_000);
 
   it('opens with a double-click (breadcrumb), shows inner states, exposes params from the inspector, and Escape goes back', async () => {
-    const at = await editor.titleOf('generate');
-    await editor.page.mouse.dblclick(at.x + 40, at.y + 45);
-    await editor.page.waitForFunction(() => window.kinegraph.app.path.length === 1);
+    await editor.openSubgraph('generate');
     expect(await editor.page.textContent('#breadcrumb')).toContain(
       'Text to video\u203aGenerate'.replace('\u203a', ' \u203a '),
     );
@@ -137,9 +135,7 @@ describe.skipIf(!canRun)('subgraphs in the browser', () => {
   });
 
   it('a link dropped on the + of the outputs node adds an output to the subgraph node', async () => {
-    const at = await editor.titleOf('generate');
-    await editor.page.mouse.dblclick(at.x + 40, at.y + 45);
-    await editor.page.waitForFunction(() => window.kinegraph.app.path.length === 1);
+    await editor.openSubgraph('generate');
     const from = await editor.eval(() => window.kinegraph.slotPosition('prompt', 'output', 'embedding'));
     const to = await editor.eval(() => window.kinegraph.slotPosition('$output', 'input', '+'));
     await editor.drag(from, to);
