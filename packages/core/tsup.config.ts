@@ -21,6 +21,8 @@ export default defineConfig({
     sdk: 'src/sdk/index.ts',
     cli: 'src/cli/main.ts',
     'inference-worker': 'src/worker/inference-worker.ts',
+    // The program isolated plugins run in (a process of its own per plugin package).
+    'plugin-host': 'src/plugins/host/plugin-host.ts',
   },
   format: ['esm'],
   target: 'node20',

@@ -1,0 +1,397 @@
+/**
+ * The program a plugin process runs (built as `dist/plugin-host.js`): it loads one plugin package and
+ * serves the runtime's calls over the channel on file descriptor 3, under the permission flags the
+ * runtime started it with. With `--migrate` it instead runs one node's migration chain (read from stdin,
+ * answered on file descriptor 3) and exits: validation is synchronous, so migrations of isolated plugins
+ * run in a short-lived process the runtime waits for.
+ *
+ * Everything here runs before the plugin's code is imported, so what it keeps (the channel, the globals
+ * snapshot) is out of the plugin's reach unless the plugin goes looking for it in its own process — where
+ * it finds nothing of the runtime's but its own calls.
+ */
+
+import { readFileSync, writeSync } from 'node:fs';
+import { Socket } from 'node:net';
+import { resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { AnyNodeDefinition } from '../../sdk/node.js';
+import type { KinegraphPlugin } from '../../sdk/plugin.js';
+import type { TensorStoreStats } from '../../tensor/types.js';
+import {
+  type FromPlugin,
+  type LoadResultWire,
+  type NodeDescriptionWire,
+  type NoteOp,
+  type PluginDescriptionWire,
+  type RequestOp,
+  type ToPlugin,
+  toWireError,
+  type WireError,
+} from '../protocol.js';
+import { encodeFrame, FrameChannel } from '../wire.js';
+import { type DenialScope, denialError } from './denials.js';
+import { changedGlobals, type GlobalsSnapshot, snapshotGlobals } from './globals-guard.js';
+import { type CallLink, rehydrate, remoteContext, remoteFiles } from './remote-context.js';
+
+const EMPTY_STATS: TensorStoreStats = {
+  liveTensors: 0,
+  liveBytes: 0,
+  peakBytes: 0,
+  bytesToJs: 0,
+  bytesFromJs: 0,
+  sessions: 0,
+  runs: 0,
+};
+
+interface HostState {
+  pluginName: string;
+  networkBlocked: boolean;
+  nodes: Map<string, AnyNodeDefinition>;
+  snapshot: GlobalsSnapshot | undefined;
+}
+
+/** Loads the package's entry files; returns their plugins (or why each failed) and the node definitions. */
+async function loadEntries(
+  state: HostState,
+  dir: string,
+  entries: readonly string[],
+): Promise<{ result: LoadResultWire; tampered: string[] }> {
+  state.snapshot = snapshotGlobals();
+  const results: Array<LoadResultWire['entries'][number]> = [];
+  for (const entry of entries) {
+    try {
+      const plugin = await instantiate(resolve(dir, entry));
+      for (const node of plugin.nodes ?? []) if (node) state.nodes.set(node.type, node);
+      results.push({ entry, plugin: describePlugin(plugin) });
+    } catch (error) {
+      const scope: DenialScope = { plugin: state.pluginName, doing: 'loading', networkBlocked: state.networkBlocked };
+      results.push({
+        entry,
+        error: denialError(error, scope) ?? {
+          ...toWireError(error),
+          code: 'PLUGIN_LOAD_FAILED',
+          message: `${state.pluginName} failed to load: ${error instanceof Error ? error.message : String(error)}`,
+        },
+      });
+    }
+  }
+  return { result: { entries: results }, tampered: changedGlobals(state.snapshot) };
+}
+
+async function instantiate(file: string): Promise<KinegraphPlugin> {
+  const module = (await import(pathToFileURL(file).href)) as { default?: unknown; plugin?: unknown };
+  const exported = module.default ?? module.plugin;
+  const plugin =
+    typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
+  if (!plugin || typeof plugin !== 'object')
+    throw new Error(`${file} has no default export of a plugin or plugin factory`);
+  return plugin as KinegraphPlugin;
+}
+
+function describePlugin(plugin: KinegraphPlugin): PluginDescriptionWire {
+  const plain = <T>(value: T): T => JSON.parse(JSON.stringify(value ?? null)) as T;
+  const nodes: NodeDescriptionWire[] = (plugin.nodes ?? []).flatMap((node) =>
+    node
+      ? [
+          {
+            type: node.type,
+            version: node.version,
+            title: node.title,
+            category: node.category,
+            description: node.description,
+            // TypeBox marks schemas with symbols; the runtime needs the JSON Schema only.
+            params: plain(node.params) as Record<string, unknown>,
+            inputs: plain(node.inputs),
+            outputs: plain(node.outputs),
+            ...(node.cache === false ? { cache: false } : {}),
+            fingerprint: typeof node.fingerprint === 'function',
+            migrations: Object.keys(node.migrate ?? {})
+              .map(Number)
+              .filter((v) => Number.isInteger(v) && typeof node.migrate?.[v] === 'function'),
+          },
+        ]
+      : [],
+  );
+  return {
+    name: plugin.name,
+    ...(typeof plugin.version === 'string' ? { version: plugin.version } : {}),
+    ...(plugin.portTypes ? { portTypes: plain(plugin.portTypes) } : {}),
+    nodes,
+  };
+}
+
+/** Serves the runtime's calls until the channel closes. */
+function serve(): void {
+  const socket = new Socket({ fd: 3, readable: true, writable: true });
+  const state: HostState = { pluginName: '', networkBlocked: false, nodes: new Map(), snapshot: undefined };
+  // Calls in progress: their abort controllers and write callbacks.
+  const calls = new Map<
+    number,
+    { controller: AbortController; callbacks: Map<number, (tmp: string) => Promise<void>> }
+  >();
+  // Requests sent to the runtime, by id.
+  const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  let nextRequest = 1;
+  let nextCallback = 1;
+  let stats: TensorStoreStats = EMPTY_STATS;
+  let opsStats: unknown = { graphsBuilt: 0, runs: 0, paramBytesFromJs: 0, noiseBytesFromJs: 0 };
+  let tainted = false;
+
+  const channel = new FrameChannel(socket, {
+    onMessage: (message) => void onMessage(message as ToPlugin),
+    onBroken: () => process.exit(70),
+    onClose: () => process.exit(0),
+  });
+  const send = (message: FromPlugin) => channel.send(message);
+
+  const link = (callId: number): CallLink => ({
+    request(op: RequestOp, args: unknown[], signal?: AbortSignal) {
+      const id = nextRequest++;
+      return new Promise((resolvePromise, reject) => {
+        if (signal?.aborted) return reject(signal.reason);
+        const onAbort = () => {
+          if (!pending.delete(id)) return;
+          send({ t: 'note', call: callId, op: 'cancel', args: [id] });
+          reject(signal!.reason);
+        };
+        signal?.addEventListener('abort', onAbort, { once: true });
+        pending.set(id, {
+          resolve: (value) => {
+            signal?.removeEventListener('abort', onAbort);
+            resolvePromise(value);
+          },
+          reject: (error) => {
+            signal?.removeEventListener('abort', onAbort);
+            reject(error);
+          },
+        });
+        try {
+          send({ t: 'req', id, call: callId, op, args });
+        } catch (error) {
+          pending.delete(id);
+          reject(new TypeError(`${op}: its arguments cannot be sent to the runtime (${(error as Error).message})`));
+        }
+      });
+    },
+    note(op: NoteOp, args: unknown[]) {
+      try {
+        send({ t: 'note', call: callId, op, args });
+      } catch {
+        // A preview that cannot be encoded is dropped, as one sent while previews are off would be.
+      }
+    },
+    stats: () => stats,
+    opsStats: () => opsStats,
+    registerCallback(write) {
+      const id = nextCallback++;
+      calls.get(callId)?.callbacks.set(id, write);
+      return id;
+    },
+  });
+
+  const finish = (id: number, outcome: { ok: true; value: unknown } | { ok: false; error: WireError }) => {
+    calls.delete(id);
+    const changes = state.snapshot && !tainted ? changedGlobals(state.snapshot) : [];
+    if (changes.length) {
+      tainted = true;
+      const error: WireError = {
+        name: 'KinegraphError',
+        code: 'PLUGIN_GLOBALS_TAMPERED',
+        message: `Plugin "${state.pluginName}" changed built-ins of its process: ${changes.slice(0, 8).join(', ')}${changes.length > 8 ? `, and ${changes.length - 8} more` : ''}.`,
+        hint: `Its process is replaced; the runtime and other plugins were not affected. Report it to the authors of "${state.pluginName}".`,
+      };
+      // The runtime stops this process on seeing the code: what the plugin changed stays with it.
+      send({ t: 'done', id, ok: false, error });
+      return;
+    }
+    try {
+      send({ t: 'done', id, ...outcome });
+    } catch (error) {
+      send({
+        t: 'done',
+        id,
+        ok: false,
+        error: {
+          name: 'KinegraphError',
+          code: 'PLUGIN_OUTPUT_INVALID',
+          message: `Plugin "${state.pluginName}" returned a value that cannot cross to the runtime: ${(error as Error).message}.`,
+          hint: 'Outputs of isolated plugins are JSON data, typed arrays and tensor handles.',
+        },
+      });
+    }
+  };
+
+  const failure = (error: unknown, scope: DenialScope): WireError => denialError(error, scope) ?? toWireError(error);
+
+  async function onMessage(message: ToPlugin): Promise<void> {
+    switch (message.t) {
+      case 'load': {
+        state.pluginName = message.package;
+        state.networkBlocked = message.networkBlocked;
+        const { result, tampered } = await loadEntries(state, message.dir, message.entries);
+        if (tampered.length) {
+          const error: WireError = {
+            name: 'KinegraphError',
+            code: 'PLUGIN_GLOBALS_TAMPERED',
+            message: `Plugin "${state.pluginName}" changed built-ins of its process while loading: ${tampered.slice(0, 8).join(', ')}.`,
+            hint: `Report it to the authors of "${state.pluginName}".`,
+          };
+          send({ t: 'loaded', result: { entries: result.entries.map((e) => ({ entry: e.entry, error })) } });
+          return;
+        }
+        send({ t: 'loaded', result });
+        return;
+      }
+      case 'reply': {
+        const waiter = pending.get(message.id);
+        if (!waiter) return;
+        pending.delete(message.id);
+        if (message.stats) stats = message.stats;
+        if (message.opsStats) opsStats = message.opsStats;
+        if (message.ok) waiter.resolve(message.value);
+        else waiter.reject(rehydrate(message.error));
+        return;
+      }
+      case 'abort': {
+        calls.get(message.id)?.controller.abort(rehydrate(message.reason));
+        return;
+      }
+      case 'call':
+        return onCall(message);
+    }
+  }
+
+  async function onCall(message: Extract<ToPlugin, { t: 'call' }>): Promise<void> {
+    if (message.op === 'write') {
+      const write = calls.get(message.parent)?.callbacks.get(message.callback);
+      if (!write) return finish(message.id, { ok: false, error: { name: 'Error', message: 'no such write callback' } });
+      try {
+        await write(message.tmpPath);
+        finish(message.id, { ok: true, value: null });
+      } catch (error) {
+        const scope = {
+          plugin: state.pluginName,
+          nodeId: message.nodeId,
+          doing: 'writing an output in',
+          networkBlocked: state.networkBlocked,
+        };
+        finish(message.id, { ok: false, error: failure(error, scope) });
+      }
+      return;
+    }
+    const definition = state.nodes.get(message.type);
+    const scope: DenialScope = {
+      plugin: state.pluginName,
+      nodeId: message.nodeId,
+      type: message.type,
+      doing: message.op === 'run' ? 'running' : 'fingerprinting',
+      networkBlocked: state.networkBlocked,
+    };
+    if (!definition) {
+      finish(message.id, {
+        ok: false,
+        error: { name: 'Error', code: 'INTERNAL', message: `no node type ${message.type} here` },
+      });
+      return;
+    }
+    const controller = new AbortController();
+    calls.set(message.id, { controller, callbacks: new Map() });
+    try {
+      let value: unknown;
+      if (message.op === 'run') {
+        const context = remoteContext(message, link(message.id), controller.signal);
+        value = await definition.run({ params: message.params as never, inputs: message.inputs as never, context });
+      } else {
+        value = definition.fingerprint
+          ? await definition.fingerprint(message.params as never, {
+              files: remoteFiles(message.files, link(message.id)),
+            })
+          : '';
+      }
+      finish(message.id, { ok: true, value });
+    } catch (error) {
+      finish(message.id, { ok: false, error: failure(error, scope) });
+    }
+  }
+
+  // A throw from a timer or an unawaited promise of the plugin fails the calls in progress (as the runtime
+  // does for in-process plugins) instead of ending the process.
+  const onStray = (error: unknown) => {
+    const active = [...calls.keys()];
+    if (!active.length) {
+      process.stderr.write(`kinegraph plugin host: an error escaped outside any call: ${String(error)}\n`);
+      return;
+    }
+    const wire = failure(error, { plugin: state.pluginName, doing: 'running', networkBlocked: state.networkBlocked });
+    for (const id of active)
+      finish(id, {
+        ok: false,
+        error: wire.code
+          ? wire
+          : {
+              name: 'KinegraphError',
+              code: 'NODE_UNCAUGHT_ERROR',
+              message: `An error escaped plugin "${state.pluginName}" outside its node's run: ${wire.message}`,
+              hint: 'A plugin threw from a callback it did not await (a timer or event handler). Report it to the plugin\u2019s authors.',
+            },
+      });
+  };
+  process.on('uncaughtException', onStray);
+  process.on('unhandledRejection', onStray);
+}
+
+/** `--migrate`: runs one node's migration chain and writes every intermediate state to fd 3. */
+async function migrate(): Promise<void> {
+  const request = JSON.parse(readFileSync(0, 'utf8')) as {
+    package: string;
+    dir: string;
+    entries: string[];
+    type: string;
+    from: number;
+    node: { params: Record<string, unknown>; inputs: Record<string, unknown> };
+    networkBlocked: boolean;
+  };
+  const state: HostState = {
+    pluginName: request.package,
+    networkBlocked: request.networkBlocked,
+    nodes: new Map(),
+    snapshot: undefined,
+  };
+  const answer = (value: unknown) => writeSync(3, encodeFrame(value));
+  const { result } = await loadEntries(state, request.dir, request.entries);
+  const definition = state.nodes.get(request.type);
+  if (!definition) {
+    const error = result.entries.find((e) => e.error)?.error;
+    answer({ states: [], error: error ?? { name: 'Error', message: `${request.type} is not in ${request.package}` } });
+    return;
+  }
+  const states: unknown[] = [];
+  let current = request.node;
+  try {
+    for (let version = request.from; version < definition.version; version++) {
+      const step = definition.migrate?.[version];
+      if (!step) break;
+      current = step(current as never) as typeof current;
+      states.push(JSON.parse(JSON.stringify(current)));
+    }
+    answer({ states });
+  } catch (error) {
+    const scope = {
+      plugin: request.package,
+      doing: 'migrating',
+      type: request.type,
+      networkBlocked: request.networkBlocked,
+    };
+    answer({ states, error: denialError(error, scope) ?? toWireError(error) });
+  }
+}
+
+if (process.argv.includes('--migrate')) {
+  migrate().then(
+    () => process.exit(0),
+    (error: unknown) => {
+      process.stderr.write(`${String(error)}\n`);
+      process.exit(1);
+    },
+  );
+} else serve();

@@ -1,0 +1,426 @@
+/**
+ * A plugin package that runs in processes of its own. The runtime registers proxies of its node types
+ * (plain data plus `run`, `fingerprint` and `migrate` functions that forward to the plugin process), so
+ * validation and the scheduler treat them like any node.
+ *
+ * One process per package at a time, started on first use and reused by later calls of the same grants:
+ * the permission model fixes a process's folders when it starts, so a run with other folders (another
+ * output folder) starts a fresh process and the old one is stopped once idle. A crashed process fails its
+ * calls with `PLUGIN_CRASHED` and is started afresh on the next call.
+ */
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, realpathSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import type { TObject } from '@sinclair/typebox';
+import type { FileAccess } from '../sdk/files.js';
+import type { AnyNodeDefinition, NodeContext, NodeMigration } from '../sdk/node.js';
+import type { KinegraphPlugin } from '../sdk/plugin.js';
+import type { ModelHandle } from '../tensor/types.js';
+import { cacheFolder, cacheRoot } from '../util/cache-dir.js';
+import { KinegraphError } from '../util/errors.js';
+import { CallBroker, isInside } from './call-broker.js';
+import type { PluginGrants } from './grants.js';
+import { PluginProcess } from './plugin-process.js';
+import type { NodeDescriptionWire, PluginDescriptionWire, WireError } from './protocol.js';
+import { packageReadPaths } from './read-paths.js';
+import { launchSpec, type NetworkIsolation, type SandboxPolicy } from './sandbox.js';
+import { FrameDecoder } from './wire.js';
+
+/** What every isolated plugin of a runtime shares. */
+export interface IsolationEnvironment {
+  /** `dist/plugin-host.js` of this core. */
+  readonly hostScript: string;
+  /** Where plugin output lines go (stdout and stderr of plugin processes, prefixed with the plugin). */
+  readonly log: (line: string) => void;
+}
+
+/** A plugin package as discovery found it. */
+export interface IsolatedPackage {
+  readonly package: string;
+  readonly dir: string;
+  readonly entries: readonly string[];
+}
+
+/** The run folders a process is started for (`context.files` of the calls it serves). */
+type RunFolders = Pick<FileAccess, 'allowedFolders' | 'outputFolder'>;
+
+/** Longest a migration process may take. */
+const MIGRATION_TIMEOUT_MS = 60_000;
+
+/** One isolated plugin package: its grants, its processes, and the proxies of its nodes. */
+export class IsolatedPlugin {
+  readonly #pkg: IsolatedPackage;
+  readonly #grants: PluginGrants;
+  readonly #env: IsolationEnvironment;
+  readonly #packagePaths: string[];
+  readonly #cacheDir: string | undefined;
+  #current: { key: string; process: PluginProcess; ready: Promise<PluginProcess> } | undefined;
+  readonly #models = new WeakMap<PluginProcess, Map<string, ModelHandle>>();
+  readonly #migrations = new Map<string, unknown>();
+  #network: NetworkIsolation | undefined;
+
+  constructor(pkg: IsolatedPackage, grants: PluginGrants, env: IsolationEnvironment) {
+    this.#pkg = pkg;
+    this.#grants = grants;
+    this.#env = env;
+    const core = corePackageDir(env.hostScript);
+    this.#packagePaths = [...new Set([...packageReadPaths(pkg.dir), core, realOrSelf(core)])];
+    const cache = cacheRoot() === undefined ? undefined : cacheFolder(join('plugins', safeName(pkg.package)));
+    this.#cacheDir = cache;
+  }
+
+  /** The package name. */
+  get name(): string {
+    return this.#pkg.package;
+  }
+
+  get grants(): PluginGrants {
+    return this.#grants;
+  }
+
+  /** How its processes are kept off the network (known once one has started). */
+  get network(): NetworkIsolation | undefined {
+    return this.#network;
+  }
+
+  /** Folders its processes may always read: its package and dependencies (and the host's own code). */
+  get packagePaths(): readonly string[] {
+    return this.#packagePaths;
+  }
+
+  /**
+   * Loads the package in a process of its own and returns, per entry file, a plugin whose nodes are
+   * proxies, or the error that entry gave. The process is stopped afterwards: runs start their own.
+   */
+  async describe(): Promise<Array<{ entry: string; plugin?: KinegraphPlugin; error?: WireError }>> {
+    const process = await this.#processFor(undefined);
+    const result = await process.load(this.#pkg.dir, this.#pkg.entries);
+    this.#retire();
+    return result.entries.map(({ entry, plugin, error }) => {
+      if (error || !plugin) return { entry, error: error ?? { name: 'Error', message: 'no plugin' } };
+      const problem = descriptionProblem(plugin);
+      if (problem)
+        return {
+          entry,
+          error: { name: 'KinegraphError', code: 'PLUGIN_INVALID', message: `${this.name}: ${problem}.` },
+        };
+      return { entry, plugin: this.#proxyPlugin(plugin) };
+    });
+  }
+
+  /** Starts (in the background) the process a run with these folders will use. */
+  prepare(folders: RunFolders): void {
+    this.#processFor(folders).catch(() => undefined); // a failed start is reported by the call that needs it
+  }
+
+  /** Stops its processes. */
+  async close(): Promise<void> {
+    const current = this.#current;
+    this.#current = undefined;
+    await current?.process.kill('was stopped because the runtime closed');
+  }
+
+  #retire(): void {
+    this.#current?.process.retire();
+    this.#current = undefined;
+  }
+
+  #proxyPlugin(description: PluginDescriptionWire): KinegraphPlugin {
+    return {
+      name: description.name,
+      ...(description.version ? { version: description.version } : {}),
+      ...(description.portTypes ? { portTypes: description.portTypes } : {}),
+      nodes: description.nodes.map((node) => this.#proxyNode(node)),
+    };
+  }
+
+  #proxyNode(node: NodeDescriptionWire): AnyNodeDefinition {
+    const migrate: Record<number, NodeMigration> = {};
+    for (const version of node.migrations) migrate[version] = (state) => this.#migrate(node.type, version, state);
+    return {
+      type: node.type,
+      version: node.version,
+      title: node.title,
+      category: node.category,
+      description: node.description,
+      params: node.params as unknown as TObject,
+      inputs: node.inputs,
+      outputs: node.outputs,
+      ...(node.cache === false ? { cache: false } : {}),
+      ...(node.migrations.length ? { migrate } : {}),
+      ...(node.fingerprint
+        ? {
+            fingerprint: (params: unknown, { files }: { files: FileAccess }) =>
+              this.#fingerprint(node.type, params, files),
+          }
+        : {}),
+      run: ({ params, inputs, context }) => this.#run(node.type, params, inputs, context),
+    };
+  }
+
+  async #run(type: string, params: unknown, inputs: unknown, context: NodeContext): Promise<Record<string, unknown>> {
+    const process = await this.#processFor(context.files);
+    let broker: CallBroker | undefined;
+    const value = await process.call(
+      {
+        op: 'run',
+        type,
+        nodeId: context.nodeId,
+        params,
+        inputs,
+        workflow: context.workflow,
+        previews: context.previews,
+        device: context.tensors.device,
+        files: { allowedFolders: context.files.allowedFolders, outputFolder: context.files.outputFolder },
+      },
+      (callId) =>
+        (broker = new CallBroker({
+          plugin: this.name,
+          nodeId: context.nodeId,
+          type,
+          context,
+          files: context.files,
+          inputs,
+          mayRead: (path) => this.#mayRead(path, context.files),
+          mayWriteOutput: this.#mayWriteOutput(context.files),
+          models: this.#modelsOf(process),
+          write: (callback, tmpPath) =>
+            process
+              .call({ op: 'write', parent: callId, nodeId: context.nodeId, callback, tmpPath }, undefined)
+              .then(() => undefined),
+        })),
+      context.signal,
+    );
+    return broker!.adoptOutputs(value) as Record<string, unknown>;
+  }
+
+  async #fingerprint(type: string, params: unknown, files: FileAccess): Promise<string> {
+    const process = await this.#processFor(files);
+    const nodeId = '';
+    const value = await process.call(
+      {
+        op: 'fingerprint',
+        type,
+        nodeId,
+        params,
+        files: { allowedFolders: files.allowedFolders, outputFolder: files.outputFolder },
+      },
+      () =>
+        new CallBroker({
+          plugin: this.name,
+          nodeId,
+          type,
+          context: undefined,
+          files,
+          inputs: undefined,
+          mayRead: (path) => this.#mayRead(path, files),
+          mayWriteOutput: false,
+          models: this.#modelsOf(process),
+          write: () => Promise.reject(new Error('no writes while fingerprinting')),
+        }),
+    );
+    return typeof value === 'string' ? value : JSON.stringify(value);
+  }
+
+  /**
+   * One migration step, run in a short-lived process: validation is synchronous, so the runtime waits
+   * for it. The process runs the whole chain from `from`, and later steps of the same chain are answered
+   * from what it returned, so a chain costs one process.
+   */
+  #migrate(type: string, from: number, state: Parameters<NodeMigration>[0]): ReturnType<NodeMigration> {
+    const key = JSON.stringify([type, from, state]);
+    if (this.#migrations.has(key)) return structuredClone(this.#migrations.get(key)) as ReturnType<NodeMigration>;
+    const policy = this.#policy(undefined);
+    const launch = launchSpec(policy, this.#env.hostScript, ['--migrate']);
+    const request = {
+      package: this.name,
+      dir: this.#pkg.dir,
+      entries: this.#pkg.entries,
+      type,
+      from,
+      node: state,
+      networkBlocked: launch.network.blocked,
+    };
+    const child = spawnSync(launch.command, [...launch.args], {
+      input: JSON.stringify(request),
+      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
+      env: { ...launch.env },
+      cwd: launch.cwd,
+      timeout: MIGRATION_TIMEOUT_MS,
+      maxBuffer: 256 * 1024 ** 2,
+    });
+    let answer: { states?: unknown[]; error?: WireError } | undefined;
+    const decoder = new FrameDecoder(
+      (message) => (answer ??= message as typeof answer),
+      () => undefined,
+    );
+    const out = child.output?.[3];
+    if (out) decoder.push(Buffer.isBuffer(out) ? out : Buffer.from(out));
+    const states = Array.isArray(answer?.states) ? answer.states : [];
+    let input: unknown = state;
+    states.forEach((next, i) => {
+      this.#migrations.set(JSON.stringify([type, from + i, input]), next);
+      input = next;
+    });
+    if (!states.length) {
+      const why =
+        answer?.error?.message ??
+        `its migration process ${child.error ? `failed: ${child.error.message}` : `exited with code ${child.status}`}${child.stderr?.length ? `: ${String(child.stderr).trim().split('\n').slice(-3).join(' ')}` : ''}`;
+      throw new KinegraphError(answer?.error?.code ?? 'PLUGIN_MIGRATION_FAILED', why);
+    }
+    return structuredClone(states[0]) as ReturnType<NodeMigration>;
+  }
+
+  #modelsOf(process: PluginProcess): Map<string, ModelHandle> {
+    let models = this.#models.get(process);
+    if (!models) this.#models.set(process, (models = new Map()));
+    return models;
+  }
+
+  #mayWriteOutput(files: RunFolders): boolean {
+    return isGrantable(files.outputFolder) && isWritable(files.outputFolder);
+  }
+
+  #mayRead(realPath: string, files: RunFolders): boolean {
+    const folders = [...this.#readFolders(files), ...(this.#cacheDir ? [this.#cacheDir] : [])];
+    return folders.some((folder) => isInside(realPath, folder));
+  }
+
+  /** Folders the plugin may read for a run: its package, its read grants, the run's grantable folders. */
+  #readFolders(files: RunFolders | undefined): string[] {
+    const run = files ? files.allowedFolders.filter(isGrantable).flatMap(existingReal) : [];
+    return [...this.#packagePaths, ...this.#grants.read.flatMap(existingReal), ...run];
+  }
+
+  #policy(files: RunFolders | undefined): SandboxPolicy {
+    const cache = this.#cacheDir ? ensureFolder(this.#cacheDir) : undefined;
+    const output = files && this.#mayWriteOutput(files) ? ensureFolder(files.outputFolder) : undefined;
+    const env: Record<string, string> = { KINEGRAPH_CACHE: cache ?? 'off' };
+    for (const name of ['PATH', 'LANG', 'LC_ALL', 'TZ', 'NODE_ENV', ...this.#grants.env]) {
+      const value = process.env[name];
+      if (value !== undefined && name !== 'KINEGRAPH_CACHE') env[name] = value;
+    }
+    return {
+      read: [...this.#readFolders(files), ...(cache ? [cache] : []), ...(output ? [output] : [])],
+      write: [...(output ? [output] : []), ...this.#grants.write.flatMap(existingReal), ...(cache ? [cache] : [])],
+      childProcess: this.#grants.childProcess,
+      worker: this.#grants.worker,
+      addons: this.#grants.addons,
+      wasi: this.#grants.wasi,
+      network: this.#grants.network,
+      env,
+      // Node writes trace-event logs into its working folder whatever the permissions: keep it one the
+      // plugin may write anyway.
+      cwd: cache ?? output ?? this.#pkg.dir,
+    };
+  }
+
+  /** The process for these run folders (`undefined`: no run, as for describing), started and loaded. */
+  #processFor(files: RunFolders | undefined): Promise<PluginProcess> {
+    const policy = this.#policy(files);
+    const key = JSON.stringify([[...policy.read].sort(), [...policy.write].sort()]);
+    const current = this.#current;
+    if (current && current.key === key && current.process.alive) return current.ready;
+    current?.process.retire();
+    const launch = launchSpec(policy, this.#env.hostScript);
+    this.#network = launch.network;
+    const child = new PluginProcess(this.name, key, launch, (line) => this.#env.log(`[${this.name}] ${line}`));
+    const ready = child.load(this.#pkg.dir, this.#pkg.entries).then((result) => {
+      const failed = result.entries.find((e) => e.error)?.error;
+      if (failed)
+        throw new KinegraphError(
+          failed.code ?? 'PLUGIN_LOAD_FAILED',
+          failed.message,
+          failed.hint ? { hint: failed.hint } : {},
+        );
+      return child;
+    });
+    ready.catch(() => {
+      if (this.#current?.process === child) this.#current = undefined;
+    });
+    this.#current = { key, process: child, ready };
+    return ready;
+  }
+}
+
+/** Checks a plugin description from a plugin process before its nodes become proxies. */
+function descriptionProblem(plugin: PluginDescriptionWire): string | undefined {
+  if (typeof plugin.name !== 'string' || !plugin.name) return 'the plugin has no name';
+  if (!Array.isArray(plugin.nodes)) return 'nodes is not a list';
+  for (const node of plugin.nodes) {
+    const n = node as unknown as Record<string, unknown>;
+    for (const field of ['type', 'title', 'category', 'description'])
+      if (typeof n[field] !== 'string') return `a node has no ${field}`;
+    const params = n.params as { type?: unknown; properties?: unknown } | null;
+    if (
+      typeof params !== 'object' ||
+      params === null ||
+      params.type !== 'object' ||
+      typeof params.properties !== 'object'
+    )
+      return `${String(n.type)}: params are not an object schema`;
+    for (const ports of [n.inputs, n.outputs]) {
+      if (typeof ports !== 'object' || ports === null) return `${String(n.type)}: ports are not an object`;
+      for (const port of Object.values(ports))
+        if (typeof (port as { type?: unknown })?.type !== 'string') return `${String(n.type)}: a port has no type`;
+    }
+    if (!Array.isArray(n.migrations) || !n.migrations.every(Number.isInteger))
+      return `${String(n.type)}: bad migrations`;
+  }
+  return undefined;
+}
+
+/**
+ * Folders never given to a plugin: the filesystem root and your home folder or any folder above it (which
+ * hold `~/.ssh`, `~/.aws`, shell start-up files). A run whose workflow sits directly in your home folder
+ * still works for the built-in nodes; isolated plugins are told to use a folder of its own.
+ */
+export function isGrantable(folder: string): boolean {
+  const home = homedir();
+  for (const path of [folder, realOrSelf(folder)]) {
+    if (path === '/' || path === dirname(path)) return false;
+    if (home && isInside(home, path)) return false;
+  }
+  return true;
+}
+
+// Never let a plugin write where Kinegraph keeps code it runs (the validator cache) or above it.
+function isWritable(folder: string): boolean {
+  const root = cacheRoot();
+  return !root || !isInside(realOrSelf(root), realOrSelf(folder));
+}
+
+function existingReal(folder: string): string[] {
+  return existsSync(folder) ? [realOrSelf(folder)] : [];
+}
+
+function ensureFolder(folder: string): string | undefined {
+  try {
+    mkdirSync(folder, { recursive: true });
+    return realpathSync(folder);
+  } catch {
+    return undefined;
+  }
+}
+
+function realOrSelf(path: string): string {
+  try {
+    return realpathSync(path);
+  } catch {
+    return path;
+  }
+}
+
+function safeName(pkg: string): string {
+  return pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9._-]/g, '+');
+}
+
+/** The package folder of core that holds the host script (its `dist/` is read by every plugin process). */
+function corePackageDir(hostScript: string): string {
+  for (let dir = dirname(hostScript); dirname(dir) !== dir; dir = dirname(dir)) {
+    if (existsSync(join(dir, 'package.json'))) return dir;
+  }
+  return dirname(hostScript);
+}
