@@ -9,6 +9,7 @@ const suites = [
   ['workflows', './workflows.mjs'],
   ['torch', './torch.mjs'],
   ['quality', './quality.mjs'],
+  ['isolation', './isolation.mjs'],
 ];
 
 // Figures from a busy machine mislead: a training job on one of 2 cores made every session run 1.5-4x

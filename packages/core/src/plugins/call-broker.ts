@@ -45,6 +45,10 @@ export interface BrokerScope {
 export class CallBroker implements CallHandler {
   readonly #scope: BrokerScope;
   readonly #tensors = new Map<number, TensorHandle>();
+  /** Uploads the plugin sent without waiting, by their provisional (negative) ids. */
+  readonly #provisional = new Map<number, Promise<TensorHandle>>();
+  /** Work started by notes (uploads, retains and releases of uploads): the call is over when it settles. */
+  readonly #pending = new Set<Promise<unknown>>();
   readonly #models = new Map<string, ModelHandle>();
   readonly #modelFolders: string[] = [];
   #closed = false;
@@ -67,15 +71,25 @@ export class CallBroker implements CallHandler {
     this.#closed = true;
   }
 
+  /**
+   * Waits for what the call's notes started (uploads, retains, releases) and throws the first error one of
+   * them met: a node is done only when its tensors are where the store says.
+   */
+  async settle(): Promise<void> {
+    while (this.#pending.size) await Promise.allSettled([...this.#pending]);
+    if (this.deferredError !== undefined) throw this.deferredError;
+  }
+
   /** The plugin's outputs with every tensor handle checked and replaced by the runtime's own copy. */
-  adoptOutputs(value: unknown): unknown {
+  async adoptOutputs(value: unknown): Promise<unknown> {
+    await this.settle();
     return this.#adopt(value, 0);
   }
 
   #adopt(value: unknown, depth: number): unknown {
     if (depth > 32) throw this.#denied('returned outputs nested more than 32 levels deep');
     if (typeof value !== 'object' || value === null || ArrayBuffer.isView(value)) return value;
-    if (isHandleLike(value)) return this.#tensor((value as { id: unknown }).id);
+    if (isHandleLike(value)) return this.#settledTensor((value as { id: unknown }).id);
     if (Array.isArray(value)) return value.map((item) => this.#adopt(item, depth + 1));
     // fromEntries defines keys (a `__proto__` key stays a key): no prototype games with plugin data.
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, this.#adopt(v, depth + 1)]));
@@ -118,13 +132,8 @@ export class CallBroker implements CallHandler {
     if (!context) throw this.#invalid(op, 'only files are available while fingerprinting');
     const { tensors } = context;
     switch (op) {
-      case 'tensors.upload': {
-        const [data, dims, dtype] = args;
-        if (!isTensorData(data)) throw this.#invalid(op, 'data is not a typed array');
-        return this.#own(await tensors.upload(data, asDims(dims, op, this), asDType(dtype, op, this)));
-      }
       case 'tensors.read':
-        return tensors.read(this.#tensor(args[0]));
+        return tensors.read(await this.#tensor(args[0]));
       case 'tensors.loadModel': {
         const [source, options] = args;
         if (typeof source === 'string') this.#checkModelPath(source);
@@ -137,7 +146,9 @@ export class CallBroker implements CallHandler {
         const [modelId, feedIds, outputNames] = args;
         const model = this.#model(modelId);
         if (typeof feedIds !== 'object' || feedIds === null) throw this.#invalid(op, 'feeds are not an object');
-        const feeds = Object.fromEntries(Object.entries(feedIds).map(([name, id]) => [name, this.#tensor(id)]));
+        const feeds = Object.fromEntries(
+          await Promise.all(Object.entries(feedIds).map(async ([name, id]) => [name, await this.#tensor(id)] as const)),
+        );
         if (outputNames !== null && !(Array.isArray(outputNames) && outputNames.every((n) => typeof n === 'string')))
           throw this.#invalid(op, 'output names are not a list of names');
         const outputs = await tensors.run(
@@ -152,7 +163,7 @@ export class CallBroker implements CallHandler {
     }
     const name = op.slice('ops.'.length) as OpName;
     if (!(OP_NAMES as readonly string[]).includes(name)) throw this.#invalid(op, 'no such op');
-    const opArgs = args.map((arg) => this.#opArg(arg, 0));
+    const opArgs = await Promise.all(args.map((arg) => this.#opArg(arg, 0)));
     const result = (await (context.ops as unknown as Record<OpName, (...a: unknown[]) => Promise<unknown>>)[name](
       ...opArgs,
     )) as TensorHandle | TensorHandle[];
@@ -189,11 +200,27 @@ export class CallBroker implements CallHandler {
         case 'warn':
           context.warn(String(args[0]).slice(0, 100), String(args[1]).slice(0, 4000));
           return;
+        case 'upload': {
+          const [id, data, dims, dtype] = args;
+          if (!Number.isSafeInteger(id) || (id as number) >= 0 || this.#provisional.has(id as number))
+            throw this.#invalid('upload', 'the provisional id is not a new negative integer');
+          if (!isTensorData(data)) throw this.#invalid('upload', 'data is not a typed array');
+          const upload = context.tensors
+            .upload(data, asDims(dims, 'upload', this), asDType(dtype, 'upload', this))
+            .then((handle) => {
+              this.#own(handle);
+              this.#tensors.set(id as number, handle);
+              return handle;
+            });
+          this.#provisional.set(id as number, upload);
+          this.#track(upload);
+          return;
+        }
         case 'retain':
-          context.tensors.retain(this.#tensor(args[0]));
+          this.#withTensor(args[0], (handle) => context.tensors.retain(handle));
           return;
         case 'release':
-          context.tensors.release(this.#tensor(args[0]));
+          this.#withTensor(args[0], (handle) => context.tensors.release(handle));
           return;
       }
     } catch (error) {
@@ -216,7 +243,28 @@ export class CallBroker implements CallHandler {
     throw this.#denied(`permission to load the model ${real}`, readHint(real));
   }
 
-  #tensor(id: unknown): TensorHandle {
+  /** Runs `use` on a tensor now, or once its upload has landed; errors fail the call. */
+  #withTensor(id: unknown, use: (handle: TensorHandle) => void): void {
+    const pending = typeof id === 'number' && !this.#tensors.has(id) ? this.#provisional.get(id) : undefined;
+    if (pending) this.#track(pending.then(use));
+    else use(this.#settledTensor(id));
+  }
+
+  #track(work: Promise<unknown>): void {
+    const tracked = work.catch((error: unknown) => {
+      this.deferredError ??= error;
+    });
+    this.#pending.add(tracked);
+    void tracked.finally(() => this.#pending.delete(tracked));
+  }
+
+  /** A tensor the node may use, once its upload (if it is one of the node's own) has landed. */
+  #tensor(id: unknown): Promise<TensorHandle> | TensorHandle {
+    const pending = typeof id === 'number' && !this.#tensors.has(id) ? this.#provisional.get(id) : undefined;
+    return pending ?? this.#settledTensor(id);
+  }
+
+  #settledTensor(id: unknown): TensorHandle {
     const handle = typeof id === 'number' ? this.#tensors.get(id) : undefined;
     if (!handle)
       throw this.#denied(
@@ -241,9 +289,9 @@ export class CallBroker implements CallHandler {
     return handle;
   }
 
-  #opArg(arg: unknown, depth: number): unknown {
+  async #opArg(arg: unknown, depth: number): Promise<unknown> {
     if (isHandleLike(arg)) return this.#tensor((arg as { id: unknown }).id);
-    if (Array.isArray(arg) && depth < 2) return arg.map((item) => this.#opArg(item, depth + 1));
+    if (Array.isArray(arg) && depth < 2) return Promise.all(arg.map((item) => this.#opArg(item, depth + 1)));
     if (typeof arg === 'number' || typeof arg === 'string' || arg === undefined || arg === null)
       return arg ?? undefined;
     throw this.#invalid('ops', 'an argument is neither a tensor, a number, a string nor a list of them');

@@ -56,7 +56,7 @@ export class IsolatedPlugin {
   readonly #env: IsolationEnvironment;
   readonly #packagePaths: string[];
   readonly #cacheDir: string | undefined;
-  #current: { key: string; process: PluginProcess; ready: Promise<PluginProcess> } | undefined;
+  #current: { key: string; request: string; process: PluginProcess; ready: Promise<PluginProcess> } | undefined;
   readonly #models = new WeakMap<PluginProcess, Map<string, ModelHandle>>();
   readonly #migrations = new Map<string, unknown>();
   #network: NetworkIsolation | undefined;
@@ -193,7 +193,7 @@ export class IsolatedPlugin {
         })),
       context.signal,
     );
-    return broker!.adoptOutputs(value) as Record<string, unknown>;
+    return (await broker!.adoptOutputs(value)) as Record<string, unknown>;
   }
 
   async #fingerprint(type: string, params: unknown, files: FileAccess): Promise<string> {
@@ -319,10 +319,16 @@ export class IsolatedPlugin {
 
   /** The process for these run folders (`undefined`: no run, as for describing), started and loaded. */
   #processFor(files: RunFolders | undefined): Promise<PluginProcess> {
+    // The same folders as the running process's: no need to look at the disk again (every call asks).
+    const request = JSON.stringify(files ? [files.allowedFolders, files.outputFolder] : null);
+    const current = this.#current;
+    if (current?.request === request && current.process.alive) return current.ready;
     const policy = this.#policy(files);
     const key = JSON.stringify([[...policy.read].sort(), [...policy.write].sort()]);
-    const current = this.#current;
-    if (current && current.key === key && current.process.alive) return current.ready;
+    if (current && current.key === key && current.process.alive) {
+      this.#current = { ...current, request };
+      return current.ready;
+    }
     current?.process.retire();
     const launch = launchSpec(policy, this.#env.hostScript);
     this.#network = launch.network;
@@ -340,7 +346,7 @@ export class IsolatedPlugin {
     ready.catch(() => {
       if (this.#current?.process === child) this.#current = undefined;
     });
-    this.#current = { key, process: child, ready };
+    this.#current = { key, request, process: child, ready };
     return ready;
   }
 }

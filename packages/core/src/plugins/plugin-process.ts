@@ -27,8 +27,6 @@ import { FrameChannel } from './wire.js';
 export interface CallHandler {
   request(op: RequestOp, args: unknown[], signal: AbortSignal): Promise<{ value: unknown; extra?: object }>;
   note(op: NoteOp, args: unknown[]): void;
-  /** An error the call's notes ran into (a retain of a freed handle): the call fails with it. */
-  readonly deferredError: unknown;
   /** Called once the call has settled: later requests are refused. */
   close(): void;
 }
@@ -233,7 +231,6 @@ export class PluginProcess {
         if (!message.ok && message.error.code === 'PLUGIN_GLOBALS_TAMPERED') this.#retiring = true;
         this.#settle(message.id, () => {
           if (!message.ok) call.reject(errorFromPlugin(message.error, call.nodeId, this.plugin));
-          else if (call.handler?.deferredError !== undefined) call.reject(call.handler.deferredError);
           else call.resolve(message.value);
         });
         return;

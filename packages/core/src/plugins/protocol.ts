@@ -151,8 +151,12 @@ export const REQUEST_OPS = [
 ] as const;
 export type RequestOp = (typeof REQUEST_OPS)[number];
 
-/** One-way messages of a call. `cancel` aborts one of the call's own requests. */
-export const NOTE_OPS = ['progress', 'warn', 'retain', 'release', 'cancel'] as const;
+/**
+ * One-way messages of a call. `cancel` aborts one of the call's own requests. `upload` is one-way too: the
+ * plugin process checks the data itself and names the new tensor with a provisional (negative) id, which
+ * the runtime maps to the store's own, so a node's uploads cost no round trip each.
+ */
+export const NOTE_OPS = ['progress', 'warn', 'upload', 'retain', 'release', 'cancel'] as const;
 export type NoteOp = (typeof NOTE_OPS)[number];
 
 /** Turns anything thrown into a {@link WireError}, keeping code, node and hint when present. */

@@ -40,7 +40,14 @@ interface Entry {
 export interface GlobalsSnapshot {
   readonly entries: readonly Entry[];
   /** Objects watched, with their own keys and prototype at the time. */
-  readonly objects: ReadonlyArray<{ path: string; target: object; keys: ReadonlySet<PropertyKey>; proto: unknown }>;
+  readonly objects: ReadonlyArray<{
+    path: string;
+    target: object;
+    keys: ReadonlySet<PropertyKey>;
+    proto: unknown;
+    /** Whether some of its keys are not watched (a deleted one would hide an added one in a count). */
+    partial: boolean;
+  }>;
 }
 
 /**
@@ -58,7 +65,7 @@ export function snapshotGlobals(): GlobalsSnapshot {
       // a getter that throws is left as it is
     }
   }
-  const objects: Array<{ path: string; target: object; keys: Set<PropertyKey>; proto: unknown }> = [];
+  const objects: Array<{ path: string; target: object; keys: Set<PropertyKey>; proto: unknown; partial: boolean }> = [];
   const entries: Entry[] = [];
   const seen = new Set<object>();
   const watch = (path: string, target: unknown) => {
@@ -66,7 +73,8 @@ export function snapshotGlobals(): GlobalsSnapshot {
     seen.add(target);
     if (UNWATCHED_OBJECTS.has(path)) return;
     const keys = Reflect.ownKeys(target);
-    objects.push({ path, target, keys: new Set(keys), proto: Object.getPrototypeOf(target) });
+    const partial = keys.some((key) => MUTABLE.has(`${path}.${String(key)}`));
+    objects.push({ path, target, keys: new Set(keys), proto: Object.getPrototypeOf(target), partial });
     for (const key of keys) {
       const name = `${path}.${String(key)}`;
       if (MUTABLE.has(name) || (target === globalThis && typeof key === 'string' && LAZY_UNWATCHED.has(key))) continue;
@@ -126,9 +134,11 @@ export function changedGlobals(snapshot: GlobalsSnapshot): string[] {
   for (const o of snapshot.objects) {
     if (Object.getPrototypeOf(o.target) !== o.proto) changes.push(`${o.path} (prototype replaced)`);
     if (o.target === globalThis) continue;
-    for (const key of Reflect.ownKeys(o.target)) {
-      if (!o.keys.has(key)) changes.push(`${o.path}.${String(key)} (added)`);
-    }
+    const keys = Reflect.ownKeys(o.target);
+    // Deletions of watched keys are found above; so, where every key is watched, the same count means
+    // nothing was added.
+    if (keys.length === o.keys.size && !o.partial) continue;
+    for (const key of keys) if (!o.keys.has(key)) changes.push(`${o.path}.${String(key)} (added)`);
   }
   return changes;
 }

@@ -31,7 +31,10 @@ import {
 import { encodeFrame, FrameChannel } from '../wire.js';
 import { type DenialScope, denialError } from './denials.js';
 import { changedGlobals, type GlobalsSnapshot, snapshotGlobals } from './globals-guard.js';
-import { type CallLink, rehydrate, remoteContext, remoteFiles } from './remote-context.js';
+import { type CallLink, type ModelMemo, rehydrate, remoteContext, remoteFiles } from './remote-context.js';
+
+/** Errors after which remembered model handles may be stale (the store restarted). */
+const STORE_GONE = new Set(['UNKNOWN_MODEL', 'STORE_CLOSED', 'WORKER_CRASHED']);
 
 const EMPTY_STATS: TensorStoreStats = {
   liveTensors: 0,
@@ -136,6 +139,8 @@ function serve(): void {
   let stats: TensorStoreStats = EMPTY_STATS;
   let opsStats: unknown = { graphsBuilt: 0, runs: 0, paramBytesFromJs: 0, noiseBytesFromJs: 0 };
   let tainted = false;
+  let nextProvisional = -1;
+  const models: ModelMemo = { map: new WeakMap() };
 
   const channel = new FrameChannel(socket, {
     onMessage: (message) => void onMessage(message as ToPlugin),
@@ -187,6 +192,8 @@ function serve(): void {
       calls.get(callId)?.callbacks.set(id, write);
       return id;
     },
+    provisionalId: () => nextProvisional--,
+    models,
   });
 
   const finish = (id: number, outcome: { ok: true; value: unknown } | { ok: false; error: WireError }) => {
@@ -249,7 +256,10 @@ function serve(): void {
         if (message.stats) stats = message.stats;
         if (message.opsStats) opsStats = message.opsStats;
         if (message.ok) waiter.resolve(message.value);
-        else waiter.reject(rehydrate(message.error));
+        else {
+          if (message.error.code && STORE_GONE.has(message.error.code)) models.map = new WeakMap();
+          waiter.reject(rehydrate(message.error));
+        }
         return;
       }
       case 'abort': {

@@ -6,6 +6,8 @@
 
 import type { FileAccess } from '../../sdk/files.js';
 import type { NodeContext, Preview } from '../../sdk/node.js';
+import { dtypeOfData, uploadProblem } from '../../tensor/dtype.js';
+import { TensorError } from '../../tensor/errors.js';
 import type {
   DType,
   ModelHandle,
@@ -30,6 +32,15 @@ export interface CallLink {
   opsStats(): unknown;
   /** Keeps a `files.writeOutput` callback until the runtime asks for it; returns its id. */
   registerCallback(write: (tmpPath: string) => Promise<void>): number;
+  /** A new provisional (negative) tensor id, unique in the process. */
+  provisionalId(): number;
+  /** Op graphs and models loaded from bytes, remembered across calls (cleared when the store restarts). */
+  readonly models: ModelMemo;
+}
+
+/** Models loaded from small byte arrays, by the array (its bytes compared on every hit). */
+export interface ModelMemo {
+  map: WeakMap<Uint8Array, { copy: Uint8Array; model: Promise<ModelHandle> }>;
 }
 
 /** The runtime's description of a `run` call. */
@@ -120,8 +131,6 @@ const MEMO_MAX_BYTES = 1 << 20;
 class RemoteTensorStore implements TensorStore {
   readonly #link: CallLink;
   readonly #signal: AbortSignal;
-  /** Op graphs loaded at every step of a loop cost one round trip the first time only (bytes compared). */
-  readonly #models = new WeakMap<Uint8Array, { copy: Uint8Array; model: Promise<ModelHandle> }>();
 
   constructor(
     readonly device: TensorStore['device'],
@@ -132,8 +141,18 @@ class RemoteTensorStore implements TensorStore {
     this.#signal = signal;
   }
 
-  upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
-    return this.#link.request('tensors.upload', [data, dims, dtype ?? null]) as Promise<TensorHandle>;
+  /**
+   * Checked here, as the store would, and sent without waiting: the handle is known at once (its id is
+   * provisional; the runtime maps it to the store's). A failure of the store itself (a crashed worker)
+   * fails the next operation on the handle, or the node.
+   */
+  async upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
+    const dt = dtype ?? dtypeOfData(data);
+    const problem = uploadProblem(data, dims, dt);
+    if (problem !== null) throw new TensorError('INVALID_ARGUMENT', `upload: ${problem}`);
+    const id = this.#link.provisionalId();
+    this.#link.note('upload', [id, data, [...dims], dt]);
+    return { kind: 'tensor', id, dims: Object.freeze([...dims]), dtype: dt, location: 'cpu' };
   }
 
   /** There is no zero-copy hand-over between processes: the same as {@link upload}. */
@@ -155,15 +174,16 @@ class RemoteTensorStore implements TensorStore {
 
   loadModel(source: string | Uint8Array, options?: ModelOptions): Promise<ModelHandle> {
     const memo = source instanceof Uint8Array && source.byteLength <= MEMO_MAX_BYTES && options === undefined;
+    const models = this.#link.models;
     if (memo) {
-      const hit = this.#models.get(source);
+      const hit = models.map.get(source);
       if (hit && Buffer.from(hit.copy.buffer, hit.copy.byteOffset, hit.copy.byteLength).equals(source))
         return hit.model;
     }
     const model = this.#link.request('tensors.loadModel', [source, options ?? null]) as Promise<ModelHandle>;
     if (memo) {
-      this.#models.set(source, { copy: source.slice(), model });
-      model.catch(() => this.#models.delete(source));
+      models.map.set(source, { copy: source.slice(), model });
+      model.catch(() => models.map.delete(source));
     }
     return model;
   }
