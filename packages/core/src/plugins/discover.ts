@@ -111,7 +111,9 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
     ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string')
     : [];
   return {
-    package: pkg.name ?? dir,
+    // A name is printed to your terminal: no control characters (escape sequences) in it.
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+    package: typeof pkg.name === 'string' ? pkg.name.replace(/[\u0000-\u001f\u007f-\u009f]/g, '\ufffd') : dir,
     ...(pkg.version ? { version: pkg.version } : {}),
     dir: realpathSync(dir),
     origin,

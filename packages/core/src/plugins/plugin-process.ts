@@ -82,9 +82,9 @@ export class PluginProcess {
         if (keep) this.#stderr = (this.#stderr + chunk).slice(-STDERR_TAIL);
         const lines = (partial + chunk).split('\n');
         partial = lines.pop()!;
-        for (const line of lines) if (line.trim()) log(line);
+        for (const line of lines) if (line.trim()) log(printable(line));
       });
-      stream?.on('end', () => partial.trim() && log(partial));
+      stream?.on('end', () => partial.trim() && log(printable(partial)));
     };
     forward(this.#child.stdout, false);
     forward(this.#child.stderr, true);
@@ -331,6 +331,12 @@ export class PluginProcess {
     this.#child.unref();
     for (const stream of this.#child.stdio) (stream as unknown as { unref?(): void } | null)?.unref?.();
   }
+}
+
+/** A line of plugin output without control characters: no terminal escape sequences reach your terminal. */
+function printable(line: string): string {
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return line.replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd').slice(0, 4000);
 }
 
 /** The plugin's error, rebuilt as a coded error the scheduler reports (its own code kept). */

@@ -177,7 +177,10 @@ export function toWireError(error: unknown): WireError {
 /** Checks the shape of a {@link WireError} from the other side (strings only, bounded). */
 export function asWireError(value: unknown): WireError {
   const v = (typeof value === 'object' && value !== null ? value : {}) as Record<string, unknown>;
-  const text = (x: unknown, max: number) => (typeof x === 'string' ? x.slice(0, max) : undefined);
+  // Bounded, and without control characters (but line breaks): the CLI prints these to your terminal.
+  const text = (x: unknown, max: number) =>
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+    typeof x === 'string' ? x.slice(0, max).replace(/[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g, '\ufffd') : undefined;
   const code = text(v.code, 100);
   const nodeId = text(v.nodeId, 500);
   const hint = text(v.hint, 4000);
