@@ -143,6 +143,15 @@ async function startUp() {
   }
   const network = (await loadPlugins(candidates, new NodeRegistry(), { log: () => undefined })).loaded[0].isolation
     .network;
+  // What a `kinegraph validate` or `nodes` pays: creating a runtime that discovers the project's plugins.
+  const create = { isolated: [], inProcess: [] };
+  for (let i = 0; i < STARTS; i++)
+    for (const mode of i % 2 ? ['isolated', 'inProcess'] : ['inProcess', 'isolated']) {
+      const started = performance.now();
+      const runtime = await Runtime.create({ discover: { cwd: root, isolate: mode === 'isolated' } });
+      create[mode].push(performance.now() - started);
+      await runtime.close();
+    }
   // The parts: what each layer adds to starting Node (spawnSync: start to exit).
   const perm = ['--experimental-permission', '--disable-warning=ExperimentalWarning', `--allow-fs-read=${root}`];
   const variants = {
@@ -189,6 +198,7 @@ async function startUp() {
     }
   return {
     network,
+    createRuntimeMs: { isolated: median(create.isolated), inProcess: median(create.inProcess) },
     describeMs: { median: median(describe), p99: quantile(describe, 0.99) },
     partsMs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, median(v)])),
   };
@@ -241,6 +251,9 @@ function print({ perNode, workflows, startUp: s }) {
   console.log(`| spawn → color-grade loaded and described | ${f(s.describeMs.median)} (p99 ${f(s.describeMs.p99)}) |`);
   console.log('| --- | ---: |');
   for (const [k, v] of Object.entries(s.partsMs)) console.log(`| start and exit: ${k} | ${f(v)} |`);
+  console.log(
+    `| Runtime.create with discovery (2 plugins): isolated / in-process | ${f(s.createRuntimeMs.isolated)} / ${f(s.createRuntimeMs.inProcess)} |`,
+  );
   console.log(`\nnetwork: ${s.network.blocked ? 'blocked' : 'OPEN'} (${s.network.how})`);
 }
 

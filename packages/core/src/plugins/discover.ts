@@ -1,5 +1,6 @@
 import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { NodeRegistry, PluginSource } from '../registry/registry.js';
@@ -164,6 +165,8 @@ export async function loadPlugins(
   const isolated = new IsolatedPlugins();
   const builtin = builtinLibraryDir();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
+  // A project with dozens of plugins must not start dozens of Node processes at once.
+  const starts = new Limit(Math.max(2, availableParallelism()));
   // Isolated packages are described in their own processes, all at once; registering stays in order.
   const prepared = candidates.map((candidate) => {
     const fail = (code: string, message: string, hint: string) => ({
@@ -197,7 +200,7 @@ export async function loadPlugins(
             ? '"isolate": false in kinegraph.grants.json'
             : undefined;
     return inProcess === undefined
-      ? describeIsolated(candidate, grants, isolated, log)
+      ? starts.run(() => describeIsolated(candidate, grants, isolated, log))
       : loadInProcess(candidate, { mode: 'in-process', reason: inProcess });
   });
   for (const pending of prepared) {
@@ -331,6 +334,25 @@ export class IsolatedPlugins {
   /** Stops every plugin process. */
   async close(): Promise<void> {
     await Promise.all(this.#plugins.map((p) => p.close()));
+  }
+}
+
+/** Runs at most `size` tasks at a time, in the order they were given. */
+class Limit {
+  #running = 0;
+  readonly #queue: Array<() => void> = [];
+
+  constructor(private readonly size: number) {}
+
+  async run<T>(task: () => Promise<T>): Promise<T> {
+    if (this.#running >= this.size) await new Promise<void>((resolve) => this.#queue.push(resolve));
+    this.#running++;
+    try {
+      return await task();
+    } finally {
+      this.#running--;
+      this.#queue.shift()?.();
+    }
   }
 }
 
