@@ -17,6 +17,9 @@ import { KinegraphError } from '../util/errors.js';
 import type { CallHandler } from './plugin-process.js';
 import { type NoteOp, OP_NAMES, type OpName, type RequestOp } from './protocol.js';
 
+/** Previews travel with every event to every client: larger ones from a plugin are dropped. */
+const MAX_PREVIEW_BYTES = 8 * 1024 ** 2;
+
 const DTYPES: readonly DType[] = ['float32', 'float16', 'int64', 'int32', 'uint8', 'bool'];
 const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'];
 
@@ -187,6 +190,7 @@ export class CallBroker implements CallHandler {
             p &&
             typeof p.mime === 'string' &&
             p.data instanceof Uint8Array &&
+            p.data.byteLength <= MAX_PREVIEW_BYTES &&
             typeof p.width === 'number' &&
             typeof p.height === 'number'
               ? { mime: p.mime, data: p.data, width: p.width, height: p.height }

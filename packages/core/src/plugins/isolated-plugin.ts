@@ -26,6 +26,7 @@ import { PluginProcess } from './plugin-process.js';
 import type { NodeDescriptionWire, PluginDescriptionWire, WireError } from './protocol.js';
 import { packageReadPaths } from './read-paths.js';
 import { launchSpec, type NetworkIsolation, type SandboxPolicy } from './sandbox.js';
+import { paramSchemaProblem } from './schema-check.js';
 import { FrameDecoder } from './wire.js';
 
 /** What every isolated plugin of a runtime shares. */
@@ -351,10 +352,23 @@ export class IsolatedPlugin {
   }
 }
 
+const CSS_COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,20}|(rgb|rgba|hsl|hsla)\([\d\s.,%/-]{1,60}\))$/i;
+
 /** Checks a plugin description from a plugin process before its nodes become proxies. */
 function descriptionProblem(plugin: PluginDescriptionWire): string | undefined {
   if (typeof plugin.name !== 'string' || !plugin.name) return 'the plugin has no name';
   if (!Array.isArray(plugin.nodes)) return 'nodes is not a list';
+  if (plugin.portTypes !== undefined && !Array.isArray(plugin.portTypes)) return 'portTypes is not a list';
+  for (const portType of plugin.portTypes ?? []) {
+    const p = portType as unknown as Record<string, unknown>;
+    if (typeof p.name !== 'string' || typeof p.description !== 'string')
+      return 'a port type has no name or description';
+    // The editor paints with it: a colour, nothing that could be read as more than one.
+    if (typeof p.color !== 'string' || !CSS_COLOR.test(p.color))
+      return `port type ${p.name}: color is not a CSS colour`;
+    if (p.accepts !== undefined && !(Array.isArray(p.accepts) && p.accepts.every((a) => typeof a === 'string')))
+      return `port type ${p.name}: accepts is not a list of names`;
+  }
   for (const node of plugin.nodes) {
     const n = node as unknown as Record<string, unknown>;
     for (const field of ['type', 'title', 'category', 'description'])
@@ -374,6 +388,8 @@ function descriptionProblem(plugin: PluginDescriptionWire): string | undefined {
     }
     if (!Array.isArray(n.migrations) || !n.migrations.every(Number.isInteger))
       return `${String(n.type)}: bad migrations`;
+    const schema = paramSchemaProblem(params);
+    if (schema) return `${String(n.type)}: ${schema}`;
   }
   return undefined;
 }

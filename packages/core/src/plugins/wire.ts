@@ -31,7 +31,7 @@ type TypedArrayName = keyof typeof TYPED_ARRAYS;
 const BYTES = '__kinegraphBytes';
 
 /** Largest frame accepted: a tensor upload of a long, large video still fits; a runaway writer does not. */
-export const MAX_FRAME_BYTES = 1024 ** 3;
+export const MAX_FRAME_BYTES = 512 * 1024 ** 2;
 
 const HEADER = 12; // u32 frame length (after this field), u32 JSON length, u32 attachment count
 
