@@ -290,7 +290,10 @@ async function describeIsolated(
       isolation: {
         mode: 'isolated',
         grants,
-        network: plugin.network ?? { blocked: false, how: 'unknown' },
+        // Asked for only by reports (`kinegraph plugins`): other commands need not probe the machine.
+        get network() {
+          return plugin.network;
+        },
         reads: [...plugin.packagePaths],
       },
     });

@@ -21,6 +21,7 @@ import type { ModelHandle } from '../tensor/types.js';
 import { cacheFolder, cacheRoot } from '../util/cache-dir.js';
 import { KinegraphError } from '../util/errors.js';
 import { CallBroker, isInside } from './call-broker.js';
+import { descriptionKey, readDescription, writeDescription } from './description-cache.js';
 import type { PluginGrants } from './grants.js';
 import { PluginProcess } from './plugin-process.js';
 import type { NodeDescriptionWire, PluginDescriptionWire, WireError } from './protocol.js';
@@ -81,8 +82,9 @@ export class IsolatedPlugin {
     return this.#grants;
   }
 
-  /** How its processes are kept off the network (known once one has started). */
-  get network(): NetworkIsolation | undefined {
+  /** How its processes are kept off the network (probing the machine once, if no process has said yet). */
+  get network(): NetworkIsolation {
+    this.#network ??= launchSpec(this.#policy(undefined), this.#env.hostScript).network;
     return this.#network;
   }
 
@@ -93,12 +95,24 @@ export class IsolatedPlugin {
 
   /**
    * Loads the package in a process of its own and returns, per entry file, a plugin whose nodes are
-   * proxies, or the error that entry gave. The process is stopped afterwards: runs start their own.
+   * proxies, or the error that entry gave. The process is stopped afterwards: runs start their own. An
+   * unchanged package is described from the cache (`description-cache.ts`) without a process.
    */
   async describe(): Promise<Array<{ entry: string; plugin?: KinegraphPlugin; error?: WireError }>> {
-    const process = await this.#processFor(undefined);
-    const result = await process.load(this.#pkg.dir, this.#pkg.entries);
-    this.#retire();
+    const key = descriptionKey({
+      packageDir: this.#pkg.dir,
+      entries: this.#pkg.entries,
+      readPaths: this.#packagePaths,
+      hostScript: this.#env.hostScript,
+      grants: this.#grants,
+    });
+    let result = key === undefined ? undefined : readDescription(key);
+    if (!result) {
+      const process = await this.#processFor(undefined);
+      result = await process.load(this.#pkg.dir, this.#pkg.entries);
+      this.#retire();
+      if (key !== undefined) writeDescription(key, result);
+    }
     return result.entries.map(({ entry, plugin, error }) => {
       if (error || !plugin) return { entry, error: error ?? { name: 'Error', message: 'no plugin' } };
       const problem = descriptionProblem(plugin);
