@@ -133,25 +133,39 @@ async function whole(runtimes, { workflow }) {
 
 async function startUp() {
   const candidates = (await findPlugins(root)).filter((c) => c.package === '@kinegraph/plugin-color-grade');
+  const cacheSetting = process.env.KINEGRAPH_CACHE;
+  const withCache = (on, work) => {
+    if (on) {
+      if (cacheSetting === undefined) delete process.env.KINEGRAPH_CACHE;
+      else process.env.KINEGRAPH_CACHE = cacheSetting;
+    } else process.env.KINEGRAPH_CACHE = 'off';
+    return work();
+  };
+  // A real start every time: no remembered description.
   const describe = [];
   for (let i = 0; i < STARTS; i++) {
     const started = performance.now();
-    const report = await loadPlugins(candidates, new NodeRegistry(), { log: () => undefined });
+    const report = await withCache(false, () => loadPlugins(candidates, new NodeRegistry(), { log: () => undefined }));
     describe.push(performance.now() - started);
     if (!report.loaded.length) throw new Error(JSON.stringify(report.failed));
     await report.isolated.close();
   }
+  withCache(true, () => undefined);
   const network = (await loadPlugins(candidates, new NodeRegistry(), { log: () => undefined })).loaded[0].isolation
     .network;
-  // What a `kinegraph validate` or `nodes` pays: creating a runtime that discovers the project's plugins.
-  const create = { isolated: [], inProcess: [] };
+  // What a `kinegraph validate` or `nodes` pays: creating a runtime that discovers the project's plugins,
+  // with the plugins' descriptions remembered (every start after the first) and without (the first).
+  const create = { isolated: [], isolatedCold: [], inProcess: [] };
   for (let i = 0; i < STARTS; i++)
-    for (const mode of i % 2 ? ['isolated', 'inProcess'] : ['inProcess', 'isolated']) {
+    for (const mode of i % 2 ? ['isolated', 'isolatedCold', 'inProcess'] : ['inProcess', 'isolatedCold', 'isolated']) {
       const started = performance.now();
-      const runtime = await Runtime.create({ discover: { cwd: root, isolate: mode === 'isolated' } });
+      const runtime = await withCache(mode !== 'isolatedCold', () =>
+        Runtime.create({ discover: { cwd: root, isolate: mode !== 'inProcess' } }),
+      );
       create[mode].push(performance.now() - started);
       await runtime.close();
     }
+  withCache(true, () => undefined);
   // The parts: what each layer adds to starting Node (spawnSync: start to exit).
   const perm = ['--experimental-permission', '--disable-warning=ExperimentalWarning', `--allow-fs-read=${root}`];
   const variants = {
@@ -198,7 +212,11 @@ async function startUp() {
     }
   return {
     network,
-    createRuntimeMs: { isolated: median(create.isolated), inProcess: median(create.inProcess) },
+    createRuntimeMs: {
+      isolated: median(create.isolated),
+      isolatedCold: median(create.isolatedCold),
+      inProcess: median(create.inProcess),
+    },
     describeMs: { median: median(describe), p99: quantile(describe, 0.99) },
     partsMs: Object.fromEntries(Object.entries(parts).map(([k, v]) => [k, median(v)])),
   };
@@ -251,9 +269,10 @@ function print({ perNode, workflows, startUp: s }) {
   console.log(`| spawn → color-grade loaded and described | ${f(s.describeMs.median)} (p99 ${f(s.describeMs.p99)}) |`);
   console.log('| --- | ---: |');
   for (const [k, v] of Object.entries(s.partsMs)) console.log(`| start and exit: ${k} | ${f(v)} |`);
-  console.log(
-    `| Runtime.create with discovery (2 plugins): isolated / in-process | ${f(s.createRuntimeMs.isolated)} / ${f(s.createRuntimeMs.inProcess)} |`,
-  );
+  const c = s.createRuntimeMs;
+  console.log(`| Runtime.create with discovery, in-process | ${f(c.inProcess)} |`);
+  console.log(`| Runtime.create with discovery, isolated (descriptions remembered) | ${f(c.isolated)} |`);
+  console.log(`| Runtime.create with discovery, isolated (first start: 2 plugin processes) | ${f(c.isolatedCold)} |`);
   console.log(`\nnetwork: ${s.network.blocked ? 'blocked' : 'OPEN'} (${s.network.how})`);
 }
 

@@ -326,8 +326,8 @@ export class IsolatedPlugin {
       wasi: this.#grants.wasi,
       network: this.#grants.network,
       env,
-      // Node writes trace-event logs into its working folder whatever the permissions: keep it one the
-      // plugin may write anyway.
+      // Node writes trace-event logs into its working folder whatever the permissions (sandbox.ts pins
+      // them there): keep it one the plugin may write anyway.
       cwd: cache ?? output ?? this.#pkg.dir,
     };
   }

@@ -124,6 +124,9 @@ export function permissionFlags(policy: SandboxPolicy): string[] {
     // The permission model and (for granted threads and programs) its own caution are expected here.
     '--disable-warning=ExperimentalWarning',
     '--disable-warning=SecurityWarning',
+    // Node writes trace-event logs whatever the permissions; this pins them to the working folder (one the
+    // plugin may write anyway) even when the plugin changes into another folder first.
+    `--trace-event-file-pattern=${join(policy.cwd, `node_trace.${'$'}{rotation}.log`)}`,
     ...unique(policy.read).map((p) => `--allow-fs-read=${p}`),
     ...unique(policy.write).map((p) => `--allow-fs-write=${p}`),
     ...(policy.childProcess ? ['--allow-child-process'] : []),

@@ -18,7 +18,7 @@ describe('param schemas of isolated plugins', () => {
 
   it.each([
     ['a $ref', { type: 'object', properties: { a: { $ref: 'http://example.com/x' } } }, '"$ref"'],
-    ['if/then', { type: 'object', if: { type: 'object' }, then: {} }, '"if"'],
+    ['if/else', { type: 'object', if: { type: 'object' }, else: {} }, '"if"'],
     [
       'an invalid pattern',
       { type: 'object', properties: { a: { type: 'string', pattern: '(' } } },
