@@ -1,6 +1,7 @@
 import type { Observable } from 'rxjs';
-import { type DiscoveryReport, findPlugins, type IsolatedPlugins, loadPlugins } from './plugins/discover.js';
+import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
 import { loadGrants } from './plugins/grants.js';
+import type { IsolatedPlugins } from './plugins/isolated-plugins.js';
 import { withProvenance } from './registry/describe.js';
 import { NodeRegistry } from './registry/registry.js';
 import type { RunEvent } from './scheduler/events.js';

@@ -12,16 +12,15 @@
 import { realpathSync } from 'node:fs';
 import type { FileAccess } from '../sdk/files.js';
 import type { NodeContext } from '../sdk/node.js';
-import type { DType, ModelHandle, ModelOptions, TensorData, TensorHandle } from '../tensor/types.js';
+import type { ModelHandle, TensorHandle } from '../tensor/types.js';
 import { KinegraphError } from '../util/errors.js';
+import { asDims, asDType, asModelOptions, isTensorData } from './broker-args.js';
+import { isInside } from './folders.js';
 import type { CallHandler } from './plugin-process.js';
 import { type NoteOp, OP_NAMES, type OpName, type RequestOp } from './protocol.js';
 
 /** Previews travel with every event to every client: larger ones from a plugin are dropped. */
 const MAX_PREVIEW_BYTES = 8 * 1024 ** 2;
-
-const DTYPES: readonly DType[] = ['float32', 'float16', 'int64', 'int32', 'uint8', 'bool'];
-const OPTIMIZATION_LEVELS = ['disabled', 'basic', 'extended', 'all'];
 
 /** What a broker serves: one node's call. */
 export interface BrokerScope {
@@ -340,64 +339,6 @@ function readHint(path: string): string {
   return `Isolated plugins read their own package, the run's allowed folders (never your home folder itself or a folder above it) and folders granted in kinegraph.grants.json ("read"). Copy ${path} into an allowed folder, or allow its folder with --allow <dir>.`;
 }
 
-function asDims(value: unknown, op: string, broker: CallBroker): number[] {
-  if (!Array.isArray(value) || value.length > 16 || !value.every((d) => Number.isSafeInteger(d) && d >= 0))
-    throw broker.invalid(op, 'dims are not a list of up to 16 non-negative integers');
-  return [...value] as number[];
-}
-
-function asDType(value: unknown, op: string, broker: CallBroker): DType | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (!(DTYPES as readonly unknown[]).includes(value)) throw broker.invalid(op, `dtype ${String(value)} is unknown`);
-  return value as DType;
-}
-
-function asModelOptions(value: unknown, op: string, broker: CallBroker): ModelOptions | undefined {
-  if (value === null || value === undefined) return undefined;
-  if (typeof value !== 'object') throw broker.invalid(op, 'options are not an object');
-  const v = value as Record<string, unknown>;
-  const out: { -readonly [K in keyof ModelOptions]: ModelOptions[K] } = {};
-  if (v.graphOptimizationLevel !== undefined) {
-    if (!OPTIMIZATION_LEVELS.includes(v.graphOptimizationLevel as string))
-      throw broker.invalid(op, 'graphOptimizationLevel is unknown');
-    out.graphOptimizationLevel = v.graphOptimizationLevel as ModelOptions['graphOptimizationLevel'];
-  }
-  if (v.intraOpNumThreads !== undefined) {
-    if (!Number.isSafeInteger(v.intraOpNumThreads) || (v.intraOpNumThreads as number) < 1)
-      throw broker.invalid(op, 'intraOpNumThreads is not a positive integer');
-    out.intraOpNumThreads = v.intraOpNumThreads as number;
-  }
-  if (v.initializerOverrides !== undefined) {
-    const overrides = v.initializerOverrides;
-    if (typeof overrides !== 'object' || overrides === null || !Object.values(overrides).every(isTensorData))
-      throw broker.invalid(op, 'initializerOverrides are not typed arrays by name');
-    out.initializerOverrides = Object.fromEntries(Object.entries(overrides)) as Record<string, TensorData>;
-  }
-  if (v.appendGraph !== undefined) {
-    const g = v.appendGraph as { bytes?: unknown; links?: unknown } | null;
-    const links = g?.links;
-    if (
-      !(g?.bytes instanceof Uint8Array) ||
-      typeof links !== 'object' ||
-      links === null ||
-      !Object.values(links).every((x) => typeof x === 'string')
-    )
-      throw broker.invalid(op, 'appendGraph is not { bytes, links }');
-    out.appendGraph = { bytes: g.bytes, links: Object.fromEntries(Object.entries(links)) as Record<string, string> };
-  }
-  return out;
-}
-
-function isTensorData(value: unknown): value is TensorData {
-  return (
-    value instanceof Float32Array ||
-    value instanceof Uint16Array ||
-    value instanceof BigInt64Array ||
-    value instanceof Int32Array ||
-    value instanceof Uint8Array
-  );
-}
-
 function isHandleLike(value: unknown): boolean {
   return typeof value === 'object' && value !== null && (value as { kind?: unknown }).kind === 'tensor';
 }
@@ -431,8 +372,4 @@ function realOrUndefined(path: string): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-export function isInside(path: string, folder: string): boolean {
-  return path === folder || path.startsWith(folder.endsWith('/') ? folder : `${folder}/`);
 }

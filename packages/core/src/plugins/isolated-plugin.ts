@@ -9,10 +9,7 @@
  * calls with `PLUGIN_CRASHED` and is started afresh on the next call.
  */
 
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, realpathSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import type { TObject } from '@sinclair/typebox';
 import type { FileAccess } from '../sdk/files.js';
 import type { AnyNodeDefinition, NodeContext, NodeMigration } from '../sdk/node.js';
@@ -20,15 +17,25 @@ import type { KinegraphPlugin } from '../sdk/plugin.js';
 import type { ModelHandle } from '../tensor/types.js';
 import { cacheFolder, cacheRoot } from '../util/cache-dir.js';
 import { KinegraphError } from '../util/errors.js';
-import { CallBroker, isInside } from './call-broker.js';
+import { CallBroker } from './call-broker.js';
 import { descriptionKey, readDescription, writeDescription } from './description-cache.js';
+import { descriptionProblem } from './description-check.js';
+import {
+  corePackageDir,
+  ensureFolder,
+  existingReal,
+  isGrantable,
+  isInside,
+  isWritable,
+  realOrSelf,
+  safeName,
+} from './folders.js';
 import type { PluginGrants } from './grants.js';
+import { runMigration } from './migration-process.js';
 import { PluginProcess } from './plugin-process.js';
 import type { NodeDescriptionWire, PluginDescriptionWire, WireError } from './protocol.js';
 import { packageReadPaths } from './read-paths.js';
 import { launchSpec, type NetworkIsolation, type SandboxPolicy } from './sandbox.js';
-import { paramSchemaProblem } from './schema-check.js';
-import { FrameDecoder } from './wire.js';
 
 /** What every isolated plugin of a runtime shares. */
 export interface IsolationEnvironment {
@@ -47,9 +54,6 @@ export interface IsolatedPackage {
 
 /** The run folders a process is started for (`context.files` of the calls it serves). */
 type RunFolders = Pick<FileAccess, 'allowedFolders' | 'outputFolder'>;
-
-/** Longest a migration process may take. */
-const MIGRATION_TIMEOUT_MS = 60_000;
 
 /** One isolated plugin package: its grants, its processes, and the proxies of its nodes. */
 export class IsolatedPlugin {
@@ -240,52 +244,29 @@ export class IsolatedPlugin {
   }
 
   /**
-   * One migration step, run in a short-lived process: validation is synchronous, so the runtime waits
-   * for it. The process runs the whole chain from `from`, and later steps of the same chain are answered
-   * from what it returned, so a chain costs one process.
+   * One migration step, run in a short-lived process (`migration-process.ts`): validation is
+   * synchronous, so the runtime waits for it. Later steps of the same chain are answered from what that
+   * process returned, so a chain costs one process.
    */
   #migrate(type: string, from: number, state: Parameters<NodeMigration>[0]): ReturnType<NodeMigration> {
     const key = JSON.stringify([type, from, state]);
-    if (this.#migrations.has(key)) return structuredClone(this.#migrations.get(key)) as ReturnType<NodeMigration>;
-    const policy = this.#policy(undefined);
-    const launch = launchSpec(policy, this.#env.hostScript, ['--migrate']);
-    const request = {
-      package: this.name,
-      dir: this.#pkg.dir,
-      entries: this.#pkg.entries,
-      type,
-      from,
-      node: state,
-      networkBlocked: launch.network.blocked,
-    };
-    const child = spawnSync(launch.command, [...launch.args], {
-      input: JSON.stringify(request),
-      stdio: ['pipe', 'pipe', 'pipe', 'pipe'],
-      env: { ...launch.env },
-      cwd: launch.cwd,
-      timeout: MIGRATION_TIMEOUT_MS,
-      maxBuffer: 256 * 1024 ** 2,
-    });
-    let answer: { states?: unknown[]; error?: WireError } | undefined;
-    const decoder = new FrameDecoder(
-      (message) => (answer ??= message as typeof answer),
-      () => undefined,
-    );
-    const out = child.output?.[3];
-    if (out) decoder.push(Buffer.isBuffer(out) ? out : Buffer.from(out));
-    const states = Array.isArray(answer?.states) ? answer.states : [];
-    let input: unknown = state;
-    states.forEach((next, i) => {
-      this.#migrations.set(JSON.stringify([type, from + i, input]), next);
-      input = next;
-    });
-    if (!states.length) {
-      const why =
-        answer?.error?.message ??
-        `its migration process ${child.error ? `failed: ${child.error.message}` : `exited with code ${child.status}`}${child.stderr?.length ? `: ${String(child.stderr).trim().split('\n').slice(-3).join(' ')}` : ''}`;
-      throw new KinegraphError(answer?.error?.code ?? 'PLUGIN_MIGRATION_FAILED', why);
+    if (!this.#migrations.has(key)) {
+      const launch = launchSpec(this.#policy(undefined), this.#env.hostScript, ['--migrate']);
+      const states = runMigration(launch, {
+        package: this.name,
+        dir: this.#pkg.dir,
+        entries: this.#pkg.entries,
+        type,
+        from,
+        node: state,
+      });
+      let input: unknown = state;
+      states.forEach((next, i) => {
+        this.#migrations.set(JSON.stringify([type, from + i, input]), next);
+        input = next;
+      });
     }
-    return structuredClone(states[0]) as ReturnType<NodeMigration>;
+    return structuredClone(this.#migrations.get(key)) as ReturnType<NodeMigration>;
   }
 
   #modelsOf(process: PluginProcess): Map<string, ModelHandle> {
@@ -364,99 +345,4 @@ export class IsolatedPlugin {
     this.#current = { key, request, process: child, ready };
     return ready;
   }
-}
-
-const CSS_COLOR = /^(#[0-9a-f]{3,8}|[a-z]{3,20}|(rgb|rgba|hsl|hsla)\([\d\s.,%/-]{1,60}\))$/i;
-
-/** Checks a plugin description from a plugin process before its nodes become proxies. */
-function descriptionProblem(plugin: PluginDescriptionWire): string | undefined {
-  if (typeof plugin.name !== 'string' || !plugin.name) return 'the plugin has no name';
-  if (!Array.isArray(plugin.nodes)) return 'nodes is not a list';
-  if (plugin.portTypes !== undefined && !Array.isArray(plugin.portTypes)) return 'portTypes is not a list';
-  for (const portType of plugin.portTypes ?? []) {
-    const p = portType as unknown as Record<string, unknown>;
-    if (typeof p.name !== 'string' || typeof p.description !== 'string')
-      return 'a port type has no name or description';
-    // The editor paints with it: a colour, nothing that could be read as more than one.
-    if (typeof p.color !== 'string' || !CSS_COLOR.test(p.color))
-      return `port type ${p.name}: color is not a CSS colour`;
-    if (p.accepts !== undefined && !(Array.isArray(p.accepts) && p.accepts.every((a) => typeof a === 'string')))
-      return `port type ${p.name}: accepts is not a list of names`;
-  }
-  for (const node of plugin.nodes) {
-    const n = node as unknown as Record<string, unknown>;
-    for (const field of ['type', 'title', 'category', 'description'])
-      if (typeof n[field] !== 'string') return `a node has no ${field}`;
-    const params = n.params as { type?: unknown; properties?: unknown } | null;
-    if (
-      typeof params !== 'object' ||
-      params === null ||
-      params.type !== 'object' ||
-      typeof params.properties !== 'object'
-    )
-      return `${String(n.type)}: params are not an object schema`;
-    for (const ports of [n.inputs, n.outputs]) {
-      if (typeof ports !== 'object' || ports === null) return `${String(n.type)}: ports are not an object`;
-      for (const port of Object.values(ports))
-        if (typeof (port as { type?: unknown })?.type !== 'string') return `${String(n.type)}: a port has no type`;
-    }
-    if (!Array.isArray(n.migrations) || !n.migrations.every(Number.isInteger))
-      return `${String(n.type)}: bad migrations`;
-    const schema = paramSchemaProblem(params);
-    if (schema) return `${String(n.type)}: ${schema}`;
-  }
-  return undefined;
-}
-
-/**
- * Folders never given to a plugin: the filesystem root and your home folder or any folder above it (which
- * hold `~/.ssh`, `~/.aws`, shell start-up files). A run whose workflow sits directly in your home folder
- * still works for the built-in nodes; isolated plugins are told to use a folder of its own.
- */
-export function isGrantable(folder: string): boolean {
-  const home = homedir();
-  for (const path of [folder, realOrSelf(folder)]) {
-    if (path === '/' || path === dirname(path)) return false;
-    if (home && isInside(home, path)) return false;
-  }
-  return true;
-}
-
-// Never let a plugin write where Kinegraph keeps code it runs (the validator cache) or above it.
-function isWritable(folder: string): boolean {
-  const root = cacheRoot();
-  return !root || !isInside(realOrSelf(root), realOrSelf(folder));
-}
-
-function existingReal(folder: string): string[] {
-  return existsSync(folder) ? [realOrSelf(folder)] : [];
-}
-
-function ensureFolder(folder: string): string | undefined {
-  try {
-    mkdirSync(folder, { recursive: true });
-    return realpathSync(folder);
-  } catch {
-    return undefined;
-  }
-}
-
-function realOrSelf(path: string): string {
-  try {
-    return realpathSync(path);
-  } catch {
-    return path;
-  }
-}
-
-function safeName(pkg: string): string {
-  return pkg.replace(/^@/, '').replace(/[^a-zA-Z0-9._-]/g, '+');
-}
-
-/** The package folder of core that holds the host script (its `dist/` is read by every plugin process). */
-function corePackageDir(hostScript: string): string {
-  for (let dir = dirname(hostScript); dirname(dir) !== dir; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json'))) return dir;
-  }
-  return dirname(hostScript);
 }

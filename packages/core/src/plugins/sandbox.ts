@@ -6,7 +6,8 @@
 
 import { spawnSync } from 'node:child_process';
 import { accessSync, constants, existsSync, lstatSync } from 'node:fs';
-import { delimiter, isAbsolute, join, relative } from 'node:path';
+import { delimiter, join } from 'node:path';
+import { isInside } from './folders.js';
 
 /** What a plugin process may do. Paths are absolute and exist. */
 export interface SandboxPolicy {
@@ -152,11 +153,6 @@ function isRealFolder(path: string): boolean {
   } catch {
     return false;
   }
-}
-
-function isInside(path: string, folder: string): boolean {
-  const rel = relative(folder, path);
-  return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
 function findProgram(name: string): string | undefined {
