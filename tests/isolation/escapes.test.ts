@@ -152,6 +152,45 @@ describe('an isolated plugin', () => {
     });
   });
 
+  it('reports progress and warnings through the runtime', async () => {
+    const events = await run('chatty');
+    expect(events).toContainEqual(
+      expect.objectContaining({ type: 'node:progress', nodeId: 'x', fraction: 0.5, message: 'half way' }),
+    );
+    expect(events).toContainEqual(
+      expect.objectContaining({
+        type: 'node:warning',
+        nodeId: 'x',
+        code: 'ESCAPE_WARNING',
+        message: 'a warning from the plugin',
+      }),
+    );
+    expect(outcome(events)).toEqual({ type: 'run:done', text: 'said things' });
+  });
+
+  it('sees the run cancelled through its context signal, and the run ends cancelled', async () => {
+    const workflow = {
+      format: 'kinegraph/workflow@1',
+      nodes: { x: { type: 'escape/attempt', version: 2, params: { attempt: 'wait-for-cancel' } } },
+    };
+    const controller = new AbortController();
+    const events: RunEvent[] = [];
+    await new Promise<void>((resolve, reject) =>
+      runtime
+        .run(workflow, { outputFolder: join(project, 'outputs'), allowedFolders: [], signal: controller.signal })
+        .subscribe({
+          next: (e) => {
+            events.push(e);
+            if (e.type === 'node:progress') controller.abort(new DOMException('cancelled by the test', 'AbortError'));
+          },
+          error: reject,
+          complete: resolve,
+        }),
+    );
+    expect(events.at(-1)?.type).toBe('run:cancelled');
+    expect(outcome(await run('env')).type).toBe('run:done');
+  });
+
   it('a crash fails the run with PLUGIN_CRASHED naming the plugin, and the next run starts a fresh process', async () => {
     const result = outcome(await run('crash'));
     expect(result).toMatchObject({ type: 'run:error', code: 'PLUGIN_CRASHED' });

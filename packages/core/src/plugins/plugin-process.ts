@@ -341,8 +341,8 @@ function printable(line: string): string {
 
 /** The plugin's error, rebuilt as a coded error the scheduler reports (its own code kept). */
 function errorFromPlugin(wire: WireError, nodeId: string | undefined, plugin: string): Error {
-  if (wire.name === 'AbortError')
-    return Object.assign(new DOMException(wire.message, 'AbortError'), { code: wire.code });
+  // A cancellation stays one (the scheduler reports the run as cancelled, not failed).
+  if (wire.name === 'AbortError') return new DOMException(wire.message, 'AbortError');
   const code = wire.code ?? 'NODE_FAILED';
   return new KinegraphError(code, wire.message, {
     ...((wire.nodeId ?? nodeId) ? { nodeId: wire.nodeId ?? nodeId } : {}),
