@@ -26,7 +26,12 @@ afterAll(async () => {
   await Promise.all([isolated?.close(), inProcess?.close()]);
 });
 
-async function render(runtime: Runtime, workflow: string): Promise<{ bytes: Buffer; events: RunEvent[] }> {
+async function render(
+  runtime: Runtime,
+  workflow: string,
+): Promise<{ bytes: Buffer; events: RunEvent[]; copied: { toJs: number; fromJs: number } }> {
+  const store = await runtime.store();
+  const before = store.stats();
   const document = JSON.parse(readFileSync(join(root, 'workflows', `${workflow}.json`), 'utf8')) as unknown;
   const out = mkdtempSync(join(tmpdir(), `kg-iso-${workflow}-`));
   const events: RunEvent[] = [];
@@ -45,7 +50,12 @@ async function render(runtime: Runtime, workflow: string): Promise<{ bytes: Buff
   const last = events.at(-1)!;
   if (last.type !== 'run:done') throw new Error(`${workflow}: ${JSON.stringify(last)}`);
   expect(last.files).toHaveLength(1);
-  return { bytes: readFileSync(last.files[0]!), events };
+  const after = store.stats();
+  return {
+    bytes: readFileSync(last.files[0]!),
+    events,
+    copied: { toJs: after.bytesToJs - before.bytesToJs, fromJs: after.bytesFromJs - before.bytesFromJs },
+  };
 }
 
 describe('well-behaved plugins, isolated', () => {
@@ -70,6 +80,8 @@ describe('well-behaved plugins, isolated', () => {
         (e): e is Extract<RunEvent, { type: 'node:done' }> => e.type === 'node:done' && e.nodeId === pluginNode,
       );
     expect(done(a.events)?.outputs).toEqual(done(b.events)?.outputs);
+    // Tensors stay in the inference worker: the isolated plugin copied no more data than in-process.
+    expect(a.copied).toEqual(b.copied);
   });
 
   it('frees every tensor an isolated node made', async () => {
