@@ -9,6 +9,7 @@ const suites = [
   ['workflows', './workflows.mjs'],
   ['torch', './torch.mjs'],
   ['quality', './quality.mjs'],
+  ['attacks', './attacks.mjs'],
   ['isolation', './isolation.mjs'],
 ];
 

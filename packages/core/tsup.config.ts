@@ -6,6 +6,9 @@ import { defineConfig } from 'tsup';
 // up in dist); its ES2015 build can be.
 const rxjsEsm = join(dirname(createRequire(import.meta.url).resolve('rxjs/package.json')), 'dist/esm/index.js');
 
+// `testing` is the entry plugin authors' tests import (`@kinegraph/core/testing`); it shares chunks with
+// `index`, so a test's Runtime and the one the plugin's types come from are the same code.
+//
 // The inference worker is its own entry: it is started with `new Worker(url)` and must be a file of its own.
 //
 // The pure-JS dependencies are bundled into dist (tree-shaken) instead of imported from node_modules: Node
@@ -19,6 +22,7 @@ export default defineConfig({
   entry: {
     index: 'src/index.ts',
     sdk: 'src/sdk/index.ts',
+    testing: 'src/testing/index.ts',
     cli: 'src/cli/main.ts',
     'inference-worker': 'src/worker/inference-worker.ts',
     // The program isolated plugins run in (a process of its own per plugin package).
@@ -27,7 +31,7 @@ export default defineConfig({
   format: ['esm'],
   target: 'node20',
   platform: 'node',
-  dts: { entry: { index: 'src/index.ts', sdk: 'src/sdk/index.ts' } },
+  dts: { entry: { index: 'src/index.ts', sdk: 'src/sdk/index.ts', testing: 'src/testing/index.ts' } },
   sourcemap: true,
   clean: true,
   splitting: true,

@@ -37,7 +37,8 @@ const work = defineNode({
 
 const runtime = await Runtime.create({ plugins: [{ name: 'load', nodes: [work] }] });
 const cwd = await mkdtemp(join(tmpdir(), 'kg-load-'));
-const server = await startServer({ port: 0, cwd, runtime, log: () => undefined });
+// 50 runs may wait at once here (the default queue holds 32; tests/attacks checks that cap).
+const server = await startServer({ port: 0, cwd, runtime, log: () => undefined, limits: { queuedRuns: 64 } });
 afterAll(() => server.close());
 
 const post = (path: string, body?: unknown) =>

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 
+export { defaultAllowedFolders } from './host/allowed-folders.js';
 export type { DiscoveryReport, PluginCandidate } from './plugins/discover.js';
 export { findPlugins, loadPlugins } from './plugins/discover.js';
 export type { NodeDescription } from './registry/describe.js';
@@ -15,9 +16,11 @@ export { Runtime, WorkflowInvalidError } from './runtime.js';
 export type { OutputSummary, RunEvent } from './scheduler/events.js';
 export { isTerminalEvent, RUN_EVENT_TYPES } from './scheduler/events.js';
 export { createFileAccess } from './scheduler/file-access.js';
+export { defaultMemoryBudget } from './scheduler/memory-budget.js';
 export { OutputCache } from './scheduler/output-cache.js';
 export type { ExecuteOptions } from './scheduler/scheduler.js';
-export { defaultAllowedFolders, executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
+export { executeWorkflow } from './scheduler/scheduler.js';
+export { failActiveRuns } from './scheduler/stray-errors.js';
 export * from './sdk/index.js';
 // The tensor layer: the worker-backed store, tensor ops, the ONNX graph builder, seeded noise, coded errors.
 
@@ -34,6 +37,7 @@ export type {
 export { buildGraph, GraphBuilder } from './graph/index.js';
 export type { ResizeMode, TensorOpsStats } from './ops/tensor-ops.js';
 export { TensorOps } from './ops/tensor-ops.js';
+export { readEmbeddedWorkflow } from './registry/embedded-workflow.js';
 export { byteSize, DTYPE_BYTES, DTYPES, elementCount } from './tensor/dtype.js';
 export type { TensorErrorCode } from './tensor/errors.js';
 export {
@@ -48,6 +52,7 @@ export type * from './tensor/types.js';
 export type { SerializedError } from './util/errors.js';
 export { serializeError } from './util/errors.js';
 export { canonicalJson, contentHash } from './util/hash.js';
+export { depthExceededAt, MAX_JSON_DEPTH } from './util/json-depth.js';
 export type { PreparedNode, PreparedWorkflow, ValidationResult } from './validate/validate.js';
 export { validateWorkflow } from './validate/validate.js';
 export type { ManagedTensorStore, ManagedTensorStoreStats, TensorStoreOptions } from './worker/client.js';

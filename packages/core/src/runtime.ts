@@ -1,12 +1,15 @@
 import type { Observable } from 'rxjs';
+import { installStrayErrorHandlers } from './host/stray-error-handlers.js';
 import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
 import { loadGrants } from './plugins/grants.js';
 import type { IsolatedPlugins } from './plugins/isolated-plugins.js';
 import { withProvenance } from './registry/describe.js';
+import { readEmbeddedWorkflow } from './registry/embedded-workflow.js';
 import { NodeRegistry } from './registry/registry.js';
 import type { RunEvent } from './scheduler/events.js';
+import { defaultMemoryBudget, planMemory } from './scheduler/memory-budget.js';
 import { OutputCache } from './scheduler/output-cache.js';
-import { executeWorkflow, failActiveRuns } from './scheduler/scheduler.js';
+import { executeWorkflow } from './scheduler/scheduler.js';
 import type { KinegraphPlugin } from './sdk/plugin.js';
 import type { DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
@@ -54,6 +57,11 @@ export interface RuntimeOptions {
    * that are about to run a workflow (`kinegraph run`), so loading ONNX Runtime overlaps the start-up.
    */
   readonly startWorker?: boolean;
+  /**
+   * Memory budget of each run, bytes, unless the run sets its own (see `NodeDefinition.memory`). Default:
+   * half the memory this process may use (its cgroup's limit, else the machine's RAM).
+   */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** Options of one run. */
@@ -66,6 +74,8 @@ export interface RunOptions {
   readonly runId?: string;
   /** Whether nodes should make previews (see `NodeContext.previews`). Default true; `kinegraph run` turns it off. */
   readonly previews?: boolean;
+  /** This run's memory budget, bytes; default the runtime's (`RuntimeOptions.memoryBudgetBytes`). */
+  readonly memoryBudgetBytes?: number;
 }
 
 /** Thrown by {@link Runtime.run} for a workflow that does not validate; `issues` lists every problem. */
@@ -111,7 +121,8 @@ export class Runtime {
       if (early) runtime.#adopt(early);
       return runtime;
     } catch (error) {
-      void early?.then(
+      // Closed before the error reaches the host, which may exit next: see `close()`.
+      await early?.then(
         (store) => store.close(),
         () => undefined,
       );
@@ -191,6 +202,34 @@ export class Runtime {
     };
   }
 
+  /** The budget a run gets: its own, else the runtime's, else half of what the process may use. */
+  memoryBudget(runBudget?: number): number {
+    return runBudget ?? this.options.memoryBudgetBytes ?? defaultMemoryBudget();
+  }
+
+  /**
+   * The refusal (`MEMORY_BUDGET_EXCEEDED`, naming the node) of a prepared workflow that would not fit
+   * `budgetBytes` whatever it reads: a node that sizes its outputs from params alone, or from the declared
+   * outputs of the nodes before it, would allocate more. `undefined` when nothing is known to be too big
+   * (nodes whose sizes come from files are judged when they run).
+   */
+  checkMemory(prepared: PreparedWorkflow, budgetBytes = this.memoryBudget()): KinegraphError | undefined {
+    try {
+      return planMemory(prepared, budgetBytes);
+    } catch (error) {
+      return error as KinegraphError;
+    }
+  }
+
+  /**
+   * The workflow embedded in a file some node wrote (PNG, GIF, MP4, WebM with the built-in library), read
+   * by the registered plugins' readers; `undefined` when there is none. Throws `EMBEDDED_WORKFLOW_INVALID`
+   * for a damaged Kinegraph tag. Not validated: pass the result to {@link validate} or {@link run}.
+   */
+  readEmbeddedWorkflow(bytes: Uint8Array): Record<string, unknown> | undefined {
+    return readEmbeddedWorkflow(bytes, this.registry.workflowReaders());
+  }
+
   /**
    * Validates and runs a workflow. Throws {@link WorkflowInvalidError} (before anything runs) when it does
    * not validate; otherwise returns the run's events as a cold Observable.
@@ -218,36 +257,25 @@ export class Runtime {
       ...(this.options.nodeTimeoutMs ? { nodeTimeoutMs: this.options.nodeTimeoutMs } : {}),
       ...(options.runId ? { runId: options.runId } : {}),
       ...(options.previews !== undefined ? { previews: options.previews } : {}),
+      memoryBudgetBytes: this.memoryBudget(options.memoryBudgetBytes),
       deviceHint: this.#storeIfStarted?.device ?? (this.options.device === 'webgpu' ? 'webgpu' : 'cpu'),
     });
   }
 
-  /** Frees the cache and stops the inference worker and the processes of isolated plugins. */
+  /**
+   * Frees the cache and stops the processes of isolated plugins and the inference worker, once ONNX
+   * Runtime has returned from the call it is in (see `ManagedTensorStore.close`). Hosts await it before
+   * the process exits: exiting while the worker is inside ONNX Runtime aborts the process.
+   */
   async close(): Promise<void> {
     this.cache.clear();
     await this.#isolated?.close();
-    const store = await this.#store;
+    // A store that failed to start has nothing to stop.
+    const store = await this.#store?.catch(() => undefined);
     this.#store = undefined;
     this.#storeIfStarted = undefined;
     await store?.close();
   }
-}
-
-let strayHandlersInstalled = false;
-
-// Once per process: errors thrown outside any node's promise chain fail the runs in progress. An error
-// that no run can account for is still reported on stderr, but does not end a long-lived host.
-function installStrayErrorHandlers(): void {
-  if (strayHandlersInstalled) return;
-  strayHandlersInstalled = true;
-  const onStray = (error: unknown) => {
-    if (failActiveRuns(error) === 0)
-      process.stderr.write(
-        `kinegraph: an error escaped outside any run: ${error instanceof Error ? error.message : String(error)}\n`,
-      );
-  };
-  process.on('uncaughtException', onStray);
-  process.on('unhandledRejection', onStray);
 }
 
 function isPrepared(value: unknown): value is PreparedWorkflow {

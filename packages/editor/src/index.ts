@@ -4,10 +4,14 @@
  * @packageDocumentation
  */
 
+export type { ServerLimits } from './server/limits.js';
+export { DEFAULT_LIMITS } from './server/limits.js';
 export type { ServeOptions } from './server/serve.js';
 export { serve } from './server/serve.js';
 export type { RunningServer, ServerOptions } from './server/server.js';
 export { startServer } from './server/server.js';
+export type { CheckedMedia } from './server/upload-check.js';
+export { checkMedia, MediaCheckError } from './server/upload-check.js';
 export { safeUploadName, sniff } from './server/uploads.js';
 export type {
   ErrorBody,

@@ -4,6 +4,7 @@
  * @packageDocumentation
  */
 import { type AnyNodeDefinition, definePlugin } from '@kinegraph/core/sdk';
+import { workflowTextReader } from './media/embedded-workflow.js';
 import { ioNodes } from './nodes/io/index.js';
 import { lumiereNodes } from './nodes/lumiere/index.js';
 
@@ -11,6 +12,12 @@ import { lumiereNodes } from './nodes/lumiere/index.js';
 export const nodes: AnyNodeDefinition[] = [...lumiereNodes, ...ioNodes];
 
 export { readEmbeddedWorkflow } from './media/index.js';
-export { ioNodes, lumiereNodes };
+export { ioNodes, lumiereNodes, workflowTextReader };
 
-export default definePlugin(() => ({ name: '@kinegraph/nodes', version: '0.1.0', nodes }));
+export default definePlugin(() => ({
+  name: '@kinegraph/nodes',
+  version: '0.1.0',
+  nodes,
+  // Hosts (the editor's server) read the workflow embedded in this library's files through the runtime.
+  workflowReaders: [workflowTextReader],
+}));

@@ -13,9 +13,8 @@ import { lut3dNode } from './lut3d.node.js';
 
 export type { Lut3d } from './cube.js';
 export { MAX_LUT_SIZE, parseCube } from './cube.js';
-export type { GradeValues } from './lift-gamma-gain.node.js';
-export { applyLiftGammaGain, LUMA, liftGammaGainGraph, liftGammaGainNode } from './lift-gamma-gain.node.js';
-export { applyLut3d, lut3dGraph, lut3dNode } from './lut3d.node.js';
+export { LUMA, liftGammaGainGraph, liftGammaGainNode } from './lift-gamma-gain.node.js';
+export { lut3dGraph, lut3dNode } from './lut3d.node.js';
 
 /** The plugin: a factory, so a host could pass options one day without breaking this signature. */
 export default definePlugin(() => ({

@@ -1,35 +1,21 @@
 // Apply 3D LUT through a real Runtime: .cube parsing, the trilinear ONNX graph against a plain-JS
 // reference, identity LUTs, domains, file access inside the allowed folders only, and no tensor leaks.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Runtime } from '@kinegraph/core';
+import type { TestRuntime, TestVideo } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, gradientVideo, maxAbsDiff, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Lut3d } from './cube.js';
 import { parseCube } from './cube.js';
 import colorGrade from './index.js';
-import type { TestVideo } from './test-nodes.js';
-import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
 
-let runtime: Runtime;
-let root: string;
-let inputs: string;
-let out: string;
+// Each run may read the runtime's `inputs` folder (where the tests write their .cube files) and nothing else.
+let t: TestRuntime;
 beforeAll(async () => {
-  runtime = await Runtime.create({
-    plugins: [await colorGrade(), { name: 'test', nodes: testNodes }],
-    discover: false,
-    threads: 1,
-  });
-  root = await mkdtemp(join(tmpdir(), 'kg-lut-'));
-  inputs = join(root, 'inputs');
-  out = join(root, 'out');
-  await mkdir(inputs);
-  await mkdir(out);
+  t = await createTestRuntime({ plugins: [colorGrade] });
 });
 afterAll(async () => {
-  await runtime?.close();
-  if (root) await rm(root, { recursive: true, force: true });
+  await t?.close();
 });
 
 /** Writes a .cube whose entry (r, g, b) — indices in 0..n−1 — is `map(r/(n−1), g/(n−1), b/(n−1))`. */
@@ -48,14 +34,15 @@ function cubeText(n: number, map: (r: number, g: number, b: number) => [number, 
 
 /** Trilinear lookup in plain JS, written from the textbook definition (weights of the 8 corners). */
 function reference(video: TestVideo, lut: Lut3d, mix: number): Float32Array {
-  const [b, , f, h, w] = video.dims;
+  const [b, , f, h, w] = video.tensor.dims;
+  const data = video.tensor.data;
   const n = lut.size;
   const plane = f * h * w;
-  const result = new Float32Array(video.data.length);
+  const result = new Float32Array(data.length);
   for (let bi = 0; bi < b; bi++) {
     for (let i = 0; i < plane; i++) {
       const at = (c: number) => bi * 3 * plane + c * plane + i;
-      const x = [0, 1, 2].map((c) => (video.data[at(c)]! + 1) / 2);
+      const x = [0, 1, 2].map((c) => (data[at(c)]! + 1) / 2);
       const p = x.map(
         (v, c) => Math.min(Math.max((v - lut.domainMin[c]!) / (lut.domainMax[c]! - lut.domainMin[c]!), 0), 1) * (n - 1),
       );
@@ -77,22 +64,12 @@ function reference(video: TestVideo, lut: Lut3d, mix: number): Float32Array {
   return result;
 }
 
-function maxAbsDiff(a: Float32Array, b: Float32Array): number {
-  expect(a.length).toBe(b.length);
-  let m = 0;
-  for (let i = 0; i < a.length; i++) m = Math.max(m, Math.abs(a[i]! - b[i]!));
-  return m;
-}
+const clip = gradientVideo({ frames: 3, height: 7, width: 6, batch: 2 });
 
 const applyLut = (params: Record<string, unknown>) => ({
-  src: { type: 'test/source', version: 1, params: { key: 'clip' } },
-  lut: { type: 'color-grade/lut3d', version: 1, params, inputs: { video: { node: 'src', output: 'video' } } },
-  cap: {
-    type: 'test/capture',
-    version: 1,
-    params: { key: 'out' },
-    inputs: { video: { node: 'lut', output: 'video' } },
-  },
+  clip: source('video', clip),
+  lut: { type: 'color-grade/lut3d', version: 1, params, inputs: { video: { node: 'clip', output: 'video' } } },
+  out: capture('lut', 'video'),
 });
 
 // A non-linear, channel-mixing look: no interpolation scheme short of the right one matches it.
@@ -121,19 +98,14 @@ describe('parseCube', () => {
 });
 
 describe('color-grade/lut3d', () => {
-  const clip = gradientVideo(3, 7, 6, 2);
-  beforeAll(() => {
-    sources.set('clip', clip);
-  });
-
   it('an identity LUT returns the input (trilinear reproduces linear maps exactly)', async () => {
     await writeFile(
-      join(inputs, 'identity.cube'),
+      join(t.inputs, 'identity.cube'),
       cubeText(5, (r, g, b) => [r, g, b]),
     );
-    const end = await runNodes(runtime, applyLut({ path: 'identity.cube' }), { out, allowed: [inputs] });
-    expect(end.error).toBeUndefined();
-    expect(maxAbsDiff(captured.get('out')!.data, clip.data)).toBeLessThan(1e-5);
+    const run = await t.run(applyLut({ path: 'identity.cube' }));
+    expect(run.error).toBeUndefined();
+    expect(maxAbsDiff(run.tensor('out').data, clip.tensor.data)).toBeLessThan(1e-5);
   });
 
   it.each([
@@ -142,55 +114,57 @@ describe('color-grade/lut3d', () => {
     [17, 0.6],
   ])('matches the JS trilinear reference (size %i, mix %f)', async (n, mix) => {
     const text = cubeText(n, look);
-    await writeFile(join(inputs, `look-${n}.cube`), text);
-    const end = await runNodes(runtime, applyLut({ path: `look-${n}.cube`, mix }), { out, allowed: [inputs] });
-    expect(end.error).toBeUndefined();
-    const result = captured.get('out')!;
-    expect(result.dims).toEqual(clip.dims);
+    await writeFile(join(t.inputs, `look-${n}.cube`), text);
+    const run = await t.run(applyLut({ path: `look-${n}.cube`, mix }));
+    expect(run.error).toBeUndefined();
+    const result = run.tensor('out');
+    expect(result.dims).toEqual(clip.tensor.dims);
     expect(maxAbsDiff(result.data, reference(clip, parseCube(text), mix))).toBeLessThan(1e-5);
   });
 
   it('honours DOMAIN_MIN/DOMAIN_MAX', async () => {
     const text = cubeText(3, look, 'DOMAIN_MIN 0.1 0 0.2\nDOMAIN_MAX 0.9 1 0.7');
-    await writeFile(join(inputs, 'domain.cube'), text);
-    expect(
-      (await runNodes(runtime, applyLut({ path: 'domain.cube' }), { out, allowed: [inputs] })).error,
-    ).toBeUndefined();
-    expect(maxAbsDiff(captured.get('out')!.data, reference(clip, parseCube(text), 1))).toBeLessThan(1e-5);
+    await writeFile(join(t.inputs, 'domain.cube'), text);
+    const run = await t.run(applyLut({ path: 'domain.cube' }));
+    expect(run.error).toBeUndefined();
+    expect(maxAbsDiff(run.tensor('out').data, reference(clip, parseCube(text), 1))).toBeLessThan(1e-5);
   });
 
   it('re-reads an edited file (the fingerprint changes) instead of reusing the cached output', async () => {
     await writeFile(
-      join(inputs, 'edit.cube'),
+      join(t.inputs, 'edit.cube'),
       cubeText(2, (r, g, b) => [r, g, b]),
     );
-    expect(
-      (await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error,
-    ).toBeUndefined();
-    const text = cubeText(2, () => [0.5, 0.5, 0.5]);
-    await writeFile(join(inputs, 'edit.cube'), text);
-    expect(
-      (await runNodes(runtime, applyLut({ path: 'edit.cube' }), { out, allowed: [inputs] })).error,
-    ).toBeUndefined();
-    expect(captured.get('out')!.data.every((v) => Math.abs(v) < 1e-6)).toBe(true); // 0.5 grey is 0 in [-1, 1]
+    expect((await t.run(applyLut({ path: 'edit.cube' }))).error).toBeUndefined();
+    // The source is keyed by its content, so only the file can make the LUT node run again.
+    expect((await t.run(applyLut({ path: 'edit.cube' }))).events).toContainEqual(
+      expect.objectContaining({ type: 'node:cached', nodeId: 'lut' }),
+    );
+    await writeFile(
+      join(t.inputs, 'edit.cube'),
+      cubeText(2, () => [0.5, 0.5, 0.5]),
+    );
+    const edited = await t.run(applyLut({ path: 'edit.cube' }));
+    expect(edited.error).toBeUndefined();
+    expect(edited.tensor('out').data.every((v) => Math.abs(v) < 1e-6)).toBe(true); // 0.5 grey is 0 in [-1, 1]
   });
 
   it('reports a broken file, a missing file and a file outside the allowed folders, naming the node', async () => {
-    await writeFile(join(inputs, 'broken.cube'), 'LUT_3D_SIZE 2\n0 0 zero\n');
-    expect(
-      (await runNodes(runtime, applyLut({ path: 'broken.cube' }), { out, allowed: [inputs] })).error,
-    ).toMatchObject({ code: 'LUT_INVALID', nodeId: 'lut' });
-    expect((await runNodes(runtime, applyLut({ path: 'nope.cube' }), { out, allowed: [inputs] })).error).toMatchObject({
+    await writeFile(join(t.inputs, 'broken.cube'), 'LUT_3D_SIZE 2\n0 0 zero\n');
+    expect((await t.run(applyLut({ path: 'broken.cube' }))).error).toMatchObject({
+      code: 'LUT_INVALID',
+      nodeId: 'lut',
+    });
+    expect((await t.run(applyLut({ path: 'nope.cube' }))).error).toMatchObject({
       code: 'FILE_NOT_FOUND',
       nodeId: 'lut',
     });
-    await writeFile(join(root, 'secret.cube'), cubeText(2, look));
-    expect(
-      (await runNodes(runtime, applyLut({ path: join(root, 'secret.cube') }), { out, allowed: [inputs] })).error,
-    ).toMatchObject({ code: 'PATH_OUTSIDE_ALLOWED', nodeId: 'lut' });
+    await writeFile(join(t.root, 'secret.cube'), cubeText(2, look));
+    expect((await t.run(applyLut({ path: join(t.root, 'secret.cube') }))).error).toMatchObject({
+      code: 'PATH_OUTSIDE_ALLOWED',
+      nodeId: 'lut',
+    });
   });
 
-  it('leaks no tensors', async () => {
-    expect(await liveTensorsAfterClear(runtime)).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(t));
 });

@@ -1,68 +1,4 @@
-import type { BuiltGraph, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
-import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
-
-/** How the blend weight rises across the overlap. */
-export type FadeCurve = 'linear' | 'smooth';
-
-/**
- * Weights of the head frames in the K blended frames: `w[i] = curve(i / K)` for i = 0 … K−1. The first is
- * 0 (pure tail frame, so the loop's seam is a natural step of the clip); the next frame after the blend
- * (weight 1, the untouched frame K) continues the ramp.
- */
-export function fadeWeights(overlap: number, curve: FadeCurve): Float32Array {
-  return Float32Array.from({ length: overlap }, (_, i) => {
-    const t = i / overlap;
-    // Smoothstep eases in and out, so the speed of the dissolve has no kink where it starts and ends.
-    return curve === 'smooth' ? t * t * (3 - 2 * t) : t;
-  });
-}
-
-let cached: BuiltGraph | undefined;
-
-/**
- * The cross-fade as one ONNX graph. The overlap K is the length of the `weights` input, not a constant,
- * so one session serves every K and every curve.
- *
- * Inputs: `video` [B, C, N, H, W]; `weights` [K] (head weight per blended frame).
- * Output: `looped` [B, C, N − K, H, W]: frame i < K is `tail[i] + w[i] · (head[i] − tail[i])` with
- * `head = frames 0 … K−1`, `tail = frames N−K … N−1`; frames K … N−K−1 follow untouched.
- */
-export function crossfadeGraph(): BuiltGraph {
-  cached ??= buildGraph('seamless-loop/crossfade', (g) => {
-    const video = g.input('video', 'float32', ['B', 'C', 'N', 'H', 'W']);
-    const weights = g.input('weights', 'float32', ['K']);
-    const k = g.shape(weights); // int64 [1]
-    const n = g.slice(g.shape(video), [2], [3]); // int64 [1]
-    const nMinusK = g.sub(n, k);
-    const head = g.slice(video, [0], k, [2]);
-    const tail = g.slice(video, nMinusK, n, [2]);
-    const middle = g.slice(video, k, nMinusK, [2]);
-    const w = g.reshape(weights, [1, 1, -1, 1, 1]);
-    const blended = g.add(tail, g.mul(w, g.sub(head, tail)));
-    g.output('looped', g.concat([blended, middle], 2));
-  });
-  return cached;
-}
-
-/**
- * Runs {@link crossfadeGraph} on a video; returns a new handle owned by the caller (N − K frames) and frees
- * the weights it uploaded.
- */
-export async function crossfadeLoop(
-  context: Pick<NodeContext, 'tensors' | 'signal'>,
-  video: TensorHandle,
-  overlap: number,
-  curve: FadeCurve,
-): Promise<TensorHandle> {
-  const { tensors } = context;
-  const model = await tensors.loadModel(crossfadeGraph().bytes);
-  const weights = await tensors.upload(fadeWeights(overlap, curve), [overlap]);
-  try {
-    return (await tensors.run(model, { video, weights }, ['looped'], context.signal)).looped!;
-  } finally {
-    tensors.release(weights);
-  }
-}
+import { defineGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /**
  * **Seamless Loop (cross-fade)** (`seamless-loop/crossfade`): makes a clip loop without a visible jump.
@@ -102,10 +38,7 @@ export const crossfadeNode = defineNode({
       throw new KinegraphError(
         'INVALID_INPUT',
         `Seamless Loop needs a video [B, C, F, H, W]; got [${tensor.dims.join(', ')}].`,
-        {
-          nodeId: context.nodeId,
-          hint: 'Connect a video output (a sampler, Load Video, ...).',
-        },
+        { nodeId: context.nodeId, hint: 'Connect a video output (a sampler, Load Video, ...).' },
       );
     }
     const frames = tensor.dims[2]!;
@@ -113,15 +46,53 @@ export const crossfadeNode = defineNode({
       throw new KinegraphError(
         'PARAM_INVALID',
         `overlap ${params.overlap} is more than half of the clip's ${frames} frames.`,
-        {
-          nodeId: context.nodeId,
-          hint: `Use an overlap from 1 to ${Math.floor(frames / 2)} for this clip.`,
-        },
+        { nodeId: context.nodeId, hint: `Use an overlap from 1 to ${Math.floor(frames / 2)} for this clip.` },
       );
     }
     context.throwIfCancelled();
-    const looped = await crossfadeLoop(context, tensor, params.overlap, params.curve);
+    const { looped } = await crossfadeGraph.run(context, {
+      video: tensor,
+      weights: fadeWeights(params.overlap, params.curve),
+    });
     context.progress(1, { message: `${frames} \u2192 ${frames - params.overlap} frames` });
-    return { video: { kind: 'video' as const, tensor: looped, fps } };
+    return { video: { kind: 'video', tensor: looped, fps } };
   },
+});
+
+/** How the blend weight rises across the overlap. */
+export type FadeCurve = 'linear' | 'smooth';
+
+/**
+ * Weights of the head frames in the K blended frames: `w[i] = curve(i / K)` for i = 0 … K−1. The first is
+ * 0 (pure tail frame, so the loop's seam is a natural step of the clip); the next frame after the blend
+ * (weight 1, the untouched frame K) continues the ramp.
+ */
+export function fadeWeights(overlap: number, curve: FadeCurve): Float32Array {
+  return Float32Array.from({ length: overlap }, (_, i) => {
+    const t = i / overlap;
+    // Smoothstep eases in and out, so the speed of the dissolve has no kink where it starts and ends.
+    return curve === 'smooth' ? t * t * (3 - 2 * t) : t;
+  });
+}
+
+/**
+ * The cross-fade as one ONNX graph. The overlap K is the length of the `weights` input, not a constant,
+ * so one session serves every K and every curve.
+ *
+ * Inputs: `video` [B, C, N, H, W]; `weights` [K] (head weight per blended frame).
+ * Output: `looped` [B, C, N − K, H, W]: frame i < K is `tail[i] + w[i] · (head[i] − tail[i])` with
+ * `head = frames 0 … K−1`, `tail = frames N−K … N−1`; frames K … N−K−1 follow untouched.
+ */
+export const crossfadeGraph = defineGraph('seamless-loop/crossfade', (g) => {
+  const video = g.input('video', 'float32', ['B', 'C', 'N', 'H', 'W']);
+  const weights = g.input('weights', 'float32', ['K']);
+  const k = g.shape(weights); // int64 [1]
+  const n = g.slice(g.shape(video), [2], [3]); // int64 [1]
+  const nMinusK = g.sub(n, k);
+  const head = g.slice(video, [0], k, [2]);
+  const tail = g.slice(video, nMinusK, n, [2]);
+  const middle = g.slice(video, k, nMinusK, [2]);
+  const w = g.reshape(weights, [1, 1, -1, 1, 1]);
+  const blended = g.add(tail, g.mul(w, g.sub(head, tail)));
+  return { looped: g.concat([blended, middle], 2) };
 });

@@ -1,48 +1,32 @@
 // Seamless Loop through a real Runtime: the ONNX graph against a plain-JS reference, the seam of a
 // drifting clip becoming an ordinary step, frames away from the seam left bit-exact, bad overlaps, leaks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Runtime } from '@kinegraph/core';
+import type { FloatTensor, TestRuntime, TestVideo } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, gradientVideo, maxAbsDiff, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { FadeCurve } from './crossfade.node.js';
 import { fadeWeights } from './crossfade.node.js';
 import seamlessLoop from './index.js';
-import type { TestVideo } from './test-nodes.js';
-import { captured, gradientVideo, liveTensorsAfterClear, runNodes, sources, testNodes } from './test-nodes.js';
 
-let runtime: Runtime;
-let out: string;
+let t: TestRuntime;
 beforeAll(async () => {
-  runtime = await Runtime.create({
-    plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }],
-    discover: false,
-    threads: 1,
-  });
-  out = await mkdtemp(join(tmpdir(), 'kg-loop-'));
+  t = await createTestRuntime({ plugins: [seamlessLoop] });
 });
 afterAll(async () => {
-  await runtime?.close();
-  if (out) await rm(out, { recursive: true, force: true });
+  await t?.close();
 });
 
-const loop = (key: string, params: Record<string, unknown>) => ({
-  src: { type: 'test/source', version: 1, params: { key } },
-  loop: { type: 'seamless-loop/crossfade', version: 1, params, inputs: { video: { node: 'src', output: 'video' } } },
-  cap: {
-    type: 'test/capture',
-    version: 1,
-    params: { key: 'out' },
-    inputs: { video: { node: 'loop', output: 'video' } },
-  },
+const loop = (clip: TestVideo, params: Record<string, unknown>) => ({
+  clip: source('video', clip),
+  loop: { type: 'seamless-loop/crossfade', version: 1, params, inputs: { video: { node: 'clip', output: 'video' } } },
+  out: capture('loop', 'video'),
 });
 
 /** One frame of batch item b, channel-major, as a copy. */
-function frame(video: TestVideo, b: number, f: number): Float32Array {
-  const [, c, n, h, w] = video.dims;
+function frame({ data, dims }: FloatTensor, b: number, f: number): Float32Array {
+  const [, c = 0, n = 0, h = 0, w = 0] = dims;
   const result = new Float32Array(c * h * w);
   for (let ch = 0; ch < c; ch++)
-    result.set(video.data.subarray(((b * c + ch) * n + f) * h * w, ((b * c + ch) * n + f + 1) * h * w), ch * h * w);
+    result.set(data.subarray(((b * c + ch) * n + f) * h * w, ((b * c + ch) * n + f + 1) * h * w), ch * h * w);
   return result;
 }
 
@@ -50,7 +34,7 @@ const meanAbs = (a: Float32Array, b: Float32Array) => a.reduce((sum, v, i) => su
 
 /** The loop in plain JS, from the node's documented definition. */
 function reference(video: TestVideo, k: number, curve: FadeCurve): Float32Array {
-  const [bs, c, n, h, w] = video.dims;
+  const [bs, c, n, h, w] = video.tensor.dims;
   const m = n - k;
   const plane = h * w;
   const weights = fadeWeights(k, curve);
@@ -59,7 +43,7 @@ function reference(video: TestVideo, k: number, curve: FadeCurve): Float32Array 
     for (let ch = 0; ch < c; ch++)
       for (let f = 0; f < m; f++)
         for (let p = 0; p < plane; p++) {
-          const at = (frameIndex: number) => video.data[((b * c + ch) * n + frameIndex) * plane + p]!;
+          const at = (frameIndex: number) => video.tensor.data[((b * c + ch) * n + frameIndex) * plane + p]!;
           const value = f < k ? at(n - k + f) + weights[f]! * (at(f) - at(n - k + f)) : at(f);
           result[((b * c + ch) * m + f) * plane + p] = value;
         }
@@ -74,7 +58,7 @@ function driftingVideo(frames: number, height: number, width: number): TestVideo
     for (let f = 0; f < frames; f++)
       for (let y = 0; y < height; y++)
         for (let x = 0; x < width; x++) data[i++] = 0.9 * Math.sin(0.35 * x + 0.2 * y - 0.15 * f + c);
-  return { data, dims: [1, 3, frames, height, width], fps: 8 };
+  return { kind: 'video', tensor: { data, dims: [1, 3, frames, height, width] }, fps: 8 };
 }
 
 describe('fadeWeights', () => {
@@ -94,29 +78,26 @@ describe('seamless-loop/crossfade', () => {
     [3, 'smooth'],
     [5, 'smooth'], // N = 2K: no untouched middle
   ])('matches the JS reference (overlap %i, %s)', async (overlap, curve) => {
-    const clip = gradientVideo(10, 4, 5, 2);
-    sources.set('gradient', clip);
-    const end = await runNodes(runtime, loop('gradient', { overlap, curve }), { out });
-    expect(end.error).toBeUndefined();
-    const result = captured.get('out')!;
+    const clip = gradientVideo({ frames: 10, height: 4, width: 5, batch: 2 });
+    const run = await t.run(loop(clip, { overlap, curve }));
+    expect(run.error).toBeUndefined();
+    expect(run.captured('out', 'video').fps).toBe(clip.fps);
+    const result = run.tensor('out');
     expect(result.dims).toEqual([2, 3, 10 - overlap, 4, 5]);
-    expect(result.fps).toBe(clip.fps);
-    const expected = reference(clip, overlap, curve);
-    let worst = 0;
-    for (let i = 0; i < expected.length; i++) worst = Math.max(worst, Math.abs(result.data[i]! - expected[i]!));
-    expect(worst).toBeLessThan(1e-6);
+    expect(maxAbsDiff(result.data, reference(clip, overlap, curve))).toBeLessThan(1e-6);
   });
 
   it('turns the loop seam into an ordinary step and leaves frames away from it untouched', async () => {
-    const clip = driftingVideo(16, 12, 12);
-    sources.set('drift', clip);
+    const drifting = driftingVideo(16, 12, 12);
+    const clip = drifting.tensor;
     const k = 4;
-    expect((await runNodes(runtime, loop('drift', { overlap: k, curve: 'smooth' }), { out })).error).toBeUndefined();
-    const result = captured.get('out')!;
-    const m = result.dims[2];
-    const steps = (v: TestVideo, count: number) =>
+    const run = await t.run(loop(drifting, { overlap: k, curve: 'smooth' }));
+    expect(run.error).toBeUndefined();
+    const result = run.tensor('out');
+    const m = result.dims[2]!;
+    const steps = (v: FloatTensor, count: number) =>
       Array.from({ length: count - 1 }, (_, f) => meanAbs(frame(v, 0, f), frame(v, 0, f + 1)));
-    const meanStep = (v: TestVideo, count: number) => steps(v, count).reduce((a, b) => a + b, 0) / (count - 1);
+    const meanStep = (v: FloatTensor, count: number) => steps(v, count).reduce((a, b) => a + b, 0) / (count - 1);
 
     const jumpBefore = meanAbs(frame(clip, 0, 15), frame(clip, 0, 0));
     const jumpAfter = meanAbs(frame(result, 0, m - 1), frame(result, 0, 0));
@@ -128,13 +109,10 @@ describe('seamless-loop/crossfade', () => {
   });
 
   it('refuses an overlap of more than half the clip, naming the node and the largest valid value', async () => {
-    sources.set('short', gradientVideo(6, 2, 2));
-    const end = await runNodes(runtime, loop('short', { overlap: 4 }), { out });
-    expect(end.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'loop' });
-    expect(end.error!.hint).toContain('from 1 to 3');
+    const run = await t.run(loop(gradientVideo({ frames: 6, height: 2, width: 2 }), { overlap: 4 }));
+    expect(run.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'loop' });
+    expect(run.error!.hint).toContain('from 1 to 3');
   });
 
-  it('leaks no tensors', async () => {
-    expect(await liveTensorsAfterClear(runtime)).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(t));
 });

@@ -13,9 +13,9 @@ import { crossfadeNode } from './crossfade.node.js';
 import { seamConditionNode } from './seam-condition.node.js';
 
 export type { FadeCurve } from './crossfade.node.js';
-export { crossfadeGraph, crossfadeLoop, crossfadeNode, fadeWeights } from './crossfade.node.js';
+export { crossfadeGraph, crossfadeNode, fadeWeights } from './crossfade.node.js';
 export type { SeamPlan } from './seam-condition.node.js';
-export { planSeam, seamCondition, seamConditionGraph, seamConditionNode } from './seam-condition.node.js';
+export { planSeam, seamConditionGraph, seamConditionNode } from './seam-condition.node.js';
 
 /** The plugin: a factory, so a host could pass options one day without breaking this signature. */
 export default definePlugin(() => ({

@@ -1,75 +1,4 @@
-import type { BuiltGraph, NodeContext, TensorHandle } from '@kinegraph/core/sdk';
-import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
-
-/** Where the seam goes and which frames the sampler regenerates, for a clip of `frames` frames. */
-export interface SeamPlan {
-  /** Source frame of each output frame: the clip rolled by half its length. */
-  readonly order: readonly number[];
-  /** Per output frame, 1 if it is kept as it is, 0 if the sampler regenerates it. */
-  readonly keep: readonly number[];
-  /** Output index of the first frame after the old seam (the old frame 0). */
-  readonly seamAt: number;
-}
-
-/**
- * Rolls the clip by half its length, which moves the loop's seam (old last frame → old first frame) into
- * the middle, where a sampler can regenerate the `regenerate` frames around it with known frames on both
- * sides. The rolled clip's own wrap (last → first) is then an ordinary step of the original clip.
- */
-export function planSeam(frames: number, regenerate: number): SeamPlan {
-  const shift = Math.floor(frames / 2);
-  const order = Array.from({ length: frames }, (_, i) => (i + shift) % frames);
-  const seamAt = frames - shift;
-  const start = seamAt - Math.ceil(regenerate / 2);
-  const keep = Array.from({ length: frames }, (_, i) => (i >= start && i < start + regenerate ? 0 : 1));
-  return { order, keep, seamAt };
-}
-
-let cached: BuiltGraph | undefined;
-
-/**
- * Inputs: `video` [B, 3, N, H, W]; `order` int64 [N] (source frame per output frame); `keep` [N].
- * Outputs: `rolled` (the reordered clip), `known` (`rolled` zeroed where regenerated) and `mask`
- * [B, 1, N, H, W] (1 = keep), the shape of a `conditioning` value.
- */
-export function seamConditionGraph(): BuiltGraph {
-  cached ??= buildGraph('seamless-loop/seam-condition', (g) => {
-    const video = g.input('video', 'float32', ['B', 3, 'N', 'H', 'W']);
-    const order = g.input('order', 'int64', ['N']);
-    const keep = g.input('keep', 'float32', ['N']);
-    const rolled = g.gather(video, order, 2);
-    const shape = g.shape(video);
-    const maskShape = g.concat([g.slice(shape, [0], [1]), g.ints([1]), g.slice(shape, [2], [5])], 0); // [B, 1, N, H, W]
-    const mask = g.expand(g.reshape(keep, [1, 1, -1, 1, 1]), maskShape);
-    g.output('rolled', rolled);
-    g.output('known', g.mul(rolled, mask));
-    g.output('mask', mask);
-  });
-  return cached;
-}
-
-/** Runs {@link seamConditionGraph}; returns new handles owned by the caller. */
-export async function seamCondition(
-  context: Pick<NodeContext, 'tensors' | 'signal'>,
-  video: TensorHandle,
-  plan: SeamPlan,
-): Promise<{ rolled: TensorHandle; known: TensorHandle; mask: TensorHandle }> {
-  const { tensors } = context;
-  const model = await tensors.loadModel(seamConditionGraph().bytes);
-  const n = plan.order.length;
-  const order = await tensors.upload(BigInt64Array.from(plan.order, BigInt), [n], 'int64');
-  try {
-    const keep = await tensors.upload(Float32Array.from(plan.keep), [n]);
-    try {
-      const out = await tensors.run(model, { video, order, keep }, ['rolled', 'known', 'mask'], context.signal);
-      return { rolled: out.rolled!, known: out.known!, mask: out.mask! };
-    } finally {
-      tensors.release(keep);
-    }
-  } finally {
-    tensors.release(order);
-  }
-}
+import { defineGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /**
  * **Seamless Loop (re-sample seam)** (`seamless-loop/seam-condition`): prepares a clip so a STUNet sampler
@@ -111,10 +40,7 @@ export const seamConditionNode = defineNode({
       throw new KinegraphError(
         'INVALID_INPUT',
         `Seamless Loop needs an RGB video [B, 3, F, H, W]; got [${tensor.dims.join(', ')}].`,
-        {
-          nodeId: context.nodeId,
-          hint: 'Connect a video output (a sampler, Load Video, ...).',
-        },
+        { nodeId: context.nodeId, hint: 'Connect a video output (a sampler, Load Video, ...).' },
       );
     }
     const frames = tensor.dims[2]!;
@@ -122,18 +48,60 @@ export const seamConditionNode = defineNode({
       throw new KinegraphError(
         'PARAM_INVALID',
         `regenerate ${params.regenerate} leaves fewer than 2 known frames of the clip's ${frames}.`,
-        {
-          nodeId: context.nodeId,
-          hint: `Use regenerate from 1 to ${Math.max(1, frames - 2)} for this clip.`,
-        },
+        { nodeId: context.nodeId, hint: `Use regenerate from 1 to ${Math.max(1, frames - 2)} for this clip.` },
       );
     }
     context.throwIfCancelled();
-    const { rolled, known, mask } = await seamCondition(context, tensor, planSeam(frames, params.regenerate));
+    const plan = planSeam(frames, params.regenerate);
+    const { rolled, known, mask } = await seamConditionGraph.run(context, {
+      video: tensor,
+      order: plan.order,
+      keep: plan.keep,
+    });
     context.progress(1);
     return {
-      conditioning: { kind: 'conditioning' as const, mode: 'loop-seam', video: known, mask },
-      video: { kind: 'video' as const, tensor: rolled, fps },
+      conditioning: { kind: 'conditioning', mode: 'loop-seam', video: known, mask },
+      video: { kind: 'video', tensor: rolled, fps },
     };
   },
+});
+
+/** Where the seam goes and which frames the sampler regenerates, for a clip of `frames` frames. */
+export interface SeamPlan {
+  /** Source frame of each output frame: the clip rolled by half its length. */
+  readonly order: readonly number[];
+  /** Per output frame, 1 if it is kept as it is, 0 if the sampler regenerates it. */
+  readonly keep: readonly number[];
+  /** Output index of the first frame after the old seam (the old frame 0). */
+  readonly seamAt: number;
+}
+
+/**
+ * Rolls the clip by half its length, which moves the loop's seam (old last frame → old first frame) into
+ * the middle, where a sampler can regenerate the `regenerate` frames around it with known frames on both
+ * sides. The rolled clip's own wrap (last → first) is then an ordinary step of the original clip.
+ */
+export function planSeam(frames: number, regenerate: number): SeamPlan {
+  const shift = Math.floor(frames / 2);
+  const order = Array.from({ length: frames }, (_, i) => (i + shift) % frames);
+  const seamAt = frames - shift;
+  const start = seamAt - Math.ceil(regenerate / 2);
+  const keep = Array.from({ length: frames }, (_, i) => (i >= start && i < start + regenerate ? 0 : 1));
+  return { order, keep, seamAt };
+}
+
+/**
+ * Inputs: `video` [B, 3, N, H, W]; `order` int64 [N] (source frame per output frame); `keep` [N].
+ * Outputs: `rolled` (the reordered clip), `known` (`rolled` zeroed where regenerated) and `mask`
+ * [B, 1, N, H, W] (1 = keep), the shape of a `conditioning` value.
+ */
+export const seamConditionGraph = defineGraph('seamless-loop/seam-condition', (g) => {
+  const video = g.input('video', 'float32', ['B', 3, 'N', 'H', 'W']);
+  const order = g.input('order', 'int64', ['N']);
+  const keep = g.input('keep', 'float32', ['N']);
+  const rolled = g.gather(video, order, 2);
+  const shape = g.shape(video);
+  const maskShape = g.concat([g.slice(shape, [0], [1]), g.ints([1]), g.slice(shape, [2], [5])], 0); // [B, 1, N, H, W]
+  const mask = g.expand(g.reshape(keep, [1, 1, -1, 1, 1]), maskShape);
+  return { rolled, known: g.mul(rolled, mask), mask };
 });

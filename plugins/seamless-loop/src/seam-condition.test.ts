@@ -1,57 +1,29 @@
 // Seam re-sampling preparation through a real Runtime: the roll, the keep-mask around the seam, the
 // known video, bad params, and no tensor leaks.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Runtime } from '@kinegraph/core';
+import type { TestRuntime, TestVideo } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, gradientVideo, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import seamlessLoop from './index.js';
 import { planSeam } from './seam-condition.node.js';
-import {
-  captured,
-  capturedConditioning,
-  gradientVideo,
-  liveTensorsAfterClear,
-  runNodes,
-  sources,
-  testNodes,
-} from './test-nodes.js';
 
-let runtime: Runtime;
-let out: string;
+let t: TestRuntime;
 beforeAll(async () => {
-  runtime = await Runtime.create({
-    plugins: [await seamlessLoop(), { name: 'test', nodes: testNodes }],
-    discover: false,
-    threads: 1,
-  });
-  out = await mkdtemp(join(tmpdir(), 'kg-seam-'));
+  t = await createTestRuntime({ plugins: [seamlessLoop] });
 });
 afterAll(async () => {
-  await runtime?.close();
-  if (out) await rm(out, { recursive: true, force: true });
+  await t?.close();
 });
 
-const seam = (key: string, params: Record<string, unknown>) => ({
-  src: { type: 'test/source', version: 1, params: { key } },
+const seam = (clip: TestVideo, params: Record<string, unknown>) => ({
+  clip: source('video', clip),
   seam: {
     type: 'seamless-loop/seam-condition',
     version: 1,
     params,
-    inputs: { video: { node: 'src', output: 'video' } },
+    inputs: { video: { node: 'clip', output: 'video' } },
   },
-  cond: {
-    type: 'test/capture-conditioning',
-    version: 1,
-    params: { key: 'cond' },
-    inputs: { conditioning: { node: 'seam', output: 'conditioning' } },
-  },
-  cap: {
-    type: 'test/capture',
-    version: 1,
-    params: { key: 'rolled' },
-    inputs: { video: { node: 'seam', output: 'video' } },
-  },
+  cond: capture('seam', 'conditioning'),
+  rolled: capture('seam', 'video'),
 });
 
 describe('planSeam', () => {
@@ -71,41 +43,37 @@ describe('planSeam', () => {
 
 describe('seamless-loop/seam-condition', () => {
   it('outputs the rolled clip, and conditioning known everywhere but around the seam', async () => {
-    const clip = gradientVideo(10, 3, 4, 2);
-    sources.set('clip', clip);
-    const end = await runNodes(runtime, seam('clip', { regenerate: 4 }), { out });
-    expect(end.error).toBeUndefined();
+    const clip = gradientVideo({ frames: 10, height: 3, width: 4, batch: 2 });
+    const run = await t.run(seam(clip, { regenerate: 4 }));
+    expect(run.error).toBeUndefined();
     const plan = planSeam(10, 4);
-    const rolled = captured.get('rolled')!;
-    const cond = capturedConditioning.get('cond')!;
+    const rolled = run.tensor('rolled');
     expect(rolled.dims).toEqual([2, 3, 10, 3, 4]);
-    expect(rolled.fps).toBe(clip.fps);
-    expect(cond.mode).toBe('loop-seam');
-    expect(cond.videoDims).toEqual([2, 3, 10, 3, 4]);
-    expect(cond.maskDims).toEqual([2, 1, 10, 3, 4]);
+    expect(run.captured('rolled', 'video').fps).toBe(clip.fps);
+    expect(run.captured('cond', 'conditioning').mode).toBe('loop-seam');
+    const cond = { video: run.tensor('cond', 'video'), mask: run.tensor('cond', 'mask') };
+    expect(cond.video.dims).toEqual([2, 3, 10, 3, 4]);
+    expect(cond.mask.dims).toEqual([2, 1, 10, 3, 4]);
     const plane = 12;
     for (let b = 0; b < 2; b++)
       for (let f = 0; f < 10; f++) {
-        for (let p = 0; p < plane; p++) expect(cond.mask[(b * 10 + f) * plane + p]).toBe(plan.keep[f]);
+        for (let p = 0; p < plane; p++) expect(cond.mask.data[(b * 10 + f) * plane + p]).toBe(plan.keep[f]);
         for (let c = 0; c < 3; c++) {
           const at = (frame: number) => ((b * 3 + c) * 10 + frame) * plane;
-          const source = clip.data.subarray(at(plan.order[f]!), at(plan.order[f]!) + plane);
-          expect(rolled.data.subarray(at(f), at(f) + plane)).toEqual(source);
-          expect(Array.from(cond.video.subarray(at(f), at(f) + plane))).toEqual(
-            Array.from(source, (v) => v * plan.keep[f]!),
+          const original = clip.tensor.data.subarray(at(plan.order[f]!), at(plan.order[f]!) + plane);
+          expect(rolled.data.subarray(at(f), at(f) + plane)).toEqual(original);
+          expect(Array.from(cond.video.data.subarray(at(f), at(f) + plane))).toEqual(
+            Array.from(original, (v) => v * plan.keep[f]!),
           );
         }
       }
   });
 
   it('refuses to regenerate so much that fewer than 2 frames stay known', async () => {
-    sources.set('short', gradientVideo(5, 2, 2));
-    const end = await runNodes(runtime, seam('short', { regenerate: 4 }), { out });
-    expect(end.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'seam' });
-    expect(end.error!.hint).toContain('from 1 to 3');
+    const run = await t.run(seam(gradientVideo({ frames: 5, height: 2, width: 2 }), { regenerate: 4 }));
+    expect(run.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'seam' });
+    expect(run.error!.hint).toContain('from 1 to 3');
   });
 
-  it('leaks no tensors', async () => {
-    expect(await liveTensorsAfterClear(runtime)).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(t));
 });

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
 import { IR_VERSION, onnx } from '../graph/onnx-proto.js';
 import { TensorError } from '../tensor/errors.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore } from '../worker/client.js';
 import { appendGraph } from './append-graph.js';
 
@@ -29,7 +29,7 @@ const tail = buildGraph('tail', (g) => {
 let store: ManagedTensorStore;
 let dir: string;
 beforeAll(async () => {
-  store = await openStore();
+  store = await createTestStore();
   dir = mkdtempSync(join(tmpdir(), 'kg-append-'));
 });
 afterAll(() => store.close());

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, test } from 'vitest';
 import { buildGraph } from '../graph/builder.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore } from '../worker/client.js';
 import { MAX_FILES, optimizedCacheDir } from './optimized-cache.js';
 
@@ -20,7 +20,7 @@ const stores: ManagedTensorStore[] = [];
 async function freshStore(cacheSetting: string): Promise<ManagedTensorStore> {
   // The worker reads its environment when it starts.
   process.env.KINEGRAPH_ORT_CACHE = cacheSetting;
-  const store = await openStore();
+  const store = await createTestStore();
   stores.push(store);
   return store;
 }

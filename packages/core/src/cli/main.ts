@@ -2,23 +2,39 @@ import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
+import { defaultAllowedFolders } from '../host/allowed-folders.js';
 import { describeIsolation } from '../plugins/describe-isolation.js';
 import { grantsFilePath } from '../plugins/grants.js';
 import { describeNodes } from '../registry/describe.js';
 import { Runtime } from '../runtime.js';
 import type { RunEvent } from '../scheduler/events.js';
 import { isTerminalEvent } from '../scheduler/events.js';
-import { defaultAllowedFolders } from '../scheduler/scheduler.js';
 import type { DeviceRequest } from '../tensor/types.js';
-import { serializeError } from '../util/errors.js';
+import { KinegraphError, serializeError } from '../util/errors.js';
 import { formatIssue } from '../workflow/issue.js';
 import { type ParamOverride, parseOverride } from '../workflow/overrides.js';
 import { type ParsedArgs, parseArgs, UsageError } from './args.js';
+import { OutputWatch } from './output-watch.js';
 import { pluginCommand } from './plugin-init.js';
 import { createProgressRenderer, formatMs } from './progress.js';
 
-/** Exit codes of `kinegraph`: documented in the README and stable. */
-export const EXIT = { ok: 0, invalid: 1, runtimeError: 2, cancelled: 130 } as const;
+/**
+ * Exit codes of `kinegraph`: documented in the README and stable. `outputClosed` is what a program ended by
+ * SIGPIPE reports (128 + 13): the reader of its output went away (`| head`), so the run was cancelled.
+ */
+export const EXIT = { ok: 0, invalid: 1, runtimeError: 2, cancelled: 130, outputClosed: 141 } as const;
+
+/** The streams and folder the CLI works with (the process's own, or a test's). */
+interface Io {
+  readonly stdout: NodeJS.WriteStream;
+  readonly stderr: NodeJS.WriteStream;
+  readonly cwd: string;
+}
+
+/** What a command is run with: its arguments, where it writes, and whether that output still has a reader. */
+interface CommandEnv extends Io {
+  readonly output: OutputWatch;
+}
 
 const USAGE = `Usage: kinegraph <command> [options]
 
@@ -44,17 +60,27 @@ Commands:
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
       --token <secret>               Require this token on every request
 
-Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled.`;
+Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled (Ctrl-C; a second
+Ctrl-C stops at once), 141 output closed (the reader of a pipe went away; the run is cancelled).`;
 
-/** Runs the CLI; resolves to the process exit code. Never throws. */
+/**
+ * Runs the CLI; resolves to the process exit code (see {@link EXIT}). Never throws. Whatever it started
+ * (the inference worker) is stopped before it resolves, so the caller may exit the process at once.
+ */
 export async function main(
   argv: readonly string[],
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string } = {
-    stdout: process.stdout,
-    stderr: process.stderr,
-    cwd: process.cwd(),
-  },
+  io: Io = { stdout: process.stdout, stderr: process.stderr, cwd: process.cwd() },
 ): Promise<number> {
+  const output = new OutputWatch([io.stdout, io.stderr]);
+  try {
+    const code = await runCommandLine(argv, { ...io, output });
+    return output.closed ? EXIT.outputClosed : code;
+  } finally {
+    output.dispose();
+  }
+}
+
+async function runCommandLine(argv: readonly string[], io: CommandEnv): Promise<number> {
   let args: ParsedArgs;
   try {
     args = parseArgs(argv);
@@ -91,9 +117,7 @@ export async function main(
       case 'serve':
         return await serveCommand(args, io);
       default:
-        throw new UsageError(
-          `Unknown command "${args.command}". Commands: run, validate, nodes, plugins, plugin init, serve.`,
-        );
+        throw new UsageError(`Unknown command "${args.command}".`); // parseArgs refuses these already
     }
   } catch (error) {
     if (error instanceof UsageError) {
@@ -112,6 +136,8 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
   if (!['cpu', 'webgpu', 'auto'].includes(device))
     throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
   const threads = args.flags.get('threads')?.at(-1);
+  if (threads !== undefined && !(Number.isInteger(Number(threads)) && Number(threads) >= 1))
+    throw new UsageError(`--threads takes a whole number \u2265 1 (got "${threads}").`);
   const timeout = args.flags.get('timeout')?.at(-1);
   if (timeout !== undefined && !(Number(timeout) > 0))
     throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
@@ -139,17 +165,21 @@ async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: stri
   try {
     text = await readFile(path, 'utf8');
   } catch (error) {
-    throw Object.assign(new Error(`Cannot read workflow file ${path}: ${(error as Error).message}`), {
-      code: 'WORKFLOW_FILE_INVALID',
-      hint: 'Check the path.',
-    });
+    throw new KinegraphError(
+      'WORKFLOW_FILE_INVALID',
+      `Cannot read workflow file ${path}: ${(error as Error).message}`,
+      {
+        hint: 'Check the path.',
+        cause: error,
+      },
+    );
   }
   try {
     return { path, document: JSON.parse(text) as unknown };
   } catch (error) {
-    throw Object.assign(new Error(`${path} is not valid JSON: ${(error as Error).message}`), {
-      code: 'WORKFLOW_FILE_INVALID',
+    throw new KinegraphError('WORKFLOW_FILE_INVALID', `${path} is not valid JSON: ${(error as Error).message}`, {
       hint: 'Workflows are JSON documents; check for a trailing comma or a missing quote.',
+      cause: error,
     });
   }
 }
@@ -165,10 +195,7 @@ function readOverrides(args: ParsedArgs): ParamOverride[] {
   });
 }
 
-async function validateCommand(
-  args: ParsedArgs,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
-): Promise<number> {
+async function validateCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   const { document } = await readWorkflow(args, io.cwd);
   const runtime = await loadRuntime(args, io);
   const result = runtime.validate(document, readOverrides(args));
@@ -187,93 +214,126 @@ async function validateCommand(
   return result.ok ? EXIT.ok : EXIT.invalid;
 }
 
-async function runCommand(
-  args: ParsedArgs,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
-): Promise<number> {
+async function runCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   const { path, document } = await readWorkflow(args, io.cwd);
   const overrides = readOverrides(args);
-  const json = args.booleans.has('json');
-  const runtime = await loadRuntime(args, io);
+  const cancel = new AbortController();
+  const stopInterrupts = cancelOnInterrupt(io, cancel);
+  // Nobody reads what the run would print: stop it, as a program ended by SIGPIPE would stop.
+  const stopWatching = io.output.onClose(() => cancel.abort(new DOMException('The output was closed.', 'AbortError')));
   try {
-    const validation = runtime.validate(document, overrides);
-    if (!validation.ok) {
-      if (json) io.stdout.write(`${JSON.stringify({ type: 'validation:error', issues: validation.issues })}\n`);
-      else {
-        io.stderr.write(
-          `invalid workflow: ${validation.issues.length} problem${validation.issues.length === 1 ? '' : 's'}\n`,
-        );
-        for (const issue of validation.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
-      }
-      return EXIT.invalid;
-    }
-    const controller = new AbortController();
-    let interrupts = 0;
-    const onSigint = () => {
-      // First Ctrl-C cancels cleanly; a second one gives up waiting.
-      if (++interrupts > 1) process.exit(EXIT.cancelled);
-      io.stderr.write('\ncancelling\u2026 (Ctrl-C again to force)\n');
-      controller.abort(new DOMException('Cancelled by the user.', 'AbortError'));
-    };
-    process.on('SIGINT', onSigint);
-    // A node may wait on nothing but its abort signal; without a live handle Node would see an idle loop
-    // and quit mid-run (exit 13, unsettled top-level await).
-    const keepAlive = setInterval(() => undefined, 1 << 30);
-    const renderer = json ? undefined : createProgressRenderer(io.stderr, io.stderr.isTTY === true);
-    const outputFolder = resolve(io.cwd, args.flags.get('out')?.at(-1) ?? 'outputs');
-    // A holder, not a `let`: TS cannot see assignments made inside the tap callback.
-    const outcome: { last?: Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }> } = {};
+    const runtime = await loadRuntime(args, io);
     try {
-      await lastValueFrom(
-        runtime
-          .run(validation.prepared, {
-            signal: controller.signal,
-            outputFolder,
-            allowedFolders: defaultAllowedFolders(path, args.flags.get('allow') ?? [], io.cwd),
-            // A terminal shows no pictures: previews are made only for a --json reader who asked for them.
-            previews: json && args.booleans.has('previews'),
-          })
-          .pipe(
-            tap((event) => {
-              if (json) io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
-              else renderer!.handle(event);
-              if (isTerminalEvent(event)) outcome.last = event;
-            }),
-          ),
-        { defaultValue: undefined },
-      );
+      if (cancel.signal.aborted) return EXIT.cancelled;
+      return await runWorkflow(runtime, { args, io, path, document, overrides, signal: cancel.signal });
     } finally {
-      renderer?.finish();
-      clearInterval(keepAlive);
-      process.off('SIGINT', onSigint);
+      // Awaited before the process may exit: exiting while the inference worker is inside ONNX Runtime
+      // aborts the process (see ManagedTensorStore.close).
+      await runtime.close();
     }
-    const last = outcome.last;
-    if (!last) return EXIT.runtimeError;
-    if (last.type === 'run:done') {
-      if (!json) {
-        io.stderr.write(`done in ${formatMs(last.ms)} (${last.executed.length} ran, ${last.cached.length} cached)\n`);
-        for (const file of last.files) io.stdout.write(`${file}\n`);
-      }
-      return EXIT.ok;
-    }
-    if (last.type === 'run:cancelled') {
-      if (!json) io.stderr.write('cancelled\n');
-      return EXIT.cancelled;
-    }
-    if (!json)
-      io.stderr.write(
-        `failed${last.nodeId ? ` at node "${last.nodeId}"` : ''}: ${last.error.code}: ${last.error.message}${last.error.hint ? `\n  hint: ${last.error.hint}` : ''}\n`,
-      );
-    return EXIT.runtimeError;
   } finally {
-    await runtime.close();
+    stopWatching();
+    stopInterrupts();
   }
 }
 
-async function nodesCommand(
-  args: ParsedArgs,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
+/**
+ * Ctrl-C cancels the run cleanly: the nodes stop, the inference worker stops once ONNX Runtime returns,
+ * and `kinegraph` exits with 130. A second Ctrl-C stops at once: the handler steps aside and the process
+ * ends by SIGINT itself (status 130 in a shell), waiting for nothing. Ending by a signal runs no exit-time
+ * code, which is what makes it safe while the worker is inside ONNX Runtime; a node's unfinished output
+ * is then left as a hidden `.partial` file, never under its final name.
+ */
+function cancelOnInterrupt(io: CommandEnv, cancel: AbortController): () => void {
+  const onSigint = () => {
+    if (cancel.signal.aborted) {
+      process.removeAllListeners('SIGINT');
+      process.kill(process.pid, 'SIGINT');
+      return;
+    }
+    io.stderr.write('\ncancelling\u2026 (Ctrl-C again to stop at once)\n');
+    cancel.abort(new DOMException('Cancelled by the user.', 'AbortError'));
+  };
+  process.on('SIGINT', onSigint);
+  return () => process.off('SIGINT', onSigint);
+}
+
+/** Validates and runs the workflow, printing progress (or NDJSON events); resolves to the exit code. */
+async function runWorkflow(
+  runtime: Runtime,
+  run: {
+    args: ParsedArgs;
+    io: CommandEnv;
+    path: string;
+    document: unknown;
+    overrides: readonly ParamOverride[];
+    signal: AbortSignal;
+  },
 ): Promise<number> {
+  const { args, io } = run;
+  const json = args.booleans.has('json');
+  const validation = runtime.validate(run.document, run.overrides);
+  if (!validation.ok) {
+    if (json) io.stdout.write(`${JSON.stringify({ type: 'validation:error', issues: validation.issues })}\n`);
+    else {
+      io.stderr.write(
+        `invalid workflow: ${validation.issues.length} problem${validation.issues.length === 1 ? '' : 's'}\n`,
+      );
+      for (const issue of validation.issues) io.stderr.write(`  ${formatIssue(issue)}\n`);
+    }
+    return EXIT.invalid;
+  }
+  // A node may wait on nothing but its abort signal; without a live handle Node would see an idle loop
+  // and quit mid-run (exit 13, unsettled top-level await).
+  const keepAlive = setInterval(() => undefined, 1 << 30);
+  const renderer = json ? undefined : createProgressRenderer(io.stderr, io.stderr.isTTY === true);
+  const outputFolder = resolve(io.cwd, args.flags.get('out')?.at(-1) ?? 'outputs');
+  // A holder, not a `let`: TS cannot see assignments made inside the tap callback.
+  const outcome: { last?: Extract<RunEvent, { type: 'run:done' | 'run:error' | 'run:cancelled' }> } = {};
+  try {
+    await lastValueFrom(
+      runtime
+        .run(validation.prepared, {
+          signal: run.signal,
+          outputFolder,
+          allowedFolders: defaultAllowedFolders(run.path, args.flags.get('allow') ?? [], io.cwd),
+          // A terminal shows no pictures: previews are made only for a --json reader who asked for them.
+          previews: json && args.booleans.has('previews'),
+        })
+        .pipe(
+          tap((event) => {
+            if (json) io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
+            else renderer!.handle(event);
+            if (isTerminalEvent(event)) outcome.last = event;
+          }),
+        ),
+      { defaultValue: undefined },
+    );
+  } finally {
+    renderer?.finish();
+    clearInterval(keepAlive);
+  }
+  const last = outcome.last;
+  if (!last) return EXIT.runtimeError;
+  if (last.type === 'run:done') {
+    if (!json) {
+      io.stderr.write(`done in ${formatMs(last.ms)} (${last.executed.length} ran, ${last.cached.length} cached)\n`);
+      for (const file of last.files) io.stdout.write(`${file}\n`);
+    }
+    return EXIT.ok;
+  }
+  if (last.type === 'run:cancelled') {
+    if (!json) io.stderr.write('cancelled\n');
+    return EXIT.cancelled;
+  }
+  if (!json)
+    io.stderr.write(
+      `failed${last.nodeId ? ` at node "${last.nodeId}"` : ''}: ${last.error.code}: ${last.error.message}${last.error.hint ? `\n  hint: ${last.error.hint}` : ''}\n`,
+    );
+  return EXIT.runtimeError;
+}
+
+async function nodesCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   const runtime = await loadRuntime(args, io);
   const described = describeNodes(runtime.registry);
   if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify(described, null, 2)}\n`);
@@ -297,10 +357,7 @@ async function nodesCommand(
   return EXIT.ok;
 }
 
-async function pluginsCommand(
-  args: ParsedArgs,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
-): Promise<number> {
+async function pluginsCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   const runtime = await loadRuntime(args, io);
   const { loaded, failed } = runtime.discovery;
   if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ loaded, failed }, null, 2)}\n`);
@@ -339,10 +396,7 @@ interface EditorModule {
   }): Promise<number>;
 }
 
-async function serveCommand(
-  args: ParsedArgs,
-  io: { stdout: NodeJS.WriteStream; stderr: NodeJS.WriteStream; cwd: string },
-): Promise<number> {
+async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
   const portText = args.flags.get('port')?.at(-1);
   const port = portText === undefined ? undefined : Number(portText);
   if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
@@ -361,9 +415,9 @@ async function serveCommand(
       !String((error as Error).message).includes(specifier)
     )
       throw error;
-    throw Object.assign(new Error('The editor is not installed.'), {
-      code: 'EDITOR_NOT_INSTALLED',
+    throw new KinegraphError('EDITOR_NOT_INSTALLED', 'The editor is not installed.', {
       hint: 'Install it next to @kinegraph/core: npm install @kinegraph/editor',
+      cause: error,
     });
   }
   return editor.serve({

@@ -9,10 +9,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { initPlugin, parsePluginName, pluginCommand } from './plugin-init.js';
+import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
+import { findTemplate, initPlugin, parsePluginName, pluginCommand, TEMPLATE_NAMES } from './plugin-init.js';
 
 const bin = fileURLToPath(new URL('../../bin/kinegraph.js', import.meta.url));
 const coreDir = fileURLToPath(new URL('../..', import.meta.url));
+const rootDir = fileURLToPath(new URL('../../../..', import.meta.url));
 const require = createRequire(import.meta.url);
 let scratch: string;
 
@@ -95,11 +97,59 @@ describe('initPlugin', () => {
     expect(pkg.peerDependencies).toEqual({ '@kinegraph/core': '^1.2.3' });
     expect(pkg.type).toBe('module');
 
+    expect(pkg.devDependencies).toMatchObject({ '@kinegraph/core': '^1.2.3' });
+    expect(pkg.name).toBe('demo');
+    // Every mention of the template's names is the new plugin's now, and the node type is in its namespace.
+    for (const file of result.files) {
+      const text = await readFile(join(result.dir, file), 'utf8');
+      expect(text, file).not.toContain(TEMPLATE_NAMES.namespace);
+    }
+    expect(await readFile(join(result.dir, 'src', 'brightness.node.ts'), 'utf8')).toContain("type: 'demo/brightness'");
+    expect(await readFile(join(result.dir, 'src', 'index.ts'), 'utf8')).toContain("name: 'demo'");
+    expect(await readFile(join(result.dir, '.gitignore'), 'utf8')).toBe('node_modules/\ndist/\n');
+
     await writeFile(join(result.dir, 'src', 'index.ts'), '// mine');
     await expect(initPlugin({ name: 'demo', cwd, coreVersion: '1.2.3' })).rejects.toMatchObject({
       code: 'PLUGIN_DIR_EXISTS',
     });
     expect(await readFile(join(result.dir, 'src', 'index.ts'), 'utf8')).toBe('// mine');
+  });
+
+  it('substitutes a name that contains the template names once, and scoped names by package and namespace', async () => {
+    const cwd = join(scratch, 'names');
+    const odd = await initPlugin({ name: '@acme/plugin-template-x', cwd, coreVersion: '0.1.0' });
+    const pkg = JSON.parse(await readFile(join(odd.dir, 'package.json'), 'utf8')) as { name: string };
+    expect(pkg.name).toBe('@acme/plugin-template-x');
+    const node = await readFile(join(odd.dir, 'src', 'brightness.node.ts'), 'utf8');
+    expect(node).toContain("type: 'plugin-template-x/brightness'");
+    const readme = await readFile(join(odd.dir, 'README.md'), 'utf8');
+    expect(readme).toContain('npm install @acme/plugin-template-x ');
+    expect(readme).toContain('`plugin-template-x/brightness`');
+  });
+
+  it('leaves nothing behind when the template cannot be read', async () => {
+    const cwd = join(scratch, 'broken');
+    await expect(
+      initPlugin({ name: 'demo', cwd, coreVersion: '0.1.0', templateDir: join(scratch, 'no-template') }),
+    ).rejects.toMatchObject({ code: 'PLUGIN_TEMPLATE_MISSING' });
+    expect(existsSync(join(cwd, 'plugins', 'demo'))).toBe(false);
+  });
+
+  it('ships a template whose tooling is what Kinegraph builds with, for this plugin API version', async () => {
+    const template = JSON.parse(await readFile(join(findTemplate(), 'package.json'), 'utf8')) as {
+      name: string;
+      devDependencies: Record<string, string>;
+      kinegraph: { apiVersion: number };
+    };
+    const root = JSON.parse(await readFile(join(rootDir, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    expect(template.name).toBe(TEMPLATE_NAMES.packageName);
+    expect(template.kinegraph.apiVersion).toBe(PLUGIN_API_VERSION);
+    for (const tool of ['tsup', 'typescript', 'vitest', '@types/node'])
+      expect(template.devDependencies[tool], tool).toBe(root.devDependencies[tool]);
+    const core = JSON.parse(await readFile(join(coreDir, 'package.json'), 'utf8')) as { files: string[] };
+    expect(core.files).toContain('templates');
   });
 
   it('as a command: --dir, usage errors and refusals exit 1 with a hint', async () => {
@@ -144,12 +194,14 @@ describe('kinegraph plugin init, end to end', () => {
     expect(init.code, init.stderr).toBe(0);
     const dir = join(project, 'plugins', 'glow');
 
-    // Build (tsup, with .d.ts, which type-checks the entry) and the scaffold's own test, side by side.
-    const [build, test] = await Promise.all([
+    // Build (tsup, with .d.ts), type-check everything (the test too) and run the scaffold's own test.
+    const [build, typecheck, test] = await Promise.all([
       exec(join(modules, 'tsup', 'dist', 'cli-default.js'), [], dir),
+      exec(join(modules, 'typescript', 'bin', 'tsc'), ['--noEmit'], dir),
       exec(join(modules, 'vitest', 'vitest.mjs'), ['run'], dir),
     ]);
     expect(build.code, build.stdout + build.stderr).toBe(0);
+    expect(typecheck.code, typecheck.stdout + typecheck.stderr).toBe(0);
     expect(existsSync(join(dir, 'dist', 'index.js')) && existsSync(join(dir, 'dist', 'index.d.ts'))).toBe(true);
     expect(test.code, test.stdout + test.stderr).toBe(0);
     expect(test.stdout).toMatch(/Tests\s+4 passed/);

@@ -1,21 +1,32 @@
 /**
- * `kinegraph plugin init <name>`: writes a new plugin package that builds, has one working node (on the
- * device, through an ONNX graph) and a real test, and is discovered as soon as it is built.
+ * `kinegraph plugin init <name>`: copies the plugin template (`templates/plugin` of this package, a real
+ * plugin that CI type-checks and tests) into a new package with the name substituted, as create-vite
+ * does. The result builds, has one working node (on the device, through an ONNX graph) and a real test,
+ * and is discovered as soon as it is built.
  */
-import { mkdir, stat, writeFile } from 'node:fs/promises';
+import type { Dirent } from 'node:fs';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, readdir, readFile, rename, rm, stat, writeFile } from 'node:fs/promises';
 import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
 import { KinegraphError } from '../util/errors.js';
 
 /** npm scope (optional) and a lowercase kebab name that is also a valid node-type namespace. */
 const NAME_PATTERN = /^(?:@([a-z0-9][a-z0-9._-]*)\/)?([a-z0-9][a-z0-9-]*)$/;
 
-/** Versions the scaffold's dev tooling is pinned to: the ones Kinegraph itself is built and tested with. */
-export const SCAFFOLD_TOOLING = {
-  tsup: '8.5.1',
-  typescript: '5.9.3',
-  vitest: '4.1.12',
-  '@types/node': '^20.19.0',
-} as const;
+/**
+ * The template's own name, written where the new package's name goes (package.json, README, the plugin
+ * object), and its node-type namespace (`plugin-template/brightness`). The package name contains the
+ * namespace, so both are replaced in one pass, longest first.
+ */
+export const TEMPLATE_NAMES = { packageName: 'kinegraph-plugin-template', namespace: 'plugin-template' } as const;
+
+/** Template files stored under another name, because npm would drop the real one from core's package. */
+const STORED_AS: Readonly<Record<string, string>> = { _gitignore: '.gitignore' };
+
+/** What a template folder may hold that is not part of the template (a build or install inside it). */
+const NOT_TEMPLATE = new Set(['node_modules', 'dist']);
 
 /** A checked plugin name and what is derived from it. */
 export interface PluginName {
@@ -61,29 +72,129 @@ export interface PluginInitOptions {
   readonly cwd: string;
   /** The running `@kinegraph/core` version: the peer dependency is `^` this. */
   readonly coreVersion: string;
+  /** The template folder; default: this package's `templates/plugin`. */
+  readonly templateDir?: string;
 }
 
 /**
- * Writes a plugin package into `<dir>/<folder>`. Refuses (`PLUGIN_DIR_EXISTS`) when that path exists,
- * so nothing of the user's is ever overwritten.
+ * Writes a plugin package into `<dir>/<folder>`. Refuses (`PLUGIN_DIR_EXISTS`) when that path exists, so
+ * nothing of the user's is ever overwritten. The files are written into a scratch folder beside it and
+ * moved into place at once, so a failure leaves no half-written package.
  */
 export async function initPlugin(options: PluginInitOptions): Promise<PluginInitResult> {
   const name = parsePluginName(options.name);
   const dir = resolve(options.cwd, options.dir ?? 'plugins', name.folder);
-  if (await exists(dir)) {
-    throw new KinegraphError('PLUGIN_DIR_EXISTS', `${dir} already exists; plugin init never overwrites.`, {
+  const refuse = () =>
+    new KinegraphError('PLUGIN_DIR_EXISTS', `${dir} already exists; plugin init never overwrites.`, {
       hint: 'Pick another name, or --dir <folder> to create it elsewhere.',
     });
-  }
-  const files = pluginTemplates(name, options.coreVersion);
-  // mkdir without `recursive` on the package folder itself: if another process creates it meanwhile, fail.
+  if (await exists(dir)) throw refuse();
+  const files = await renderTemplate(options.templateDir ?? findTemplate(), name, options.coreVersion);
   await mkdir(dirname(dir), { recursive: true });
-  await mkdir(dir);
-  for (const [path, text] of Object.entries(files)) {
-    await mkdir(dirname(join(dir, path)), { recursive: true });
-    await writeFile(join(dir, path), text, { flag: 'wx' });
+  const scratch = await mkdtemp(join(dirname(dir), `.${name.folder}-`));
+  try {
+    for (const [path, text] of files) {
+      await mkdir(dirname(join(scratch, path)), { recursive: true });
+      await writeFile(join(scratch, path), text, { flag: 'wx' });
+    }
+    if (await exists(dir)) throw refuse();
+    await rename(scratch, dir).catch((error: NodeJS.ErrnoException) => {
+      // Another process made the folder (with files in it) meanwhile.
+      throw error.code === 'ENOTEMPTY' || error.code === 'EEXIST' ? refuse() : error;
+    });
+  } catch (error) {
+    await rm(scratch, { recursive: true, force: true });
+    throw error;
   }
-  return { dir, files: Object.keys(files), nodeType: `${name.namespace}/brightness` };
+  return {
+    dir,
+    files: [...files.keys()].sort(),
+    nodeType: `${name.namespace}/brightness`,
+  };
+}
+
+/**
+ * The files of a new plugin package, by path relative to its folder: the template's files with its names
+ * replaced by `name`'s, and package.json's `@kinegraph/core` ranges and API version set for this core.
+ */
+export async function renderTemplate(
+  templateDir: string,
+  name: PluginName,
+  coreVersion: string,
+): Promise<Map<string, string>> {
+  const files = new Map<string, string>();
+  for (const path of await listFiles(templateDir)) {
+    const text = substituteNames(await readFile(join(templateDir, path), 'utf8'), name);
+    const target = join(dirname(path), STORED_AS[path.split('/').at(-1)!] ?? path.split('/').at(-1)!);
+    files.set(target.replace(/\\/g, '/'), path === 'package.json' ? pinCore(text, coreVersion) : text);
+  }
+  if (!files.has('package.json')) {
+    throw new KinegraphError('PLUGIN_TEMPLATE_MISSING', `${templateDir} has no package.json.`, {
+      hint: 'Reinstall @kinegraph/core: its templates/plugin folder is incomplete.',
+    });
+  }
+  return files;
+}
+
+/** Replaces the template's package name and namespace, in one pass so a new name is never rewritten. */
+function substituteNames(text: string, name: PluginName): string {
+  const { packageName, namespace } = TEMPLATE_NAMES;
+  return text.replace(new RegExp(`${escapeRegExp(packageName)}|${escapeRegExp(namespace)}`, 'g'), (found) =>
+    found === packageName ? name.packageName : name.namespace,
+  );
+}
+
+/** package.json with `@kinegraph/core` as `^coreVersion` (peer and dev) and this core's plugin API version. */
+function pinCore(text: string, coreVersion: string): string {
+  const pkg = JSON.parse(text) as {
+    peerDependencies?: Record<string, string>;
+    devDependencies?: Record<string, string>;
+    kinegraph?: { apiVersion?: number };
+  };
+  pkg.peerDependencies = { ...pkg.peerDependencies, '@kinegraph/core': `^${coreVersion}` };
+  pkg.devDependencies = { ...pkg.devDependencies, '@kinegraph/core': `^${coreVersion}` };
+  pkg.kinegraph = { ...pkg.kinegraph, apiVersion: PLUGIN_API_VERSION };
+  return `${JSON.stringify(pkg, null, 2)}\n`;
+}
+
+/** Every file under `root`, as sorted relative paths with `/`, leaving out builds and installs. */
+async function listFiles(root: string, under = ''): Promise<string[]> {
+  let entries: Dirent[];
+  try {
+    entries = await readdir(join(root, under), { withFileTypes: true });
+  } catch (error) {
+    throw new KinegraphError('PLUGIN_TEMPLATE_MISSING', `The plugin template ${root} cannot be read.`, {
+      hint: 'Reinstall @kinegraph/core: its templates/plugin folder is missing.',
+      cause: error,
+    });
+  }
+  const paths: string[] = [];
+  for (const entry of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    const path = under ? `${under}/${entry.name}` : entry.name;
+    if (entry.isDirectory()) {
+      if (!NOT_TEMPLATE.has(entry.name)) paths.push(...(await listFiles(root, path)));
+    } else if (entry.isFile()) paths.push(path);
+  }
+  return paths;
+}
+
+/**
+ * This package's `templates/plugin`: two folders up from the built CLI (`dist/`), three from its sources
+ * (`src/cli/`), whichever holds it.
+ */
+export function findTemplate(): string {
+  let dir = dirname(fileURLToPath(import.meta.url));
+  for (let up = 0; up < 4; up++, dir = dirname(dir)) {
+    const candidate = join(dir, 'templates', 'plugin');
+    if (existsSync(join(candidate, 'package.json'))) return candidate;
+  }
+  throw new KinegraphError('PLUGIN_TEMPLATE_MISSING', 'The plugin template (templates/plugin) was not found.', {
+    hint: 'Reinstall @kinegraph/core: its templates folder is missing.',
+  });
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
 async function exists(path: string): Promise<boolean> {
@@ -144,239 +255,4 @@ export async function pluginCommand(
     io.stderr.write(`${error.code}: ${error.message}${error.hint ? `\n  hint: ${error.hint}` : ''}\n`);
     return 1;
   }
-}
-
-/** The files of a new plugin package, by path relative to its folder. */
-export function pluginTemplates(name: PluginName, coreVersion: string): Record<string, string> {
-  const type = `${name.namespace}/brightness`;
-  const json = (value: unknown) => `${JSON.stringify(value, null, 2)}\n`;
-  return {
-    'package.json': json({
-      name: name.packageName,
-      version: '0.1.0',
-      description: `A Kinegraph plugin: ${type} and whatever you add next.`,
-      license: 'Apache-2.0',
-      type: 'module',
-      engines: { node: '>=20' },
-      main: './dist/index.js',
-      types: './dist/index.d.ts',
-      exports: { '.': { types: './dist/index.d.ts', import: './dist/index.js' }, './package.json': './package.json' },
-      files: ['dist'],
-      keywords: ['kinegraph', 'kinegraph-plugin'],
-      // What makes it a plugin: Kinegraph loads these entries from any installed package with this key.
-      kinegraph: { apiVersion: 1, plugins: ['dist/index.js'] },
-      scripts: {
-        build: 'tsup',
-        test: 'vitest run',
-        typecheck: 'tsc --noEmit',
-        prepublishOnly: 'npm run build && npm test',
-      },
-      peerDependencies: { '@kinegraph/core': `^${coreVersion}` },
-      devDependencies: { '@kinegraph/core': `^${coreVersion}`, ...SCAFFOLD_TOOLING },
-    }),
-    'tsconfig.json': json({
-      compilerOptions: {
-        target: 'ES2022',
-        module: 'NodeNext',
-        moduleResolution: 'NodeNext',
-        lib: ['ES2023'],
-        strict: true,
-        noUncheckedIndexedAccess: true,
-        skipLibCheck: true,
-        declaration: true,
-        isolatedModules: true,
-        verbatimModuleSyntax: true,
-        types: ['node'],
-        outDir: 'dist',
-        rootDir: 'src',
-      },
-      include: ['src'],
-    }),
-    'tsup.config.ts': `import { defineConfig } from 'tsup';
-
-export default defineConfig({
-  entry: { index: 'src/index.ts' },
-  format: ['esm'],
-  target: 'node20',
-  platform: 'node',
-  dts: true,
-  sourcemap: true,
-  clean: true,
-  // Use the host's @kinegraph/core, never a bundled copy: a second copy would be a second SDK.
-  external: ['@kinegraph/core', '@kinegraph/core/sdk'],
-});
-`,
-    '.gitignore': 'node_modules/\ndist/\n',
-    'src/index.ts': `/**
- * ${name.packageName}: a Kinegraph plugin. Kinegraph finds it by the \`kinegraph\` key of package.json
- * and loads dist/index.js.
- * @packageDocumentation
- */
-import { definePlugin } from '@kinegraph/core/sdk';
-import { brightnessNode } from './brightness.node.js';
-
-export { brightnessNode, brightnessGraph } from './brightness.node.js';
-
-/** The plugin: every node type it adds. */
-export default definePlugin(() => ({
-  name: '${name.packageName}',
-  version: '0.1.0',
-  nodes: [brightnessNode],
-}));
-`,
-    'src/brightness.node.ts': `import { KinegraphError, Type, buildGraph, defineNode } from '@kinegraph/core/sdk';
-import type { BuiltGraph } from '@kinegraph/core/sdk';
-
-let graph: BuiltGraph | undefined;
-
-/**
- * The node's math as a small ONNX graph, so it runs in the inference worker on the run's device and the
- * video never comes back into JS. \`amount\` is a graph input, not a constant: one session serves all values.
- */
-export function brightnessGraph(): BuiltGraph {
-  graph ??= buildGraph('${type}', (g) => {
-    const video = g.input('video', 'float32', ['B', 3, 'F', 'H', 'W']);
-    const amount = g.input('amount', 'float32', []);
-    // Videos are in [-1, 1]: an amount in [0, 1] units is twice that, and the result stays in range.
-    g.output('brightened', g.clip(g.add(video, g.mul(amount, 2)), -1, 1));
-  });
-  return graph;
-}
-
-/** **Brightness** (\`${type}\`): makes a video brighter (or darker, with a negative amount). */
-export const brightnessNode = defineNode({
-  type: '${type}',
-  version: 1,
-  title: 'Brightness',
-  category: 'color',
-  description: 'Adds a constant to every pixel of a video, on the device.',
-  params: Type.Object({
-    amount: Type.Number({ default: 0.1, minimum: -1, maximum: 1, description: 'How much brighter: 1 turns everything white, -1 black.' }),
-  }),
-  inputs: { video: { type: 'video' } },
-  outputs: { video: { type: 'video' } },
-  async run({ params, inputs, context }) {
-    const { tensor, fps } = inputs.video;
-    if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {
-      throw new KinegraphError('INVALID_INPUT', 'Brightness needs an RGB video [B, 3, F, H, W]; got [' + tensor.dims.join(', ') + '].', {
-        nodeId: context.nodeId,
-        hint: 'Connect a video output.',
-      });
-    }
-    const model = await context.tensors.loadModel(brightnessGraph().bytes);
-    const amount = await context.tensors.upload(Float32Array.of(params.amount), []);
-    try {
-      const out = await context.tensors.run(model, { video: tensor, amount }, ['brightened'], context.signal);
-      context.progress(1);
-      return { video: { kind: 'video' as const, tensor: out['brightened']!, fps } };
-    } finally {
-      // Handles a node makes and does not return are freed after run anyway; releasing early keeps peaks low.
-      context.tensors.release(amount);
-    }
-  },
-});
-`,
-    'src/brightness.test.ts': `// The node through a real Runtime: a test source uploads a video, the node runs, a capture node reads
-// the result back, and the numbers are compared with the same math in plain JS.
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, expect, it } from 'vitest';
-import { Runtime } from '@kinegraph/core';
-import { Type, defineNode } from '@kinegraph/core/sdk';
-import plugin from './index.js';
-
-const dims = [1, 3, 2, 4, 4] as const;
-const input = Float32Array.from({ length: 96 }, (_, i) => Math.sin(i) * 0.9);
-let result: Float32Array | undefined;
-
-const source = defineNode({
-  type: 'test/source', version: 1, title: 'Source', category: 'test', description: 'A fixed test video.',
-  params: Type.Object({}), inputs: {}, outputs: { video: { type: 'video' } },
-  async run({ context }) {
-    return { video: { kind: 'video' as const, tensor: await context.tensors.upload(input, dims), fps: 8 } };
-  },
-});
-const capture = defineNode({
-  type: 'test/capture', version: 1, title: 'Capture', category: 'test', description: 'Reads a video into the test.',
-  params: Type.Object({}), inputs: { video: { type: 'video' } }, outputs: {}, cache: false,
-  async run({ inputs, context }) {
-    result = (await context.tensors.read(inputs.video.tensor)) as Float32Array;
-    return {};
-  },
-});
-
-let runtime: Runtime;
-let out: string;
-beforeAll(async () => {
-  // discover: false: only the plugin under test and the test nodes. threads: 1 keeps CI machines calm.
-  runtime = await Runtime.create({ plugins: [await plugin(), { name: 'test', nodes: [source, capture] }], discover: false, threads: 1 });
-  out = await mkdtemp(join(tmpdir(), 'plugin-test-'));
-});
-afterAll(async () => {
-  await runtime?.close();
-  if (out) await rm(out, { recursive: true, force: true });
-});
-
-function run(amount: number): Promise<{ type: string; error?: unknown }> {
-  const nodes = {
-    src: { type: 'test/source', version: 1 },
-    fx: { type: '${type}', version: 1, params: { amount }, inputs: { video: { node: 'src', output: 'video' } } },
-    cap: { type: 'test/capture', version: 1, inputs: { video: { node: 'fx', output: 'video' } } },
-  };
-  return new Promise((resolve, reject) => {
-    let last: { type: string; error?: unknown } = { type: 'none' };
-    runtime.run({ format: 'kinegraph/workflow@1', nodes }, { outputFolder: out, allowedFolders: [] }).subscribe({
-      next: (event) => (last = event),
-      error: reject,
-      complete: () => resolve(last),
-    });
-  });
-}
-
-it.each([0.25, -0.5])('adds %f (in 0..1 units) to every pixel, clipped to the video range', async (amount) => {
-  expect(await run(amount)).toMatchObject({ type: 'run:done' });
-  expect(result).toHaveLength(input.length);
-  input.forEach((v, i) => expect(result![i]).toBeCloseTo(Math.min(1, Math.max(-1, v + 2 * amount)), 5));
-});
-
-it('rejects an amount out of range before running', () => {
-  const checked = runtime.validate({ format: 'kinegraph/workflow@1', nodes: { fx: { type: '${type}', version: 1, params: { amount: 2 } } } });
-  expect(checked.ok).toBe(false);
-});
-
-it('frees every tensor it made', async () => {
-  runtime.cache.clear();
-  expect((await runtime.store()).stats().liveTensors).toBe(0);
-});
-`,
-    'README.md': `# ${name.packageName}
-
-A [Kinegraph](https://github.com/kinegraph/kinegraph) plugin.
-
-| node | what it does |
-| --- | --- |
-| \`${type}\` | Adds a constant to every pixel of a video, on the device (an ONNX graph). |
-
-## Use
-
-\`\`\`sh
-npm install ${name.packageName}   # next to @kinegraph/core
-npx kinegraph plugins             # lists ${name.packageName}
-\`\`\`
-
-Or drop the built folder into a project's \`plugins/\` folder.
-
-## Develop
-
-\`\`\`sh
-npm install
-npm run build   # dist/index.js: what Kinegraph loads (the "kinegraph" key of package.json)
-npm test        # runs the node through a real Runtime
-\`\`\`
-
-Publish with \`npm publish\` (\`prepublishOnly\` builds and tests first). Keep \`@kinegraph/core\` a peer
-dependency: the host's copy of core must be the one the plugin uses.
-`,
-  };
 }

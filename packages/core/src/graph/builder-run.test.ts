@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { TensorHandle } from '../tensor/types.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore } from '../worker/client.js';
 import { buildGraph } from './builder.js';
 
@@ -9,7 +9,7 @@ import { buildGraph } from './builder.js';
 
 let store: ManagedTensorStore;
 beforeAll(async () => {
-  store = await openStore();
+  store = await createTestStore();
 });
 afterAll(async () => {
   await store?.close();

@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import { gaussianNoise } from '../tensor/random.js';
 import type { TensorHandle } from '../tensor/types.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore } from '../worker/client.js';
 import { TensorOps } from './tensor-ops.js';
 
 let store: ManagedTensorStore;
 let ops: TensorOps;
 beforeAll(async () => {
-  store = await openStore();
+  store = await createTestStore();
   ops = new TensorOps(store);
 });
 afterAll(async () => {

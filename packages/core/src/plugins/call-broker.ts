@@ -104,7 +104,13 @@ export class CallBroker implements CallHandler {
     return {
       value,
       ...(context && (op.startsWith('tensors.') || op.startsWith('ops.'))
-        ? { extra: { stats: context.tensors.stats(), opsStats: context.ops.stats() } }
+        ? {
+            extra: {
+              stats: context.tensors.stats(),
+              opsStats: context.ops.stats(),
+              ...(context.budget ? { budgetAvailable: context.budget.available() } : {}),
+            },
+          }
         : {}),
     };
   }

@@ -193,6 +193,7 @@ export class IsolatedPlugin {
         previews: context.previews,
         device: context.tensors.device,
         files: { allowedFolders: context.files.allowedFolders, outputFolder: context.files.outputFolder },
+        ...(context.budget ? { budget: { bytes: context.budget.bytes, available: context.budget.available() } } : {}),
       },
       (callId) =>
         (broker = new CallBroker({

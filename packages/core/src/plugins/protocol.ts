@@ -80,6 +80,8 @@ export type ToPlugin =
       readonly previews: boolean;
       readonly device: string;
       readonly files: FilesInfo;
+      /** The run's memory budget and what was left of it when the call began (absent: no budget). */
+      readonly budget?: { readonly bytes: number; readonly available: number };
     }
   | {
       readonly t: 'call';
@@ -107,6 +109,8 @@ export type ToPlugin =
       /** The store's and the ops' counters after the request, for `stats()` on the plugin's side. */
       readonly stats?: TensorStoreStats;
       readonly opsStats?: unknown;
+      /** What is left of the run's memory budget after the request. */
+      readonly budgetAvailable?: number;
     } & ({ readonly ok: true; readonly value: unknown } | { readonly ok: false; readonly error: WireError }));
 
 /** Plugin process → runtime. */

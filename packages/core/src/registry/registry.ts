@@ -1,6 +1,6 @@
 import type { AnyNodeDefinition } from '../sdk/node.js';
 import { isValidNodeType } from '../sdk/node.js';
-import type { KinegraphPlugin } from '../sdk/plugin.js';
+import type { KinegraphPlugin, WorkflowTextReader } from '../sdk/plugin.js';
 import type { PortTypeDefinition } from '../sdk/port-types.js';
 import { BUILTIN_PORT_TYPES } from '../sdk/port-types.js';
 import { listOf } from '../util/did-you-mean.js';
@@ -35,6 +35,7 @@ export class NodeRegistry {
   readonly #nodes = new Map<string, RegisteredNode>();
   readonly #portTypes = new Map<string, RegisteredPortType>();
   readonly #plugins = new Map<string, PluginSource>();
+  readonly #workflowReaders: WorkflowTextReader[] = [];
 
   constructor() {
     for (const portType of BUILTIN_PORT_TYPES)
@@ -123,6 +124,13 @@ export class NodeRegistry {
     for (const [name, definition] of newPortTypes) this.#portTypes.set(name, { definition, plugin: plugin.name });
     for (const [type, definition] of newNodes) this.#nodes.set(type, { definition, plugin: plugin.name, source });
     this.#plugins.set(plugin.name, source);
+    for (const reader of plugin.workflowReaders ?? [])
+      if (typeof reader?.read === 'function') this.#workflowReaders.push(reader);
+  }
+
+  /** Every plugin's embedded-workflow readers, in registration order (the built-in library first). */
+  workflowReaders(): readonly WorkflowTextReader[] {
+    return this.#workflowReaders;
   }
 
   get(type: string): RegisteredNode | undefined {

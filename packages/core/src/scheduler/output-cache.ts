@@ -1,5 +1,37 @@
+import { randomUUID } from 'node:crypto';
+import type { FileAccess } from '../sdk/files.js';
 import type { TensorHandle, TensorStore } from '../tensor/types.js';
+import { contentHash } from '../util/hash.js';
+import type { PreparedNode } from '../validate/validate.js';
 import { collectTensors, tensorBytes } from './tensor-walk.js';
+
+/** Whether a node's outputs may be reused from the cache (its definition says `cache: false` when not). */
+export function isCacheable(node: PreparedNode): boolean {
+  return node.registered.definition.cache !== false;
+}
+
+/**
+ * The key a node's outputs are cached under: its type and version, its params, the keys of the outputs it
+ * reads (`inputKeys`, so a change upstream changes every key downstream) and its fingerprint (e.g. the size
+ * and mtime of a file it loads, so an edited file is read again). A node that may not be cached gets a key
+ * of its own every time.
+ */
+export async function cacheKey(
+  node: PreparedNode,
+  inputKeys: Readonly<Record<string, string>>,
+  files: FileAccess,
+): Promise<string> {
+  const definition = node.registered.definition;
+  const fingerprint = definition.fingerprint ? await definition.fingerprint(node.params as never, { files }) : '';
+  return contentHash({
+    type: definition.type,
+    version: definition.version,
+    params: node.params,
+    inputs: inputKeys,
+    fingerprint,
+    nonce: isCacheable(node) ? undefined : randomUUID(),
+  });
+}
 
 /** Bytes charged for an entry beyond its tensors, so entries of plain values still count. */
 const ENTRY_OVERHEAD_BYTES = 1024;

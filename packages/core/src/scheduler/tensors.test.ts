@@ -6,6 +6,7 @@ import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { Runtime } from '../runtime.js';
 import { tensorPlugin } from '../test-support/tensor-plugin.js';
+import { expectNoLeaks } from '../testing/index.js';
 import type { ManagedTensorStore } from '../worker/client.js';
 import type { RunEvent } from './events.js';
 
@@ -49,8 +50,7 @@ describe('scheduler with tensors', () => {
     store.resetPeak();
     const events = await run(rt, chain(8));
     expect(events.at(-1)!.type).toBe('run:done');
-    await store.whenIdle();
-    expect(store.stats().liveTensors).toBe(0);
+    await expectNoLeaks(rt);
     expect(store.stats().doubleReleases).toBe(0);
     // Each scale node holds its input, an intermediate and its output: 3 MB, never the 9 MB of all outputs.
     expect(store.stats().peakBytes).toBeLessThanOrEqual(3 * SIZE * 4 + 1024); // + scalar params
@@ -64,9 +64,7 @@ describe('scheduler with tensors', () => {
     expect(store.stats().liveTensors).toBe(4); // noise + 3 scales, held by the cache
     const second = await run(rt, chain(3));
     expect(second.filter((e) => e.type === 'node:cached')).toHaveLength(5);
-    rt.cache.clear();
-    await store.whenIdle();
-    expect(store.stats().liveTensors).toBe(0);
+    await expectNoLeaks(rt); // clears the cache first
   });
 
   it('passes a borrowed input through as an output without freeing it twice', async () => {
@@ -81,21 +79,19 @@ describe('scheduler with tensors', () => {
       e.type === 'node:done' && e.nodeId.startsWith('mean') ? [e.outputs.text] : [],
     );
     expect(means[0]).toEqual(means[1]);
-    await store.whenIdle();
-    expect(store.stats().liveTensors).toBe(0);
+    await expectNoLeaks(rt);
     expect(store.stats().doubleReleases).toBe(0);
   });
 
   it('leaves no tensor behind when a node fails or the run is cancelled', async () => {
-    const { rt, store } = await runtime(0);
+    const { rt } = await runtime(0);
     const failing = chain(4);
     (failing.nodes as Record<string, { params: Record<string, unknown> }>).n3!.params.failAfter = true;
     const failed = await run(rt, failing);
     const end = failed.at(-1) as Extract<RunEvent, { type: 'run:error' }>;
     expect(end.type).toBe('run:error');
     expect(end.nodeId).toBe('n3');
-    await store.whenIdle();
-    expect(store.stats().liveTensors).toBe(0);
+    await expectNoLeaks(rt);
 
     const slow = chain(4);
     for (const id of ['n1', 'n2', 'n3', 'n4'])
@@ -105,8 +101,7 @@ describe('scheduler with tensors', () => {
     const cancelled = await run(rt, slow, controller.signal);
     expect(cancelled.at(-1)!.type).toBe('run:cancelled');
     await new Promise((r) => setTimeout(r, 100)); // let the cancelled node's late ops settle
-    await store.whenIdle();
-    expect(store.stats().liveTensors).toBe(0);
+    await expectNoLeaks(rt);
   });
 
   it('moves no tensor bytes into JS between tensor nodes; only the reading node does', async () => {

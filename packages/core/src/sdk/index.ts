@@ -2,8 +2,10 @@
  * The Kinegraph plugin SDK: the only module plugin authors import.
  *
  * ```ts
- * import { defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
+ * import { defineGraph, defineNode, definePlugin, Type } from '@kinegraph/core/sdk';
  * ```
+ *
+ * Their tests import `@kinegraph/core/testing`.
  * @packageDocumentation
  */
 
@@ -31,9 +33,15 @@ export type {
 } from '../tensor/types.js';
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
+export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 export type { FileAccess } from './files.js';
+export type { GraphContext, GraphDefinition, GraphFeed, GraphFeeds, GraphOutputs } from './graph.js';
+export { defineGraph, defineGraphFamily } from './graph.js';
+export type { MemoryBudget, NodeMemory, TensorShape } from './memory.js';
+export { declaredBytes, NodeMemorySchema, shapeBytes, TensorShapeSchema } from './memory.js';
 export type {
   AnyNodeDefinition,
+  InputShapes,
   InputValues,
   NodeContext,
   NodeDefinition,
@@ -44,7 +52,7 @@ export type {
   Preview,
 } from './node.js';
 export { defineNode, isValidNodeType } from './node.js';
-export type { KinegraphPlugin, PluginFactory } from './plugin.js';
+export type { EmbeddedTexts, KinegraphPlugin, PluginFactory, WorkflowTextReader } from './plugin.js';
 export { definePlugin, PLUGIN_API_VERSION } from './plugin.js';
 export type {
   ConditioningValue,

@@ -2,6 +2,7 @@ import type { Static, TObject } from '@sinclair/typebox';
 import type { TensorOps } from '../ops/tensor-ops.js';
 import type { TensorStore } from '../tensor/types.js';
 import type { FileAccess } from './files.js';
+import type { MemoryBudget, NodeMemory } from './memory.js';
 import type { PortValue } from './port-types.js';
 
 /** An input or output port of a node. */
@@ -22,6 +23,13 @@ export type PortMap = Readonly<Record<string, PortSpec>>;
 export type InputValues<I extends PortMap> = {
   [K in keyof I]: I[K] extends { optional: true } ? PortValue<I[K]['type']> | undefined : PortValue<I[K]['type']>;
 };
+
+/**
+ * The dims of a node's tensor inputs, as {@link NodeDefinition.memory} sees them: `null` for a connected
+ * input whose shape is not known yet (its producer cannot say before it runs, or it carries no tensor),
+ * absent for an input that is not connected.
+ */
+export type InputShapes<I extends PortMap> = { [K in keyof I]?: readonly number[] | null };
 
 /** Values a node's `run` returns, typed from its port map. */
 export type OutputValues<O extends PortMap> = { [K in keyof O]: PortValue<O[K]['type']> };
@@ -66,6 +74,11 @@ export interface NodeContext {
   warn(code: string, message: string): void;
   /** Throws the abort reason if the run was cancelled. */
   throwIfCancelled(): void;
+  /**
+   * The run's memory budget: decoders check a file's header (width × height × frames) against
+   * `available()` before decoding. Absent in hosts that set no budget.
+   */
+  readonly budget?: MemoryBudget;
 }
 
 /** Migrates a saved node one version up: from the version it is keyed by to the next. */
@@ -103,6 +116,14 @@ export interface NodeDefinition<P extends TObject = TObject, I extends PortMap =
    * edited file is reloaded. Called before every run of the node.
    */
   fingerprint?(params: Static<P>, context: { files: FileAccess }): string | Promise<string>;
+  /**
+   * What the node will allocate, from its params and its inputs' shapes, declared before it runs (see
+   * `NodeMemorySchema`): the runtime refuses the node with `MEMORY_BUDGET_EXCEEDED` when it would not fit
+   * the run's budget, and refuses the whole run up front when the shapes are known before anything runs.
+   * Return `undefined` when the inputs it needs are not known yet. Declare what `run` really makes, scratch
+   * included: a node that under-declares can still exhaust the machine.
+   */
+  memory?(args: { params: Static<P>; inputs: InputShapes<I> }): NodeMemory | undefined;
   /** Does the work. Returns a value for every output port. */
   // Method syntax on purpose: it keeps a typed node assignable to the erased `AnyNodeDefinition`.
   run(args: {

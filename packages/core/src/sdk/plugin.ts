@@ -14,6 +14,34 @@ export interface KinegraphPlugin {
   readonly version?: string;
   readonly portTypes?: readonly PortTypeDefinition[];
   readonly nodes?: readonly (AnyNodeDefinition | false | null | undefined)[];
+  /**
+   * For plugins whose nodes embed the workflow in the files they write: how to find that text again in
+   * such a file. Hosts read embedded workflows through `Runtime.readEmbeddedWorkflow`, which asks every
+   * registered reader, so they need not import the node library that wrote the file.
+   */
+  readonly workflowReaders?: readonly WorkflowTextReader[];
+}
+
+/** What a {@link WorkflowTextReader} found in a file's metadata. */
+export interface EmbeddedTexts {
+  /** Candidate texts, in file order (comments may come from other tools too). */
+  readonly texts: readonly string[];
+  /**
+   * True when the texts come from a tag that only Kinegraph writes (the PNG `kinegraph-workflow` keyword):
+   * then a text that is not a workflow is a damaged embed (`EMBEDDED_WORKFLOW_INVALID`), not someone
+   * else's comment.
+   */
+  readonly ownTag: boolean;
+}
+
+/**
+ * Finds the texts that may hold an embedded workflow in one kind of file. Returns `undefined` for bytes it
+ * does not recognise, so the next reader can try. Must not decode pictures: hosts call it on uploads.
+ */
+export interface WorkflowTextReader {
+  /** The container(s) it reads, for messages (`PNG`, `GIF`, `MP4`, `WebM`). */
+  readonly name: string;
+  read(bytes: Uint8Array): EmbeddedTexts | undefined;
 }
 
 /** What a plugin package exports: a factory (preferred) or the plugin object itself. */

@@ -3,8 +3,9 @@
  *
  * Every error carries a stable string `code` so callers (the scheduler, the CLI, tests) can branch on it
  * without parsing messages. Errors thrown inside the inference worker are serialised with
- * {@link serializeError} and rebuilt on the main thread by {@link rehydrateError} into the same class.
+ * {@link serializeTensorError} and rebuilt on the main thread by {@link rehydrateError} into the same class.
  */
+import { type SerializedError, serializeError } from '../util/errors.js';
 import type { DeviceName, DeviceRequest } from './types.js';
 
 /** Stable error codes of the tensor layer. */
@@ -88,20 +89,15 @@ export class RunAbortedError extends TensorError {
   }
 }
 
-/** JSON-able form of an error, as it crosses the worker boundary. */
-export interface SerializedError {
-  readonly code: TensorErrorCode;
-  readonly message: string;
-  readonly details?: Record<string, unknown>;
-}
-
-/** Converts any thrown value into a {@link SerializedError}; non-coded errors become `fallback`. */
-export function serializeError(err: unknown, fallback: TensorErrorCode = 'INTERNAL'): SerializedError {
-  if (err instanceof TensorError) {
-    return { code: err.code, message: err.message, ...(err.details ? { details: { ...err.details } } : {}) };
-  }
-  const message = err instanceof Error ? err.message : String(err);
-  return { code: fallback, message };
+/**
+ * An error as it crosses the inference worker's boundary: a tensor-layer error keeps its code and details;
+ * anything else (a bug, or a library's own error) is reported under `fallback`, so the main thread only ever
+ * sees {@link TensorErrorCode}s.
+ */
+export function serializeTensorError(err: unknown, fallback: TensorErrorCode = 'INTERNAL'): SerializedError {
+  const coded =
+    err instanceof TensorError ? err : new TensorError(fallback, err instanceof Error ? err.message : String(err));
+  return serializeError(coded, { details: true });
 }
 
 /** Rebuilds a {@link SerializedError} into the matching error class (so `instanceof` and `.code` work). */
@@ -124,6 +120,7 @@ export function rehydrateError(s: SerializedError): TensorError {
     case 'ABORTED':
       return new RunAbortedError(s.message);
     default:
-      return new TensorError(s.code, s.message, s.details);
+      // Only TensorErrorCodes are sent (see serializeTensorError).
+      return new TensorError(s.code as TensorErrorCode, s.message, s.details);
   }
 }

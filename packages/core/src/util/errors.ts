@@ -24,29 +24,62 @@ export class KinegraphError extends Error {
   }
 }
 
-/** An error as plain data: what events, `--json` output and the server carry. */
+/**
+ * An error as plain data: the one form errors take in run events, `--json` output, the server's responses
+ * and across the inference worker's boundary.
+ */
 export interface SerializedError {
+  /** Stable, machine-readable code. */
   code: string;
   message: string;
+  /** The workflow node the error concerns, if any. */
   nodeId?: string;
+  /** What the user can do about it. */
   hint?: string;
+  /**
+   * Structured context (JSON-able) that tools may show, never needed to understand the message. Only
+   * where asked for (see {@link SerializeOptions.details}): run events do not carry it.
+   */
+  details?: Record<string, unknown>;
 }
 
-/** Turns anything thrown into plain data, keeping code/nodeId/hint when present. */
-export function serializeError(error: unknown, fallbackNodeId?: string): SerializedError {
-  if (error instanceof Error) {
-    const e = error as Error & { code?: unknown; nodeId?: unknown; hint?: unknown };
-    const out: SerializedError = {
-      code: typeof e.code === 'string' ? e.code : e.name === 'AbortError' ? 'CANCELLED' : 'NODE_FAILED',
-      message: e.message || String(error),
-    };
-    const nodeId = typeof e.nodeId === 'string' ? e.nodeId : fallbackNodeId;
-    if (nodeId !== undefined) out.nodeId = nodeId;
-    if (typeof e.hint === 'string') out.hint = e.hint;
+/** How {@link serializeError} fills in what an error does not say itself. */
+export interface SerializeOptions {
+  /** The node to name when the error names none. */
+  readonly nodeId?: string;
+  /** The code of an error that has none of its own. Default: `CANCELLED` for an abort, else `NODE_FAILED`. */
+  readonly fallbackCode?: string;
+  /** Keep the error's `details` (the tensor layer's structured context). Default false. */
+  readonly details?: boolean;
+}
+
+/**
+ * Turns anything thrown into plain data, keeping the error's own code, node, hint (and, when asked, details).
+ * A string as second argument is the node to name when the error names none.
+ */
+export function serializeError(error: unknown, options: SerializeOptions | string = {}): SerializedError {
+  const {
+    nodeId: fallbackNodeId,
+    fallbackCode,
+    details: withDetails,
+  } = typeof options === 'string' ? { nodeId: options, fallbackCode: undefined, details: false } : options;
+  if (!(error instanceof Error)) {
+    const out: SerializedError = { code: fallbackCode ?? 'NODE_FAILED', message: String(error) };
+    if (fallbackNodeId !== undefined) out.nodeId = fallbackNodeId;
     return out;
   }
-  const out: SerializedError = { code: 'NODE_FAILED', message: String(error) };
-  if (fallbackNodeId !== undefined) out.nodeId = fallbackNodeId;
+  const e = error as Error & { code?: unknown; nodeId?: unknown; hint?: unknown; details?: unknown };
+  const out: SerializedError = {
+    code:
+      typeof e.code === 'string' ? e.code : (fallbackCode ?? (e.name === 'AbortError' ? 'CANCELLED' : 'NODE_FAILED')),
+    message: e.message || String(error),
+  };
+  const nodeId = typeof e.nodeId === 'string' ? e.nodeId : fallbackNodeId;
+  if (nodeId !== undefined) out.nodeId = nodeId;
+  if (typeof e.hint === 'string') out.hint = e.hint;
+  if (withDetails && typeof e.details === 'object' && e.details !== null) {
+    out.details = { ...(e.details as Record<string, unknown>) };
+  }
   return out;
 }
 

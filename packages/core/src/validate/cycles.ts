@@ -1,3 +1,39 @@
+import { pointer, type ValidationIssue } from '../workflow/issue.js';
+import type { Edge, WorkflowNode } from '../workflow/schema.js';
+import type { PreparedNode } from './prepared.js';
+
+/**
+ * Phase 5, cycles and order: the order the nodes run in (every node after the nodes it reads from), and a
+ * CYCLE issue naming the nodes of each cycle, in the direction data flows. Only edges between well-formed
+ * nodes count; the edges of a node that failed an earlier phase are taken as saved.
+ */
+export function orderNodes(
+  saved: ReadonlyMap<string, WorkflowNode>,
+  prepared: ReadonlyMap<string, PreparedNode>,
+): { order: string[]; issues: ValidationIssue[] } {
+  const dependsOn = new Map<string, string[]>();
+  for (const [id, node] of saved) {
+    const inputs: Readonly<Record<string, Edge>> = prepared.get(id)?.inputs ?? node.inputs ?? {};
+    dependsOn.set(
+      id,
+      Object.values(inputs)
+        .map((edge) => edge.node)
+        .filter((n) => saved.has(n)),
+    );
+  }
+  const { cycles, order } = findCycles(dependsOn);
+  const issues = cycles.map(
+    (cycle): ValidationIssue => ({
+      code: 'CYCLE',
+      nodeId: cycle[0],
+      pointer: pointer('nodes', cycle[0]!),
+      message: `The workflow has a cycle: ${[...cycle, cycle[0]].join(' \u2192 ')}.`,
+      hint: 'A node cannot depend on its own output; remove one of the edges on this cycle.',
+    }),
+  );
+  return { order, issues };
+}
+
 /**
  * Finds every cycle (strongly connected component with more than one node, or a self-loop) and a
  * dependency order of the nodes. `dependsOn` maps a node to the nodes it reads from. Iterative Tarjan, so

@@ -4,7 +4,7 @@ import { didYouMean, listOf } from '../util/did-you-mean.js';
 import { pointer, type ValidationIssue } from '../workflow/issue.js';
 import { validatorFor } from './ajv.js';
 
-/** Validates (and fills defaults into) a node's params, returning the issues found. */
+/** Phase 3, params: validates (and fills defaults into) a node's params, returning the issues found. */
 export function validateParams(nodeId: string, schema: TObject, params: Record<string, unknown>): ValidationIssue[] {
   const validate = validatorFor(strictObject(schema));
   if (validate(params)) return [];

@@ -138,6 +138,17 @@ describe('validateWorkflow', () => {
     expect(found.find((i) => i.code === 'PORT_TYPE_MISMATCH')!.message).toContain('takes video');
   });
 
+  it('names a node an edge reads from that is not in the workflow, even when it is named like a JS built-in', () => {
+    // "constructor" is a key of every object's prototype: it must not pass for a node of the document.
+    for (const missing of ['constructor', 'toString', 'hasOwnProperty']) {
+      const found = issues({
+        format: 'kinegraph/workflow@1',
+        nodes: { a: { type: 'test/upper', version: 2, inputs: { text: { node: missing, output: 'text' } } } },
+      });
+      expect(found.map((i) => `${i.code}@${i.pointer}`)).toEqual(['INPUT_NODE_MISSING@/nodes/a/inputs/text/node']);
+    }
+  });
+
   it('finds cycles and names the nodes on them', () => {
     const found = issues({
       format: 'kinegraph/workflow@1',

@@ -6,8 +6,8 @@
  * `kinegraph run` on 2 cores; loading the saved code is ≈ 1 ms. Entries are keyed by the ajv version, the
  * ajv options and the schema's JSON, so a changed schema (a new node version, an updated plugin) is a new
  * entry. The folder is `ajv` in Kinegraph's cache folder (`KINEGRAPH_CACHE`, see {@link cacheRoot}).
- * Files are written under a temporary name and renamed; only files owned by the user and writable by
- * nobody else are loaded; a file that fails to load is deleted and the validator compiled again; the oldest files beyond {@link MAX_VALIDATORS} are removed. Every failure
+ * Files are written under a temporary name and renamed; only private files (see `util/private-file.ts`:
+ * owned by the user, writable by nobody else, no symlinks, in folders nobody else can write) are loaded; a file that fails to load is deleted and the validator compiled again; the oldest files beyond {@link MAX_VALIDATORS} are removed. Every failure
  * to read or write the cache falls back to compiling: the cache can only make validation faster.
  */
 import { createHash } from 'node:crypto';
@@ -22,10 +22,11 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { createRequire } from 'node:module';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import type { ValidateFunction } from 'ajv';
 import { cacheFolder } from '../util/cache-dir.js';
+import { isPrivateFileSync, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 
 /** How many validators the folder keeps (a few KB each). */
 export const MAX_VALIDATORS = 512;
@@ -53,9 +54,9 @@ export function loadValidator(dir: string, key: string): ValidateFunction | unde
   const path = join(dir, `${key}.cjs`);
   let code: string;
   try {
-    // Code is only run from a file this user owns and nobody else may write (as ssh treats its keys):
-    // a cache in a shared or careless folder is ignored, not trusted.
-    if (!ownedAndPrivate(statSync(path))) return undefined;
+    // Code is only run from a real file this user owns and nobody else may write, in folders nobody else
+    // may write, reached through no symlink (as ssh treats its keys): anything else is ignored, not trusted.
+    if (!isPrivateFileSync(path, dirname(dir))) return undefined;
     code = readFileSync(path, 'utf8');
   } catch {
     return undefined;
@@ -80,19 +81,14 @@ export function saveValidator(dir: string, key: string, code: string): void {
   const path = join(dir, `${key}.cjs`);
   const temporary = `${path}.${process.pid}-${threadId}.tmp`;
   try {
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(temporary, code);
+    mkdirSync(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
+    writeFileSync(temporary, code, { mode: PRIVATE_FILE_MODE });
     renameSync(temporary, path);
   } catch {
     remove(temporary);
     return;
   }
   prune(dir);
-}
-
-function ownedAndPrivate(info: { uid: number; mode: number }): boolean {
-  const uid = process.getuid?.();
-  return (uid === undefined || info.uid === uid) && (info.mode & 0o022) === 0;
 }
 
 function prune(dir: string): void {

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
 import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
-import { expectClose, openStore } from '../test-support/store.js';
+import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore, WorkerTensorStore } from './client.js';
 
 /** y = a + 2·b over any length. */
@@ -41,7 +41,7 @@ const heavy = matmulChain(100);
 
 let store: ManagedTensorStore;
 beforeAll(async () => {
-  store = await openStore();
+  store = await createTestStore();
 });
 afterAll(async () => {
   await store?.close();
@@ -147,7 +147,7 @@ describe('session pool', () => {
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
   test('same model and options → one session; different options → another', async () => {
-    const s = await openStore();
+    const s = await createTestStore();
     try {
       const m1 = await s.loadModel(axpy.bytes);
       const m2 = await s.loadModel(Uint8Array.from(axpy.bytes));
@@ -203,7 +203,7 @@ describe('devices', () => {
   test('webgpu without an adapter is a coded error listing cpu', async () => {
     let s: ManagedTensorStore | undefined;
     try {
-      s = await openStore({ device: 'webgpu' });
+      s = await createTestStore({ device: 'webgpu' });
     } catch (err) {
       expect(err).toBeInstanceOf(DeviceUnavailableError);
       expect(err).toMatchObject({ code: 'DEVICE_UNAVAILABLE', requested: 'webgpu', available: ['cpu'] });
@@ -216,7 +216,7 @@ describe('devices', () => {
   });
 
   test('auto picks the best available device and says why', async () => {
-    const s = await openStore({ device: 'auto' });
+    const s = await createTestStore({ device: 'auto' });
     try {
       expect(s.availableDevices).toContain('cpu');
       if (s.availableDevices.includes('webgpu')) expect(s.device).toBe('webgpu');
@@ -282,7 +282,7 @@ describe('cancellation, crashes and responsiveness', () => {
   });
 
   test('a worker crash rejects pending requests with WORKER_CRASHED; a new store works', async () => {
-    const s = (await openStore()) as WorkerTensorStore;
+    const s = (await createTestStore()) as WorkerTensorStore;
     const big = await s.loadModel(heavy.bytes);
     const small = await s.loadModel(axpy.bytes);
     const x = await s.upload(new Float32Array(N * N), [N, N]);
@@ -297,7 +297,7 @@ describe('cancellation, crashes and responsiveness', () => {
     s.release(a); // a no-op after a crash, not a double release
     expect(s.stats().doubleReleases).toBe(0);
 
-    const s2 = (await openStore()) as WorkerTensorStore;
+    const s2 = (await createTestStore()) as WorkerTensorStore;
     const m = await s2.loadModel(axpy.bytes);
     const b = await s2.upload(new Float32Array([2]), [1]);
     const { y } = await s2.run(m, { a: b, b });

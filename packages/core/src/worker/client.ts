@@ -94,7 +94,12 @@ export interface ManagedTensorStore extends TensorStore {
    * aborted on this side but were still queued or running there. Useful before shutdown and in tests.
    */
   whenIdle(): Promise<void>;
-  /** Terminates the worker and frees every tensor and session. Pending requests reject with `STORE_CLOSED`. */
+  /**
+   * Stops the worker and frees every tensor and session. Pending requests reject with `STORE_CLOSED` at
+   * once; the promise resolves once the thread has ended, which waits for ONNX Runtime to return from the
+   * call it is in (a run cannot be interrupted). Hosts await it before exiting the process: exiting while
+   * the worker is inside ONNX Runtime aborts the process. Closing twice returns the same promise.
+   */
   close(): Promise<void>;
 }
 
@@ -140,6 +145,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
   readonly #modelTime = new Map<string, { calls: number; ms: number }>();
   /** Set once the worker is gone (closed or crashed): makes every later request fail with this. */
   #dead: (() => TensorError) | undefined;
+  /** The closing in progress, once `close()` was called. */
+  #closing: Promise<void> | undefined;
+  /** The worker's answer to the `shutdown` request that closing sends. */
+  #shutdownReply: { rid: number; done: () => void } | undefined;
 
   private constructor(
     worker: Worker,
@@ -409,13 +418,38 @@ export class WorkerTensorStore implements ManagedTensorStore {
     return this.#call<WorkerInspection>((rid) => ({ type: 'inspect', rid }));
   }
 
-  async close(): Promise<void> {
-    if (this.#dead !== undefined) return;
+  close(): Promise<void> {
+    if (this.#closing) return this.#closing;
+    if (this.#dead !== undefined) return Promise.resolve(); // crashed: the thread is gone already
+    // Asked before the store is marked dead, as a dead store sends nothing.
+    const idle = this.#workerIdle();
     this.#kill(() => new StoreClosedError());
     // An unreferenced worker would let the process exit before its termination is reported, leaving
     // this promise (and e.g. a CLI's top-level await) unsettled.
     this.#worker.ref();
-    await this.#worker.terminate();
+    this.#closing = idle.then(async () => {
+      await this.#worker.terminate();
+    });
+    return this.#closing;
+  }
+
+  /**
+   * Resolves once the worker has started nothing more and no call into ONNX Runtime is in flight there
+   * (or the worker has exited): only then may its thread be terminated, as terminating it inside ONNX
+   * Runtime aborts the process (see `InferenceServer.shutdown`). At most the one call in flight is waited for.
+   */
+  #workerIdle(): Promise<void> {
+    const rid = this.#nextRid++;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        this.#worker.off('exit', done);
+        this.#shutdownReply = undefined;
+        resolve();
+      };
+      this.#shutdownReply = { rid, done };
+      this.#worker.once('exit', done);
+      this.#post({ type: 'shutdown', rid });
+    });
   }
 
   /**
@@ -496,6 +530,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
   }
 
   #onReply(r: WorkerResponse): void {
+    if (r.rid === this.#shutdownReply?.rid) {
+      this.#shutdownReply.done();
+      return;
+    }
     const p = this.#pending.get(r.rid);
     if (p === undefined) return;
     this.#pending.delete(r.rid);

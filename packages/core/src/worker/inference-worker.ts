@@ -4,7 +4,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { resolveDevice } from '../backend/onnx.js';
-import { serializeError } from '../tensor/errors.js';
+import { serializeTensorError } from '../tensor/errors.js';
 import type { WorkerHello, WorkerInit, WorkerRequest } from './protocol.js';
 import { InferenceServer } from './server.js';
 
@@ -19,7 +19,7 @@ async function main(): Promise<void> {
     server = new InferenceServer(res.device, init.threads, (msg, transfer) => port.postMessage(msg, transfer));
     hello = { type: 'ready', device: res.device, reason: res.reason, available: res.available };
   } catch (err) {
-    hello = { type: 'init-error', error: serializeError(err, 'DEVICE_UNAVAILABLE') };
+    hello = { type: 'init-error', error: serializeTensorError(err, 'DEVICE_UNAVAILABLE') };
   }
   if (server !== undefined) {
     const s = server;

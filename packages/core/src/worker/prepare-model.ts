@@ -5,6 +5,7 @@
  * process. The request handler (`server.ts`) only pools what this returns.
  */
 import { mkdir, readFile, stat } from 'node:fs/promises';
+import { sessionKey } from '../backend/model-key.js';
 import type { OrtSession } from '../backend/onnx.js';
 import { createSession, ortVersion, sessionPorts } from '../backend/onnx.js';
 import {
@@ -12,10 +13,12 @@ import {
   dropCached,
   optimizedCacheDir,
   optimizedModelPath,
+  sourceDigest,
   temporaryPath,
   useCached,
 } from '../backend/optimized-cache.js';
 import type { DeviceName, ModelOptions, ModelPortInfo } from '../tensor/types.js';
+import { PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 
 /** A ready session with its declared ports. */
 export interface PreparedSession {
@@ -31,7 +34,7 @@ export interface PrepareContext {
   readonly device: DeviceName;
   /** Intra-op threads for large models whose options set none (ORT's default when undefined). */
   readonly defaultThreads: number | undefined;
-  /** The session's pool key (device, options and the source's content): names its optimised-cache file. */
+  /** The session's pool key (device, options and the source's identity). */
   readonly key: string;
 }
 
@@ -59,7 +62,15 @@ export async function prepareModel(
   // Large CPU models come from the optimised-model cache when this session was made before (by any
   // process); small op graphs optimise in a few milliseconds and are not worth a file.
   const cacheDir = context.device === 'cpu' && level !== 'disabled' && !small ? optimizedCacheDir() : undefined;
-  const cached = cacheDir === undefined ? undefined : optimizedModelPath(cacheDir, context.key, ortVersion());
+  // Keyed by the source's bytes, not its path: a tampered file never meets the optimised form of the good one.
+  const cached =
+    cacheDir === undefined
+      ? undefined
+      : optimizedModelPath(
+          cacheDir,
+          sessionKey(`sha256:${await sourceDigest(source)}`, context.device, options, context.defaultThreads),
+          ortVersion(),
+        );
   if (cached !== undefined && (await useCached(cached))) {
     try {
       const session = await createSession(cached, { ...config, graphOptimizationLevel: 'disabled' });
@@ -71,7 +82,7 @@ export async function prepareModel(
   const model = await rewrittenModel(source, options);
   const writable =
     cacheDir !== undefined &&
-    (await mkdir(cacheDir, { recursive: true }).then(
+    (await mkdir(cacheDir, { recursive: true, mode: PRIVATE_FOLDER_MODE }).then(
       () => true,
       () => false,
     ));

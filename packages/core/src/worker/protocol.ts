@@ -6,7 +6,6 @@
  * known before the worker has answered and is never reused within one store.
  */
 
-import type { SerializedError } from '../tensor/errors.js';
 import type {
   DeviceName,
   DeviceRequest,
@@ -16,6 +15,7 @@ import type {
   TensorData,
   TensorLocation,
 } from '../tensor/types.js';
+import type { SerializedError } from '../util/errors.js';
 
 /** `workerData` the store starts the worker with. */
 export interface WorkerInit {
@@ -68,6 +68,11 @@ export type WorkerRequest =
     }
   | { readonly type: 'cancel'; readonly target: number }
   | { readonly type: 'inspect'; readonly rid: number }
+  /**
+   * The last request of a store that is closing: the worker starts nothing more and answers once no call
+   * into ONNX Runtime is in flight, after which its thread may be terminated (see `InferenceServer.shutdown`).
+   */
+  | { readonly type: 'shutdown'; readonly rid: number }
   | { readonly type: 'crash'; readonly mode: 'throw' | 'exit' };
 
 /** Result of a successful `load`. */

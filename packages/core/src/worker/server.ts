@@ -12,9 +12,9 @@ import type { TransferListItem } from 'node:worker_threads';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import type { OrtTensor } from '../backend/onnx.js';
 import { describeTensor, disposeTensor, makeTensor, readTensor, releaseSession, runSession } from '../backend/onnx.js';
-import type { SerializedError } from '../tensor/errors.js';
-import { RunAbortedError, serializeError, TensorError } from '../tensor/errors.js';
+import { RunAbortedError, serializeTensorError, TensorError } from '../tensor/errors.js';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
+import type { SerializedError } from '../util/errors.js';
 import { type PreparedSession, prepareModel } from './prepare-model.js';
 import type {
   LoadResult,
@@ -53,6 +53,11 @@ export class InferenceServer {
   private readonly queue: Job[] = [];
   private running: Job | undefined;
   private pumpScheduled = false;
+  /** Tensor reads awaiting their data (a GPU download is asynchronous). */
+  private readsInFlight = 0;
+  /** Set by a `shutdown` request: its id, answered once nothing is in flight. */
+  private shutdownRid: number | undefined;
+  private shutdownAnswered = false;
 
   constructor(
     private readonly device: DeviceName,
@@ -105,6 +110,9 @@ export class InferenceServer {
         this.post({ rid: msg.rid, ok: true, result });
         return;
       }
+      case 'shutdown':
+        this.shutdown(msg.rid);
+        return;
       case 'crash':
         // Test hook: simulate a worker dying mid-flight, both ways it can happen.
         if (msg.mode === 'exit') process.exit(70);
@@ -118,13 +126,16 @@ export class InferenceServer {
     const entry = this.tensors.get(id);
     if (entry === undefined || entry.released) return this.fail(rid, unknownTensor(id));
     entry.pins++;
+    this.readsInFlight++;
     try {
       const data = await readTensor(entry.tensor);
       this.post({ rid, ok: true, result: data }, [data.buffer as ArrayBuffer]);
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     } finally {
       this.unpin(id);
+      this.readsInFlight--;
+      this.answerShutdownOnceIdle();
     }
   }
 
@@ -224,15 +235,42 @@ export class InferenceServer {
     if (idx >= 0) {
       const [job] = this.queue.splice(idx, 1);
       for (const id of job!.pinned) this.unpin(id);
-      this.fail(target, serializeError(new RunAbortedError('The run was aborted before it started.')));
+      this.fail(target, serializeTensorError(new RunAbortedError('The run was aborted before it started.')));
       return;
     }
     if (this.running?.rid === target) this.running.cancelled = true;
   }
 
+  // ---- shutdown --------------------------------------------------------------------------------
+
+  /**
+   * Prepares the thread to be terminated. Terminating a worker thread while it is inside ONNX Runtime
+   * (a session being created, run or released) aborts the whole process: when the native call returns,
+   * onnxruntime-node's binding cannot hand its result to the dying JavaScript environment and throws a C++
+   * `Napi::Error` that nothing catches ("terminate called after throwing an instance of 'Napi::Error'",
+   * exit 134). So the worker drops its queued jobs (the store has already failed them), starts nothing
+   * more, and answers once the job in flight, which cannot be interrupted, has returned.
+   */
+  private shutdown(rid: number): void {
+    this.shutdownRid = rid;
+    for (const job of this.queue.splice(0)) for (const id of job.pinned) this.unpin(id);
+    this.answerShutdownOnceIdle();
+  }
+
+  private answerShutdownOnceIdle(): void {
+    if (this.shutdownRid === undefined || this.shutdownAnswered) return;
+    if (this.running !== undefined || this.readsInFlight > 0) return;
+    this.shutdownAnswered = true;
+    this.post({ rid: this.shutdownRid, ok: true, result: null });
+  }
+
   // ---- queue -----------------------------------------------------------------------------------
 
   private enqueue(rid: number, pinned: readonly number[], exec: Job['exec']): void {
+    if (this.shutdownRid !== undefined) {
+      this.fail(rid, { code: 'STORE_CLOSED', message: 'The tensor store is closed.' });
+      return;
+    }
     for (const id of pinned) this.tensors.get(id)!.pins++;
     this.queue.push({ rid, pinned, cancelled: false, exec });
     this.schedulePump();
@@ -260,10 +298,11 @@ export class InferenceServer {
       const { result, transfer } = await job.exec(job);
       this.post({ rid: job.rid, ok: true, result }, transfer);
     } catch (err) {
-      this.fail(job.rid, serializeError(err, 'INTERNAL'));
+      this.fail(job.rid, serializeTensorError(err));
     } finally {
       for (const id of job.pinned) this.unpin(id);
       this.running = undefined;
+      this.answerShutdownOnceIdle();
       this.schedulePump();
     }
   }
@@ -274,7 +313,7 @@ export class InferenceServer {
     try {
       this.post({ rid, ok: true, result: fn().result });
     } catch (err) {
-      this.fail(rid, serializeError(err, 'INTERNAL'));
+      this.fail(rid, serializeTensorError(err));
     }
   }
 

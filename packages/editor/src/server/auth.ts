@@ -6,6 +6,21 @@ import { HttpError } from './http.js';
 /** Name of the cookie the web app gets after opening `/?token=...`, so its assets and media load too. */
 export const TOKEN_COOKIE = 'kinegraph_token';
 
+/** Shortest token the server accepts: 16 characters (`openssl rand -hex 16` gives 32). */
+export const MIN_TOKEN_LENGTH = 16;
+
+/** Refuses (`TOKEN_TOO_SHORT`) a token short enough to guess. */
+export function checkTokenStrength(token: string): void {
+  if (token.length < MIN_TOKEN_LENGTH)
+    throw Object.assign(
+      new Error(`The access token is ${token.length} characters; it needs at least ${MIN_TOKEN_LENGTH}.`),
+      {
+        code: 'TOKEN_TOO_SHORT',
+        hint: 'Make one with `openssl rand -hex 16` and pass it in KINEGRAPH_TOKEN or a file named by KINEGRAPH_TOKEN_FILE.',
+      },
+    );
+}
+
 /** True for 127.0.0.0/8, ::1 and `localhost`. */
 export function isLoopbackHost(host: string): boolean {
   const h = host.replace(/^\[|\]$/g, '').toLowerCase();

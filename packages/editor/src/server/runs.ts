@@ -11,21 +11,37 @@ import type { RunSnapshot, ServerMessage, WireEvent } from '../shared/protocol.j
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
 import { HttpError } from './http.js';
+import type { PathRedactor } from './redact.js';
 
-/** Where runs read from and write to. */
+/** Where runs read from and write to, and how much the queue may hold. */
 export interface RunFolders {
   readonly outputFolder: string;
   readonly allowedFolders: readonly string[];
+  /** Runs waiting behind the running one (429 `QUEUE_FULL` past it). */
+  readonly maxQueued: number;
+  /** Bytes of workflow JSON the waiting runs may hold together (429 `QUEUE_FULL` past it). */
+  readonly maxQueuedBytes: number;
+  /** Finished runs remembered; the oldest are forgotten as each run ends. */
+  readonly keepFinished: number;
+  /** Rewrites server paths in what clients are told. */
+  readonly redactor: PathRedactor;
+  /** Memory budget of each run, bytes; a run may ask for less. */
+  readonly memoryBudgetBytes: number;
 }
 
 interface QueuedRun {
   readonly snapshot: RunSnapshot;
-  readonly prepared: PreparedWorkflow;
+  /** What runs; dropped when the run ends, so a finished run holds only its small snapshot. */
+  prepared: PreparedWorkflow | undefined;
   readonly controller: AbortController;
+  /** Size of the workflow JSON it was submitted as, counted against `maxQueuedBytes` while it waits. */
+  readonly bytes: number;
+  /** Its memory budget, bytes. */
+  readonly budget: number;
 }
 
-/** How many finished runs are remembered (oldest forgotten first). */
-const KEEP_FINISHED = 100;
+/** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
+const MAX_NAME_LENGTH = 200;
 
 /** Queues and executes runs, and tells listeners about every change. */
 export class RunQueue {
@@ -34,15 +50,42 @@ export class RunQueue {
   readonly #listeners = new Set<(message: ServerMessage) => void>();
   #current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } | undefined;
   #closed = false;
+  #waitingBytes = 0;
 
   constructor(
     private readonly runtime: Runtime,
     private readonly folders: RunFolders,
   ) {}
 
-  /** Validates and queues a workflow. Throws a 400 `WORKFLOW_INVALID` listing every problem. */
-  submit(document: unknown): RunSnapshot {
+  /**
+   * Throws 503 `SERVER_CLOSING`, or 429 `QUEUE_FULL` when the waiting runs hold as many runs as allowed or
+   * `bytes` more would pass the bytes allowed. The server asks before it reads a body, and again after.
+   */
+  checkRoom(bytes = 0): void {
     if (this.#closed) throw new HttpError(503, 'SERVER_CLOSING', 'The server is shutting down.');
+    const { maxQueued, maxQueuedBytes } = this.folders;
+    if (this.#waiting.length >= maxQueued || this.#waitingBytes + bytes > maxQueuedBytes)
+      throw new HttpError(
+        429,
+        'QUEUE_FULL',
+        this.#waiting.length >= maxQueued
+          ? `${this.#waiting.length} runs are already waiting (the most this server queues).`
+          : 'The waiting runs already hold as much workflow data as this server queues.',
+        'Wait for queued runs to finish, or cancel some, then submit again.',
+        undefined,
+        { 'retry-after': '5' },
+      );
+  }
+
+  /**
+   * Validates and queues a workflow (`bytes`: the size of the JSON it came as; `memoryBudgetBytes`: a
+   * smaller budget than the server's, if the client wants one). Throws a 400 `WORKFLOW_INVALID` listing
+   * every problem, a 400 `MEMORY_BUDGET_EXCEEDED` when a node is known to need more than the budget before
+   * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
+   * allowed.
+   */
+  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number): RunSnapshot {
+    this.checkRoom(bytes);
     const result = this.runtime.validate(document);
     if (!result.ok) {
       const n = result.issues.length;
@@ -54,16 +97,29 @@ export class RunQueue {
         result.issues,
       );
     }
+    const budget = Math.min(memoryBudgetBytes ?? this.folders.memoryBudgetBytes, this.folders.memoryBudgetBytes);
+    const tooBig = this.runtime.checkMemory(result.prepared, budget);
+    if (tooBig)
+      throw new HttpError(
+        400,
+        'MEMORY_BUDGET_EXCEEDED',
+        this.folders.redactor.text(tooBig.message),
+        tooBig.hint === undefined ? undefined : this.folders.redactor.text(tooBig.hint),
+      );
     const name =
-      typeof (document as { name?: unknown }).name === 'string' ? (document as { name: string }).name : undefined;
+      typeof (document as { name?: unknown }).name === 'string'
+        ? (document as { name: string }).name.slice(0, MAX_NAME_LENGTH)
+        : undefined;
     const run: QueuedRun = {
       snapshot: queuedRun(randomUUID(), name, result.prepared.order),
       prepared: result.prepared,
       controller: new AbortController(),
+      bytes,
+      budget,
     };
     this.#runs.set(run.snapshot.id, run);
     this.#waiting.push(run);
-    this.#forgetOld();
+    this.#waitingBytes += bytes;
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#pump();
     return run.snapshot;
@@ -77,7 +133,7 @@ export class RunQueue {
         404,
         'RUN_NOT_FOUND',
         `No run "${id}".`,
-        'Runs are forgotten when the server restarts, and the oldest after 100 more.',
+        `Runs are forgotten when the server restarts, and the oldest after ${this.folders.keepFinished} more.`,
       );
     return run.snapshot;
   }
@@ -96,6 +152,7 @@ export class RunQueue {
     const index = this.#waiting.indexOf(run);
     if (index >= 0) {
       this.#waiting.splice(index, 1);
+      this.#waitingBytes -= run.bytes;
       this.#apply(run, { type: 'run:cancelled', runId: id, ms: 0 });
     } else {
       run.controller.abort(new DOMException('Cancelled from the editor.', 'AbortError'));
@@ -112,6 +169,7 @@ export class RunQueue {
   /** Cancels everything and waits for the running run to stop. */
   async close(): Promise<void> {
     this.#closed = true;
+    this.#waitingBytes = 0;
     for (const run of this.#waiting.splice(0))
       this.#apply(run, { type: 'run:cancelled', runId: run.snapshot.id, ms: 0 });
     const current = this.#current;
@@ -126,6 +184,8 @@ export class RunQueue {
     if (this.#current || this.#closed) return;
     const run = this.#waiting.shift();
     if (!run) return;
+    this.#waitingBytes -= run.bytes;
+    const prepared = run.prepared!;
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;
@@ -157,11 +217,12 @@ export class RunQueue {
       });
     try {
       current.subscription = this.runtime
-        .run(run.prepared, {
+        .run(prepared, {
           signal: run.controller.signal,
           outputFolder: this.folders.outputFolder,
           allowedFolders: this.folders.allowedFolders,
           runId: run.snapshot.id,
+          memoryBudgetBytes: run.budget,
         })
         .subscribe({
           next: (event) => this.#apply(run, this.#toWire(event)),
@@ -177,10 +238,43 @@ export class RunQueue {
     }
   }
 
-  #apply(run: QueuedRun, event: WireEvent): void {
+  #apply(run: QueuedRun, raw: WireEvent): void {
+    const event = this.#redact(raw);
     const statusChanged = applyEvent(run.snapshot, event);
     this.#broadcast({ kind: 'event', runId: run.snapshot.id, event });
+    if (isFinished(run.snapshot) && run.prepared !== undefined) {
+      // A finished run keeps its snapshot only: the prepared graph (with whatever the workflow carried) goes.
+      run.prepared = undefined;
+      this.#forgetOld();
+    }
     if (statusChanged) this.#broadcast({ kind: 'run', run: run.snapshot });
+  }
+
+  /** Server paths in messages, hints, warnings and output values become relative or basenames. */
+  #redact(event: WireEvent): WireEvent {
+    const r = this.folders.redactor;
+    switch (event.type) {
+      case 'node:error':
+      case 'run:error':
+        return { ...event, error: r.error(event.error) };
+      case 'node:warning':
+        return { ...event, message: r.text(event.message) };
+      case 'node:progress':
+        return event.message === undefined ? event : { ...event, message: r.text(event.message) };
+      case 'node:done': {
+        const outputs = Object.fromEntries(
+          Object.entries(event.outputs).map(([name, o]) => [
+            name,
+            o.kind === 'value' && typeof o.value === 'string' && !o.value.startsWith('/api/outputs/')
+              ? { ...o, value: r.text(o.value) }
+              : o,
+          ]),
+        );
+        return { ...event, outputs };
+      }
+      default:
+        return event;
+    }
   }
 
   #broadcast(message: ServerMessage): void {
@@ -227,7 +321,7 @@ export class RunQueue {
 
   #forgetOld(): void {
     const finished = [...this.#runs.values()].filter((r) => isFinished(r.snapshot));
-    for (const run of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED)))
+    for (const run of finished.slice(0, Math.max(0, finished.length - this.folders.keepFinished)))
       this.#runs.delete(run.snapshot.id);
   }
 }

@@ -395,17 +395,26 @@ describe('access', () => {
   });
 
   it('with a token, every request needs it (header, query or the cookie the page sets)', async () => {
-    const guarded = await startServer({ port: 0, cwd, runtime, token: 's3cret', log: () => undefined });
+    const guarded = await startServer({
+      port: 0,
+      cwd,
+      runtime,
+      token: 's3cret-token-0123456789',
+      log: () => undefined,
+    });
     try {
       expect((await api<ErrorBody>(guarded.url, '/api/nodes')).body.error.code).toBe('TOKEN_REQUIRED');
       expect((await api(guarded.url, '/api/nodes', { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
-      expect((await api(guarded.url, '/api/nodes', { headers: { authorization: 'Bearer s3cret' } })).status).toBe(200);
-      expect((await api(guarded.url, '/api/health?token=s3cret')).status).toBe(200);
-      expect((await api(guarded.url, '/api/health', { headers: { cookie: 'kinegraph_token=s3cret' } })).status).toBe(
-        200,
-      );
+      expect(
+        (await api(guarded.url, '/api/nodes', { headers: { authorization: 'Bearer s3cret-token-0123456789' } })).status,
+      ).toBe(200);
+      expect((await api(guarded.url, '/api/health?token=s3cret-token-0123456789')).status).toBe(200);
+      expect(
+        (await api(guarded.url, '/api/health', { headers: { cookie: 'kinegraph_token=s3cret-token-0123456789' } }))
+          .status,
+      ).toBe(200);
       await expect(LiveClient.connect(guarded.url)).rejects.toThrow(/401/);
-      const live = await LiveClient.connect(guarded.url, { authorization: 'Bearer s3cret' });
+      const live = await LiveClient.connect(guarded.url, { authorization: 'Bearer s3cret-token-0123456789' });
       expect((await live.waitFor((m) => m.kind === 'snapshot')).kind).toBe('snapshot');
       live.close();
     } finally {

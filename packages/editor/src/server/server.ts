@@ -2,15 +2,19 @@
 
 import { existsSync } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeNodes, Runtime } from '@kinegraph/core';
-import { checkAccess, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
+import { checkAccess, checkTokenStrength, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
+import { capConnections } from './connections.js';
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
-import { HttpError, readBody, readJson, sendError, sendJson } from './http.js';
+import { HttpError, readBody, readJson, readJsonSized, sendError, sendJson } from './http.js';
+import { resolveLimits, type ServerLimits } from './limits.js';
 import { LiveSockets, streamEvents } from './live.js';
+import { PathRedactor } from './redact.js';
 import { type RequestContext, Router } from './router.js';
 import { RunQueue } from './runs.js';
 import { storeUpload } from './uploads.js';
@@ -21,16 +25,23 @@ export interface ServerOptions {
   readonly port?: number;
   /** Address to bind. Default 127.0.0.1; anything not loopback requires `token`. */
   readonly host?: string;
-  /** Access token required on every request (header, `?token=` or cookie). */
+  /** Access token required on every request (header, `?token=` or cookie); at least 16 characters. */
   readonly token?: string;
   /** Working folder: `workflows/` (examples), `inputs/` (uploads), `outputs/` (results), `models/`. */
   readonly cwd?: string;
   /** A runtime to use (tests); by default one is created that discovers plugins from `cwd`. */
   readonly runtime?: Runtime;
-  /** Largest upload, bytes. Default 50 MB. */
+  /** Largest upload, bytes. Default 50 MB. Same as `limits.uploadBytes`. */
   readonly uploadLimitBytes?: number;
-  /** Largest JSON body, bytes. Default 5 MB. */
+  /** Largest JSON body, bytes. Default 5 MB. Same as `limits.jsonBodyBytes`. */
   readonly jsonLimitBytes?: number;
+  /** Bounds on bodies, queue, uploads, connections and time (see `limits.ts` for each default). */
+  readonly limits?: Partial<ServerLimits>;
+  /**
+   * Memory budget of each run, bytes (a run may ask for less, never more). Default: the runtime's, i.e.
+   * half of what the process may use (its cgroup's limit, else the machine's RAM).
+   */
+  readonly memoryBudgetBytes?: number;
   /** Folder of the built web app. Default: this package's `dist/web`. */
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
@@ -55,6 +66,12 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions = {}): Promise<RunningServer> {
   const host = options.host ?? '127.0.0.1';
   const token = options.token === '' ? undefined : options.token;
+  if (token !== undefined) checkTokenStrength(token);
+  const limits = resolveLimits({
+    ...(options.uploadLimitBytes !== undefined ? { uploadBytes: options.uploadLimitBytes } : {}),
+    ...(options.jsonLimitBytes !== undefined ? { jsonBodyBytes: options.jsonLimitBytes } : {}),
+    ...options.limits,
+  });
   if (!isLoopbackHost(host) && token === undefined) {
     throw Object.assign(
       new Error(
@@ -62,7 +79,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
       {
         code: 'TOKEN_REQUIRED',
-        hint: 'Pass --token <secret> (clients then send it on every request), or keep the default --host 127.0.0.1.',
+        hint: 'Set KINEGRAPH_TOKEN (or KINEGRAPH_TOKEN_FILE, or --token) to a secret of 16+ characters: clients then send it on every request. Or keep the default --host 127.0.0.1.',
       },
     );
   }
@@ -71,32 +88,55 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const ownRuntime = options.runtime === undefined;
   const runtime = options.runtime ?? (await Runtime.create({ discover: { cwd } }));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
+  const redactor = new PathRedactor(cwd);
   const runs = new RunQueue(runtime, {
     outputFolder: folders.outputs,
     allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
+    maxQueued: limits.queuedRuns,
+    maxQueuedBytes: limits.queuedBytes,
+    keepFinished: limits.finishedRuns,
+    redactor,
+    memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
   });
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
-  const uploadLimit = options.uploadLimitBytes ?? 50 * 1024 * 1024;
-  const jsonLimit = options.jsonLimitBytes ?? 5 * 1024 * 1024;
   const log = options.log ?? ((m: string) => console.error(m));
   const nodes = describeNodes(runtime.registry);
+  // Uploads and extracts are held in memory while they are checked: only a few at once.
+  let uploadsInFlight = 0;
+  const readMedia = async (req: IncomingMessage): Promise<Buffer> => {
+    if (uploadsInFlight >= limits.concurrentUploads)
+      throw new HttpError(
+        429,
+        'TOO_MANY_UPLOADS',
+        `${uploadsInFlight} uploads are being received already.`,
+        'Send uploads one after another.',
+        undefined,
+        { 'retry-after': '2' },
+      );
+    uploadsInFlight++;
+    try {
+      return await readBody(req, limits.uploadBytes);
+    } finally {
+      uploadsInFlight--;
+    }
+  };
 
   const router = new Router()
     .on('GET', '/api/health', () => ({ ok: true, runs: runs.list().length }))
     .on('GET', '/api/nodes', () => nodes)
     .on('GET', '/api/workflows', () => listExamples(folders.workflows))
     .on('POST', '/api/workflows/extract', async ({ req }) => {
-      const bytes = await readBody(req, uploadLimit);
-      const { readEmbeddedWorkflow } = await import('@kinegraph/nodes');
+      const bytes = await readMedia(req);
+      // The node library that wrote the file reads it back, through the runtime (its plugin's reader).
       let workflow: unknown;
       try {
-        workflow = await readEmbeddedWorkflow(new Uint8Array(bytes));
+        workflow = runtime.readEmbeddedWorkflow(new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.byteLength));
       } catch (error) {
         throw new HttpError(
           422,
           (error as { code?: string }).code ?? 'EMBEDDED_WORKFLOW_INVALID',
-          (error as Error).message,
+          redactor.text((error as Error).message),
         );
       }
       if (workflow === undefined)
@@ -109,12 +149,14 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return { workflow };
     })
     .on('POST', '/api/validate', async ({ req }) => {
-      const result = runtime.validate(unwrapWorkflow(await readJson(req, jsonLimit)));
-      return { ok: result.ok, issues: result.issues };
+      const result = runtime.validate(unwrapWorkflow(await readJson(req, limits.jsonBodyBytes, limits.jsonDepth)));
+      return { ok: result.ok, issues: result.issues.map((issue) => redactor.error(issue)) };
     })
     .on('GET', '/api/runs', () => runs.list())
     .on('POST', '/api/runs', async ({ req, res }) => {
-      const run = runs.submit(unwrapWorkflow(await readJson(req, jsonLimit)));
+      runs.checkRoom(); // a full queue answers before the body is read
+      const body = await readJsonSized(req, limits.jsonBodyBytes, limits.jsonDepth);
+      const run = runs.submit(unwrapWorkflow(body.value), body.bytes, requestedBudget(body.value));
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
@@ -122,14 +164,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     .on('GET', '/api/runs/:id/events', ({ req, res, params }) => streamEvents(req, res, runs, params.id!))
     .on('GET', '/api/events', ({ req, res }) => streamEvents(req, res, runs, undefined))
     .on('POST', '/api/uploads', async ({ req, res, url }) => {
-      const bytes = await readBody(req, uploadLimit);
+      const bytes = await readMedia(req);
       sendJson(
         res,
         201,
-        await storeUpload(folders.inputs, bytes, {
-          kind: url.searchParams.get('kind'),
-          name: url.searchParams.get('name'),
-        }),
+        await storeUpload(
+          folders.inputs,
+          bytes,
+          { kind: url.searchParams.get('kind'), name: url.searchParams.get('name') },
+          {
+            quotaBytes: limits.uploadQuotaBytes,
+            maxSide: limits.uploadMaxSide,
+            maxDecodedBytes: runtime.memoryBudget(options.memoryBudgetBytes),
+          },
+        ),
       );
     })
     .on('GET', '/api/outputs/*', async ({ req, res, params }) =>
@@ -157,18 +205,35 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     } catch (error) {
       if (!(error instanceof HttpError))
         log(`kinegraph serve: ${req.method} ${req.url}: ${(error as Error)?.stack ?? String(error)}`);
-      sendError(res, error);
+      sendError(res, error instanceof HttpError ? redactError(error, redactor) : error);
     }
   };
 
-  const server = createServer({ requestTimeout: 0 }, (req, res) => void handle(req, res));
-  // Malformed HTTP never reaches a handler; answer it plainly instead of letting Node drop the socket.
-  server.on('clientError', (_error, socket: Duplex) => {
-    if (socket.writable)
+  const server = createServer(
+    {
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: Math.max(limits.requestTimeoutMs, limits.headersTimeoutMs),
+      keepAliveTimeout: limits.keepAliveTimeoutMs,
+      // How often Node looks for requests past those timeouts (its default, 30 s, would let short ones slip).
+      connectionsCheckingInterval: Math.min(1000, Math.max(100, limits.headersTimeoutMs / 4)),
+    },
+    (req, res) => void handle(req, res),
+  );
+  // A socket with no traffic at all for this long is closed (SSE streams send a comment every 15 s).
+  server.setTimeout(limits.idleTimeoutMs, (socket: Socket) => socket.destroy());
+  const connections = capConnections(server, limits.connections, limits.headersTimeoutMs);
+  // Malformed HTTP, and requests whose headers or body come too slowly, never reach a handler; answer them
+  // plainly instead of letting Node drop the socket, then close it.
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const slow = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+    if (socket.writable) {
       socket.end(
-        'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}',
+        slow
+          ? 'HTTP/1.1 408 Request Timeout\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"REQUEST_TIMEOUT","message":"The request was not received in time."}}'
+          : 'HTTP/1.1 400 Bad Request\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n{"error":{"code":"BAD_REQUEST","message":"Malformed HTTP request."}}',
       );
-    else socket.destroy();
+      setTimeout(() => socket.destroy(), 1000).unref();
+    } else socket.destroy();
   });
   server.on('upgrade', (req, socket: Duplex, head: Buffer) => {
     try {
@@ -176,6 +241,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       if (url.pathname !== '/api/ws') throw new HttpError(404, 'NOT_FOUND', 'WebSocket endpoint is /api/ws.');
       checkAccess(req, url, token);
       checkOrigin(req);
+      connections.markUpgraded(socket as Socket);
       live.upgrade(req, socket, head);
     } catch (error) {
       const e = error instanceof HttpError ? error : new HttpError(400, 'BAD_REQUEST', 'Bad upgrade.');
@@ -211,6 +277,32 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         if (ownRuntime) await runtime.close();
       })()),
   };
+}
+
+/** The same error with server paths in its message, hint and issues rewritten. */
+function redactError(error: HttpError, redactor: PathRedactor): HttpError {
+  return new HttpError(
+    error.status,
+    error.code,
+    redactor.text(error.message),
+    error.hint === undefined ? undefined : redactor.text(error.hint),
+    error.issues?.map((issue) => redactor.error(issue)),
+    error.headers,
+  );
+}
+
+/** The memory budget a `{ "workflow": ..., "memoryBudgetBytes": n }` submission asks for, if any. */
+function requestedBudget(body: unknown): number | undefined {
+  if (typeof body !== 'object' || body === null || 'format' in body || !('memoryBudgetBytes' in body)) return undefined;
+  const value = (body as { memoryBudgetBytes: unknown }).memoryBudgetBytes;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0)
+    throw new HttpError(
+      400,
+      'MEMORY_BUDGET_INVALID',
+      'memoryBudgetBytes must be a positive number of bytes.',
+      'Leave it out to use the server\u2019s budget.',
+    );
+  return value;
 }
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */
@@ -258,7 +350,7 @@ async function serveWeb(
     throw new HttpError(
       503,
       'WEB_APP_NOT_BUILT',
-      `The editor's web app is not built (no ${join(webRoot, 'index.html')}).`,
+      "The editor's web app is not built (no dist/web/index.html in @kinegraph/editor).",
       'Run `npm run build -w @kinegraph/editor`.',
     );
   }

@@ -1,28 +1,26 @@
 /** Uploaded inputs: sniffed by their bytes, stored under `inputs/` with generated names, never outside. */
 
 import { randomBytes } from 'node:crypto';
-import { mkdir, rename, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rename, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { UploadResult } from '../shared/protocol.js';
-import { HttpError } from './http.js';
+import { formatBytes, HttpError } from './http.js';
+import { type CheckedMedia, checkMedia, MediaCheckError } from './upload-check.js';
 
-/** What an upload's bytes turned out to be. */
-export interface SniffedType {
-  mime: string;
-  ext: string;
-  /** Whether it is a still image or a video container (GIF counts as both; we call it video). */
-  media: 'image' | 'video';
-}
+/** What an upload's bytes turned out to be (a subset of {@link CheckedMedia}). */
+export type SniffedType = Pick<CheckedMedia, 'mime' | 'ext' | 'media'>;
 
-/** Recognises PNG, JPEG, GIF, MP4 (ISO BMFF) and WebM by their magic bytes; `undefined` otherwise. */
+/**
+ * Recognises PNG, JPEG, GIF, MP4 (ISO BMFF) and WebM whose structure is whole (see `upload-check.ts`);
+ * `undefined` otherwise. Kept for callers that only need the type; uploads use {@link checkMedia}.
+ */
 export function sniff(bytes: Uint8Array): SniffedType | undefined {
-  const at = (i: number, ...values: number[]) => values.every((v, k) => bytes[i + k] === v);
-  if (at(0, 0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a)) return { mime: 'image/png', ext: '.png', media: 'image' };
-  if (at(0, 0xff, 0xd8, 0xff)) return { mime: 'image/jpeg', ext: '.jpg', media: 'image' };
-  if (at(0, 0x47, 0x49, 0x46, 0x38)) return { mime: 'image/gif', ext: '.gif', media: 'video' };
-  if (at(4, 0x66, 0x74, 0x79, 0x70)) return { mime: 'video/mp4', ext: '.mp4', media: 'video' };
-  if (at(0, 0x1a, 0x45, 0xdf, 0xa3)) return { mime: 'video/webm', ext: '.webm', media: 'video' };
-  return undefined;
+  try {
+    const { mime, ext, media } = checkMedia(bytes, Number.POSITIVE_INFINITY);
+    return { mime, ext, media };
+  } catch {
+    return undefined;
+  }
 }
 
 const KINDS = ['image', 'video', 'mask'] as const;
@@ -42,14 +40,29 @@ export function safeUploadName(clientName: string | null | undefined, ext: strin
   return `${stem || 'upload'}-${randomBytes(4).toString('hex')}${ext}`;
 }
 
+/** How much an upload may be and hold. */
+export interface UploadLimits {
+  /** Bytes every file in `inputs/` may take together, this upload included. */
+  readonly quotaBytes: number;
+  /** Largest side a picture may declare. */
+  readonly maxSide: number;
+  /**
+   * Most bytes the file may decode to, frames and tensor data together (16 bytes a pixel a frame): a run's
+   * memory budget, as a file that cannot be loaded within it is of no use to anyone.
+   */
+  readonly maxDecodedBytes: number;
+}
+
 /**
  * Stores one upload. `kind` says what the client means it to be: images and masks must be still images
- * (PNG/JPEG) or GIF, videos must be a video container or GIF.
+ * (PNG/JPEG) or GIF, videos must be a video container or GIF. The bytes must be a whole file of that type
+ * (structure checked, not only the first bytes) within `limits.maxSide`, and fit the quota of `inputs/`.
  */
 export async function storeUpload(
   inputsFolder: string,
   bytes: Buffer,
   query: { kind?: string | null; name?: string | null },
+  limits: UploadLimits,
 ): Promise<UploadResult> {
   const kind = (query.kind ?? 'image') as UploadResult['kind'];
   if (!KINDS.includes(kind))
@@ -61,13 +74,32 @@ export async function storeUpload(
     );
   if (bytes.length === 0)
     throw new HttpError(400, 'UPLOAD_EMPTY', 'The upload is empty.', 'Send the file bytes as the request body.');
-  const type = sniff(bytes);
-  if (!type)
+  let type: CheckedMedia;
+  try {
+    type = checkMedia(bytes, limits.maxSide);
+  } catch (error) {
+    if (!(error instanceof MediaCheckError)) throw error;
+    if (error.kind === 'unsupported')
+      throw new HttpError(
+        415,
+        'UPLOAD_TYPE_UNSUPPORTED',
+        'The file is not a PNG, JPEG, GIF, MP4 or WebM.',
+        'Upload images as PNG or JPEG and videos as MP4, WebM or GIF.',
+      );
     throw new HttpError(
       415,
-      'UPLOAD_TYPE_UNSUPPORTED',
-      'The file is not a PNG, JPEG, GIF, MP4 or WebM.',
-      'Upload images as PNG or JPEG and videos as MP4, WebM or GIF.',
+      'UPLOAD_CONTENT_INVALID',
+      error.message,
+      `Upload a whole, undamaged file of at most ${limits.maxSide} pixels on a side; re-export it if it came from another tool.`,
+    );
+  }
+  const decoded = type.width * type.height * (type.frames ?? 1) * 16;
+  if (type.frames !== undefined && decoded > limits.maxDecodedBytes)
+    throw new HttpError(
+      415,
+      'UPLOAD_CONTENT_INVALID',
+      `The ${type.mime} declares ${type.width}\u00d7${type.height} \u00d7 ${type.frames} frames: about ${formatBytes(decoded)} decoded, more than a run's memory budget of ${formatBytes(limits.maxDecodedBytes)}.`,
+      'Upload fewer or smaller frames.',
     );
   const fits = kind === 'video' ? type.media === 'video' : type.media === 'image' || type.mime === 'image/gif';
   if (!fits)
@@ -78,11 +110,56 @@ export async function storeUpload(
       kind === 'video' ? 'Videos are MP4, WebM or GIF.' : 'Images and masks are PNG, JPEG or GIF.',
     );
   await mkdir(inputsFolder, { recursive: true });
-  const name = safeUploadName(query.name, type.ext);
+  // One upload at a time counts and writes, so two at once cannot both fit the same remaining quota.
+  return serialised(inputsFolder, () => write(inputsFolder, bytes, type, kind, query.name, limits.quotaBytes));
+}
+
+const writing = new Map<string, Promise<unknown>>();
+
+function serialised<T>(key: string, work: () => Promise<T>): Promise<T> {
+  const next = (writing.get(key) ?? Promise.resolve()).then(work, work);
+  const settled = next.then(
+    () => undefined,
+    () => undefined,
+  );
+  writing.set(key, settled);
+  void settled.then(() => {
+    if (writing.get(key) === settled) writing.delete(key);
+  });
+  return next;
+}
+
+async function write(
+  inputsFolder: string,
+  bytes: Buffer,
+  type: CheckedMedia,
+  kind: UploadResult['kind'],
+  clientName: string | null | undefined,
+  quotaBytes: number,
+): Promise<UploadResult> {
+  const used = await folderBytes(inputsFolder);
+  if (used + bytes.length > quotaBytes)
+    throw new HttpError(
+      413,
+      'UPLOAD_QUOTA_EXCEEDED',
+      `inputs/ already holds ${formatBytes(used)}; this upload would pass its quota of ${formatBytes(quotaBytes)}.`,
+      'Delete files you no longer need from the server\u2019s inputs/ folder.',
+    );
+  const name = safeUploadName(clientName, type.ext);
   const target = join(inputsFolder, name);
   // Write then rename so a half-written upload is never visible to a run.
   const temp = join(inputsFolder, `.${name}.partial`);
   await writeFile(temp, bytes, { flag: 'wx' });
   await rename(temp, target);
   return { name, path: name, mime: type.mime, size: bytes.length, kind };
+}
+
+/** Bytes taken by the files directly in `folder` (uploads are never put in subfolders). */
+async function folderBytes(folder: string): Promise<number> {
+  let total = 0;
+  for (const entry of await readdir(folder, { withFileTypes: true }).catch(() => [])) {
+    if (!entry.isFile()) continue;
+    total += (await stat(join(folder, entry.name)).catch(() => undefined))?.size ?? 0;
+  }
+  return total;
 }

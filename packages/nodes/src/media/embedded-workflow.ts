@@ -1,61 +1,50 @@
-/** Reading back the workflow that VideoEncode and SaveImage embed in the files they write. */
+/**
+ * Where VideoEncode and SaveImage put the workflow in the files they write, and how to find it again: the
+ * library's {@link workflowTextReader}, contributed to hosts through the plugin (`workflowReaders`). What
+ * the text must be (a `kinegraph/workflow@1` object of bounded depth) is core's to decide.
+ */
 import { readFile } from 'node:fs/promises';
-import { KinegraphError } from '@kinegraph/core/sdk';
+import { readEmbeddedWorkflow as readWithReaders } from '@kinegraph/core';
+import type { EmbeddedTexts, WorkflowTextReader } from '@kinegraph/core/sdk';
 import { readMatroskaTag, readMp4Comment, readPngTextChunks } from './containers.js';
 import { isGif, readGifComments } from './gif.js';
 import { isPng } from './png.js';
 import { WORKFLOW_KEY } from './workflow-text.js';
 
 /**
- * The workflow embedded in a PNG (tEXt `kinegraph-workflow`), GIF (Comment Extension), MP4 (`comment`
- * tag) or WebM (`COMMENT` tag), parsed from JSON; `undefined` when the file carries none. Pure JS: no
- * ffprobe needed. Throws `EMBEDDED_WORKFLOW_INVALID` when the tag is there but is not a JSON object.
- *
- * @param source File bytes, or a path the caller is allowed to read (the editor's own trusted path;
- *   nodes should pass bytes from `context.files.read`).
+ * Finds the embedded workflow text in a PNG (tEXt `kinegraph-workflow`, a tag only Kinegraph writes), GIF
+ * (Comment Extensions), MP4 (`comment` tag) or WebM (`COMMENT` tag). Pure JS, no pictures decoded, no
+ * ffprobe: safe to run on an upload.
  */
-export async function readEmbeddedWorkflow(source: Uint8Array | string): Promise<unknown | undefined> {
-  const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
-  const texts = embeddedTexts(bytes);
-  for (const text of texts) {
-    const value = parseObject(text);
-    if (value !== undefined) return value;
-  }
-  if (texts.length > 0 && isPng(bytes)) {
-    // A PNG's keyword is ours alone, so a value that does not parse is a broken embed, not someone else's tag.
-    throw new KinegraphError(
-      'EMBEDDED_WORKFLOW_INVALID',
-      `The embedded ${WORKFLOW_KEY} is not a valid workflow JSON object.`,
-      { hint: 'The file\u2019s metadata was damaged or edited; load the workflow from its JSON file instead.' },
-    );
-  }
-  return undefined;
-}
-
-/** Candidate texts: our PNG keyword, or every comment (GIF/MP4/WebM comments may come from other tools). */
-function embeddedTexts(bytes: Uint8Array): string[] {
-  if (isPng(bytes)) {
-    const value = readPngTextChunks(bytes)[WORKFLOW_KEY];
-    return value === undefined ? [] : [value];
-  }
-  if (isGif(bytes)) return readGifComments(bytes);
-  const head = String.fromCharCode(...bytes.subarray(4, 8));
-  if (head === 'ftyp') {
-    const c = readMp4Comment(bytes);
-    return c === undefined ? [] : [c];
-  }
-  if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) {
-    const c = readMatroskaTag(bytes, 'COMMENT');
-    return c === undefined ? [] : [c];
-  }
-  return [];
-}
-
-function parseObject(text: string): unknown | undefined {
-  try {
-    const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? value : undefined;
-  } catch {
+export const workflowTextReader: WorkflowTextReader = {
+  name: 'PNG/GIF/MP4/WebM',
+  read(bytes: Uint8Array): EmbeddedTexts | undefined {
+    if (isPng(bytes)) {
+      const value = readPngTextChunks(bytes)[WORKFLOW_KEY];
+      return { texts: value === undefined ? [] : [value], ownTag: true };
+    }
+    if (isGif(bytes)) return { texts: readGifComments(bytes), ownTag: false };
+    if (bytes.length >= 8 && String.fromCharCode(...bytes.subarray(4, 8)) === 'ftyp') {
+      const c = readMp4Comment(bytes);
+      return { texts: c === undefined ? [] : [c], ownTag: false };
+    }
+    if (bytes[0] === 0x1a && bytes[1] === 0x45 && bytes[2] === 0xdf && bytes[3] === 0xa3) {
+      const c = readMatroskaTag(bytes, 'COMMENT');
+      return { texts: c === undefined ? [] : [c], ownTag: false };
+    }
     return undefined;
-  }
+  },
+};
+
+/**
+ * The workflow embedded in a file this library wrote, or `undefined`; `EMBEDDED_WORKFLOW_INVALID` when
+ * the PNG tag is damaged. For code that already imports the library (its tests, scripts); hosts use
+ * `Runtime.readEmbeddedWorkflow`, which finds this reader through the plugin.
+ *
+ * @param source File bytes, or a path the caller is allowed to read (nodes pass bytes from
+ *   `context.files.read`).
+ */
+export async function readEmbeddedWorkflow(source: Uint8Array | string): Promise<Record<string, unknown> | undefined> {
+  const bytes = typeof source === 'string' ? new Uint8Array(await readFile(source)) : source;
+  return readWithReaders(bytes, [workflowTextReader]);
 }

@@ -2,6 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import { ffmpegPath, ffprobePath, fileUrl, runTool } from './ffmpeg-tool.js';
 import type { RgbaClip, RgbaFrame } from './frames.js';
@@ -194,16 +195,30 @@ export interface DecodeVideoOptions {
   /** Keep every `step`-th frame. */
   readonly step?: number;
   readonly signal?: AbortSignal;
+  /** Bytes the kept frames may take as RGBA and tensor data (see `budget.ts`); undefined: no limit. */
+  readonly budgetBytes?: number;
 }
 
 /**
  * Decodes a video (anything ffmpeg reads) to RGBA frames, streaming: only kept frames are held, and
- * ffmpeg stops after the last frame needed. fps is the file's divided by `step`.
+ * ffmpeg stops after the last frame needed. fps is the file's divided by `step`. The probed size and
+ * frame count are checked against `budgetBytes` before decoding; a stream that states no count is
+ * stopped (ffmpeg killed) at the frame that would pass it.
  */
 export async function decodeVideoFile(path: string, options: DecodeVideoOptions = {}): Promise<RgbaClip> {
   const probe = await probeMedia(path, options.signal);
   const step = Math.max(1, options.step ?? 1);
   const max = options.maxFrames && options.maxFrames > 0 ? options.maxFrames : 0;
+  const what = (n: number | string) => `"${basename(path)}" (${probe.width}\u00d7${probe.height}, ${n} frames)`;
+  const stated = probe.frames ?? (probe.duration && probe.fps ? Math.ceil(probe.duration * probe.fps) : undefined);
+  const planned = stated === undefined ? max || undefined : Math.min(max || Infinity, Math.ceil(stated / step));
+  if (planned !== undefined)
+    requireBudget(decodeCost(probe.width, probe.height, planned), options.budgetBytes, what(planned));
+  // Stops ffmpeg from the stdout handler when the frames kept so far pass the budget.
+  const stop = new AbortController();
+  const forward = () => stop.abort(options.signal?.reason);
+  if (options.signal?.aborted) forward();
+  options.signal?.addEventListener('abort', forward, { once: true });
   const frameBytes = probe.width * probe.height * 4;
   const frames: Uint8Array[] = [];
   let pending: Buffer = Buffer.alloc(0);
@@ -213,17 +228,30 @@ export async function decodeVideoFile(path: string, options: DecodeVideoOptions 
   args.push('-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1');
   await runTool(ffmpegPath(), args, {
     purpose: `decoding "${basename(path)}"`,
-    ...(options.signal ? { signal: options.signal } : {}),
+    signal: stop.signal,
     onStdout(chunk) {
+      if (stop.signal.aborted) return;
       pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
       while (pending.length >= frameBytes) {
-        if (index % step === 0 && (max === 0 || frames.length < max))
+        if (index % step === 0 && (max === 0 || frames.length < max)) {
+          try {
+            requireBudget(
+              decodeCost(probe.width, probe.height, frames.length + 1),
+              options.budgetBytes,
+              what(`${frames.length + 1}+`),
+            );
+          } catch (error) {
+            frames.length = 0;
+            stop.abort(error);
+            return;
+          }
           frames.push(new Uint8Array(pending.subarray(0, frameBytes)));
+        }
         index++;
         pending = pending.subarray(frameBytes);
       }
     },
-  });
+  }).finally(() => options.signal?.removeEventListener('abort', forward));
   if (frames.length === 0)
     throw mediaError(
       'VIDEO_DECODE_FAILED',
@@ -234,7 +262,11 @@ export async function decodeVideoFile(path: string, options: DecodeVideoOptions 
 }
 
 /** Decodes the first frame of an image (JPEG, WebP, BMP, ...) with ffmpeg. */
-export async function decodeImageFile(path: string, signal?: AbortSignal): Promise<RgbaFrame> {
-  const clip = await decodeVideoFile(path, { maxFrames: 1, ...(signal ? { signal } : {}) });
+export async function decodeImageFile(path: string, signal?: AbortSignal, budgetBytes?: number): Promise<RgbaFrame> {
+  const clip = await decodeVideoFile(path, {
+    maxFrames: 1,
+    ...(signal ? { signal } : {}),
+    ...(budgetBytes !== undefined ? { budgetBytes } : {}),
+  });
   return { width: clip.width, height: clip.height, data: clip.frames[0]! };
 }

@@ -1,6 +1,7 @@
 /** Animated GIF encode (gifenc) and decode (omggif), pure JS: the format that works without ffmpeg. */
 
 import { GifReader } from 'omggif';
+import { checkpoint, type DecodeLimits, decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import type { RgbaClip } from './frames.js';
 import { gifenc } from './gifenc-lib.js';
@@ -124,30 +125,68 @@ export interface FrameSelection {
 
 /**
  * Decodes an animated (or still) GIF into full-canvas RGBA frames, honouring frame offsets, transparency
- * and disposal, with fps from the first frame's delay (10 fps when it is 0). Errors name the file.
+ * and disposal, with fps from the first frame's delay (10 fps when it is 0). Errors name the file. The
+ * header (canvas × frames kept) is checked against `limits.budgetBytes` before any frame is decoded.
  */
-export function decodeGif(bytes: Uint8Array, name: string, selection: FrameSelection = {}): RgbaClip {
+export function decodeGif(
+  bytes: Uint8Array,
+  name: string,
+  selection: FrameSelection = {},
+  limits: Pick<DecodeLimits, 'budgetBytes'> = {},
+): RgbaClip {
+  const decoding = gifFrames(bytes, name, selection, limits);
+  for (let step = decoding.next(); ; step = decoding.next()) if (step.done) return step.value;
+}
+
+/**
+ * {@link decodeGif} that lets the event loop run between frames, and stops (throwing the abort reason,
+ * keeping nothing) when `limits.signal` is aborted: what nodes use, so a cancel is not stuck behind a
+ * long decode.
+ */
+export async function decodeGifAsync(
+  bytes: Uint8Array,
+  name: string,
+  selection: FrameSelection = {},
+  limits: DecodeLimits = {},
+): Promise<RgbaClip> {
+  const decoding = gifFrames(bytes, name, selection, limits);
+  limits.signal?.throwIfAborted();
+  for (let step = decoding.next(); ; step = decoding.next()) {
+    if (step.done) return step.value;
+    await checkpoint(limits.signal);
+  }
+}
+
+/** The decode, one frame per step, so callers choose whether to yield between frames. */
+function* gifFrames(
+  bytes: Uint8Array,
+  name: string,
+  selection: FrameSelection,
+  limits: Pick<DecodeLimits, 'budgetBytes'>,
+): Generator<void, RgbaClip> {
   let reader: GifReader;
   try {
     reader = new GifReader(bytes);
   } catch (error) {
-    throw mediaError(
-      'VIDEO_DECODE_FAILED',
-      `"${name}" could not be decoded as GIF: ${(error as Error).message}.`,
-      'The file may be truncated or damaged; re-export it.',
-      undefined,
-      error,
-    );
+    throw decodeFailed(name, error);
   }
   const { width, height } = reader;
   const step = Math.max(1, selection.step ?? 1);
   const max = selection.maxFrames && selection.maxFrames > 0 ? selection.maxFrames : Infinity;
+  const count = reader.numFrames();
+  // Reading the header walked every frame's descriptor but decoded none: the cost is known before any
+  // pixel is made (kept frames, plus the canvas and the copy disposal mode 3 keeps).
+  const kept = Math.min(max, Math.ceil(count / step));
+  requireBudget(
+    decodeCost(width, height, kept, width * height * 8),
+    limits.budgetBytes,
+    `"${name}" (${width}\u00d7${height}, ${kept} of ${count} frames)`,
+  );
   const canvas = new Uint8Array(width * height * 4);
   const frames: Uint8Array[] = [];
-  const count = reader.numFrames();
   let saved: Uint8Array | undefined;
-  try {
-    for (let i = 0; i < count && frames.length < max; i++) {
+  for (let i = 0; i < count && frames.length < max; i++) {
+    try {
       const info = reader.frameInfo(i);
       if (info.disposal === 3) saved = canvas.slice();
       reader.decodeAndBlitFrameRGBA(i, canvas);
@@ -155,20 +194,25 @@ export function decodeGif(bytes: Uint8Array, name: string, selection: FrameSelec
       // Disposal applies after the frame was shown: 2 clears its rectangle, 3 restores what was before.
       if (info.disposal === 2) clearRect(canvas, width, info);
       else if (info.disposal === 3 && saved) canvas.set(saved);
+    } catch (error) {
+      throw decodeFailed(name, error);
     }
-  } catch (error) {
-    throw mediaError(
-      'VIDEO_DECODE_FAILED',
-      `"${name}" could not be decoded as GIF: ${(error as Error).message}.`,
-      'The file may be truncated or damaged; re-export it.',
-      undefined,
-      error,
-    );
+    yield;
   }
   if (frames.length === 0)
     throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
   const delay = count > 0 ? reader.frameInfo(0).delay : 0;
   return { width, height, frames, fps: (delay > 0 ? 100 / delay : 10) / step };
+}
+
+function decodeFailed(name: string, error: unknown) {
+  return mediaError(
+    'VIDEO_DECODE_FAILED',
+    `"${name}" could not be decoded as GIF: ${(error as Error).message}.`,
+    'The file may be truncated or damaged; re-export it.',
+    undefined,
+    error,
+  );
 }
 
 function clearRect(

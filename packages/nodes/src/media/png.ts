@@ -2,6 +2,7 @@
 
 import type { DecodedPng } from 'fast-png';
 import { convertIndexedToRgb, decode, encode, hasPngSignature } from 'fast-png';
+import { type DecodeLimits, decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import type { RgbaFrame } from './frames.js';
 
@@ -28,11 +29,23 @@ export function encodePng(frame: RgbaFrame, text?: Readonly<Record<string, strin
   });
 }
 
+/** Width and height from a PNG's IHDR chunk (it must come first), or undefined when there is none. */
+export function pngSize(bytes: Uint8Array): { width: number; height: number } | undefined {
+  if (!isPng(bytes) || bytes.length < 24 || String.fromCharCode(...bytes.subarray(12, 16)) !== 'IHDR') return undefined;
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  return { width: view.getUint32(16), height: view.getUint32(20) };
+}
+
 /**
  * Decodes any PNG fast-png reads (grey, grey+alpha, RGB, RGBA, palette; 1–16 bits) to 8-bit RGBA.
- * `name` is the file name used in the error a broken file gives (`IMAGE_DECODE_FAILED`).
+ * `name` is the file name used in the error a broken file gives (`IMAGE_DECODE_FAILED`). The size in
+ * its header is checked against `limits.budgetBytes` before anything is inflated.
  */
-export function decodePng(bytes: Uint8Array, name: string): DecodedRgbaPng {
+export function decodePng(
+  bytes: Uint8Array,
+  name: string,
+  limits: Pick<DecodeLimits, 'budgetBytes'> = {},
+): DecodedRgbaPng {
   if (!isPng(bytes)) {
     throw mediaError(
       'IMAGE_DECODE_FAILED',
@@ -40,6 +53,14 @@ export function decodePng(bytes: Uint8Array, name: string): DecodedRgbaPng {
       'Give a valid PNG, or re-export the image as PNG.',
     );
   }
+  const size = pngSize(bytes);
+  if (size)
+    // fast-png's own output (up to 8 bytes a pixel at 16-bit RGBA) is held while the RGBA copy is made.
+    requireBudget(
+      decodeCost(size.width, size.height, 1, size.width * size.height * 8),
+      limits.budgetBytes,
+      `"${name}" (${size.width}\u00d7${size.height})`,
+    );
   let png: DecodedPng;
   try {
     png = decode(bytes);

@@ -1,11 +1,11 @@
 // makePreview: slices and downsizes on the device so only the small picture reaches JS, and frees
 // everything it made (samplers call it every step).
 
-import type { TensorHandle, TensorStore } from '@kinegraph/core/sdk';
+import type { ManagedTensorStore } from '@kinegraph/core';
+import type { TensorHandle } from '@kinegraph/core/sdk';
 import { TensorOps } from '@kinegraph/core/sdk';
+import { createTestStore } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { NodeHarness } from '../test-support/index.js';
-import { createHarness } from '../test-support/index.js';
 import { squareFrames } from '../test-support/synthetic.js';
 import { framesToTensor } from './frames.js';
 import { decodeGif } from './gif.js';
@@ -13,12 +13,10 @@ import { decodePng } from './png.js';
 import { makePreview } from './preview.js';
 import { uploadOwned } from './tensor-io.js';
 
-let h: NodeHarness;
-let store: TensorStore;
+let store: ManagedTensorStore;
 let video: TensorHandle;
 beforeAll(async () => {
-  h = await createHarness([]);
-  store = await h.runtime.store();
+  store = await createTestStore();
   // Batch of 2 videos, 6 frames of 64×32.
   const one = framesToTensor(squareFrames(6, 64, 32), 64, 32);
   const data = new Float32Array(one.data.length * 2);
@@ -27,7 +25,7 @@ beforeAll(async () => {
   video = await uploadOwned(store, data, [2, 3, 6, 32, 64]);
 });
 afterAll(async () => {
-  await h?.close();
+  await store?.close();
 });
 
 describe('makePreview', () => {

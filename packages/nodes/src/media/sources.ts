@@ -5,12 +5,13 @@
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
 import type { FileAccess } from '@kinegraph/core/sdk';
+import { checkpoint, type DecodeLimits, decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import { decodeImageFile, decodeVideoFile } from './ffmpeg-video.js';
 import type { RgbaClip, RgbaFrame } from './frames.js';
 import type { FrameSelection } from './gif.js';
-import { decodeGif, isGif } from './gif.js';
-import { decodePng, isPng } from './png.js';
+import { decodeGifAsync, isGif } from './gif.js';
+import { decodePng, isPng, pngSize } from './png.js';
 
 /** tEXt keyword under which PNG frames written by VideoEncode record their frame rate. */
 export const PNG_FPS_KEY = 'kinegraph-fps';
@@ -20,18 +21,26 @@ export interface LoadedImage extends RgbaFrame {
   readonly hasAlpha: boolean;
 }
 
-/** Reads an image file: PNG and GIF (first frame) without ffmpeg; JPEG, WebP, BMP, ... with it. */
-export async function loadImageFile(files: FileAccess, path: string, signal?: AbortSignal): Promise<LoadedImage> {
+/**
+ * Reads an image file: PNG and GIF (first frame) without ffmpeg; JPEG, WebP, BMP, ... with it. The header
+ * is checked against `limits.budgetBytes` before decoding; `limits.signal` stops the work.
+ */
+export async function loadImageFile(files: FileAccess, path: string, limits: DecodeLimits = {}): Promise<LoadedImage> {
+  const { signal, budgetBytes } = limits;
   const real = await files.resolveRead(path);
   const head = await readHead(real, path);
   // A .png name without a PNG signature is a broken or mislabelled file: say so rather than guess.
-  if (isPng(head) || /\.png$/i.test(path)) return decodePng(await files.read(real), path);
+  if (isPng(head) || /\.png$/i.test(path)) {
+    const bytes = await files.read(real);
+    signal?.throwIfAborted();
+    return decodePng(bytes, path, { ...(budgetBytes !== undefined ? { budgetBytes } : {}) });
+  }
   if (isGif(head)) {
-    const clip = decodeGif(await files.read(real), path, { maxFrames: 1 });
+    const clip = await decodeGifAsync(await files.read(real), path, { maxFrames: 1 }, limits);
     return { width: clip.width, height: clip.height, data: clip.frames[0]!, hasAlpha: true };
   }
   try {
-    const frame = await decodeImageFile(real, signal);
+    const frame = await decodeImageFile(real, signal, budgetBytes);
     return { ...frame, hasAlpha: false };
   } catch (error) {
     const code = (error as { code?: string }).code;
@@ -65,7 +74,7 @@ export async function loadImageFile(files: FileAccess, path: string, signal?: Ab
 export async function loadVideoFile(
   files: FileAccess,
   path: string,
-  selection: FrameSelection & { fallbackFps: number; signal?: AbortSignal },
+  selection: FrameSelection & DecodeLimits & { fallbackFps: number },
 ): Promise<RgbaClip> {
   const real = await files.resolveRead(path);
   const sequence = await pngSequence(real);
@@ -80,10 +89,10 @@ export async function loadVideoFile(
     );
   }
   const head = await readHead(real, path, 'VIDEO_DECODE_FAILED');
-  if (isGif(head)) return decodeGif(await files.read(real), path, selection);
+  if (isGif(head)) return decodeGifAsync(await files.read(real), path, selection, selection);
   if (isPng(head)) return loadPngFrames(files, [real], path, selection);
   try {
-    return await decodeVideoFile(real, { ...selection, ...(selection.signal ? { signal: selection.signal } : {}) });
+    return await decodeVideoFile(real, selection);
   } catch (error) {
     if ((error as { code?: string }).code === 'FFMPEG_MISSING') {
       throw mediaError(
@@ -102,7 +111,7 @@ async function loadPngFrames(
   files: FileAccess,
   paths: readonly string[],
   name: string,
-  selection: FrameSelection & { fallbackFps: number },
+  selection: FrameSelection & DecodeLimits & { fallbackFps: number },
 ): Promise<RgbaClip> {
   const step = Math.max(1, selection.step ?? 1);
   const max = selection.maxFrames && selection.maxFrames > 0 ? selection.maxFrames : Infinity;
@@ -112,7 +121,19 @@ async function loadPngFrames(
   let height = 0;
   let fps = 0;
   for (const [i, p] of picked.entries()) {
-    const png = decodePng(await files.read(p), basename(p));
+    const bytes = await files.read(p);
+    await checkpoint(selection.signal);
+    // The first frame's header stands for all (every frame must have its size): all of them must fit.
+    const size = i === 0 ? pngSize(bytes) : undefined;
+    if (size)
+      requireBudget(
+        decodeCost(size.width, size.height, picked.length),
+        selection.budgetBytes,
+        `"${name}" (${size.width}\u00d7${size.height}, ${picked.length} PNG frames)`,
+      );
+    const png = decodePng(bytes, basename(p), {
+      ...(selection.budgetBytes !== undefined ? { budgetBytes: selection.budgetBytes } : {}),
+    });
     if (i === 0) {
       ({ width, height } = png);
       fps = Number(png.text[PNG_FPS_KEY]) || 0;

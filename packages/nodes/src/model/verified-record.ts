@@ -7,11 +7,13 @@
  * manifest expected: any write to the file changes its ctime, so a file that changed since is hashed
  * again, like `git status` trusting its index. The record lives in Kinegraph's disk cache
  * (`KINEGRAPH_CACHE`, `off` to always hash); it is written under a temporary name and renamed, holds at
- * most {@link MAX_ENTRIES} files, and a record that cannot be read is treated as empty.
+ * most {@link MAX_ENTRIES} files, and a record that cannot be read is treated as empty. A record that is
+ * not private (a symlink, writable by others, or in a folder others can write: see `isPrivateFile`) is
+ * treated as empty too: whoever could forge an entry could make a tampered model skip its hash check.
  */
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
-import { cacheFolder } from '@kinegraph/core/sdk';
+import { dirname, join } from 'node:path';
+import { cacheFolder, isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '@kinegraph/core/sdk';
 
 /** How many verified files the record remembers (the most recently verified are kept). */
 export const MAX_ENTRIES = 256;
@@ -57,8 +59,8 @@ export async function saveVerified(): Promise<void> {
   const path = join(dir, FILE);
   const temporary = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
   try {
-    await mkdir(dir, { recursive: true });
-    await writeFile(temporary, JSON.stringify(Object.fromEntries(entries)));
+    await mkdir(dir, { recursive: true, mode: PRIVATE_FOLDER_MODE });
+    await writeFile(temporary, JSON.stringify(Object.fromEntries(entries)), { mode: PRIVATE_FILE_MODE });
     await rename(temporary, path);
   } catch {
     await rm(temporary, { force: true }).catch(() => undefined);
@@ -69,6 +71,7 @@ async function load(): Promise<Map<string, string>> {
   const dir = folder();
   if (dir === undefined) return new Map();
   try {
+    if (!(await isPrivateFile(join(dir, FILE), dirname(dir)))) return new Map();
     const value = JSON.parse(await readFile(join(dir, FILE), 'utf8')) as unknown;
     if (typeof value !== 'object' || value === null || Array.isArray(value)) return new Map();
     return new Map(Object.entries(value).filter((e): e is [string, string] => typeof e[1] === 'string'));

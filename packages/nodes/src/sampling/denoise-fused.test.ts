@@ -81,7 +81,7 @@ async function compare(
   const steps: number[] = [];
   const fusedModel = await tensors.loadModel(graph.bytes, {
     appendGraph: {
-      bytes: modelStepGraph(fusedStepVariant({ ...guidance, input, sampler, eta })).bytes,
+      bytes: modelStepGraph(fusedStepVariant({ ...guidance, input, sampler, eta })).graph.bytes,
       links: fusedStepLinks('x', 'prediction'),
     },
   });

@@ -76,10 +76,8 @@ export async function denoiseFused(options: FusedDenoiseOptions): Promise<Tensor
   // A failed step leaves tensors sent ahead to the node's scoped store, which frees what the node made.
   let ahead = coefficients.length ? scalars(0) : undefined;
   try {
-    const first = await tensors.loadModel(inputGraph(input.conditioning ? 2 : 1, guided).bytes);
-    state.xin = (
-      await tensors.run(first, input.conditioning ? { in0: state.x, in1: input.conditioning } : { in0: state.x })
-    ).out!;
+    const first = inputGraph({ parts: input.conditioning ? 2 : 1, duplicate: guided });
+    state.xin = (await first.run(context, { in0: state.x, in1: input.conditioning })).out;
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
       const c = coefficients[step]!;

@@ -61,9 +61,8 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
   const needsHistory = options.sampler === 'dpmpp-2m';
   try {
     if (assemble) {
-      const graph = await tensors.loadModel(inputGraph(conditioning ? 2 : 1, assemble.duplicate).bytes);
-      state.xin = (await tensors.run(graph, conditioning ? { in0: state.x, in1: conditioning } : { in0: state.x }))
-        .out!;
+      const first = inputGraph({ parts: conditioning ? 2 : 1, duplicate: assemble.duplicate });
+      state.xin = (await first.run(context, { in0: state.x, in1: conditioning })).out;
     }
     for (let step = 0; step < coefficients.length; step++) {
       context.throwIfCancelled();
@@ -82,19 +81,21 @@ export async function denoise(options: DenoiseOptions): Promise<TensorHandle> {
       const noise = c.cz !== 0 && options.noise ? await options.noise(step) : undefined;
       const useHistory = needsHistory && c.cp !== 0 && state.history !== undefined;
       const last = step === coefficients.length - 1;
-      const graph = updateGraph({
+      const update = updateGraph({
         guided: options.guidance !== undefined,
         noise: noise !== undefined,
         history: useHistory,
         ...(assemble && !last ? { assemble } : {}),
       });
-      const model = await tensors.loadModel(graph.bytes);
       const k = await kSent;
-      const feeds: Record<string, TensorHandle> = { pred, x: state.x, k };
-      if (noise) feeds.z = noise;
-      if (useHistory) feeds.p = state.history!;
-      if (assemble?.conditioning && !last) feeds.c = conditioning!;
-      const out = await tensors.run(model, feeds);
+      const out = await update.run(context, {
+        pred,
+        x: state.x,
+        k,
+        z: noise,
+        p: useHistory ? state.history : undefined,
+        c: assemble?.conditioning && !last ? conditioning : undefined,
+      });
       await state.advance(step, out, [pred, k, noise, state.x]);
     }
     return state.x;

@@ -30,6 +30,8 @@ export interface CallLink {
   stats(): TensorStoreStats;
   /** The ops' counters as of the last answer. */
   opsStats(): unknown;
+  /** What was left of the run's memory budget at the last answer (undefined: none since the call began). */
+  budgetAvailable(): number | undefined;
   /** Keeps a `files.writeOutput` callback until the runtime asks for it; returns its id. */
   registerCallback(write: (tmpPath: string) => Promise<void>): number;
   /** A new provisional (negative) tensor id, unique in the process. */
@@ -50,6 +52,7 @@ export interface RunInfo {
   readonly previews: boolean;
   readonly device: string;
   readonly files: FilesInfo;
+  readonly budget?: { readonly bytes: number; readonly available: number };
 }
 
 /** Rebuilds an error from the runtime so plugin code sees its class name, `code`, `hint` and `nodeId`. */
@@ -77,6 +80,15 @@ export function remoteContext(info: RunInfo, link: CallLink, signal: AbortSignal
     files: remoteFiles(info.files, link),
     workflow: info.workflow,
     previews: info.previews,
+    // The budget as the runtime last said: what was left when the call began, updated by each answer.
+    ...(info.budget
+      ? {
+          budget: {
+            bytes: info.budget.bytes,
+            available: () => link.budgetAvailable() ?? info.budget!.available,
+          },
+        }
+      : {}),
     progress(fraction: number, update?: { message?: string; preview?: Preview }) {
       // The runtime applies the same rules; dropping here saves the messages.
       const preview = info.previews ? update?.preview : undefined;

@@ -47,6 +47,9 @@ export function serve(): void {
   let nextCallback = 1;
   let stats: TensorStoreStats = EMPTY_STATS;
   let opsStats: unknown = { graphsBuilt: 0, runs: 0, paramBytesFromJs: 0, noiseBytesFromJs: 0 };
+  // What was left of each call's memory budget at its last answer.
+  const budgets = new Map<number, number>();
+  const callOfRequest = new Map<number, number>();
   let tainted = false;
   let nextProvisional = -1;
   const models: ModelMemo = { map: new WeakMap() };
@@ -65,6 +68,7 @@ export function serve(): void {
         if (signal?.aborted) return reject(signal.reason);
         const onAbort = () => {
           if (!pending.delete(id)) return;
+          callOfRequest.delete(id);
           send({ t: 'note', call: callId, op: 'cancel', args: [id] });
           reject(signal!.reason);
         };
@@ -79,10 +83,12 @@ export function serve(): void {
             reject(error);
           },
         });
+        callOfRequest.set(id, callId);
         try {
           send({ t: 'req', id, call: callId, op, args });
         } catch (error) {
           pending.delete(id);
+          callOfRequest.delete(id);
           reject(new TypeError(`${op}: its arguments cannot be sent to the runtime (${(error as Error).message})`));
         }
       });
@@ -96,6 +102,7 @@ export function serve(): void {
     },
     stats: () => stats,
     opsStats: () => opsStats,
+    budgetAvailable: () => budgets.get(callId),
     registerCallback(write) {
       const id = nextCallback++;
       calls.get(callId)?.callbacks.set(id, write);
@@ -107,6 +114,7 @@ export function serve(): void {
 
   const finish = (id: number, outcome: { ok: true; value: unknown } | { ok: false; error: WireError }) => {
     calls.delete(id);
+    budgets.delete(id);
     const changes = state.snapshot && !tainted ? changedGlobals(state.snapshot) : [];
     if (changes.length) {
       tainted = true;
@@ -164,6 +172,10 @@ export function serve(): void {
         pending.delete(message.id);
         if (message.stats) stats = message.stats;
         if (message.opsStats) opsStats = message.opsStats;
+        const callId = callOfRequest.get(message.id);
+        callOfRequest.delete(message.id);
+        if (callId !== undefined && typeof message.budgetAvailable === 'number')
+          budgets.set(callId, message.budgetAvailable);
         if (message.ok) waiter.resolve(message.value);
         else {
           if (message.error.code && STORE_GONE.has(message.error.code)) models.map = new WeakMap();

@@ -1,4 +1,5 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
+import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadImageFile } from '../../media/sources.js';
@@ -48,7 +49,13 @@ export const loadImageNode = defineNode({
   fingerprint: (params, { files }) => fileFingerprint(files, params.path),
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
-      const picture = await loadImageFile(context.files, params.path, context.signal);
+      const picture = await loadImageFile(context.files, params.path, limitsOf(context));
+      requireUploadBudget(
+        limitsOf(context),
+        `"${params.path}"`,
+        { frames: 1, width: picture.width, height: picture.height },
+        requestedSize(picture.height, picture.width, params.width, params.height),
+      );
       const uploaded = await uploadClip(
         context.tensors,
         { width: picture.width, height: picture.height, frames: [picture.data] },

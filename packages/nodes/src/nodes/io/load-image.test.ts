@@ -2,26 +2,26 @@
 // errors for broken files, and re-running when the input file changes.
 import { mkdir, readFile, symlink, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestRuntime } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEmbeddedWorkflow } from '../../media/embedded-workflow.js';
 import { FFMPEG_ENV, ffmpegPath, runTool } from '../../media/ffmpeg-tool.js';
 import { fromByte } from '../../media/frames.js';
 import { decodePng, encodePng } from '../../media/png.js';
-import type { NodeHarness } from '../../test-support/index.js';
 import {
   BACKGROUND,
-  captured,
-  createHarness,
   SQUARE,
   squareFrame,
+  squareImage,
   writeSquareGif,
   writeSquarePng,
 } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
-let h: NodeHarness;
+let h: TestRuntime;
 beforeAll(async () => {
-  h = await createHarness(ioNodes);
+  h = await createTestRuntime({ nodes: ioNodes });
   await writeSquarePng(h.inputs, 'square.png');
 });
 afterAll(async () => {
@@ -30,14 +30,14 @@ afterAll(async () => {
 
 const load = (params: Record<string, unknown>, type = 'kinegraph/load-image', port = 'image') => ({
   load: { type, version: 1, params },
-  cap: { type: 'test/capture', version: 1, params: { key: 'out' }, inputs: { [port]: { node: 'load', output: port } } },
+  out: capture('load', port),
 });
 
 describe('LoadImage', () => {
   it('reads a PNG exactly as [1, 3, H, W] in [-1, 1]', async () => {
     const r = await h.run(load({ path: 'square.png' }));
     expect(r.error).toBeUndefined();
-    const out = captured.get('out')!;
+    const out = r.tensor('out');
     expect(out.dims).toEqual([1, 3, 32, 32]);
     // Pixel (0, 0) is inside the frame-0 square; (31, 31) is background.
     expect(out.data[0]).toBeCloseTo(fromByte(SQUARE[0]), 6);
@@ -48,7 +48,7 @@ describe('LoadImage', () => {
     await writeSquarePng(h.inputs, 'wide.png', 64, 32);
     const r = await h.run(load({ path: 'wide.png', width: 16 }));
     expect(r.error).toBeUndefined();
-    expect(captured.get('out')!.dims).toEqual([1, 3, 8, 16]);
+    expect(r.tensor('out').dims).toEqual([1, 3, 8, 16]);
   });
 
   it('reads grey, grey+alpha and 16-bit PNGs', async () => {
@@ -69,7 +69,7 @@ describe('LoadImage', () => {
     await writeSquareGif(h.inputs, 'anim.gif');
     const r = await h.run(load({ path: 'anim.gif' }));
     expect(r.error).toBeUndefined();
-    expect(captured.get('out')!.dims).toEqual([1, 3, 32, 32]);
+    expect(r.tensor('out').dims).toEqual([1, 3, 32, 32]);
   });
 
   it('reads a JPEG through ffmpeg', async () => {
@@ -79,7 +79,7 @@ describe('LoadImage', () => {
     });
     const r = await h.run(load({ path: 'photo.jpg' }));
     expect(r.error).toBeUndefined();
-    const out = captured.get('out')!;
+    const out = r.tensor('out');
     expect(out.dims).toEqual([1, 3, 16, 24]);
     expect(out.data[0]).toBeGreaterThan(0.8); // red
     expect(out.data[16 * 24]).toBeLessThan(-0.8); // no green
@@ -153,22 +153,24 @@ describe('LoadMask', () => {
     const data = new Uint8Array(4 * 2 * 4);
     for (let i = 0; i < 8; i++) data.set(i % 4 < 2 ? [255, 255, 255, 255] : [0, 0, 0, 255], i * 4);
     await writeFile(join(h.inputs, 'half.png'), encodePng({ width: 4, height: 2, data }));
-    await h.run(load({ path: 'half.png' }, 'kinegraph/load-mask', 'mask'));
-    expect(captured.get('out')!.dims).toEqual([1, 1, 2, 4]);
-    expect(Array.from(captured.get('out')!.data.subarray(0, 4))).toEqual([1, 1, 0, 0]);
-    await h.run(load({ path: 'half.png', invert: true }, 'kinegraph/load-mask', 'mask'));
-    expect(Array.from(captured.get('out')!.data.subarray(0, 4))).toEqual([0, 0, 1, 1]);
+    const plain = await h.run(load({ path: 'half.png' }, 'kinegraph/load-mask', 'mask'));
+    expect(plain.tensor('out').dims).toEqual([1, 1, 2, 4]);
+    expect(Array.from(plain.tensor('out').data.subarray(0, 4))).toEqual([1, 1, 0, 0]);
+    const inverted = await h.run(load({ path: 'half.png', invert: true }, 'kinegraph/load-mask', 'mask'));
+    expect(Array.from(inverted.tensor('out').data.subarray(0, 4))).toEqual([0, 0, 1, 1]);
   });
 
   it('uses alpha in auto mode when the image has transparency, binarizes, and repeats over frames', async () => {
     const data = new Uint8Array(4 * 4);
     for (const [i, a] of [0, 100, 200, 255].entries()) data.set([255, 255, 255, a], i * 4);
     await writeFile(join(h.inputs, 'alpha.png'), encodePng({ width: 4, height: 1, data }));
-    await h.run(load({ path: 'alpha.png' }, 'kinegraph/load-mask', 'mask'));
-    const soft = Array.from(captured.get('out')!.data);
+    const auto = await h.run(load({ path: 'alpha.png' }, 'kinegraph/load-mask', 'mask'));
+    const soft = Array.from(auto.tensor('out').data);
     for (const [i, v] of soft.entries()) expect(v).toBeCloseTo([0, 100, 200, 255][i]! / 255, 5);
-    await h.run(load({ path: 'alpha.png', binarize: true, threshold: 0.5, frames: 3 }, 'kinegraph/load-mask', 'mask'));
-    const out = captured.get('out')!;
+    const binary = await h.run(
+      load({ path: 'alpha.png', binarize: true, threshold: 0.5, frames: 3 }, 'kinegraph/load-mask', 'mask'),
+    );
+    const out = binary.tensor('out');
     expect(out.dims).toEqual([1, 1, 3, 1, 4]);
     expect(Array.from(out.data)).toEqual([0, 0, 1, 1, 0, 0, 1, 1, 0, 0, 1, 1]);
   });
@@ -182,18 +184,13 @@ describe('LoadMask', () => {
 describe('SaveImage', () => {
   it('writes a PNG with the workflow in a text chunk, surviving non-Latin prompts', async () => {
     const nodes = {
-      img: { type: 'test/synthetic-image', version: 1, params: { width: 16, height: 8 } },
+      img: source('image', squareImage({ width: 16, height: 8 })),
       save: {
         type: 'kinegraph/save-image',
         version: 1,
         params: { filenamePrefix: 'still' },
         inputs: { image: { node: 'img', output: 'image' } },
-      },
-      note: {
-        type: 'test/capture',
-        version: 1,
-        params: { key: '\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05' },
-        inputs: { image: { node: 'img', output: 'image' } },
+        ui: { title: '\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05' },
       },
     };
     const r = await h.run(nodes);
@@ -202,12 +199,12 @@ describe('SaveImage', () => {
     const png = decodePng(new Uint8Array(await readFile(path)), path);
     expect([png.width, png.height]).toEqual([16, 8]);
     expect(Buffer.from(png.data).equals(Buffer.from(squareFrame(0, 16, 8).data))).toBe(true);
-    const doc = (await readEmbeddedWorkflow(path)) as { nodes: Record<string, { params: { key?: string } }> };
-    expect(doc.nodes.note!.params.key).toBe('\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05');
+    const doc = (await readEmbeddedWorkflow(path)) as { nodes: Record<string, { ui?: { title?: string } }> };
+    expect(doc.nodes.save!.ui?.title).toBe('\u6d77\u8fba\u306e\u5915\u713c\u3051 \ud83c\udf05');
   });
 
   it('leaks no tensors', async () => {
     await mkdir(join(h.inputs, 'unused'), { recursive: true });
-    expect(await h.liveTensorsAfterClear()).toBe(0);
+    await expectNoLeaks(h);
   });
 });

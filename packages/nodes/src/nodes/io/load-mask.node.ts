@@ -1,5 +1,6 @@
 import type { Static } from '@kinegraph/core/sdk';
 import { defineNode, Type } from '@kinegraph/core/sdk';
+import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import type { LoadedImage } from '../../media/sources.js';
@@ -66,9 +67,17 @@ export const loadMaskNode = defineNode({
   fingerprint: (p, { files }) => fileFingerprint(files, p.path),
   async run({ params: p, context }) {
     return withNodeId(context.nodeId, async () => {
-      const picture = await loadImageFile(context.files, p.path, context.signal);
-      const values = maskValues(picture, p);
+      const picture = await loadImageFile(context.files, p.path, limitsOf(context));
       const { height, width } = picture;
+      // Resized to frames × h × w on the device, one channel.
+      const [rh, rw] = requestedSize(height, width, p.width, p.height);
+      requireUploadBudget(
+        limitsOf(context),
+        `"${p.path}"`,
+        { frames: Math.max(1, p.frames), width, height, channels: 1 },
+        [rh, rw],
+      );
+      const values = maskValues(picture, p);
       // A still mask repeated over frames is uploaded once as [1, 1, 1, H, W] and expanded on the device.
       const dims = p.frames > 0 ? [1, 1, 1, height, width] : [1, 1, height, width];
       const uploaded = await uploadOwned(context.tensors, values, dims);

@@ -1,4 +1,5 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
+import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadVideoFile } from '../../media/sources.js';
@@ -62,15 +63,22 @@ export const loadVideoNode = defineNode({
   fingerprint: (params, { files }) => fileFingerprint(files, params.path),
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
+      const limits = limitsOf(context);
       const clip = await loadVideoFile(context.files, params.path, {
         maxFrames: params.maxFrames,
         step: params.frameStep,
         fallbackFps: params.fallbackFps,
-        signal: context.signal,
+        ...limits,
       });
       context.throwIfCancelled();
-      const uploaded = await uploadClip(context.tensors, clip);
       const size = requestedSize(clip.height, clip.width, params.width, params.height);
+      requireUploadBudget(
+        limitsOf(context),
+        `"${params.path}"`,
+        { frames: clip.frames.length, width: clip.width, height: clip.height },
+        size,
+      );
+      const uploaded = await uploadClip(context.tensors, clip);
       return {
         video: { kind: 'video' as const, tensor: await resizeOwned(context, uploaded, size, 'linear'), fps: clip.fps },
       };

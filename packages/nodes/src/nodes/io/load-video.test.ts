@@ -2,24 +2,18 @@
 // and clear errors for empty, corrupt and out-of-sandbox files.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import type { TestRuntime } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FFMPEG_ENV } from '../../media/ffmpeg-tool.js';
 import { framesToTensor } from '../../media/frames.js';
 import { encodePng } from '../../media/png.js';
-import type { NodeHarness } from '../../test-support/index.js';
-import {
-  captured,
-  createHarness,
-  squareFrame,
-  squareFrames,
-  writeSquareGif,
-  writeSquareMp4,
-} from '../../test-support/index.js';
+import { squareFrame, squareFrames, writeSquareGif, writeSquareMp4 } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
-let h: NodeHarness;
+let h: TestRuntime;
 beforeAll(async () => {
-  h = await createHarness(ioNodes);
+  h = await createTestRuntime({ nodes: ioNodes });
   await writeSquareGif(h.inputs, 'clip.gif', 8, 32, 32, 10);
   await writeSquareMp4(h.inputs, 'clip.mp4', 8, 32, 32, 10);
   await mkdir(join(h.inputs, 'frames'));
@@ -38,13 +32,13 @@ afterAll(async () => {
 
 const load = (params: Record<string, unknown>) => ({
   load: { type: 'kinegraph/load-video', version: 1, params },
-  cap: { type: 'test/capture', version: 1, params: { key: 'v' }, inputs: { video: { node: 'load', output: 'video' } } },
+  v: capture('load', 'video'),
 });
 
 async function loaded(params: Record<string, unknown>) {
   const r = await h.run(load(params));
   expect(r.error).toBeUndefined();
-  return captured.get('v')!;
+  return { ...r.tensor('v'), fps: r.captured('v', 'video').fps };
 }
 
 describe('LoadVideo', () => {
@@ -137,7 +131,5 @@ describe('LoadVideo', () => {
     expect((await loaded({ path: 'frames' })).dims[2]).toBe(12);
   });
 
-  it('leaks no tensors', async () => {
-    expect(await h.liveTensorsAfterClear()).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(h));
 });

@@ -1,36 +1,25 @@
-import type { BuiltGraph, TensorHandle } from '@kinegraph/core/sdk';
-import { buildGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
+import { defineGraph, defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 
 /** `#rrggbb` (case-insensitive). */
 const HEX_COLOR = '^#[0-9A-Fa-f]{6}$';
 
-// One graph per input rank (video 5, image 4); colour, tolerance and softness are inputs, so every
-// setting shares one loaded session.
-const graphs = new Map<number, BuiltGraph>();
-
 /**
  * The colour-distance graph: d = max over RGB of |x − target| / 2 (0–1 colour units, as in 0–255 / 255),
- * mask = clip(1 − (d − tolerance) · sharpness, 0, 1), flipped when invert = 1.
+ * mask = clip(1 − (d − tolerance) · sharpness, 0, 1), flipped when invert = 1. `x` and `target` take any
+ * rank (video 5, image 4) and colour, tolerance and softness are inputs, so every setting shares one session.
  */
-function colorDistanceGraph(rank: number): BuiltGraph {
-  let graph = graphs.get(rank);
-  if (!graph) {
-    graph = buildGraph(`kinegraph-mask-from-color-r${rank}`, (g) => {
-      const x = g.input('x', 'float32');
-      const target = g.input('target', 'float32');
-      const tolerance = g.input('tolerance', 'float32', []);
-      const sharpness = g.input('sharpness', 'float32', []);
-      const invert = g.input('invert', 'float32', []);
-      const diff = g.abs(g.sub(x, target));
-      const [distance] = g.op('ReduceMax', [diff], { axes: { ints: [1] }, keepdims: { i: 1 } });
-      const soft = g.clip(g.sub(1, g.mul(g.sub(g.mul(distance!, 0.5), tolerance), sharpness)), 0, 1);
-      // invert ∈ {0, 1}: m + invert · (1 − 2m).
-      g.output('y', g.add(soft, g.mul(invert, g.sub(1, g.mul(soft, 2)))));
-    });
-    graphs.set(rank, graph);
-  }
-  return graph;
-}
+const colorDistanceGraph = defineGraph('kinegraph-mask-from-color', (g) => {
+  const x = g.input('x', 'float32');
+  const target = g.input('target', 'float32');
+  const tolerance = g.input('tolerance', 'float32', []);
+  const sharpness = g.input('sharpness', 'float32', []);
+  const invert = g.input('invert', 'float32', []);
+  const diff = g.abs(g.sub(x, target));
+  const [distance] = g.op('ReduceMax', [diff], { axes: { ints: [1] }, keepdims: { i: 1 } });
+  const soft = g.clip(g.sub(1, g.mul(g.sub(g.mul(distance!, 0.5), tolerance), sharpness)), 0, 1);
+  // invert ∈ {0, 1}: m + invert · (1 − 2m).
+  return { y: g.add(soft, g.mul(invert, g.sub(1, g.mul(soft, 2)))) };
+});
 
 /**
  * **Mask From Color** (`kinegraph/mask-from-color`): a `mask` of the pixels close to a colour (a green
@@ -67,6 +56,14 @@ export const maskFromColorNode = defineNode({
     image: { type: 'image', optional: true, description: 'Image to key (used when no video is connected).' },
   },
   outputs: { mask: { type: 'mask' } },
+  // One channel of the source's size, and its copy out of the ONNX Runtime session.
+  memory({ inputs }) {
+    const d = inputs.video ?? inputs.image;
+    if (!d) return undefined;
+    const dims = [d[0]!, 1, ...d.slice(2)];
+    const bytes = dims.reduce((n, x) => n * x, 4);
+    return { outputs: { mask: { dims, dtype: 'float32' } }, scratchBytes: bytes };
+  },
   async run({ params, inputs, context }) {
     const source = inputs.video?.tensor ?? inputs.image?.tensor;
     if (!source) {
@@ -76,29 +73,15 @@ export const maskFromColorNode = defineNode({
       });
     }
     const rank = source.dims.length;
-    const rgb = hexToSigned(params.color);
-    const model = await context.tensors.loadModel(colorDistanceGraph(rank).bytes);
-    const targetDims = [1, 3, ...Array<number>(rank - 2).fill(1)];
-    const feeds: TensorHandle[] = [];
-    try {
-      const [target, tolerance, sharpness, invert] = await Promise.all([
-        context.tensors.upload(Float32Array.from(rgb), targetDims),
-        context.tensors.upload(Float32Array.of(params.tolerance), []),
-        // A hard edge is a ramp too steep to fall between two 8-bit levels (1/255 apart).
-        context.tensors.upload(Float32Array.of(1 / Math.max(params.softness, 1e-4)), []),
-        context.tensors.upload(Float32Array.of(params.invert ? 1 : 0), []),
-      ]);
-      feeds.push(target, tolerance, sharpness, invert);
-      const out = await context.tensors.run(
-        model,
-        { x: source, target, tolerance, sharpness, invert },
-        undefined,
-        context.signal,
-      );
-      return { mask: { kind: 'mask' as const, tensor: out.y! } };
-    } finally {
-      for (const h of feeds) context.tensors.release(h);
-    }
+    const { y } = await colorDistanceGraph.run(context, {
+      x: source,
+      target: { data: hexToSigned(params.color), dims: [1, 3, ...Array<number>(rank - 2).fill(1)] },
+      tolerance: params.tolerance,
+      // A hard edge is a ramp too steep to fall between two 8-bit levels (1/255 apart).
+      sharpness: 1 / Math.max(params.softness, 1e-4),
+      invert: params.invert ? 1 : 0,
+    });
+    return { mask: { kind: 'mask' as const, tensor: y } };
   },
 });
 

@@ -63,6 +63,19 @@ export const maskRectNode = defineNode({
     video: { type: 'video', optional: true, description: 'Size the mask like this video (only its shape is used).' },
   },
   outputs: { mask: { type: 'mask' } },
+  // The mask, the same again while ONNX Runtime's expanded output is copied out of the session, and the
+  // plane built in JS and uploaded. Sized like the video when one is connected, else by params.
+  memory({ params, inputs }) {
+    const d = inputs.video;
+    if (d === null) return undefined; // connected, but its size is not known before it runs
+    const [batch, frames, h, w] =
+      d && d.length === 5 ? [d[0]!, d[2]!, d[3]!, d[4]!] : [1, params.frames, params.maskHeight, params.maskWidth];
+    const mask = batch * frames * h * w * 4;
+    return {
+      outputs: { mask: { dims: [batch, 1, frames, h, w], dtype: 'float32' } },
+      scratchBytes: mask + 2 * h * w * 4,
+    };
+  },
   async run({ params, inputs, context }) {
     const d = inputs.video?.tensor.dims;
     const [batch, frames, h, w] =

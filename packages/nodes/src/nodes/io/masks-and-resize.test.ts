@@ -1,32 +1,25 @@
 // MaskRect geometry, MaskFromColor on the device, ResizeVideo dims and values, PreviewVideo's event.
 import { readdir } from 'node:fs/promises';
+import type { TestRuntime } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { framesToTensor } from '../../media/frames.js';
 import { decodeGif } from '../../media/gif.js';
-import type { NodeHarness } from '../../test-support/index.js';
-import { captured, createHarness, squareFrames, squareOrigin } from '../../test-support/index.js';
+import type { SquareClip } from '../../test-support/index.js';
+import { squareFrames, squareImage, squareOrigin, squareVideo } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 import { rectPlane } from './mask-rect.node.js';
 
-let h: NodeHarness;
+let h: TestRuntime;
 beforeAll(async () => {
-  h = await createHarness(ioNodes);
+  h = await createTestRuntime({ nodes: ioNodes });
 });
 afterAll(async () => {
   await h?.close();
 });
 
-const src = (params: Record<string, unknown> = {}) => ({
-  type: 'test/synthetic-video',
-  version: 1,
-  params: { frames: 4, width: 32, height: 32, fps: 10, ...params },
-});
-const cap = (node: string, port: string, key = 'out') => ({
-  type: 'test/capture',
-  version: 1,
-  params: { key },
-  inputs: { [port]: { node, output: port } },
-});
+const src = (clip: SquareClip = {}) => source('video', squareVideo({ frames: 4, width: 32, height: 32, ...clip }));
+const cap = capture;
 
 async function run(nodes: Record<string, unknown>) {
   const r = await h.run(nodes);
@@ -36,7 +29,7 @@ async function run(nodes: Record<string, unknown>) {
 
 describe('MaskRect', () => {
   it('marks exactly the pixels whose centres are inside, for every frame', async () => {
-    await run({
+    const r = await run({
       m: {
         type: 'kinegraph/mask-rect',
         version: 1,
@@ -44,7 +37,7 @@ describe('MaskRect', () => {
       },
       c: cap('m', 'mask'),
     });
-    const out = captured.get('out')!;
+    const out = r.tensor('c');
     expect(out.dims).toEqual([1, 1, 3, 8, 16]);
     for (let f = 0; f < 3; f++) {
       for (let y = 0; y < 8; y++) {
@@ -57,7 +50,7 @@ describe('MaskRect', () => {
   });
 
   it('takes batch, frames and size from a connected video, and inverts', async () => {
-    await run({
+    const r = await run({
       v: src({ batch: 2, frames: 5, width: 20, height: 10 }),
       m: {
         type: 'kinegraph/mask-rect',
@@ -67,7 +60,7 @@ describe('MaskRect', () => {
       },
       c: cap('m', 'mask'),
     });
-    const out = captured.get('out')!;
+    const out = r.tensor('c');
     expect(out.dims).toEqual([2, 1, 5, 10, 20]);
     expect(out.data[0]).toBe(0);
     expect(out.data[19]).toBe(1);
@@ -86,7 +79,7 @@ describe('MaskRect', () => {
 
 describe('MaskFromColor', () => {
   it('finds the moving square by its colour, on every frame, and inverts', async () => {
-    await run({
+    const r = await run({
       v: src(),
       m: {
         type: 'kinegraph/mask-from-color',
@@ -96,7 +89,7 @@ describe('MaskFromColor', () => {
       },
       c: cap('m', 'mask'),
     });
-    const out = captured.get('out')!;
+    const out = r.tensor('c');
     expect(out.dims).toEqual([1, 1, 4, 32, 32]);
     for (let f = 0; f < 4; f++) {
       const { x, y, size } = squareOrigin(f, 32, 32);
@@ -105,7 +98,7 @@ describe('MaskFromColor', () => {
       expect(count).toBe(size * size);
       expect(out.data[f * 1024 + (y + 1) * 32 + x + 1]).toBe(1);
     }
-    await run({
+    const inverted = await run({
       v: src(),
       m: {
         type: 'kinegraph/mask-from-color',
@@ -115,15 +108,15 @@ describe('MaskFromColor', () => {
       },
       c: cap('m', 'mask'),
     });
-    const inv = captured.get('out')!;
+    const inv = inverted.tensor('c');
     const { size } = squareOrigin(0, 32, 32);
     expect(inv.data.subarray(0, 1024).reduce((a, b) => a + b, 0)).toBe(1024 - size * size);
   });
 
   it('ramps with softness and keys images too', async () => {
     // Background (32, 48, 160) is 208/255 ≈ 0.816 from the square colour on red: tolerance 0.7 + softness 0.2 puts it mid-ramp.
-    await run({
-      i: { type: 'test/synthetic-image', version: 1, params: {} },
+    const r = await run({
+      i: source('image', squareImage()),
       m: {
         type: 'kinegraph/mask-from-color',
         version: 1,
@@ -132,7 +125,7 @@ describe('MaskFromColor', () => {
       },
       c: cap('m', 'mask'),
     });
-    const out = captured.get('out')!;
+    const out = r.tensor('c');
     expect(out.dims).toEqual([1, 1, 32, 32]);
     expect(out.data[0]).toBe(1);
     expect(out.data[1023]).toBeCloseTo(1 - (208 / 255 - 0.7) / 0.2, 4);
@@ -146,7 +139,7 @@ describe('MaskFromColor', () => {
 
 describe('ResizeVideo', () => {
   it('resizes width/height with nearest exactly, keeping fps', async () => {
-    await run({
+    const r = await run({
       v: src({ frames: 2, width: 8, height: 8 }),
       r: {
         type: 'kinegraph/resize-video',
@@ -156,9 +149,9 @@ describe('ResizeVideo', () => {
       },
       c: cap('r', 'video'),
     });
-    const out = captured.get('out')!;
+    const out = r.tensor('c');
     expect(out.dims).toEqual([1, 3, 2, 4, 16]);
-    expect(out.fps).toBe(10);
+    expect(r.captured('c', 'video').fps).toBe(10);
     const orig = framesToTensor(squareFrames(2, 8, 8), 8, 8).data;
     // Output (y, x) samples input (2y, x/2) with half-pixel nearest (rounding half down).
     for (let y = 0; y < 4; y++)
@@ -167,7 +160,7 @@ describe('ResizeVideo', () => {
   });
 
   it('resizes frames too (linear), scaling fps to keep the duration, and passes a no-op through', async () => {
-    await run({
+    const longer = await run({
       v: src({ frames: 4, width: 8, height: 8 }),
       r: {
         type: 'kinegraph/resize-video',
@@ -177,9 +170,9 @@ describe('ResizeVideo', () => {
       },
       c: cap('r', 'video'),
     });
-    const out = captured.get('out')!;
+    const out = longer.tensor('c');
     expect(out.dims).toEqual([1, 3, 8, 8, 8]);
-    expect(out.fps).toBe(20);
+    expect(longer.captured('c', 'video').fps).toBe(20);
     for (const v of out.data) expect(Math.abs(v)).toBeLessThanOrEqual(1 + 1e-6);
     const r = await run({
       v: src({ frames: 4, width: 8, height: 8 }),
@@ -192,7 +185,7 @@ describe('ResizeVideo', () => {
       c: cap('r', 'video'),
     });
     expect(r.error).toBeUndefined();
-    expect(captured.get('out')!.data).toEqual(framesToTensor(squareFrames(4, 8, 8), 8, 8).data);
+    expect(r.tensor('c').data).toEqual(framesToTensor(squareFrames(4, 8, 8), 8, 8).data);
   });
 });
 
@@ -208,9 +201,11 @@ describe('PreviewVideo', () => {
         inputs: { video: { node: 'v', output: 'video' } },
       },
     });
-    const previews = r.events.filter((e) => e.type === 'node:progress' && e.nodeId === 'p' && e.preview);
+    const previews = r.events.flatMap((e) =>
+      e.type === 'node:progress' && e.nodeId === 'p' && e.preview ? [e.preview] : [],
+    );
     expect(previews).toHaveLength(1);
-    const preview = previews[0]!.preview!;
+    const preview = previews[0]!;
     expect(preview).toMatchObject({ mime: 'image/gif', width: 32, height: 16 });
     const gif = decodeGif(preview.data, 'preview');
     expect([gif.frames.length, gif.width, gif.height, gif.fps]).toEqual([6, 32, 16, 10]);
@@ -218,7 +213,5 @@ describe('PreviewVideo', () => {
     expect(await readdir(h.out)).toEqual(before);
   });
 
-  it('leaks no tensors', async () => {
-    expect(await h.liveTensorsAfterClear()).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(h));
 });

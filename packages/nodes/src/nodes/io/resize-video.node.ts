@@ -37,6 +37,16 @@ export const resizeVideoNode = defineNode({
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
+  // The resized video, and its copy out of the ONNX Runtime session.
+  memory({ params, inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const [b, c, f, h, w] = d as [number, number, number, number, number];
+    const [nh, nw] = requestedSize(h, w, params.width, params.height);
+    const nf = params.frames > 0 ? params.frames : f;
+    const bytes = b * c * nf * nh * nw * 4;
+    return { outputs: { video: { dims: [b, c, nf, nh, nw], dtype: 'float32' } }, scratchBytes: bytes };
+  },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5) {

@@ -2,19 +2,21 @@
 // the workflow recovered from each file, and a clear FFMPEG_MISSING error without ffmpeg.
 import { readdir, readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
+import type { TestRuntime } from '@kinegraph/core/testing';
+import { createTestRuntime, expectNoLeaks, source } from '@kinegraph/core/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readEmbeddedWorkflow } from '../../media/embedded-workflow.js';
 import { FFMPEG_ENV } from '../../media/ffmpeg-tool.js';
 import { decodeVideoFile, probeMedia } from '../../media/ffmpeg-video.js';
 import { decodeGif } from '../../media/gif.js';
 import { decodePng } from '../../media/png.js';
-import type { NodeHarness } from '../../test-support/index.js';
-import { createHarness, meanAbsDiff, squareFrames, workflow } from '../../test-support/index.js';
+import type { SquareClip } from '../../test-support/index.js';
+import { meanAbsDiff, squareFrames, squareVideo } from '../../test-support/index.js';
 import { ioNodes } from './index.js';
 
-let h: NodeHarness;
+let h: TestRuntime;
 beforeAll(async () => {
-  h = await createHarness(ioNodes);
+  h = await createTestRuntime({ nodes: ioNodes });
 });
 afterAll(async () => {
   await h?.close();
@@ -24,13 +26,9 @@ const FRAMES = 8;
 const SIZE = 32;
 const expected = squareFrames(FRAMES, SIZE, SIZE);
 
-function graph(encode: Record<string, unknown>, source: Record<string, unknown> = {}) {
+function graph(encode: Record<string, unknown>, clip: SquareClip = {}) {
   return {
-    src: {
-      type: 'test/synthetic-video',
-      version: 1,
-      params: { frames: FRAMES, width: SIZE, height: SIZE, fps: 10, ...source },
-    },
+    src: source('video', squareVideo({ frames: FRAMES, width: SIZE, height: SIZE, fps: 10, ...clip })),
     enc: {
       type: 'kinegraph/video-encode',
       version: 1,
@@ -40,13 +38,12 @@ function graph(encode: Record<string, unknown>, source: Record<string, unknown> 
   };
 }
 
-async function encode(params: Record<string, unknown>, source?: Record<string, unknown>) {
-  const nodes = graph(params, source);
-  const result = await h.run(nodes);
+async function encode(params: Record<string, unknown>, clip?: SquareClip) {
+  const result = await h.run(graph(params, clip));
   expect(result.error).toBeUndefined();
   const path = result.output('enc', 'path') as string;
   expect(typeof path).toBe('string');
-  return { path, result, workflow: workflow(nodes) };
+  return { path, result, workflow: result.workflow };
 }
 
 describe('VideoEncode', () => {
@@ -147,12 +144,9 @@ describe('VideoEncode', () => {
   });
 
   it('rejects an unsafe filename prefix and an out-of-range H.264 crf before writing', async () => {
-    expect(() =>
-      h.runtime.run(workflow(graph({ format: 'gif', filenamePrefix: '../escape' })), {
-        outputFolder: h.out,
-        allowedFolders: [h.inputs],
-      }),
-    ).toThrow(/problem/);
+    await expect(h.run(graph({ format: 'gif', filenamePrefix: '../escape' }))).rejects.toMatchObject({
+      code: 'WORKFLOW_INVALID',
+    });
     const crf = await h.run(graph({ format: 'mp4', crf: 60 }));
     expect(crf.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'enc' });
   });
@@ -210,9 +204,7 @@ describe('VideoEncode', () => {
     });
   });
 
-  it('leaks no tensors', async () => {
-    expect(await h.liveTensorsAfterClear()).toBe(0);
-  });
+  it('leaks no tensors', () => expectNoLeaks(h));
 });
 
 /** A square RGBA frame with each pixel repeated into a factor x factor block. */

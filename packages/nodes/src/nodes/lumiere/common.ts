@@ -1,5 +1,4 @@
 import {
-  type BuiltGraph,
   type EmbeddingValue,
   KinegraphError,
   type ModelHandle,
@@ -39,16 +38,6 @@ export const samplingParams = {
     description: 'DDIM only: fresh noise per step (0 = deterministic DDIM).',
   }),
 };
-
-/** Loads a graph built in TS into the node's store (pooled) and runs it. */
-export async function runGraph(
-  context: NodeContext,
-  graph: BuiltGraph,
-  feeds: Record<string, TensorHandle>,
-): Promise<Record<string, TensorHandle>> {
-  const model = await context.tensors.loadModel(graph.bytes);
-  return context.tensors.run(model, feeds);
-}
 
 const tokenizers = new WeakMap<object, PromptTokenizer>();
 

@@ -1,30 +1,20 @@
-import { type BuiltGraph, buildGraph } from '@kinegraph/core/sdk';
-
-const cache = new Map<string, BuiltGraph>();
-function cached(key: string, make: () => BuiltGraph): BuiltGraph {
-  let graph = cache.get(key);
-  if (!graph) cache.set(key, (graph = make()));
-  return graph;
-}
+import { defineGraphFamily } from '@kinegraph/core/sdk';
 
 /**
  * Image-to-video conditioning: the image on frame 0 and zeros after it; keep-mask 1 on frame 0 only.
  * Input `image` [B,3,H,W] → `video` [B,3,F,H,W], `keep` [B,1,F,H,W].
  */
-export function imageConditionGraph(frames: number): BuiltGraph {
-  const key = `kinegraph-image-condition-f${frames}`;
-  return cached(key, () =>
-    buildGraph(key, (g) => {
-      const image = g.input('image', 'float32', ['B', 3, 'H', 'W']);
-      const first = g.unsqueeze(image, [2]); // [B,3,1,H,W]
-      const pads = [0, 0, 0, 0, 0, 0, 0, frames - 1, 0, 0];
-      g.output('video', g.pad(first, pads));
-      // Ones like the image's first channel, then padded with zeros over the later frames.
-      const one = g.add(g.mul(g.slice(first, [0], [1], [1]), g.scalar(0)), g.scalar(1));
-      g.output('keep', g.pad(one, pads));
-    }),
-  );
-}
+export const imageConditionGraph = defineGraphFamily(
+  (frames: number) => `kinegraph-image-condition-f${frames}`,
+  (g, frames) => {
+    const image = g.input('image', 'float32', ['B', 3, 'H', 'W']);
+    const first = g.unsqueeze(image, [2]); // [B,3,1,H,W]
+    const pads = [0, 0, 0, 0, 0, 0, 0, frames - 1, 0, 0];
+    // Ones like the image's first channel, then padded with zeros over the later frames.
+    const one = g.add(g.mul(g.slice(first, [0], [1], [1]), g.scalar(0)), g.scalar(1));
+    return { video: g.pad(first, pads), keep: g.pad(one, pads) };
+  },
+);
 
 /**
  * Mask conditioning. `source` [B,3,F,H,W], `region` [B,1,F,H,W] (1 = the region).
@@ -32,43 +22,32 @@ export function imageConditionGraph(frames: number): BuiltGraph {
  * - cinemagraph: animate inside the region, everything else is the first frame held still:
  *   keep = 1 − region, known = (first frame repeated) · keep.
  */
-export function maskConditionGraph(mode: 'inpaint' | 'cinemagraph'): BuiltGraph {
-  const key = `kinegraph-mask-condition-${mode}`;
-  return cached(key, () =>
-    buildGraph(key, (g) => {
-      const source = g.input('source', 'float32', ['B', 3, 'F', 'H', 'W']);
-      const region = g.input('region', 'float32', ['B', 1, 'F', 'H', 'W']);
-      const keep = g.sub(g.scalar(1), region);
-      let known = source;
-      if (mode === 'cinemagraph') {
-        const first = g.slice(source, [0], [1], [2]);
-        known = g.expand(first, g.shape(source));
-      }
-      g.output('known', g.mul(known, keep));
-      g.output('keep', keep);
-    }),
-  );
-}
+export const maskConditionGraph = defineGraphFamily(
+  (mode: 'inpaint' | 'cinemagraph') => `kinegraph-mask-condition-${mode}`,
+  (g, mode) => {
+    const source = g.input('source', 'float32', ['B', 3, 'F', 'H', 'W']);
+    const region = g.input('region', 'float32', ['B', 1, 'F', 'H', 'W']);
+    const keep = g.sub(g.scalar(1), region);
+    const known = mode === 'cinemagraph' ? g.expand(g.slice(source, [0], [1], [2]), g.shape(source)) : source;
+    return { known: g.mul(known, keep), keep };
+  },
+);
 
 /** A [B,1,H,W] mask (or image-shaped [B,C,H,W], first channel) repeated over F frames → [B,1,F,H,W]. */
-export function maskToVideoGraph(frames: number): BuiltGraph {
-  const key = `kinegraph-mask-to-video-f${frames}`;
-  return cached(key, () =>
-    buildGraph(key, (g) => {
-      const mask = g.input('mask', 'float32', ['B', 'C', 'H', 'W']);
-      const first = g.unsqueeze(g.slice(mask, [0], [1], [1]), [2]); // [B,1,1,H,W]
-      g.output('out', g.concat(new Array(frames).fill(first), 2));
-    }),
-  );
-}
+export const maskToVideoGraph = defineGraphFamily(
+  (frames: number) => `kinegraph-mask-to-video-f${frames}`,
+  (g, frames) => {
+    const mask = g.input('mask', 'float32', ['B', 'C', 'H', 'W']);
+    const first = g.unsqueeze(g.slice(mask, [0], [1], [1]), [2]); // [B,1,1,H,W]
+    return { out: g.concat(new Array(frames).fill(first), 2) };
+  },
+);
 
 /** An image [B,3,H,W] repeated over F frames → a still video [B,3,F,H,W]. */
-export function imageToVideoGraph(frames: number): BuiltGraph {
-  const key = `kinegraph-image-to-video-f${frames}`;
-  return cached(key, () =>
-    buildGraph(key, (g) => {
-      const image = g.unsqueeze(g.input('image', 'float32', ['B', 3, 'H', 'W']), [2]);
-      g.output('out', g.concat(new Array(frames).fill(image), 2));
-    }),
-  );
-}
+export const imageToVideoGraph = defineGraphFamily(
+  (frames: number) => `kinegraph-image-to-video-f${frames}`,
+  (g, frames) => {
+    const image = g.unsqueeze(g.input('image', 'float32', ['B', 3, 'H', 'W']), [2]);
+    return { out: g.concat(new Array(frames).fill(image), 2) };
+  },
+);

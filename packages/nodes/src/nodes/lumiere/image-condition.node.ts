@@ -1,6 +1,5 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
-import { runGraph } from './common.js';
 import { imageConditionGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
 
@@ -21,7 +20,7 @@ export const imageConditionNode = defineNode({
     const m = asPack(inputs.model, context.nodeId).manifest;
     expectRank(context, 'The image', inputs.image.tensor, [4], 'Connect an image (LoadImage or TextToImage).');
     const fitted = await fitTrailing(context, inputs.image.tensor, m.resolution.base, 'linear');
-    const out = await runGraph(context, imageConditionGraph(m.frames), { image: fitted.tensor });
-    return { conditioning: { kind: 'conditioning', mode: 'image-to-video', video: out.video!, mask: out.keep! } };
+    const { video, keep } = await imageConditionGraph(m.frames).run(context, { image: fitted.tensor });
+    return { conditioning: { kind: 'conditioning', mode: 'image-to-video', video, mask: keep } };
   },
 });

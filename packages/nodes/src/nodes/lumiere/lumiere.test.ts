@@ -3,13 +3,28 @@ import { cp, mkdtemp, truncate, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { MaskValue } from '@kinegraph/core/sdk';
+import type { TestValue } from '@kinegraph/core/testing';
+import { capture, createTestRuntime, expectNoLeaks, maxAbsDiff, source } from '@kinegraph/core/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { captured, from, harness, maxAbsDiff, runError } from '../../test-support/lumiere-harness.js';
 import { lumiereNodes } from './index.js';
 import { windowStarts } from './spatial-super-res.node.js';
 
-const h = await harness(lumiereNodes);
+// No output cache: every run computes everything, and nothing is held between runs.
+const h = await createTestRuntime({ nodes: lumiereNodes, cacheBudgetBytes: 0 });
 afterAll(() => h.close());
+
+/** Shorthand for an edge. */
+const from = (node: string, output: string) => ({ node, output });
+
+/** A rectangle mask [1, 1, 16, 32, 32], 1 inside [8, 24)², made here so these tests need no I/O node. */
+function rectMask(): TestValue<MaskValue> {
+  const [f, hh, ww] = [16, 32, 32];
+  const data = new Float32Array(f * hh * ww);
+  for (let t = 0; t < f; t++)
+    for (let y = 8; y < 24; y++) for (let x = 8; x < 24; x++) data[t * hh * ww + y * ww + x] = 1;
+  return { kind: 'mask', tensor: { data, dims: [1, 1, f, hh, ww] } };
+}
 
 const pack = { pack: { type: 'kinegraph/load-model-pack', version: 1 } };
 const prompt = (text: string) => ({
@@ -21,20 +36,15 @@ const sample = (params: Record<string, unknown>, extra: Record<string, unknown> 
   params: { steps: 2, previewEvery: 0, ...params },
   inputs: { model: from('pack', 'model'), positive: from('prompt', 'embedding'), ...extra },
 });
-const captureVideo = (node: string, part = 'tensor') => ({
-  type: 'test/capture',
-  version: 1,
-  params: { part },
-  inputs: { video: from(node, 'video') },
-});
+const captureVideo = (node: string) => capture(node, 'video');
 
 describe('LoadModelPack', () => {
   it('reports a missing pack, a missing file and a corrupt file by name', async () => {
-    let events = await h.run({
+    let run = await h.run({
       pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'no-such-pack' } },
     });
-    expect(runError(events)).toMatchObject({ code: 'MODEL_PACK_NOT_FOUND', nodeId: 'pack' });
-    expect(runError(events)!.hint).toContain('kinegraph-tiny');
+    expect(run.error).toMatchObject({ code: 'MODEL_PACK_NOT_FOUND', nodeId: 'pack' });
+    expect(run.error!.hint).toContain('kinegraph-tiny');
 
     const shipped = fileURLToPath(new URL('../../../../../models/kinegraph-tiny', import.meta.url));
     const folder = await mkdtemp(join(tmpdir(), 'kg-packs-'));
@@ -42,17 +52,17 @@ describe('LoadModelPack', () => {
     await truncate(join(folder, 'broken', 'ssr.onnx'), 1000);
     process.env.KINEGRAPH_MODELS = folder;
     try {
-      events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
-      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
-      expect(runError(events)!.message).toContain('ssr.onnx');
+      run = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
+      expect(run.error).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
+      expect(run.error!.message).toContain('ssr.onnx');
       // Without the checksum check, ONNX Runtime's own refusal is still reported with the file's name: by
       // the node that first needs the super-resolution model (the pack loads it on demand)...
       const unchecked = {
         pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken', verify: false } },
       };
-      events = await h.run(unchecked);
-      expect(events.at(-1)?.type).toBe('run:done');
-      events = await h.run({
+      run = await h.run(unchecked);
+      expect(run.end.type).toBe('run:done');
+      run = await h.run({
         ...unchecked,
         ...prompt('a red circle'),
         base: sample({}),
@@ -63,21 +73,21 @@ describe('LoadModelPack', () => {
           inputs: { model: from('pack', 'model'), video: from('base', 'video') },
         },
       });
-      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'sr' });
-      expect(runError(events)!.message).toContain('ssr.onnx');
+      expect(run.error).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'sr' });
+      expect(run.error!.message).toContain('ssr.onnx');
       // ...as for the STUNet, which the sampler loads with its update step appended...
       await truncate(join(folder, 'broken', 'stunet.onnx'), 1000);
-      events = await h.run({ ...unchecked, ...prompt('a red circle'), base: sample({}) });
-      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'base' });
-      expect(runError(events)!.message).toContain('stunet.onnx');
+      run = await h.run({ ...unchecked, ...prompt('a red circle'), base: sample({}) });
+      expect(run.error).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'base' });
+      expect(run.error!.message).toContain('stunet.onnx');
       // ...and by the pack itself for the text encoder, which it always loads.
       await truncate(join(folder, 'broken', 'text_encoder.onnx'), 1000);
-      events = await h.run(unchecked);
-      expect(runError(events)).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
-      expect(runError(events)!.message).toContain('text_encoder.onnx');
+      run = await h.run(unchecked);
+      expect(run.error).toMatchObject({ code: 'MODEL_FILE_CORRUPT', nodeId: 'pack' });
+      expect(run.error!.message).toContain('text_encoder.onnx');
       await writeFile(join(folder, 'broken', 'manifest.json'), '{"name": 1}');
-      events = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
-      expect(runError(events)).toMatchObject({ code: 'MANIFEST_INVALID' });
+      run = await h.run({ pack: { type: 'kinegraph/load-model-pack', version: 1, params: { pack: 'broken' } } });
+      expect(run.error).toMatchObject({ code: 'MANIFEST_INVALID' });
     } finally {
       delete process.env.KINEGRAPH_MODELS;
     }
@@ -86,21 +96,22 @@ describe('LoadModelPack', () => {
 
 describe('TextEncode', () => {
   it('warns about words outside the vocabulary instead of dropping them', async () => {
-    const events = await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a red circle moving zigzag'),
-      cap: { type: 'test/capture', version: 1, inputs: { embedding: from('prompt', 'embedding') } },
+      cap: capture('prompt', 'embedding'),
     });
-    const warning = events.find((e) => e.type === 'node:warning');
+    const warning = run.events.find((e) => e.type === 'node:warning');
     expect(warning).toMatchObject({ nodeId: 'prompt', code: 'WORDS_OUT_OF_VOCABULARY' });
     expect(warning?.type === 'node:warning' && warning.message).toContain('"zigzag"');
-    expect(captured.get('cap')!.dims).toEqual([1, 16, 64]);
+    expect(run.tensor('cap').dims).toEqual([1, 16, 64]);
+    expect(run.captured('cap', 'embedding').text).toBe('a red circle moving zigzag');
   });
 });
 
 describe('STUNetSample', () => {
   it('gives the same video for the same seed and a different one for another seed', async () => {
-    await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a blue square moving right on a gray background'),
       a: sample({ seed: 5 }),
@@ -110,14 +121,14 @@ describe('STUNetSample', () => {
       cb: captureVideo('b'),
       cc: captureVideo('c'),
     });
-    const [a, b, c] = ['ca', 'cb', 'cc'].map((k) => captured.get(k)!);
+    const [a, b, c] = ['ca', 'cb', 'cc'].map((k) => run.tensor(k));
     expect(a!.dims).toEqual([1, 3, 16, 32, 32]);
     expect(maxAbsDiff(a!.data, b!.data)).toBe(0);
     expect(maxAbsDiff(a!.data, c!.data)).toBeGreaterThan(0.01);
   });
 
   it('streams per-step progress and previews', async () => {
-    const events = await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) });
+    const { events } = await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) });
     const progress = events.filter((e) => e.type === 'node:progress' && e.nodeId === 's');
     expect(progress.length).toBeGreaterThanOrEqual(4);
     const previews = progress.filter((e) => e.type === 'node:progress' && e.preview);
@@ -128,13 +139,13 @@ describe('STUNetSample', () => {
     // A host that shows none (the CLI): the same progress, no previews.
     const quiet = (
       await h.run({ ...pack, ...prompt('a red circle'), s: sample({ steps: 4, previewEvery: 2 }) }, { previews: false })
-    ).filter((e) => e.type === 'node:progress' && e.nodeId === 's');
+    ).events.filter((e) => e.type === 'node:progress' && e.nodeId === 's');
     expect(quiet.length).toBeGreaterThanOrEqual(4);
     expect(quiet.filter((e) => e.type === 'node:progress' && e.preview)).toEqual([]);
   });
 
   it('video-to-video: a low denoise stays close to the input, a full one does not', async () => {
-    await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a green circle moving up on a black background'),
       src: sample({ seed: 1, steps: 3 }),
@@ -144,13 +155,13 @@ describe('STUNetSample', () => {
       c1: captureVideo('low'),
       c2: captureVideo('full'),
     });
-    const src = captured.get('c0')!.data;
+    const src = run.tensor('c0').data;
     const mean = (a: Float32Array, b: Float32Array) => a.reduce((s, v, i) => s + Math.abs(v - b[i]!), 0) / a.length;
-    expect(mean(captured.get('c1')!.data, src)).toBeLessThan(mean(captured.get('c2')!.data, src));
+    expect(mean(run.tensor('c1').data, src)).toBeLessThan(mean(run.tensor('c2').data, src));
   });
 
   it('refuses conditioning of the wrong shape with a clear error', async () => {
-    const events = await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a red circle'),
       sr: {
@@ -162,13 +173,13 @@ describe('STUNetSample', () => {
       base: sample({}),
       bad: sample({ denoise: 0.5 }, { init: from('sr', 'video') }),
     });
-    expect(runError(events)).toMatchObject({ code: 'SHAPE_MISMATCH', nodeId: 'bad' });
+    expect(run.error).toMatchObject({ code: 'SHAPE_MISMATCH', nodeId: 'bad' });
   });
 });
 
 describe('conditioning nodes', () => {
   it('image-to-video keeps the image as frame 0; inpaint keeps the outside; cinemagraph holds the outside still', async () => {
-    await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a yellow triangle moving left on a black background'),
       img: {
@@ -183,34 +194,29 @@ describe('conditioning nodes', () => {
         inputs: { model: from('pack', 'model'), image: from('img', 'image') },
       },
       i2v: sample({}, { conditioning: from('cond', 'conditioning') }),
-      capImg: { type: 'test/capture', version: 1, inputs: { image: from('img', 'image') } },
+      capImg: capture('img', 'image'),
       capI2v: captureVideo('i2v'),
-      capMask: {
-        type: 'test/capture',
-        version: 1,
-        params: { part: 'mask' },
-        inputs: { conditioning: from('cond', 'conditioning') },
-      },
+      capCond: capture('cond', 'conditioning'),
     });
-    const image = captured.get('capImg')!.data;
-    const video = captured.get('capI2v')!;
+    const image = run.tensor('capImg').data;
+    const video = run.tensor('capI2v');
     const plane = 32 * 32;
     for (let c = 0; c < 3; c++) {
       const frame0 = video.data.subarray(c * 16 * plane, c * 16 * plane + plane);
       expect(maxAbsDiff(frame0, image.subarray(c * plane, (c + 1) * plane))).toBeLessThan(1e-5);
     }
-    const keep = captured.get('capMask')!;
+    const keep = run.tensor('capCond', 'mask');
     expect(keep.dims).toEqual([1, 1, 16, 32, 32]);
     expect(keep.data.subarray(0, plane).every((v) => v === 1)).toBe(true);
     expect(keep.data.subarray(plane).every((v) => v === 0)).toBe(true);
   });
 
   it('inpaint keeps everything outside the mask; cinemagraph holds it still; one source is required', async () => {
-    await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a cyan circle moving up on a navy background'),
       src: sample({ seed: 3 }),
-      mask: { type: 'test/rect-mask', version: 1 },
+      mask: source('mask', rectMask()),
       inp: {
         type: 'kinegraph/mask-inpaint',
         version: 1,
@@ -229,9 +235,9 @@ describe('conditioning nodes', () => {
       c1: captureVideo('outInp'),
       c2: captureVideo('outCin'),
     });
-    const src = captured.get('c0')!.data;
-    const inpainted = captured.get('c1')!.data;
-    const cinemagraph = captured.get('c2')!.data;
+    const src = run.tensor('c0').data;
+    const inpainted = run.tensor('c1').data;
+    const cinemagraph = run.tensor('c2').data;
     const plane = 32 * 32;
     const inside = (i: number) => {
       const p = i % plane;
@@ -257,14 +263,14 @@ describe('conditioning nodes', () => {
 
     const none = await h.run({
       ...pack,
-      mask: { type: 'test/rect-mask', version: 1 },
+      mask: source('mask', rectMask()),
       m: {
         type: 'kinegraph/mask-inpaint',
         version: 1,
         inputs: { model: from('pack', 'model'), mask: from('mask', 'mask') },
       },
     });
-    expect(runError(none)).toMatchObject({ code: 'INPUT_CHOICE', nodeId: 'm' });
+    expect(none.error).toMatchObject({ code: 'INPUT_CHOICE', nodeId: 'm' });
   });
 });
 
@@ -296,12 +302,12 @@ describe('StyleAdapter', () => {
       file.set(new Uint8Array(c.buffer), at);
       at += c.byteLength;
     }
-    await writeFile(join(h.out, 'style.safetensors'), file);
+    await writeFile(join(h.inputs, 'style.safetensors'), file);
     const styled = (alpha: number, id: string) => ({
       [`st${id}`]: {
         type: 'kinegraph/style-adapter',
         version: 1,
-        params: { file: join(h.out, 'style.safetensors'), alpha },
+        params: { file: join(h.inputs, 'style.safetensors'), alpha },
         inputs: { model: from('pack', 'model') },
       },
       [`s${id}`]: {
@@ -312,7 +318,7 @@ describe('StyleAdapter', () => {
       },
       [`c${id}`]: captureVideo(`s${id}`),
     });
-    const events = await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a white square'),
       ...styled(0, 'a'),
@@ -320,9 +326,9 @@ describe('StyleAdapter', () => {
       base: sample({ seed: 9 }),
       cbase: captureVideo('base'),
     });
-    expect(events.at(-1)!.type).toBe('run:done');
-    expect(maxAbsDiff(captured.get('ca')!.data, captured.get('cbase')!.data)).toBe(0);
-    expect(maxAbsDiff(captured.get('cb')!.data, captured.get('cbase')!.data)).toBeGreaterThan(1e-3);
+    expect(run.end.type).toBe('run:done');
+    expect(maxAbsDiff(run.tensor('ca').data, run.tensor('cbase').data)).toBe(0);
+    expect(maxAbsDiff(run.tensor('cb').data, run.tensor('cbase').data)).toBeGreaterThan(1e-3);
 
     const unknown = await h.run({
       ...pack,
@@ -333,7 +339,7 @@ describe('StyleAdapter', () => {
         inputs: { model: from('pack', 'model') },
       },
     });
-    expect(runError(unknown)).toMatchObject({ code: 'STYLE_UNKNOWN', nodeId: 'st' });
+    expect(unknown.error).toMatchObject({ code: 'STYLE_UNKNOWN', nodeId: 'st' });
   });
 });
 
@@ -345,7 +351,7 @@ describe('SpatialSuperRes', () => {
   });
 
   it('upscales 2x and rejects a stride that would skip frames', async () => {
-    const events = await h.run({
+    const run = await h.run({
       ...pack,
       ...prompt('a red circle'),
       base: sample({}),
@@ -363,7 +369,7 @@ describe('SpatialSuperRes', () => {
         inputs: { model: from('pack', 'model'), video: from('base', 'video') },
       },
     });
-    expect(runError(events)).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'bad' });
+    expect(run.error).toMatchObject({ code: 'PARAM_INVALID', nodeId: 'bad' });
     const ok = await h.run({
       ...pack,
       ...prompt('a red circle'),
@@ -376,8 +382,8 @@ describe('SpatialSuperRes', () => {
       },
       cap: captureVideo('sr'),
     });
-    expect(ok.at(-1)!.type).toBe('run:done');
-    expect(captured.get('cap')!.dims).toEqual([1, 3, 16, 64, 64]);
-    expect((await h.runtime.store()).stats().liveTensors).toBe(0);
+    expect(ok.end.type).toBe('run:done');
+    expect(ok.tensor('cap').dims).toEqual([1, 3, 16, 64, 64]);
+    await expectNoLeaks(h);
   });
 });

@@ -1,6 +1,5 @@
 import { defineNode, KinegraphError, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
-import { runGraph } from './common.js';
 import { imageToVideoGraph, maskConditionGraph, maskToVideoGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
 
@@ -49,13 +48,13 @@ export const maskInpaintNode = defineNode({
     } else {
       expectRank(context, 'The image', inputs.image!.tensor, [4], 'Connect an image.');
       const still = (await fitTrailing(context, inputs.image!.tensor, [h, w], 'linear')).tensor;
-      source = (await runGraph(context, imageToVideoGraph(frames), { image: still })).out!;
+      source = (await imageToVideoGraph(frames).run(context, { image: still })).out;
     }
     const mask = inputs.mask.tensor;
     expectRank(context, 'The mask', mask, [4, 5], 'Connect a mask (MaskRect, LoadMask, MaskFromColor).');
-    const region5 = mask.dims.length === 5 ? mask : (await runGraph(context, maskToVideoGraph(frames), { mask })).out!;
+    const region5 = mask.dims.length === 5 ? mask : (await maskToVideoGraph(frames).run(context, { mask })).out;
     const region = (await fitTrailing(context, region5, [frames, h, w], 'nearest')).tensor;
-    const out = await runGraph(context, maskConditionGraph(params.mode), { source, region });
-    return { conditioning: { kind: 'conditioning', mode: params.mode, video: out.known!, mask: out.keep! } };
+    const { known, keep } = await maskConditionGraph(params.mode).run(context, { source, region });
+    return { conditioning: { kind: 'conditioning', mode: params.mode, video: known, mask: keep } };
   },
 });

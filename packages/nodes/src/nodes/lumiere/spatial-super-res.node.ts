@@ -4,7 +4,7 @@ import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { accumulateGraph, inputGraph } from '../../sampling/step-graphs.js';
-import { firstOutputName, previewSteps, runGraph, samplingParams, stepNoise, timestepTensor } from './common.js';
+import { firstOutputName, previewSteps, samplingParams, stepNoise, timestepTensor } from './common.js';
 import { expectRank } from './fit.js';
 
 /** Start frames of overlapping windows covering `frames`, the last one flush with the end. */
@@ -91,8 +91,7 @@ export const spatialSuperResNode = defineNode({
 
     const [xName, tName] = [ssr.inputs[0]?.name ?? 'x', ssr.inputs[1]?.name ?? 't'];
     const outName = firstOutputName(ssr.outputs);
-    const prepare = inputGraph(2, false);
-    const accumulate = accumulateGraph();
+    const prepare = inputGraph({ parts: 2, duplicate: false });
     const coefficients = samplerCoefficients(
       params.sampler,
       params.eta,
@@ -111,22 +110,17 @@ export const spatialSuperResNode = defineNode({
         for (let i = 0; i < starts.length; i++) {
           const s = starts[i]!;
           const xs = await context.ops.slice(x, 2, s, s + span);
-          const xin = (await runGraph(context, prepare, { in0: xs, in1: windows[i]! })).out!;
+          const { out: xin } = await prepare.run(context, { in0: xs, in1: windows[i]! });
           const pred = (await tensors.run(session, { [xName]: xin, [tName]: tt }, [outName]))[outName]!;
           tensors.release(xs);
           tensors.release(xin);
           // Pad the window's prediction into place along the frames and add it to the sum.
-          const pads = await tensors.upload(
-            BigInt64Array.from([0, 0, s, 0, 0, 0, 0, frames - s - span, 0, 0], BigInt),
-            [10],
-            'int64',
-          );
           const base =
             acc ?? (await tensors.upload(new Float32Array(dims.reduce((p, d) => p * d, 1)), dims, 'float32'));
-          const next = (await runGraph(context, accumulate, { acc: base, w: pred, pads })).out!;
+          const pads = [0, 0, s, 0, 0, 0, 0, frames - s - span, 0, 0];
+          const { out: next } = await accumulateGraph.run(context, { acc: base, w: pred, pads });
           tensors.release(base);
           tensors.release(pred);
-          tensors.release(pads);
           acc = next;
         }
         tensors.release(tt);

@@ -5,15 +5,7 @@ import type { ModelInput } from '../../sampling/denoise.js';
 import { denoiseFused, fusedStepLinks, fusedStepVariant } from '../../sampling/denoise-fused.js';
 import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { compositeGraph, modelStepGraph } from '../../sampling/step-graphs.js';
-import {
-  encodePrompt,
-  expectDims,
-  firstOutputName,
-  previewSteps,
-  runGraph,
-  samplingParams,
-  stepNoise,
-} from './common.js';
+import { encodePrompt, expectDims, firstOutputName, previewSteps, samplingParams, stepNoise } from './common.js';
 
 /**
  * STUNetSample: the space-time sampler. Denoises all frames of a clip at once with the pack's STUNet,
@@ -107,7 +99,7 @@ export const stunetSampleNode = defineNode({
     const variant = fusedStepVariant({ ...guidance, input, sampler: params.sampler, eta: params.eta });
     const model = await loadStunet(pack, tensors, {
       appendGraph: {
-        bytes: modelStepGraph(variant).bytes,
+        bytes: modelStepGraph(variant).graph.bytes,
         links: fusedStepLinks(xName, firstOutputName(ports.outputs)),
       },
     });
@@ -126,13 +118,11 @@ export const stunetSampleNode = defineNode({
     });
 
     if (inputs.conditioning && params.composite) {
-      const composited = (
-        await runGraph(context, compositeGraph(), {
-          x: video,
-          known: inputs.conditioning.video,
-          keep: inputs.conditioning.mask,
-        })
-      ).out!;
+      const { out: composited } = await compositeGraph.run(context, {
+        x: video,
+        known: inputs.conditioning.video,
+        keep: inputs.conditioning.mask,
+      });
       tensors.release(video);
       video = composited;
     }
