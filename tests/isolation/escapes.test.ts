@@ -152,6 +152,14 @@ describe('an isolated plugin', () => {
     });
   });
 
+  it('sees the run\u2019s memory budget', async () => {
+    const result = outcome(await run('budget'));
+    const budget = JSON.parse(String(result.text)) as { bytes: number; available: number };
+    expect(budget.bytes).toBeGreaterThan(0);
+    expect(budget.available).toBeGreaterThan(0);
+    expect(budget.available).toBeLessThanOrEqual(budget.bytes);
+  });
+
   it('reports progress and warnings through the runtime', async () => {
     const events = await run('chatty');
     expect(events).toContainEqual(
