@@ -60,9 +60,16 @@ describe('kinegraph.grants.json', () => {
   it('grants what it names to the plugin it names, and nothing else', async () => {
     const { dir, outside } = project({
       plugins: {
-        'escape-plugin': { childProcess: true, worker: true, read: ['$OUTSIDE'], env: ['KINEGRAPH_GRANTED_VAR'] },
+        'escape-plugin': {
+          childProcess: true,
+          worker: true,
+          addons: true,
+          read: ['$OUTSIDE'],
+          env: ['KINEGRAPH_GRANTED_VAR'],
+        },
       },
     });
+    writeFileSync(join(dir, 'plugins', 'escape-plugin', 'fake-addon.node'), 'not an addon');
     process.env.KINEGRAPH_GRANTED_VAR = 'yes';
     try {
       const runtime = await create(dir);
@@ -70,6 +77,10 @@ describe('kinegraph.grants.json', () => {
       expect(await attempt(runtime, dir, 'worker')).toMatchObject({ text: expect.any(String) });
       expect(await attempt(runtime, dir, 'read-outside', join(outside, 'data.txt'))).toEqual({ text: 'granted' });
       expect(String((await attempt(runtime, dir, 'env')).text).split(',')).toContain('KINEGRAPH_GRANTED_VAR');
+      // Addons granted: the fake one gets as far as the dynamic loader, which finds it is not a library.
+      const addon = await attempt(runtime, dir, 'addon');
+      expect(addon.code).toBe('ERR_DLOPEN_FAILED');
+      expect(addon.message).toMatch(/fake-addon\.node/);
       // Not granted: writing there, and native addons.
       expect(await attempt(runtime, dir, 'write-outside', join(outside, 'x.txt'))).toMatchObject({
         code: 'PLUGIN_PERMISSION_DENIED',
