@@ -7,7 +7,8 @@
 //    pass-through and the plugin node run; the figure is the plugin node's own time (`node:done.ms`:
 //    its run with every message to and from its process). Isolated and in-process runs alternate.
 // 2. Whole workflows: each at its saved settings, end to end (MP4 written), isolated and in-process in
-//    alternating order.
+//    alternating order; once into one output folder per mode (the plugin's process is reused, as in the
+//    editor), once into a new folder every run (a new process every run, as with each `kinegraph run`).
 // 3. Start-up of a plugin process: spawn to plugin loaded and described (discovery of one plugin), and
 //    its parts: a bare `node`, `node` with the permission flags, and both inside the namespaces.
 //
@@ -106,14 +107,23 @@ async function perNode(runtimes, { workflow, node }) {
   };
 }
 
-async function whole(runtimes, { workflow }) {
+/**
+ * Each workflow end to end, isolated and in-process alternating. `fresh`: a new output folder every run, so
+ * the isolated plugin gets a new process every run (as each `kinegraph run` does; it starts while the
+ * sampler runs); otherwise one output folder per mode, so its process is reused (as in the editor).
+ */
+async function whole(runtimes, { workflow }, fresh) {
   const doc = load(workflow);
   const times = { isolated: [], inProcess: [] };
+  const folders = {
+    isolated: mkdtempSync(join(tmpdir(), 'kg-bench-iso-')),
+    inProcess: mkdtempSync(join(tmpdir(), 'kg-bench-iso-')),
+  };
   for (let i = 0; i < WORKFLOW_PAIRS; i++) {
     const order = i % 2 ? ['isolated', 'inProcess'] : ['inProcess', 'isolated'];
     for (const mode of order) {
       runtimes[mode].cache.clear();
-      const out = mkdtempSync(join(tmpdir(), 'kg-bench-iso-'));
+      const out = fresh ? mkdtempSync(join(tmpdir(), 'kg-bench-iso-')) : folders[mode];
       const started = performance.now();
       const events = await collect(
         runtimes[mode].run(doc, { outputFolder: out, allowedFolders: [join(root, 'workflows')], previews: false }),
@@ -124,6 +134,7 @@ async function whole(runtimes, { workflow }) {
   }
   return {
     workflow,
+    process: fresh ? 'new every run' : 'reused',
     pairs: WORKFLOW_PAIRS,
     isolatedMs: median(times.isolated),
     inProcessMs: median(times.inProcess),
@@ -236,7 +247,8 @@ export async function bench({ quiet = false } = {}) {
   const result = { perNode: [], workflows: [] };
   try {
     for (const c of CASES) result.perNode.push(await perNode(runtimes, c));
-    if (WORKFLOW_PAIRS > 0) for (const c of CASES) result.workflows.push(await whole(runtimes, c));
+    if (WORKFLOW_PAIRS > 0)
+      for (const fresh of [false, true]) for (const c of CASES) result.workflows.push(await whole(runtimes, c, fresh));
   } finally {
     await Promise.all(Object.values(runtimes).map((r) => r.close()));
   }
@@ -258,11 +270,11 @@ function print({ perNode, workflows, startUp: s }) {
     );
   if (workflows.length) {
     console.log(`\nWhole workflows at saved settings (median of ${workflows[0].pairs} each, alternating; ms)\n`);
-    console.log('| workflow | in-process | isolated | isolated / in-process |');
-    console.log('| --- | ---: | ---: | ---: |');
+    console.log('| workflow | plugin process | in-process | isolated | isolated / in-process |');
+    console.log('| --- | --- | ---: | ---: | ---: |');
     for (const r of workflows)
       console.log(
-        `| ${r.workflow} | ${r.inProcessMs.toFixed(0)} | ${r.isolatedMs.toFixed(0)} | ${r.ratio.toFixed(3)} |`,
+        `| ${r.workflow} | ${r.process} | ${r.inProcessMs.toFixed(0)} | ${r.isolatedMs.toFixed(0)} | ${r.ratio.toFixed(3)} |`,
       );
   }
   console.log(`\nPlugin process start-up (median of ${STARTS}; ms)\n`);
