@@ -1,4 +1,4 @@
-"""Checkpoint I/O shared by train.py, export.py and preview.py.
+"""Checkpoint I/O shared by train.py, export.py, sample.py and probe.py.
 
 Checkpoint = one file, training/checkpoints/latest.pt, replaced atomically
 (write tmp + os.replace) so a kill at any moment leaves the previous one intact.
@@ -38,10 +38,23 @@ def build_all():
 GZIP_MAGIC = b"\x1f\x8b"
 
 
+def on_cpu(obj):
+    """The same structure with every tensor on the CPU: a checkpoint written on a GPU loads anywhere."""
+    if torch.is_tensor(obj):
+        return obj.detach().cpu()
+    if isinstance(obj, dict):
+        return {k: on_cpu(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(on_cpu(v) for v in obj)
+    return obj
+
+
 def save(path: str, state: dict, compress: bool = False) -> None:
     """Write atomically (tmp + rename); `compress` gzips it (the committed checkpoint: fp32 weights and
-    bf16 moments shrink by ~13%, which is what keeps weights + moments + EMA under 20 MB)."""
+    bf16 moments shrink by ~13%, which is what keeps weights + moments + EMA under 20 MB). Tensors are saved
+    from the CPU, in torch's zip format, which torch 1.13 (this machine) and 2.x (a GPU machine) both read."""
     tmp = path + ".tmp"
+    state = on_cpu(state)
     if compress:
         buf = io.BytesIO()
         torch.save(state, buf)
@@ -60,7 +73,8 @@ def load(path: str = CKPT):
         data = f.read()
     if data[:2] == GZIP_MAGIC:
         data = gzip.decompress(data)
-    return torch.load(io.BytesIO(data), map_location="cpu")
+    # weights_only=False: torch >= 2.6 defaults to True, which refuses the optimizer state's plain objects.
+    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=False)
 
 
 def pack_optimizer(opt: torch.optim.Optimizer) -> dict:
@@ -123,7 +137,7 @@ def load_ema(ckpt_path: str = CKPT, min_updates: int = 0, ck: dict | None = None
     `min_updates` steps, else None: checkpoints/ema.pt (exact) unless the checkpoint's embedded copy is
     newer or that file is missing (a fresh clone). `ck`: the checkpoint, if already loaded."""
     path = ema_path(ckpt_path)
-    ema = torch.load(path, map_location="cpu") if os.path.exists(path) else None
+    ema = torch.load(path, map_location="cpu", weights_only=False) if os.path.exists(path) else None
     embedded = _embedded_ema(ck if ck is not None else load(ckpt_path))
     if embedded is not None and (ema is None or (embedded["step"] or 0) > (ema.get("step") or 0)):
         ema = embedded

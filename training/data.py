@@ -12,28 +12,18 @@ Pixel range is [-1, 1]; arrays are [3, F, H, W] (channels, frames, h, w).
 from __future__ import annotations
 
 import itertools
+import sys
 from dataclasses import dataclass
 
 import numpy as np
+
+from strips import save_strip
+from vocab import BACKGROUNDS, COLOURS, MOTIONS, SHAPES, STYLES, TRANSLATIONS
 
 FRAMES = 16
 HI = 64
 LO = 32
 
-SHAPES = ["circle", "square", "triangle"]
-COLOURS = {
-    "red": (1.0, 0.0, 0.0),
-    "green": (0.0, 1.0, 0.0),
-    "blue": (0.15, 0.35, 1.0),  # lifted a little so it reads on navy
-    "yellow": (1.0, 1.0, 0.0),
-    "magenta": (1.0, 0.0, 1.0),
-    "cyan": (0.0, 1.0, 1.0),
-    "white": (1.0, 1.0, 1.0),
-}
-MOTIONS = ["left", "right", "up", "down", "growing", "shrinking", "still"]
-TRANSLATIONS = ("left", "right", "up", "down")
-BACKGROUNDS = {"black": (0.0, 0.0, 0.0), "gray": (0.5, 0.5, 0.5), "navy": (0.0, 0.0, 0.5)}
-STYLES = ["solid", "outline"]
 
 # Held-out attribute combinations: a (shape, colour, motion, background) tuple
 # is held out when it matches ANY rule (None = any value). None of these ever
@@ -254,11 +244,6 @@ def make_batch(seed: int, step: int, batch: int, **kw):
 def preview(path: str, n: int = 6, seed: int = 0) -> None:
     """Write a PNG grid (+GIF) of n training clips (64x64), 2 outline-style and
     2 held-out ones at the end, and print their captions."""
-    import sys as _sys
-    import os as _os
-    _sys.path.insert(0, _os.path.dirname(_os.path.abspath(__file__)))
-    from sample import save_strip
-
     clips = [make_clip(seed, i) for i in range(n)]
     clips += [make_clip(seed, i, style="outline") for i in range(2)]
     clips += [make_clip(seed, i, split="heldout") for i in range(2)]
@@ -268,8 +253,6 @@ def preview(path: str, n: int = 6, seed: int = 0) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     n_all, n_held = len(all_combinations()), len(held_out_combinations())
     print(f"{n_held}/{n_all} single-object combinations held out ({100 * n_held / n_all:.1f}%)")
     if len(sys.argv) > 1:

@@ -13,14 +13,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import sys
 
 import numpy as np
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from data import BACKGROUNDS, COLOURS, clip_spec, downsample2, render, sample_spec
+from sample import generate
 
-from data import BACKGROUNDS, COLOURS, clip_spec, downsample2, render, sample_spec  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 PAL_BG = {k: np.array(v) for k, v in BACKGROUNDS.items()}
 PAL_FG = {k: np.array(v) for k, v in COLOURS.items()}
@@ -115,8 +114,6 @@ def main():
     if a.check:
         print(json.dumps(check_reader()))
         return
-    from sample import generate
-
     result = {}
     for split in ("train", "heldout"):
         items = eval_set(a.n, split, seed=2024)

@@ -32,17 +32,16 @@ import torch
 warnings.filterwarnings("ignore", category=UserWarning)  # torch.onnx shape-inference chatter
 warnings.filterwarnings("ignore", category=torch.jit.TracerWarning)
 
+import ckpt as ck_io
+import data
+import schedule
+from models.unet import inflate
+from sample import SAMPLERS
+from tasks import TASK_P, TASKS
+from tokenizer import MAX_LEN, PAD_ID, UNK_ID, VOCAB, write_tokenizer_json
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
-sys.path.insert(0, HERE)
-
-import ckpt as ck_io  # noqa: E402
-import data  # noqa: E402
-import schedule  # noqa: E402
-from models.unet import inflate  # noqa: E402
-from sample import SAMPLERS  # noqa: E402
-from tasks import TASK_P, TASKS  # noqa: E402
-from tokenizer import MAX_LEN, PAD_ID, UNK_ID, VOCAB, write_tokenizer_json  # noqa: E402
 
 OPSET = 17
 TOL = 1e-4

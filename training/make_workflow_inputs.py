@@ -3,15 +3,13 @@ generator, so they are clips of the kind the model knows. Deterministic; run wit
 from __future__ import annotations
 
 import os
-import sys
 
 import numpy as np
 from PIL import Image
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+from data import ClipSpec, Obj, downsample2, render
 
-from data import Obj, ClipSpec, render, downsample2  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 OUT = os.path.join(HERE, "..", "workflows", "inputs")
 

@@ -27,13 +27,12 @@ import time
 
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
+import ckpt as ck_io
+from data import COLOURS, MOTIONS, SHAPES, make_clip
+from schedule import AC
+from tokenizer import encode_batch
 
-import ckpt as ck_io  # noqa: E402
-from data import COLOURS, MOTIONS, SHAPES, make_clip  # noqa: E402
-from schedule import AC  # noqa: E402
-from tokenizer import encode_batch  # noqa: E402
+HERE = os.path.dirname(os.path.abspath(__file__))
 
 ATTRIBUTES = {
     "colour": list(COLOURS),

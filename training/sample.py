@@ -25,17 +25,21 @@ Samplers (state always x_t in VP space):
 """
 from __future__ import annotations
 
+import argparse
 import json
 import math
 import os
-import sys
 
 import numpy as np
+import torch
+
+import ckpt as ck_io
+from resample import upsample_lowres
+from schedule import AC, T
+from strips import save_strip
+from tokenizer import encode_batch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, HERE)
-
-from schedule import AC, T  # noqa: E402
 
 SAMPLERS = ("ddim", "euler", "dpmpp_2m")
 
@@ -134,12 +138,6 @@ def generate(ck_path=None, prompts=None, model="stunet", kind="ddim", steps=25, 
     super-resolved) and save a PNG strip (rows = prompts, cols = frames) + GIF.
     model="t2i": 16 independent T2I images per prompt instead;
     model="i2v": T2I makes frame 0, the STUNet animates it (the text->image->video workflow)."""
-    import torch
-
-    import ckpt as ck_io
-    from tokenizer import encode_batch
-    from train import upsample_lowres
-
     torch.set_num_threads(1)  # see train.py --threads: 1 thread is faster on the shared box
     ck = ck_io.load(ck_path or ck_io.CKPT)
     # The same STUNet weights the export picks with the same --weights (auto: the EMA once it has averaged
@@ -209,28 +207,7 @@ class T2IAsVideo:
         return y.reshape(b, f, 3, h, w).transpose(1, 2)
 
 
-def save_strip(vid: np.ndarray, path: str, scale: int = 2) -> None:
-    """vid [B, 3, F, H, W] in [-1, 1] -> PNG grid (rows = clips) and an animated GIF."""
-    from PIL import Image
-
-    b, _, f, h, w = vid.shape
-    u8 = ((vid.clip(-1, 1) + 1) * 127.5).round().astype(np.uint8)
-    grid = np.zeros((b * (h + 2), f * (w + 2), 3), np.uint8)
-    for i in range(b):
-        for j in range(f):
-            grid[i * (h + 2):i * (h + 2) + h, j * (w + 2):j * (w + 2) + w] = u8[i, :, j].transpose(1, 2, 0)
-    img = Image.fromarray(grid)
-    img = img.resize((img.width * scale, img.height * scale), Image.NEAREST)
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    img.save(path)
-    frames = [Image.fromarray(np.concatenate([u8[i, :, j].transpose(1, 2, 0) for i in range(b)], axis=1))
-              .resize((w * b * scale, h * scale), Image.NEAREST) for j in range(f)]
-    frames[0].save(os.path.splitext(path)[0] + ".gif", save_all=True, append_images=frames[1:], duration=125, loop=0)
-
-
 def main():
-    import argparse
-
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
     fx = sub.add_parser("fixture", help="write the sampler parity fixture JSON")

@@ -11,22 +11,19 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 
 import numpy as np
 
-from data import BACKGROUNDS, COLOURS, MOTIONS, SHAPES
+from vocab import CAPTION_WORDS
 
 MAX_LEN = 16
 SPECIALS = ["[PAD]", "[UNK]"]
-_WORDS = (
-    ["a", "and", "on", "background", "moving", "standing"]
-    + SHAPES + list(COLOURS) + MOTIONS + list(BACKGROUNDS)
-)
 
 
 def build_vocab() -> dict:
     vocab = {t: i for i, t in enumerate(SPECIALS)}
-    for w in _WORDS:
+    for w in CAPTION_WORDS:
         if w not in vocab:
             vocab[w] = len(vocab)
     return vocab
@@ -96,8 +93,6 @@ def write_fixture(path: str) -> None:
 
 
 if __name__ == "__main__":
-    import sys
-
     if len(sys.argv) > 1:
         write_fixture(sys.argv[1])
     print(len(VOCAB), encode("A red square standing still and a blue circle standing still on a black background"))

@@ -13,6 +13,7 @@ import {
   clipFromVideoTensor,
   clipToRgba,
   clipToVideoTensor,
+  edgeSharpness,
   firstFramePsnr,
   frameOf,
   largestComponent,
@@ -23,9 +24,19 @@ import {
   psnr,
   rectRegion,
   type ShapeName,
+  shapeConstancy,
   staticRegionDelta,
 } from './analyze.js';
-import { allPrompts, captionFor, isHeldOut, parseCaption, readHeldOutManifest, selectPrompts } from './captions.js';
+import {
+  allPrompts,
+  captionFor,
+  isHeldOut,
+  parseCaption,
+  readHeldOutManifest,
+  ruleText,
+  selectHeldOutPerRule,
+  selectPrompts,
+} from './captions.js';
 import { loadTruth, UNTRAINED_FIXTURE } from './fixtures.js';
 
 const truth = loadTruth();
@@ -156,6 +167,71 @@ describe('reading ground-truth clips (training renderer, tests/quality/fixtures/
   });
 });
 
+/** Box blur of every frame (k × k, edges clamped): a soft-edged version of a clip. */
+function blur(clip: Clip, k: number): Clip {
+  const { frames, height: h, width: w } = clip;
+  const out = new Float32Array(clip.rgb.length);
+  const r = (k - 1) / 2;
+  for (let f = 0; f < frames; f++)
+    for (let y = 0; y < h; y++)
+      for (let x = 0; x < w; x++)
+        for (let c = 0; c < 3; c++) {
+          let sum = 0;
+          for (let dy = -r; dy <= r; dy++)
+            for (let dx = -r; dx <= r; dx++) {
+              const yy = Math.min(h - 1, Math.max(0, y + dy));
+              const xx = Math.min(w - 1, Math.max(0, x + dx));
+              sum += clip.rgb[((f * h + yy) * w + xx) * 3 + c]!;
+            }
+          out[((f * h + y) * w + x) * 3 + c] = sum / (k * k);
+        }
+  return { ...clip, rgb: out };
+}
+
+/** Pooled shape constancy and edge sharpness of clips read against their own shapes. */
+function perFrame(clips: typeof truth, transform: (c: Clip, i: number) => Clip = (c) => c) {
+  let right = 0;
+  let judged = 0;
+  let iouSum = 0;
+  let worstClip = 1;
+  for (const [i, t] of clips.entries()) {
+    const a = analyzeClip(transform(t.clip, i));
+    const c = shapeConstancy(a, t.shape);
+    const e = edgeSharpness(a);
+    right += c.right;
+    judged += c.judged;
+    iouSum += e.iouSum;
+    worstClip = Math.min(worstClip, c.right / c.judged);
+  }
+  return { constancy: right / judged, sharpness: iouSum / judged, worstClip, judged };
+}
+
+describe('shape constancy and edge sharpness on ground truth', () => {
+  it('every judged frame of a true clip shows its shape, with IoU ≥ 0.98 against the template', () => {
+    const r = perFrame(truth);
+    expect(r.constancy).toBe(1);
+    expect(r.worstClip).toBe(1);
+    expect(r.sharpness).toBeGreaterThanOrEqual(0.98);
+    // Frames cut off by the border are left out, the rest judged: most of the 147 × 16.
+    expect(r.judged).toBeGreaterThan(0.9 * 147 * 16);
+  });
+
+  it('keeps constancy ≥ 97% and IoU ≥ 0.9 under σ = 0.06 pixel noise', () => {
+    const r = perFrame(truth.slice(0, 60), (c, i) => withNoise(c, 0.06, 3000 + i));
+    expect(r.constancy).toBeGreaterThanOrEqual(0.97);
+    expect(r.sharpness).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('reads soft edges as less sharp: a 3×3 blur costs > 0.15 IoU, a 5×5 blur more', () => {
+    const clips = truth.slice(0, 40);
+    const sharp = perFrame(clips).sharpness;
+    const soft = perFrame(clips, (c) => blur(c, 3)).sharpness;
+    const softer = perFrame(clips, (c) => blur(c, 5)).sharpness;
+    expect(sharp - soft).toBeGreaterThan(0.15);
+    expect(softer).toBeLessThan(soft - 0.1);
+  });
+});
+
 // --- synthetic cases --------------------------------------------------------------------------------------
 
 describe('synthetic clips', () => {
@@ -218,6 +294,45 @@ describe('synthetic clips', () => {
       expect(a.temporalConsistency).toBe(0);
       expect(a.backgroundFlicker).toBeGreaterThan(0.05); // speckle changes every frame
     }
+  });
+
+  it('counts the frames in which a triangle has turned into a circle (shape constancy)', () => {
+    const track = (f: number) => ({ x: 10 + 0.7 * f, y: 16, r: 4.5 });
+    const triangle = renderSynthetic({ shape: 'triangle', colour: 'yellow', background: 'black', track });
+    const circle = renderSynthetic({ shape: 'circle', colour: 'yellow', background: 'black', track });
+    const n = 32 * 32 * 3;
+    // Frames 0-9 a triangle, 10-15 a circle (the "blob with ears" of issue #23, taken to its end).
+    const morph: Clip = { ...triangle, rgb: triangle.rgb.slice() };
+    morph.rgb.set(circle.rgb.subarray(10 * n), 10 * n);
+    const a = analyzeClip(morph);
+    expect(shapeConstancy(a, 'triangle')).toEqual({ right: 10, judged: 16 });
+    expect(shapeConstancy(a, 'circle')).toEqual({ right: 6, judged: 16 });
+    expect(shapeConstancy(analyzeClip(triangle), 'triangle')).toEqual({ right: 16, judged: 16 });
+    // Each frame is a clean shape, so the edges stay sharp throughout.
+    expect(edgeSharpness(a).iouSum / 16).toBeGreaterThan(0.9);
+  });
+
+  it('leaves frames where the object is cut off by the border out of shape constancy', () => {
+    // A square leaving on the right: from some frame on it touches the border.
+    const a = analyzeClip(
+      renderSynthetic({
+        shape: 'square',
+        colour: 'white',
+        background: 'navy',
+        track: (f) => ({ x: 14 + 1.0 * f, y: 16, r: 4 }),
+      }),
+    );
+    const c = shapeConstancy(a, 'square');
+    expect(c.judged).toBeLessThan(16);
+    expect(c.judged).toBeGreaterThanOrEqual(8);
+    expect(c.right).toBe(c.judged);
+  });
+
+  it('scores shape constancy and sharpness 0 where no object is found', () => {
+    const blank: Clip = { frames: 16, height: 32, width: 32, rgb: new Float32Array(16 * 32 * 32 * 3).fill(0.5) };
+    const a = analyzeClip(blank);
+    expect(shapeConstancy(a, 'circle')).toEqual({ right: 0, judged: 16 });
+    expect(edgeSharpness(a)).toEqual({ iouSum: 0, judged: 16 });
   });
 
   it('finds no object in a speck smaller than any rendered object', () => {
@@ -372,5 +487,21 @@ describe.skipIf(!existsSync(manifestPath))('held-out prompts from the pack manif
     expect(new Set(seen.map((p) => p.motion)).size).toBe(7);
     expect(new Set(seen.map((p) => p.colour)).size).toBe(7);
     expect(selectPrompts(manifest!, 'seen', 14)).toEqual(seen); // deterministic
+  });
+  it('selects held-out prompts rule by rule: every rule, up to N of each, all of a small rule', () => {
+    const rules = manifest!.held_out.rules.map(ruleText);
+    expect(rules).toContain('every yellow triangle');
+    expect(rules).toContain('every cyan shape moving down');
+    expect(rules).toContain('every red shape moving right on a navy background');
+    const picked = selectHeldOutPerRule(manifest!, 5);
+    const perRule = new Map(rules.map((r) => [r, picked.filter((p) => p.rule === r).length]));
+    // 7 rules: three with ≥ 5 combinations (21, 9, 7) and four with exactly 3.
+    expect([...perRule.values()]).toEqual([5, 5, 3, 5, 3, 3, 3]);
+    expect(new Set(picked.map((p) => p.caption)).size).toBe(picked.length);
+    expect(picked.every((p) => p.heldOut && isHeldOut(manifest!, p, p.background))).toBe(true);
+    // The yellow triangles chosen vary in motion and background.
+    const yellow = picked.filter((p) => p.rule === 'every yellow triangle');
+    expect(new Set(yellow.map((p) => p.motion)).size).toBe(5);
+    expect(new Set(yellow.map((p) => p.background)).size).toBe(3);
   });
 });

@@ -13,6 +13,8 @@
  *   motion      linear fit of the centroid track (translation) and of log area (growth)
  *   shape       least-squares fit of circle / square / triangle coverage templates at the measured centroid
  *               and area; the bounding-box fill ratio is reported alongside as a diagnostic
+ *   per frame   each frame's own best-fitting shape (shape constancy) and its soft IoU with the best
+ *               template (edge sharpness)
  *   temporal    share of frame transitions where the object stays the same object; background flicker
  */
 
@@ -446,7 +448,22 @@ function templateCoverage(shape: ShapeName, x: number, y: number, cx: number, cy
 
 /** Least-squares misfit of each shape template to one frame's coverage (best over a few sizes). */
 export function shapeMisfit(m: FrameMeasure, width: number, height: number): Record<ShapeName, number> {
-  const out = {} as Record<ShapeName, number>;
+  return templateFit(m, width, height).misfit;
+}
+
+/**
+ * Each shape template against one frame's coverage, at the measured centroid and area (size searched
+ * ±10%): the least-squares misfit (normalised by area) and the soft intersection-over-union
+ * Σ min(α, T) / Σ max(α, T) at the best size. A true render has IoU ≥ 0.9 with its own template; a blurred
+ * or ragged edge, or a shape between two templates, has less whichever template is tried.
+ */
+export function templateFit(
+  m: FrameMeasure,
+  width: number,
+  height: number,
+): { misfit: Record<ShapeName, number>; iou: Record<ShapeName, number> } {
+  const misfit = {} as Record<ShapeName, number>;
+  const iou = {} as Record<ShapeName, number>;
   for (const shape of SHAPES) {
     const r0 = Math.sqrt(m.area / shapeArea(shape, 1));
     const reach = Math.ceil(1.6 * r0 * 1.15) + 2;
@@ -455,25 +472,35 @@ export function shapeMisfit(m: FrameMeasure, width: number, height: number): Rec
     const ya = Math.max(0, Math.floor(m.cy - reach));
     const yb = Math.min(height - 1, Math.ceil(m.cy + reach));
     let best = Infinity;
+    let bestIou = 0;
     // A generated object's coverage can be off by a few percent; a small size search keeps that from
     // deciding the shape.
     for (const scale of [0.9, 1, 1.1]) {
       const r = r0 * scale;
       let sse = 0;
+      let inter = 0;
+      let union = 0;
       for (let y = ya; y <= yb; y++) {
         for (let x = xa; x <= xb; x++) {
           const p = y * width + x;
           const observed = m.region[p] ? m.alpha[p]! : 0;
-          const e = observed - templateCoverage(shape, x, y, m.cx, m.cy, r);
+          const t = templateCoverage(shape, x, y, m.cx, m.cy, r);
+          const e = observed - t;
           sse += e * e;
+          inter += Math.min(observed, t);
+          union += Math.max(observed, t);
         }
       }
-      best = Math.min(best, sse);
+      if (sse < best) {
+        best = sse;
+        bestIou = union > 0 ? inter / union : 0;
+      }
     }
     // Normalised by area so that big and small frames weigh alike when summed over the clip.
-    out[shape] = best / m.area;
+    misfit[shape] = best / m.area;
+    iou[shape] = bestIou;
   }
-  return out;
+  return { misfit, iou };
 }
 
 /** Hard-mask bounding-box fill ratio (soft area / bbox area): ~0.79 circle, ~1 square, ~0.5 triangle. */
@@ -509,6 +536,34 @@ export interface ClipAnalysis {
   readonly temporalConsistency: number;
   /** Mean |Δ| in [0, 1] between consecutive frames over pixels that are background in both (flicker). */
   readonly backgroundFlicker: number;
+  /** What each frame shows on its own (shape constancy, edge sharpness); see {@link FrameShape}. */
+  readonly frameShapes: readonly FrameShape[];
+}
+
+/**
+ * One frame's own reading. `judged` is false only for a frame whose object touches the border (cut off,
+ * so its outline says nothing about the shape) while enough whole frames remain; a frame without the
+ * object is judged, with no shape and IoU 0, since the object lost its identity there. When the clip has
+ * no object at all, every frame is such a frame.
+ */
+export interface FrameShape {
+  readonly judged: boolean;
+  /** The frame's best-fitting template (least misfit), null without an object. */
+  readonly shape: ShapeName | null;
+  /** Soft IoU of the frame's coverage with the best template (the highest over shapes), 0 without an object. */
+  readonly iou: number;
+}
+
+/** Shape constancy of one clip: frames whose own best-fitting shape is `shape`, of the judged frames. */
+export function shapeConstancy(a: ClipAnalysis, shape: ShapeName): { right: number; judged: number } {
+  const judged = a.frameShapes.filter((f) => f.judged);
+  return { right: judged.filter((f) => f.shape === shape).length, judged: judged.length };
+}
+
+/** Edge sharpness of one clip: the judged frames' summed IoU with their best template, and how many. */
+export function edgeSharpness(a: ClipAnalysis): { iouSum: number; judged: number } {
+  const judged = a.frameShapes.filter((f) => f.judged);
+  return { iouSum: judged.reduce((s, f) => s + f.iou, 0), judged: judged.length };
 }
 
 /** A transition is continuous when the centroid moves at most this far (px; the renderer moves ≤ 1 px/frame)… */
@@ -544,12 +599,18 @@ export function analyzeClip(clip: Clip): ClipAnalysis {
   // Frames where the object is whole judge shape and size; cut-off frames would bias both.
   const whole = present.filter(({ m }) => !m.touchesBorder);
   const judged = whole.length >= 3 ? whole : present;
+  const fits = new Map(judged.map(({ m, f }) => [f, templateFit(m, w, h)]));
   const misfit: Record<ShapeName, number> = { circle: 0, square: 0, triangle: 0 };
-  for (const { m } of judged) {
-    const e = shapeMisfit(m, w, h);
-    for (const s of SHAPES) misfit[s] += e[s] / judged.length;
-  }
+  for (const fit of fits.values()) for (const s of SHAPES) misfit[s] += fit.misfit[s] / judged.length;
   const shape = SHAPES.reduce((a, b) => (misfit[b] < misfit[a] ? b : a));
+  const frameShapes = (found: boolean): FrameShape[] =>
+    measures.map((m, f) => {
+      const fit = fits.get(f);
+      if (!found || !m) return { judged: true, shape: null, iou: 0 };
+      if (!fit) return { judged: false, shape: null, iou: 0 }; // cut off by the border
+      const own = SHAPES.reduce((a, b) => (fit.misfit[b] < fit.misfit[a] ? b : a));
+      return { judged: true, shape: own, iou: Math.max(...SHAPES.map((s) => fit.iou[s])) };
+    });
 
   // No object: too few frames show one, or what is there has no palette colour or is no compact shape.
   // Every call is then "none", which scores as wrong.
@@ -570,6 +631,7 @@ export function analyzeClip(clip: Clip): ClipAnalysis {
       track,
       temporalConsistency: 0,
       backgroundFlicker: flicker,
+      frameShapes: frameShapes(false),
     };
   }
 
@@ -609,6 +671,7 @@ export function analyzeClip(clip: Clip): ClipAnalysis {
     track,
     temporalConsistency: temporal(measures),
     backgroundFlicker: flicker,
+    frameShapes: frameShapes(true),
   };
 }
 

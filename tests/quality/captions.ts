@@ -145,17 +145,23 @@ export function allPrompts(manifest: HeldOutManifest): Prompt[] {
  * deterministic shuffle (seeded) then a greedy pick of the prompt whose attributes have been used least.
  */
 export function selectPrompts(manifest: HeldOutManifest, split: 'held-out' | 'seen', n: number, seed = 1): Prompt[] {
-  const pool = shuffle(
+  return balancedPick(
     allPrompts(manifest).filter((p) => p.heldOut === (split === 'held-out')),
+    n,
     seed,
   );
+}
+
+/** `n` of `prompts`: a deterministic shuffle, then greedily the prompt whose attributes were used least. */
+function balancedPick<P extends Prompt>(prompts: readonly P[], n: number, seed: number): P[] {
+  const pool = shuffle(prompts.slice(), seed);
   const used = new Map<string, number>();
   const cost = (p: Prompt) =>
     (used.get(`s:${p.shape}`) ?? 0) +
     (used.get(`c:${p.colour}`) ?? 0) +
     (used.get(`m:${p.motion}`) ?? 0) +
     (used.get(`b:${p.background}`) ?? 0);
-  const out: Prompt[] = [];
+  const out: P[] = [];
   while (out.length < n && pool.length) {
     let bi = 0;
     for (let i = 1; i < pool.length; i++) if (cost(pool[i]!) < cost(pool[bi]!)) bi = i;
@@ -182,6 +188,48 @@ function shuffle<T>(items: T[], seed: number): T[] {
   for (let i = out.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
     [out[i], out[j]] = [out[j]!, out[i]!];
+  }
+  return out;
+}
+
+/** The manifest's held-out rule as words, e.g. "every yellow triangle", "every cyan shape moving down". */
+export function ruleText(rule: HeldOutManifest['held_out']['rules'][number]): string {
+  const parts = ['every'];
+  if (rule.colour) parts.push(rule.colour);
+  parts.push(rule.shape ?? 'shape');
+  if (rule.motion) parts.push(motionPhrase(rule.motion as MotionName));
+  if (rule.background) parts.push(`on a ${rule.background} background`);
+  return parts.join(' ');
+}
+
+/** A held-out prompt with the rule that holds it out (the first matching one, in the manifest's order). */
+export interface RulePrompt extends Prompt {
+  readonly rule: string;
+}
+
+/**
+ * Held-out prompts rule by rule: up to `perRule` combinations of every held-out rule (all of them where the
+ * rule has fewer), each rule's chosen like {@link selectPrompts} so its shapes, colours, motions and
+ * backgrounds vary. A combination matching two rules belongs to the first. So every way of being held out is
+ * measured, not only the rule with the most combinations (every yellow triangle is 21 of the 49).
+ */
+export function selectHeldOutPerRule(manifest: HeldOutManifest, perRule: number, seed = 1): RulePrompt[] {
+  const held = allPrompts(manifest).filter((p) => p.heldOut);
+  const taken = new Set<string>();
+  const out: RulePrompt[] = [];
+  for (const rule of manifest.held_out.rules) {
+    const text = ruleText(rule);
+    const mine = held.filter(
+      (p) =>
+        !taken.has(p.caption) &&
+        Object.entries(rule).every(
+          ([k, v]) => v === undefined || v === null || (p as unknown as Record<string, string>)[k] === v,
+        ),
+    );
+    for (const p of balancedPick(mine, perRule, seed)) {
+      taken.add(p.caption);
+      out.push({ ...p, rule: text });
+    }
   }
   return out;
 }

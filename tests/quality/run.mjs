@@ -4,9 +4,13 @@ import { fileURLToPath } from 'node:url';
 // Quality evaluation CLI (see tests/quality/README.md). Needs `npm run build` (for @kinegraph/core's dist);
 // the nodes run from their TypeScript sources through vitest, which is only the TS loader here.
 //
-//   node tests/quality/run.mjs [--steps 20] [--sampler dpmpp-2m] [--seeds 0,1] [--prompts 14]
-//                              [--conditioned 6] [--guidance 3] [--composite] [--threads 2]
-//                              [--pack kinegraph-tiny] [--out tests/quality/results] [--name latest] [--save-clips PREFIX]
+//   node tests/quality/run.mjs            the full evaluation the targets are judged on (216 clips, ~15 min):
+//                                         up to 5 prompts per held-out rule + 27 seen prompts × seeds
+//                                         1000-1003, dpmpp-2m 25 steps, 12 conditioning sources
+//   node tests/quality/run.mjs --smoke    the fast set (14 + 14 prompts × seeds 0,1, 20 steps; ~1.5 min)
+//   options for either: [--steps N] [--sampler dpmpp-2m] [--seeds 0,1] [--prompts N] [--prompts-per-rule N]
+//                       [--conditioned N] [--guidance 3] [--composite] [--threads 2] [--pack kinegraph-tiny]
+//                       [--out tests/quality/results] [--name latest|smoke] [--save-clips PREFIX]
 //   node tests/quality/run.mjs --samplers [--step-counts 10,20,50] [--sampler-list ddim,dpmpp-2m,euler] ...
 import { parseArgs } from 'node:util';
 import { startVitest } from 'vitest/node';
@@ -19,6 +23,8 @@ const { values } = parseArgs({
     sampler: { type: 'string' },
     seeds: { type: 'string' },
     prompts: { type: 'string' },
+    'prompts-per-rule': { type: 'string' },
+    smoke: { type: 'boolean' },
     conditioned: { type: 'string' },
     guidance: { type: 'string' },
     composite: { type: 'boolean' },
@@ -70,6 +76,9 @@ const options = {
   ...(values.sampler !== undefined && { sampler: sampler(values.sampler) }),
   ...(values.seeds !== undefined && { seeds: list('seeds', values.seeds) }),
   ...(values.prompts !== undefined && { prompts: int('prompts', values.prompts) }),
+  ...(values['prompts-per-rule'] !== undefined && {
+    promptsPerRule: int('prompts-per-rule', values['prompts-per-rule']),
+  }),
   ...(values.conditioned !== undefined && { conditioned: int('conditioned', values.conditioned) }),
   ...(values.guidance !== undefined && { guidance: Number(values.guidance) }),
   ...(values.composite && { composite: true }),
@@ -77,12 +86,14 @@ const options = {
   ...(values['prompt-seed'] !== undefined && { promptSeed: int('prompt-seed', values['prompt-seed']) }),
 };
 const mode = values.samplers ? 'samplers' : 'evaluate';
+const set = values.smoke ? 'smoke' : 'full';
 const out = resolve(values.out ?? join(here, 'results'));
-const name = values.name ?? (mode === 'samplers' ? 'samplers' : 'latest');
+const name = values.name ?? (mode === 'samplers' ? 'samplers' : set === 'smoke' ? 'smoke' : 'latest');
 // Generated clips in the fixture format, for a look or a re-analysis (loadTruth reads them).
 if (values['save-clips']) options.clipsPrefix = resolve(values['save-clips']);
 const spec = {
   mode,
+  set,
   options,
   ...(values['step-counts'] && { stepCounts: list('step-counts', values['step-counts']) }),
   ...(values['sampler-list'] && { samplers: values['sampler-list'].split(',').map(sampler) }),

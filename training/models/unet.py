@@ -138,9 +138,11 @@ class UNet(nn.Module):
 
     def _positions(self, h, w, n):
         """Per block (down, mid1, mid2, up order) its position features [1, C, H_level, W_level]."""
+        dev = self.coord[0].weight.device  # the grids are constants, made where the weights live
+
         def grid(hh, ww):  # pixel centres in [-1, 1], [hh, ww, 2] as (x, y)
-            ys = (torch.arange(hh, dtype=torch.float32) + 0.5) * (2.0 / hh) - 1.0
-            xs = (torch.arange(ww, dtype=torch.float32) + 0.5) * (2.0 / ww) - 1.0
+            ys = (torch.arange(hh, dtype=torch.float32, device=dev) + 0.5) * (2.0 / hh) - 1.0
+            xs = (torch.arange(ww, dtype=torch.float32, device=dev) + 0.5) * (2.0 / ww) - 1.0
             return torch.stack([xs[None, :].expand(hh, ww), ys[:, None].expand(hh, ww)], dim=-1)
         grids = [grid(h // 2 ** i, w // 2 ** i) for i in range(n)]
         levels = list(range(n)) + [n - 1, n - 1] + list(reversed(range(n)))
@@ -157,8 +159,8 @@ class UNet(nn.Module):
             hh, ww, f = h // 2 ** i, w // 2 ** i, fr[i]
             pooled = feat.reshape(feat.shape[0], f, self.frames // f, -1).mean(dim=2).reshape(-1, TEXT_COORD_FEAT)
             slopes = (COORD_GAIN * lin(pooled)).reshape(-1, 2, lin.out_features // 2, 1, 1)  # [B*f, 2, C, 1, 1]
-            ys = ((torch.arange(hh, dtype=torch.float32) + 0.5) * (2.0 / hh) - 1.0).reshape(1, 1, hh, 1)
-            xs = ((torch.arange(ww, dtype=torch.float32) + 0.5) * (2.0 / ww) - 1.0).reshape(1, 1, 1, ww)
+            ys = ((torch.arange(hh, dtype=torch.float32, device=ctx.device) + 0.5) * (2.0 / hh) - 1.0).reshape(1, 1, hh, 1)
+            xs = ((torch.arange(ww, dtype=torch.float32, device=ctx.device) + 0.5) * (2.0 / ww) - 1.0).reshape(1, 1, 1, ww)
             out.append(slopes[:, 0] * xs + slopes[:, 1] * ys)
         return out
 
