@@ -10,6 +10,7 @@ const suites = [
   ['torch', './torch.mjs'],
   ['quality', './quality.mjs'],
   ['attacks', './attacks.mjs'],
+  ['webgpu', './webgpu.mjs'],
   ['isolation', './isolation.mjs'],
 ];
 
@@ -44,7 +45,7 @@ if (unknown.length) {
 for (const [name, path] of suites.filter(([n]) => only.length === 0 || only.includes(n))) {
   console.log(`\n## ${name}`);
   const module = await import(path);
-  results.suites[name] = await module.bench();
+  results.suites[name] = await module.bench({ explicit: only.includes(name) });
 }
 await writeFile(new URL('./results.json', import.meta.url), `${JSON.stringify(results, null, 2)}\n`);
 console.log('\nwrote bench/results.json');

@@ -25,6 +25,8 @@ export default defineConfig({
     testing: 'src/testing/index.ts',
     cli: 'src/cli/main.ts',
     'inference-worker': 'src/worker/inference-worker.ts',
+    // Started as a child process: probing a GPU driver can abort the process that does it.
+    'device-probe': 'src/backend/device-probe-main.ts',
     // The program isolated plugins run in (a process of its own per plugin package).
     'plugin-host': 'src/plugins/host/plugin-host.ts',
   },
@@ -35,7 +37,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   splitting: true,
-  external: ['onnxruntime-node', 'ajv'],
+  external: ['onnxruntime-node', 'ajv', 'webgpu'],
   noExternal: ['rxjs', '@sinclair/typebox', 'onnx-proto'],
   esbuildOptions(options) {
     options.alias = { ...options.alias, rxjs: rxjsEsm };

@@ -232,7 +232,10 @@ export class Generator {
       name: 'kinegraph-quality',
       nodes: [...lumiereNodes, sourceNode as AnyNodeDefinition, captureNode as AnyNodeDefinition],
     };
-    const runtime = await Runtime.create({ plugins: [plugin], discover: false, threads: options.threads });
+    // KINEGRAPH_QUALITY_DEVICE (webgpu, auto) evaluates on another device: the webgpu helper's one-line hook,
+    // used to check that the evaluator gives the same verdicts on webgpu as on cpu.
+    const device = (process.env.KINEGRAPH_QUALITY_DEVICE ?? 'cpu') as 'cpu' | 'webgpu' | 'auto';
+    const runtime = await Runtime.create({ plugins: [plugin], discover: false, threads: options.threads, device });
     return new Generator(runtime, options);
   }
 

@@ -11,12 +11,13 @@ import { defaultMemoryBudget, planMemory } from './scheduler/memory-budget.js';
 import { OutputCache } from './scheduler/output-cache.js';
 import { executeWorkflow } from './scheduler/scheduler.js';
 import type { KinegraphPlugin } from './sdk/plugin.js';
-import type { DeviceRequest, TensorStore } from './tensor/types.js';
+import type { DeviceReport, DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
 import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
 import { createTensorStore, type ManagedTensorStore } from './worker/client.js';
 import type { ValidationIssue } from './workflow/issue.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
+import type { Workflow } from './workflow/schema.js';
 
 /** How to set up a {@link Runtime}. */
 export interface RuntimeOptions {
@@ -188,6 +189,15 @@ export class Runtime {
     return this.#store!;
   }
 
+  /**
+   * The device the started store runs on, why, and its WebGPU adapter; undefined until the store has started
+   * (`await runtime.store()` starts it).
+   */
+  deviceReport(): DeviceReport | undefined {
+    const store = this.#storeIfStarted as Partial<ManagedTensorStore> | undefined;
+    return store?.deviceReport?.();
+  }
+
   /** Validates a workflow document, with optional `--set` style overrides applied first. */
   validate(document: unknown, overrides: readonly ParamOverride[] = []): ValidationResult {
     const applied = applyOverrides(document, overrides);
@@ -241,6 +251,13 @@ export class Runtime {
       const result = this.validate(document, options.overrides);
       if (!result.ok) throw new WorkflowInvalidError(result.issues);
       prepared = result.prepared;
+    }
+    // Saved outputs embed the workflow: with the device it ran on (when the store has started), a clip made on a
+    // GPU says which adapter made it.
+    const device = this.deviceReport();
+    if (device !== undefined) {
+      const metadata = { ...prepared.workflow.metadata, device } as Workflow['metadata'];
+      prepared = { ...prepared, workflow: { ...prepared.workflow, metadata } };
     }
     // Isolated plugins the workflow uses start their processes now, while the nodes before them run.
     if (this.#isolated?.size) {

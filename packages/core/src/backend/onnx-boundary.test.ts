@@ -23,12 +23,33 @@ describe('the onnxruntime-node boundary', () => {
   });
 
   test.skipIf(!existsSync(DIST))(
-    'in the build, only the inference worker loads it (the main thread never does)',
+    'in the build, only the inference worker and the device probe load it (the main thread never does)',
     () => {
       const importers = files(DIST, /\.js$/)
         .filter((f) => IMPORTS_ORT.test(readFileSync(f, 'utf8')))
         .map((f) => relative(DIST, f));
-      expect(importers).toEqual(['inference-worker.js']);
+      expect(importers.length).toBeGreaterThan(0);
+      // Every file a main-thread entry can load, statically or with import(): none may load onnxruntime-node.
+      const mainThread = reachable(['index.js', 'cli.js', 'sdk.js', 'testing.js']);
+      expect(importers.filter((f) => mainThread.has(f))).toEqual([]);
+      const offMain = reachable(['inference-worker.js', 'device-probe.js']);
+      for (const f of importers) expect(offMain.has(f), f).toBe(true);
     },
   );
 });
+
+/** The dist files reachable from `entries` through relative imports (static and dynamic). */
+function reachable(entries: readonly string[]): Set<string> {
+  const seen = new Set<string>();
+  const todo = [...entries];
+  while (todo.length > 0) {
+    const file = todo.pop()!;
+    if (seen.has(file) || !existsSync(join(DIST, file))) continue;
+    seen.add(file);
+    for (const m of readFileSync(join(DIST, file), 'utf8').matchAll(
+      /(?:from\s*|import\s*\(\s*)['"]\.\/([^'"]+\.js)['"]/g,
+    ))
+      todo.push(m[1]!);
+  }
+  return seen;
+}

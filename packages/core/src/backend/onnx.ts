@@ -7,9 +7,19 @@
  */
 import { createRequire } from 'node:module';
 import type * as OrtModule from 'onnxruntime-node';
+import { buildGraph } from '../graph/builder.js';
 import { isDType, ownedCopy } from '../tensor/dtype.js';
 import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
-import type { DeviceName, DeviceRequest, DType, ModelPortInfo, TensorData, TensorLocation } from '../tensor/types.js';
+import type {
+  DeviceName,
+  DeviceRequest,
+  DType,
+  GpuAdapterInfo,
+  ModelPortInfo,
+  TensorData,
+  TensorLocation,
+} from '../tensor/types.js';
+import { probeWebgpu, type WebgpuProbe } from './webgpu-probe.js';
 
 // Loaded with require, not `import`: onnxruntime-node is CommonJS, and an ESM import of it has Node scan
 // every one of its files for named exports first (≈ 70 ms of the worker's start, on the critical path of
@@ -28,69 +38,73 @@ export interface DeviceResolution {
   readonly reason: string;
   /** Every device usable in this process. */
   readonly available: readonly DeviceName[];
-}
-
-/** Order of preference for `auto`: the first available wins. */
-const PREFERENCE: readonly DeviceName[] = ['webgpu', 'cpu'];
-
-let probe: Promise<{ available: DeviceName[]; why: Partial<Record<DeviceName, string>> }> | undefined;
-
-/**
- * Finds the usable devices. `cpu` always is; `webgpu` only when this ORT build bundles the WebGPU EP
- * and a session can actually be created on it — listing the EP is not enough, since creating the
- * session is what asks for a GPU adapter, and headless machines have none. Probed once per worker.
- */
-export function probeDevices(): Promise<{ available: DeviceName[]; why: Partial<Record<DeviceName, string>> }> {
-  probe ??= (async () => {
-    const available: DeviceName[] = ['cpu'];
-    const why: Partial<Record<DeviceName, string>> = {};
-    const listed = ort.listSupportedBackends().some((b) => b.name === 'webgpu' && b.bundled);
-    if (!listed) {
-      why.webgpu = 'this onnxruntime-node build has no WebGPU execution provider';
-    } else {
-      const { buildGraph } = await import('../graph/builder.js');
-      const tiny = buildGraph('webgpu_probe', (g) => {
-        const x = g.input('x', 'float32', [1]);
-        g.output('y', g.add(x, 1));
-      });
-      try {
-        const s = await ort.InferenceSession.create(tiny.bytes, {
-          executionProviders: ['webgpu'],
-          logSeverityLevel: 4,
-        });
-        await s.release();
-        available.unshift('webgpu');
-      } catch (err) {
-        why.webgpu = `creating a WebGPU session failed: ${firstLine(err)}`;
-      }
-    }
-    return { available, why };
-  })();
-  return probe;
+  /** The WebGPU adapter, when one was probed and described (also when `auto` chose cpu over it). */
+  readonly adapter?: GpuAdapterInfo;
 }
 
 /**
  * Resolves a device request. `cpu` never probes the GPU; `webgpu` throws {@link DeviceUnavailableError}
- * (code `DEVICE_UNAVAILABLE`, listing the available devices) when it cannot be used; `auto` picks the
- * best available device and says why.
+ * (code `DEVICE_UNAVAILABLE`, listing the available devices) when it cannot be used; `auto` picks webgpu
+ * only on a hardware adapter — a software one (Mesa's lavapipe, SwiftShader) is slower than ONNX Runtime's
+ * CPU execution provider on the same cores — and says why.
  */
 export async function resolveDevice(request: DeviceRequest): Promise<DeviceResolution> {
   if (request === 'cpu') return { device: 'cpu', reason: 'cpu was requested', available: ['cpu'] };
   if (request !== 'webgpu' && request !== 'auto') {
-    throw new DeviceUnavailableError(request, (await probeDevices()).available, 'unknown device name');
+    throw new DeviceUnavailableError(request, ['cpu'], 'unknown device name');
   }
-  const { available, why } = await probeDevices();
+  const listed = ort.listSupportedBackends().some((b) => b.name === 'webgpu' && b.bundled);
+  const probe: WebgpuProbe = listed
+    ? await probeWebgpu()
+    : { usable: false, why: 'this onnxruntime-node build has no WebGPU execution provider' };
+  const available: DeviceName[] = probe.usable ? ['webgpu', 'cpu'] : ['cpu'];
+  const adapter = probe.adapter;
+  const withAdapter = adapter === undefined ? {} : { adapter };
   if (request === 'webgpu') {
-    if (!available.includes('webgpu'))
-      throw new DeviceUnavailableError('webgpu', available, why.webgpu ?? 'unavailable');
-    return { device: 'webgpu', reason: 'webgpu was requested and an adapter was found', available };
+    if (!probe.usable) throw new DeviceUnavailableError('webgpu', available, probe.why ?? 'unavailable');
+    const what = adapter === undefined ? 'an adapter that could not be described' : describeAdapter(adapter);
+    const slow = adapter?.software
+      ? ' (a software adapter: expect it to be slower than --device cpu; see the README for a GPU driver)'
+      : '';
+    return { device: 'webgpu', reason: `webgpu was requested; adapter: ${what}${slow}`, available, ...withAdapter };
   }
-  const device = PREFERENCE.find((d) => available.includes(d)) ?? 'cpu';
-  const reason =
-    device === 'webgpu'
-      ? 'auto: a WebGPU adapter is available'
-      : `auto: fell back to cpu because webgpu is unavailable (${why.webgpu ?? 'unknown reason'})`;
-  return { device, reason, available };
+  if (!probe.usable) {
+    return {
+      device: 'cpu',
+      reason: `auto: chose cpu because webgpu is unavailable (${probe.why ?? 'unknown reason'})`,
+      available,
+    };
+  }
+  if (adapter === undefined) {
+    return {
+      device: 'cpu',
+      reason: `auto: chose cpu because the WebGPU adapter could not be described, so it may be a software one (${probe.adapterWhy ?? 'unknown reason'}); pass --device webgpu to use it anyway`,
+      available,
+    };
+  }
+  if (adapter.software) {
+    return {
+      device: 'cpu',
+      reason: `auto: chose cpu because the only WebGPU adapter is a software one (${describeAdapter(adapter)}), slower than the CPU execution provider; pass --device webgpu to use it anyway`,
+      available,
+      adapter,
+    };
+  }
+  return {
+    device: 'webgpu',
+    reason: `auto: chose webgpu on a hardware adapter (${describeAdapter(adapter)})`,
+    available,
+    adapter,
+  };
+}
+
+/** One line naming an adapter: description, then vendor and architecture. */
+export function describeAdapter(a: GpuAdapterInfo): string {
+  const parts = [a.vendor, a.architecture, a.software ? 'software' : ''].filter(
+    (p, i, all) => p !== '' && all.indexOf(p) === i,
+  );
+  const name = a.description || a.device || 'unnamed adapter';
+  return parts.length > 0 ? `${name} [${parts.join(', ')}]` : name;
 }
 
 /** Session settings that the backend turns into ORT session options. */
@@ -100,6 +114,13 @@ export interface SessionConfig {
   readonly intraOpNumThreads: number | undefined;
   /** Where ORT writes the model as it optimised it (see backend/optimized-cache.ts). */
   readonly optimizedModelFilePath?: string;
+  /**
+   * Turns ORT's profiler on: every node's run is written, with the execution provider that ran it, to
+   * `<profilePrefix>_<time>.json` once {@link endProfiling} is called (see backend/placement.ts).
+   */
+  readonly profilePrefix?: string;
+  /** On webgpu: return outputs in CPU memory instead of GPU buffers (readback sessions). */
+  readonly outputsOnCpu?: boolean;
 }
 
 /** The onnxruntime-node version (part of the optimised-model cache key). */
@@ -117,11 +138,13 @@ export async function createSession(source: string | Uint8Array, cfg: SessionCon
     executionProviders: cfg.device === 'webgpu' ? ['webgpu'] : ['cpu'],
     graphOptimizationLevel: cfg.graphOptimizationLevel,
     ...(cfg.intraOpNumThreads !== undefined ? { intraOpNumThreads: cfg.intraOpNumThreads } : {}),
-    ...(cfg.device === 'webgpu' ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
-    // ORT warns on stderr that such a file is specific to this hardware; the cache key holds the CPU model.
-    ...(cfg.optimizedModelFilePath !== undefined
-      ? { optimizedModelFilePath: cfg.optimizedModelFilePath, logSeverityLevel: 3 as const }
-      : {}),
+    ...(cfg.device === 'webgpu' && cfg.outputsOnCpu !== true ? { preferredOutputLocation: 'gpu-buffer' as const } : {}),
+    // ORT warns on stderr that such a file is specific to this hardware (the cache key holds the CPU model),
+    // and that a WebGPU session keeps shape arithmetic on the CPU (by design: see SessionPlacement). Neither is
+    // news to a user; errors still print.
+    ...(cfg.optimizedModelFilePath !== undefined || cfg.device === 'webgpu' ? { logSeverityLevel: 3 as const } : {}),
+    ...(cfg.optimizedModelFilePath !== undefined ? { optimizedModelFilePath: cfg.optimizedModelFilePath } : {}),
+    ...(cfg.profilePrefix !== undefined ? { enableProfiling: true, profileFilePrefix: cfg.profilePrefix } : {}),
   };
   try {
     return typeof source === 'string'
@@ -176,18 +199,73 @@ export function describeTensor(t: OrtTensor): { dims: number[]; dtype: DType; lo
 }
 
 /**
- * Copies a tensor's data into a fresh typed array that owns its buffer, ready to be transferred to
- * the main thread. A CPU tensor is copied (the worker keeps the original alive for later runs); a GPU
- * tensor is downloaded, which already yields a fresh array.
+ * Copies a tensor's data into a fresh typed array that owns its buffer, ready to be transferred to the
+ * main thread. A CPU tensor is copied (the worker keeps the original alive for later runs). A GPU tensor is
+ * read back by running it through a one-node WebGPU session whose output lives in CPU memory
+ * ({@link readbackSession}): onnxruntime-node 1.30's own `Tensor.getData()` on a `gpu-buffer` tensor calls
+ * a download function that its native binding leaves unimplemented, and that stub throws a C string no
+ * handler catches, which aborts the whole process (docs/webgpu-readback-abort.mjs reproduces it). Never
+ * call `getData()` on a GPU tensor.
  */
 export async function readTensor(t: OrtTensor): Promise<TensorData> {
-  if (t.location === 'gpu-buffer') return (await t.getData()) as TensorData;
-  return ownedCopy(t.data as TensorData);
+  if (t.location !== 'gpu-buffer') return ownedCopy(t.data as TensorData);
+  if (!isDType(t.type)) throw new TensorError('UNSUPPORTED_DTYPE', `cannot read back a ${t.type} tensor`);
+  const session = await readbackSession(t.type);
+  const out = await runSession(session, { x: t }, ['y']);
+  const y = out.y!;
+  if (y.location === 'gpu-buffer') {
+    y.dispose();
+    throw new TensorError('INTERNAL', 'the readback session returned a GPU tensor instead of CPU memory');
+  }
+  return ownedCopy(y.data as TensorData);
+}
+
+/** Readback sessions by dtype: Identity graphs on the WebGPU EP whose outputs ORT copies into CPU memory. */
+const readbackSessions = new Map<DType, { session: Promise<OrtSession>; profilePrefix?: string }>();
+let readbackProfilePrefix: ((dtype: DType) => string) | undefined;
+
+/** Profiles the readback sessions made from now on (placement reports); `prefix` names each one's file. */
+export function profileReadbacks(prefix: (dtype: DType) => string): void {
+  readbackProfilePrefix = prefix;
+}
+
+/** The readback sessions made so far, with their profile prefix when profiled, for placement reports. */
+export async function readbackSessionList(): Promise<
+  Array<{ dtype: DType; session: OrtSession; profilePrefix: string | undefined }>
+> {
+  const list: Array<{ dtype: DType; session: OrtSession; profilePrefix: string | undefined }> = [];
+  for (const [dtype, entry] of readbackSessions) {
+    const session = await entry.session.catch(() => undefined);
+    if (session !== undefined) list.push({ dtype, session, profilePrefix: entry.profilePrefix });
+  }
+  return list;
+}
+
+function readbackSession(dtype: DType): Promise<OrtSession> {
+  const known = readbackSessions.get(dtype);
+  if (known !== undefined) return known.session;
+  const graph = buildGraph(`readback_${dtype}`, (g) => g.output('y', g.input('x', dtype)));
+  const profilePrefix = readbackProfilePrefix?.(dtype);
+  const session = createSession(graph.bytes, {
+    device: 'webgpu',
+    graphOptimizationLevel: 'disabled',
+    intraOpNumThreads: 1,
+    outputsOnCpu: true,
+    ...(profilePrefix !== undefined ? { profilePrefix } : {}),
+  });
+  readbackSessions.set(dtype, { session, ...(profilePrefix !== undefined ? { profilePrefix } : {}) });
+  session.catch(() => readbackSessions.delete(dtype));
+  return session;
 }
 
 /** Frees a tensor's device memory now (GPU buffers); CPU tensors are left to the garbage collector. */
 export function disposeTensor(t: OrtTensor): void {
   if (t.location === 'gpu-buffer') t.dispose();
+}
+
+/** Stops a profiled session's profiler and writes its file (see {@link SessionConfig.profilePrefix}). */
+export function endProfiling(s: OrtSession): void {
+  s.endProfiling();
 }
 
 /** Releases a session's native resources. */

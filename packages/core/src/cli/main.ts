@@ -59,6 +59,7 @@ Commands:
       --port <n>                     Port (default: 8188)
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
       --token <secret>               Require this token on every request
+      --device cpu|webgpu|auto       Device for the runs' models and tensors (default: cpu)
 
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled (Ctrl-C; a second
 Ctrl-C stops at once), 141 output closed (the reader of a pipe went away; the run is cancelled).`;
@@ -283,6 +284,13 @@ async function runWorkflow(
     }
     return EXIT.invalid;
   }
+  // The device (starting the store if it has not started): where the run happens and why, with the WebGPU
+  // adapter. It goes into the saved outputs' embedded workflow (Runtime.run) and, with --json, into a
+  // `device` event right after run:start.
+  await runtime.store();
+  const device = runtime.deviceReport();
+  if (device !== undefined && !json && (device.device !== 'cpu' || device.reason !== 'cpu was requested'))
+    io.stderr.write(`device: ${device.device} (${device.reason})\n`);
   // A node may wait on nothing but its abort signal; without a live handle Node would see an idle loop
   // and quit mid-run (exit 13, unsettled top-level await).
   const keepAlive = setInterval(() => undefined, 1 << 30);
@@ -302,8 +310,11 @@ async function runWorkflow(
         })
         .pipe(
           tap((event) => {
-            if (json) io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
-            else renderer!.handle(event);
+            if (json) {
+              io.stdout.write(`${JSON.stringify(event, jsonReplacer)}\n`);
+              if (event.type === 'run:start' && device !== undefined)
+                io.stdout.write(`${JSON.stringify({ type: 'device', runId: event.runId, ...device })}\n`);
+            } else renderer!.handle(event);
             if (isTerminalEvent(event)) outcome.last = event;
           }),
         ),
@@ -390,6 +401,7 @@ interface EditorModule {
     port?: number;
     host?: string;
     token?: string;
+    device?: DeviceRequest;
     cwd: string;
     stdout: NodeJS.WritableStream;
     stderr: NodeJS.WritableStream;
@@ -403,6 +415,9 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
     throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
   const host = args.flags.get('host')?.at(-1);
   const token = args.flags.get('token')?.at(-1);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
   // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
   const specifier = '@kinegraph/editor';
   let editor: EditorModule;
@@ -424,6 +439,7 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(device !== undefined ? { device } : {}),
     cwd: io.cwd,
     stdout: io.stdout,
     stderr: io.stderr,

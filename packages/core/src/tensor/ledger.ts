@@ -9,16 +9,22 @@ export type ReleaseOutcome = 'freed' | 'still-referenced' | 'unknown';
 
 /** Live handles by id, with their reference counts and sizes. */
 export class HandleLedger {
-  readonly #live = new Map<number, { refs: number; readonly bytes: number }>();
+  readonly #live = new Map<number, { refs: number; readonly bytes: number; readonly gpu: boolean }>();
   #liveBytes = 0;
   #peakBytes = 0;
+  #liveGpuBytes = 0;
+  #peakGpuBytes = 0;
   #doubleReleases = 0;
 
-  /** Records a new handle holding one reference. */
-  register(id: number, bytes: number): void {
-    this.#live.set(id, { refs: 1, bytes });
+  /** Records a new handle holding one reference; `gpu` when its data lives in GPU memory. */
+  register(id: number, bytes: number, gpu = false): void {
+    this.#live.set(id, { refs: 1, bytes, gpu });
     this.#liveBytes += bytes;
     if (this.#liveBytes > this.#peakBytes) this.#peakBytes = this.#liveBytes;
+    if (gpu) {
+      this.#liveGpuBytes += bytes;
+      if (this.#liveGpuBytes > this.#peakGpuBytes) this.#peakGpuBytes = this.#liveGpuBytes;
+    }
   }
 
   /** Whether `id` is a live handle of this store. */
@@ -44,6 +50,7 @@ export class HandleLedger {
     if (--entry.refs > 0) return 'still-referenced';
     this.#live.delete(id);
     this.#liveBytes -= entry.bytes;
+    if (entry.gpu) this.#liveGpuBytes -= entry.bytes;
     return 'freed';
   }
 
@@ -51,11 +58,13 @@ export class HandleLedger {
   clear(): void {
     this.#live.clear();
     this.#liveBytes = 0;
+    this.#liveGpuBytes = 0;
   }
 
   /** Restarts the high-water mark at the current live bytes. */
   resetPeak(): void {
     this.#peakBytes = this.#liveBytes;
+    this.#peakGpuBytes = this.#liveGpuBytes;
   }
 
   /** Live handles (each counted once, whatever its reference count). */
@@ -69,6 +78,14 @@ export class HandleLedger {
   /** Highest `liveBytes` since creation or the last {@link resetPeak}. */
   get peakBytes(): number {
     return this.#peakBytes;
+  }
+  /** Bytes of the live handles whose data is in GPU memory (a subset of {@link liveBytes}). */
+  get liveGpuBytes(): number {
+    return this.#liveGpuBytes;
+  }
+  /** Highest `liveGpuBytes` since creation or the last {@link resetPeak}. */
+  get peakGpuBytes(): number {
+    return this.#peakGpuBytes;
   }
   /** Releases of ids that were not live. */
   get doubleReleases(): number {

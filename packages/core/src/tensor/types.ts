@@ -16,6 +16,56 @@ export type TensorLocation = 'cpu' | 'gpu-buffer';
 export type DeviceName = 'cpu' | 'webgpu';
 export type DeviceRequest = DeviceName | 'auto';
 
+/**
+ * A WebGPU adapter as Dawn describes it (the fields of WebGPU's `GPUAdapterInfo`), plus whether it is a
+ * software implementation running on the CPU (Mesa's lavapipe, SwiftShader), which `auto` never picks.
+ */
+export interface GpuAdapterInfo {
+  /** e.g. `nvidia`, `amd`, `intel`, `mesa`. */
+  readonly vendor: string;
+  /** e.g. `hopper`, `rdna-3`, `gen-12lp`; `software` for CPU implementations. */
+  readonly architecture: string;
+  readonly device: string;
+  /** The driver's name for the adapter, e.g. `NVIDIA H200` or `llvmpipe: Mesa 25.0.7 (LLVM 15.0.6)`. */
+  readonly description: string;
+  readonly software: boolean;
+}
+
+/**
+ * Which device a store runs on and why: what `kinegraph run --json` prints as its `device` event and what
+ * saved outputs record in their embedded workflow's `metadata.device`.
+ */
+export interface DeviceReport {
+  readonly device: DeviceName;
+  /** e.g. "auto: chose cpu because the only WebGPU adapter is a software one (…)". */
+  readonly reason: string;
+  /** Every device usable here, as far as the store probed (a `cpu` request does not probe). */
+  readonly available: readonly DeviceName[];
+  /** The WebGPU adapter, when one was probed and described. */
+  readonly adapter?: GpuAdapterInfo;
+}
+
+/**
+ * Where ONNX Runtime ran one session's nodes, from its profiler (a store started with `profileDir`).
+ * Sessions on webgpu can still run some nodes on the CPU execution provider (ops the WebGPU EP lacks, or
+ * shape arithmetic ORT keeps on the CPU); the Memcpy nodes ORT inserts around them are the GPU↔CPU copies.
+ */
+export interface SessionPlacement {
+  /** The model: file name, or the op graph's name (`axpby:float32`), `+` an appended graph's name. */
+  readonly label: string;
+  readonly runs: number;
+  /** Node runs per execution provider (`WebGpuExecutionProvider`, `CPUExecutionProvider`). */
+  readonly nodeRuns: Readonly<Record<string, number>>;
+  /** Kernel milliseconds per execution provider. */
+  readonly kernelMs: Readonly<Record<string, number>>;
+  /** Op types that ran on the CPU execution provider (excluding the Memcpy nodes themselves). */
+  readonly cpuOps: readonly string[];
+  /** Bytes ORT copied from GPU to CPU memory inside this session's runs (MemcpyToHost). */
+  readonly gpuToCpuBytes: number;
+  /** Bytes ORT copied from CPU to GPU memory inside this session's runs (MemcpyFromHost). */
+  readonly cpuToGpuBytes: number;
+}
+
 /** Typed arrays accepted and returned for tensor data. */
 export type TensorData = Float32Array | Uint16Array | BigInt64Array | Int32Array | Uint8Array;
 

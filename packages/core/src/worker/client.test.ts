@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, test } from 'vitest';
 import type { BuiltGraph } from '../graph/builder.js';
 import { buildGraph } from '../graph/builder.js';
-import { DeviceUnavailableError, TensorError } from '../tensor/errors.js';
+import { TensorError } from '../tensor/errors.js';
 import { createTestStore, expectClose } from '../testing/index.js';
 import type { ManagedTensorStore, WorkerTensorStore } from './client.js';
 
@@ -196,37 +196,6 @@ describe('session pool', () => {
       code: 'INITIALIZER_MISMATCH',
     });
     for (const h of [x, r1.y!, r2.y!]) store.release(h);
-  });
-});
-
-describe('devices', () => {
-  test('webgpu without an adapter is a coded error listing cpu', async () => {
-    let s: ManagedTensorStore | undefined;
-    try {
-      s = await createTestStore({ device: 'webgpu' });
-    } catch (err) {
-      expect(err).toBeInstanceOf(DeviceUnavailableError);
-      expect(err).toMatchObject({ code: 'DEVICE_UNAVAILABLE', requested: 'webgpu', available: ['cpu'] });
-      expect((err as Error).message).toMatch(/Available devices: cpu/);
-      return;
-    }
-    // A machine with a WebGPU adapter: the request must then be honoured.
-    expect(s.device).toBe('webgpu');
-    await s.close();
-  });
-
-  test('auto picks the best available device and says why', async () => {
-    const s = await createTestStore({ device: 'auto' });
-    try {
-      expect(s.availableDevices).toContain('cpu');
-      if (s.availableDevices.includes('webgpu')) expect(s.device).toBe('webgpu');
-      else {
-        expect(s.device).toBe('cpu');
-        expect(s.deviceReason).toMatch(/fell back to cpu because webgpu is unavailable/);
-      }
-    } finally {
-      await s.close();
-    }
   });
 });
 

@@ -20,8 +20,10 @@ import {
 import { HandleLedger } from '../tensor/ledger.js';
 import type {
   DeviceName,
+  DeviceReport,
   DeviceRequest,
   DType,
+  GpuAdapterInfo,
   ModelHandle,
   ModelOptions,
   TensorData,
@@ -32,6 +34,7 @@ import type {
 import type {
   LoadResult,
   RunResult,
+  SessionPlacement,
   WorkerHello,
   WorkerInit,
   WorkerInspection,
@@ -54,6 +57,12 @@ export interface TensorStoreOptions {
    * script that forgets `close()` still exits.
    */
   readonly keepAlive?: boolean;
+  /**
+   * Profile every ONNX Runtime session into this folder, so {@link ManagedTensorStore.placement} can say
+   * which execution provider ran each node (diagnostics and benchmarks: profiling slows runs a little).
+   * Default: the `KINEGRAPH_ORT_PROFILE` environment variable, else off.
+   */
+  readonly profileDir?: string;
 }
 
 /** {@link TensorStoreStats} plus counters that exist to catch ownership bugs. */
@@ -64,6 +73,21 @@ export interface ManagedTensorStoreStats extends TensorStoreStats {
   readonly pendingRequests: number;
   /** Per model (pool id): runs and milliseconds spent inside ORT's session.run, for benchmarks. */
   readonly modelTime: Readonly<Record<string, { readonly calls: number; readonly ms: number }>>;
+  /**
+   * Bytes copied out of GPU memory into CPU memory by explicit reads of GPU tensors (VideoEncode, previews):
+   * on webgpu every `read()` of a `gpu-buffer` handle; 0 on cpu. Copies ONNX Runtime makes inside a run
+   * (around nodes it runs on the CPU) are reported per session by {@link ManagedTensorStore.placement}.
+   */
+  readonly bytesGpuToCpu: number;
+  /**
+   * Bytes of CPU-resident tensors (uploads: noise, scalars, decoded frames) fed to runs on webgpu, which
+   * ONNX Runtime copies into GPU memory for the run; 0 on cpu.
+   */
+  readonly bytesCpuToGpu: number;
+  /** Bytes of live tensors in GPU memory (part of `liveBytes`); 0 on cpu. */
+  readonly liveGpuBytes: number;
+  /** Highest `liveGpuBytes` since creation or the last {@link ManagedTensorStore.resetPeak}. */
+  readonly peakGpuBytes: number;
 }
 
 /** A {@link TensorStore} that owns an inference worker: what {@link createTensorStore} returns. */
@@ -72,6 +96,10 @@ export interface ManagedTensorStore extends TensorStore {
   readonly deviceReason: string;
   /** Every device usable in this process, as far as the worker probed (a `cpu` request does not probe). */
   readonly availableDevices: readonly DeviceName[];
+  /** The WebGPU adapter the probe described (`webgpu` and `auto` requests); undefined on a plain cpu request. */
+  readonly adapter: GpuAdapterInfo | undefined;
+  /** Device, reason, available devices and adapter in one plain object (for events and output metadata). */
+  deviceReport(): DeviceReport;
   stats(): ManagedTensorStoreStats;
   /** Restarts the `peakBytes` high-water mark at the current `liveBytes`. */
   resetPeak(): void;
@@ -89,6 +117,12 @@ export interface ManagedTensorStore extends TensorStore {
   unloadModel(model: ModelHandle): Promise<void>;
   /** The worker's own counts (tensors it still holds, sessions, queued jobs), for tests and leak hunts. */
   inspectWorker(): Promise<WorkerInspection>;
+  /**
+   * For a store started with `profileDir`: where ONNX Runtime ran each session's nodes, after the runs sent
+   * so far. Ends the profiling of every session made until now (later sessions are profiled anew). An empty
+   * list when profiling is off.
+   */
+  placement(): Promise<SessionPlacement[]>;
   /**
    * Resolves once the worker has answered every request sent so far — including runs that were
    * aborted on this side but were still queued or running there. Useful before shutdown and in tests.
@@ -141,6 +175,8 @@ export class WorkerTensorStore implements ManagedTensorStore {
   #nextTensorId = 1;
   #bytesToJs = 0;
   #bytesFromJs = 0;
+  #bytesGpuToCpu = 0;
+  #bytesCpuToGpu = 0;
   #runs = 0;
   readonly #modelTime = new Map<string, { calls: number; ms: number }>();
   /** Set once the worker is gone (closed or crashed): makes every later request fail with this. */
@@ -156,6 +192,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
     readonly deviceReason: string,
     readonly availableDevices: readonly DeviceName[],
     keepAlive: boolean,
+    readonly adapter: GpuAdapterInfo | undefined,
   ) {
     this.#worker = worker;
     worker.on('message', (r: WorkerResponse) => this.#onReply(r));
@@ -168,7 +205,12 @@ export class WorkerTensorStore implements ManagedTensorStore {
 
   /** @internal Use {@link createTensorStore}. */
   static async start(options: TensorStoreOptions): Promise<WorkerTensorStore> {
-    const init: WorkerInit = { device: options.device ?? 'cpu', threads: options.threads };
+    const profileDir = options.profileDir ?? (process.env.KINEGRAPH_ORT_PROFILE || undefined);
+    const init: WorkerInit = {
+      device: options.device ?? 'cpu',
+      threads: options.threads,
+      ...(profileDir !== undefined ? { profileDir: resolvePath(profileDir) } : {}),
+    };
     const worker = new Worker(resolveWorkerUrl(options.workerUrl), { workerData: init, name: 'kinegraph-inference' });
     const hello = await new Promise<WorkerHello>((resolve, reject) => {
       const onMessage = (m: WorkerHello): void => settle(() => resolve(m));
@@ -186,7 +228,14 @@ export class WorkerTensorStore implements ManagedTensorStore {
       await worker.terminate();
       throw rehydrateError(hello.error);
     }
-    return new WorkerTensorStore(worker, hello.device, hello.reason, hello.available, options.keepAlive ?? true);
+    return new WorkerTensorStore(
+      worker,
+      hello.device,
+      hello.reason,
+      hello.available,
+      options.keepAlive ?? true,
+      hello.adapter,
+    );
   }
 
   // ---- tensors ---------------------------------------------------------------------------------
@@ -226,6 +275,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
     this.#assertLive(handle, 'read');
     const data = await this.#call<TensorData>((rid) => ({ type: 'read', rid, id: handle.id }));
     this.#bytesToJs += data.byteLength;
+    if (handle.location === 'gpu-buffer') this.#bytesGpuToCpu += data.byteLength;
     return data;
   }
 
@@ -338,6 +388,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
     }
     const slots = names.map((name) => ({ name, id: this.#nextTensorId++ }));
     const feedIds = Object.fromEntries(Object.entries(feeds).map(([k, h]) => [k, h.id]));
+    const cpuFeedBytes =
+      this.device === 'webgpu'
+        ? Object.values(feeds).reduce((n, h) => n + (h.location === 'cpu' ? byteSize(h.dims, h.dtype) : 0), 0)
+        : 0;
     const rid = this.#nextRid++;
     return new Promise((resolve, reject) => {
       let settled = false;
@@ -359,6 +413,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
           settled = true;
           if (!r.ok) return reject(rehydrateError(r.error));
           this.#runs++;
+          this.#bytesCpuToGpu += cpuFeedBytes;
           const timing = this.#modelTime.get(model.id) ?? { calls: 0, ms: 0 };
           timing.calls++;
           timing.ms += (r.result as RunResult).ms;
@@ -400,6 +455,10 @@ export class WorkerTensorStore implements ManagedTensorStore {
       sessions: this.#models.size,
       runs: this.#runs,
       modelTime: Object.fromEntries([...this.#modelTime].map(([id, t]) => [id, { ...t }])),
+      bytesGpuToCpu: this.#bytesGpuToCpu,
+      bytesCpuToGpu: this.#bytesCpuToGpu,
+      liveGpuBytes: this.#ledger.liveGpuBytes,
+      peakGpuBytes: this.#ledger.peakGpuBytes,
       doubleReleases: this.#ledger.doubleReleases,
       pendingRequests: this.#pending.size,
     };
@@ -416,6 +475,19 @@ export class WorkerTensorStore implements ManagedTensorStore {
 
   inspectWorker(): Promise<WorkerInspection> {
     return this.#call<WorkerInspection>((rid) => ({ type: 'inspect', rid }));
+  }
+
+  deviceReport(): DeviceReport {
+    return {
+      device: this.device,
+      reason: this.deviceReason,
+      available: [...this.availableDevices],
+      ...(this.adapter !== undefined ? { adapter: { ...this.adapter } } : {}),
+    };
+  }
+
+  placement(): Promise<SessionPlacement[]> {
+    return this.#call<SessionPlacement[]>((rid) => ({ type: 'placement', rid }));
   }
 
   close(): Promise<void> {
@@ -463,7 +535,7 @@ export class WorkerTensorStore implements ManagedTensorStore {
   // ---- plumbing --------------------------------------------------------------------------------
 
   #register(handle: TensorHandle, bytes: number): TensorHandle {
-    this.#ledger.register(handle.id, bytes);
+    this.#ledger.register(handle.id, bytes, handle.location === 'gpu-buffer');
     return Object.freeze(handle);
   }
 

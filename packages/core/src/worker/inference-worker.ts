@@ -16,8 +16,19 @@ async function main(): Promise<void> {
   let server: InferenceServer | undefined;
   try {
     const res = await resolveDevice(init.device);
-    server = new InferenceServer(res.device, init.threads, (msg, transfer) => port.postMessage(msg, transfer));
-    hello = { type: 'ready', device: res.device, reason: res.reason, available: res.available };
+    server = new InferenceServer(
+      res.device,
+      init.threads,
+      (msg, transfer) => port.postMessage(msg, transfer),
+      init.profileDir,
+    );
+    hello = {
+      type: 'ready',
+      device: res.device,
+      reason: res.reason,
+      available: res.available,
+      ...(res.adapter !== undefined ? { adapter: res.adapter } : {}),
+    };
   } catch (err) {
     hello = { type: 'init-error', error: serializeTensorError(err, 'DEVICE_UNAVAILABLE') };
   }

@@ -36,6 +36,8 @@ export interface PrepareContext {
   readonly defaultThreads: number | undefined;
   /** The session's pool key (device, options and the source's identity). */
   readonly key: string;
+  /** Profile the session (see `SessionConfig.profilePrefix`). */
+  readonly profilePrefix?: string;
 }
 
 /**
@@ -58,6 +60,7 @@ export async function prepareModel(
     device: context.device,
     graphOptimizationLevel: level,
     intraOpNumThreads: options.intraOpNumThreads ?? (small ? 1 : context.defaultThreads),
+    ...(context.profilePrefix !== undefined ? { profilePrefix: context.profilePrefix } : {}),
   };
   // Large CPU models come from the optimised-model cache when this session was made before (by any
   // process); small op graphs optimise in a few milliseconds and are not worth a file.
@@ -79,7 +82,7 @@ export async function prepareModel(
       await dropCached(cached); // damaged or from another build: make it afresh below
     }
   }
-  const model = await rewrittenModel(source, options);
+  const model = await rewrittenModel(source, options, context.device);
   const writable =
     cacheDir !== undefined &&
     (await mkdir(cacheDir, { recursive: true, mode: PRIVATE_FOLDER_MODE }).then(
@@ -108,8 +111,15 @@ async function sourceSize(source: string | Uint8Array): Promise<number> {
   return (await stat(source).catch(() => undefined))?.size ?? Number.POSITIVE_INFINITY;
 }
 
-/** The model with its initializer overrides applied and its appended graph joined (the source if neither). */
-async function rewrittenModel(source: string | Uint8Array, options: ModelOptions): Promise<string | Uint8Array> {
+/**
+ * The model with its initializer overrides applied, its appended graph joined and, on webgpu, the WebGPU EP
+ * workarounds applied (backend/webgpu-workarounds.ts); the source when none applies.
+ */
+async function rewrittenModel(
+  source: string | Uint8Array,
+  options: ModelOptions,
+  device: DeviceName,
+): Promise<string | Uint8Array> {
   let model: string | Uint8Array = source;
   const bytesOf = async (m: string | Uint8Array) => (typeof m === 'string' ? new Uint8Array(await readFile(m)) : m);
   if (options.initializerOverrides !== undefined && Object.keys(options.initializerOverrides).length > 0) {
@@ -120,6 +130,10 @@ async function rewrittenModel(source: string | Uint8Array, options: ModelOptions
   if (options.appendGraph !== undefined) {
     const { appendGraph } = await import('../backend/append-graph.js');
     model = appendGraph(await bytesOf(model), options.appendGraph);
+  }
+  if (device === 'webgpu') {
+    const { applyWebgpuWorkarounds } = await import('../backend/webgpu-workarounds.js');
+    model = applyWebgpuWorkarounds(await bytesOf(model)) ?? model;
   }
   return model;
 }

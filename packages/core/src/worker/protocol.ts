@@ -10,8 +10,10 @@ import type {
   DeviceName,
   DeviceRequest,
   DType,
+  GpuAdapterInfo,
   ModelOptions,
   ModelPortInfo,
+  SessionPlacement,
   TensorData,
   TensorLocation,
 } from '../tensor/types.js';
@@ -22,6 +24,8 @@ export interface WorkerInit {
   readonly device: DeviceRequest;
   /** Default intra-op thread count for sessions that do not set one. */
   readonly threads: number | undefined;
+  /** Profile every session into this folder, for {@link SessionPlacement} reports (diagnostics, benchmarks). */
+  readonly profileDir?: string;
 }
 
 /** The worker's first message: the resolved device, or why it could not start. */
@@ -31,6 +35,7 @@ export type WorkerHello =
       readonly device: DeviceName;
       readonly reason: string;
       readonly available: readonly DeviceName[];
+      readonly adapter?: GpuAdapterInfo;
     }
   | { readonly type: 'init-error'; readonly error: SerializedError };
 
@@ -68,6 +73,7 @@ export type WorkerRequest =
     }
   | { readonly type: 'cancel'; readonly target: number }
   | { readonly type: 'inspect'; readonly rid: number }
+  | { readonly type: 'placement'; readonly rid: number }
   /**
    * The last request of a store that is closing: the worker starts nothing more and answers once no call
    * into ONNX Runtime is in flight, after which its thread may be terminated (see `InferenceServer.shutdown`).
@@ -106,6 +112,8 @@ export interface WorkerInspection {
   /** Sessions created from the optimised-model cache since the worker started. */
   readonly optimizedCacheHits: number;
 }
+
+export type { SessionPlacement };
 
 /** Answer to a request. */
 export type WorkerResponse =

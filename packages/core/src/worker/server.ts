@@ -11,7 +11,17 @@
 import type { TransferListItem } from 'node:worker_threads';
 import { modelSourceKey, sessionKey } from '../backend/model-key.js';
 import type { OrtTensor } from '../backend/onnx.js';
-import { describeTensor, disposeTensor, makeTensor, readTensor, releaseSession, runSession } from '../backend/onnx.js';
+import {
+  describeTensor,
+  disposeTensor,
+  endProfiling,
+  makeTensor,
+  profileReadbacks,
+  readbackSessionList,
+  readTensor,
+  releaseSession,
+  runSession,
+} from '../backend/onnx.js';
 import { RunAbortedError, serializeTensorError, TensorError } from '../tensor/errors.js';
 import type { DeviceName, ModelOptions } from '../tensor/types.js';
 import type { SerializedError } from '../util/errors.js';
@@ -20,6 +30,7 @@ import type {
   LoadResult,
   OutputInfo,
   RunOutputSlot,
+  SessionPlacement,
   WorkerInspection,
   WorkerRequest,
   WorkerResponse,
@@ -36,7 +47,10 @@ interface TensorEntry {
   released: boolean;
 }
 
-type SessionEntry = PreparedSession;
+type SessionEntry = PreparedSession & {
+  /** Set when profiling: where ORT writes this session's profile, and the model's name for reports. */
+  readonly profile?: { readonly prefix: string; readonly label: string };
+};
 
 interface Job {
   readonly rid: number;
@@ -53,6 +67,9 @@ export class InferenceServer {
   private readonly queue: Job[] = [];
   private running: Job | undefined;
   private pumpScheduled = false;
+  /** Placement reports of profiled sessions already ended (unloaded, or reported once). */
+  private readonly placements: SessionPlacement[] = [];
+  private profiled = 0;
   /** Tensor reads awaiting their data (a GPU download is asynchronous). */
   private readsInFlight = 0;
   /** Set by a `shutdown` request: its id, answered once nothing is in flight. */
@@ -63,7 +80,15 @@ export class InferenceServer {
     private readonly device: DeviceName,
     private readonly defaultThreads: number | undefined,
     private readonly post: Post,
-  ) {}
+    /** Profile every session into this folder (see {@link SessionPlacement}). */
+    private readonly profileDir?: string,
+  ) {
+    if (profileDir !== undefined) profileReadbacks(() => this.profilePrefix());
+  }
+
+  private profilePrefix(): string {
+    return `${this.profileDir}/s${++this.profiled}`;
+  }
 
   /** Dispatches one request from the main thread. */
   handle(msg: WorkerRequest): void {
@@ -89,7 +114,11 @@ export class InferenceServer {
         const pending = this.sessions.get(msg.model);
         this.sessions.delete(msg.model);
         this.enqueue(msg.rid, [], async () => {
-          if (pending !== undefined) await releaseSession((await pending).session).catch(() => undefined);
+          const entry = await pending?.catch(() => undefined);
+          if (entry !== undefined) {
+            await this.endProfile(entry);
+            await releaseSession(entry.session).catch(() => undefined);
+          }
           return { result: null };
         });
         return;
@@ -110,6 +139,10 @@ export class InferenceServer {
         this.post({ rid: msg.rid, ok: true, result });
         return;
       }
+      case 'placement':
+        // Behind the queued runs, so their nodes are in the report.
+        this.enqueue(msg.rid, [], async () => ({ result: await this.placement() }));
+        return;
       case 'shutdown':
         this.shutdown(msg.rid);
         return;
@@ -164,18 +197,54 @@ export class InferenceServer {
     const key = sessionKey(await modelSourceKey(source), this.device, options, this.defaultThreads);
     let pending = this.sessions.get(key);
     if (pending === undefined) {
-      pending = prepareModel(source, options, { device: this.device, defaultThreads: this.defaultThreads, key }).then(
-        (prepared) => {
-          if (prepared.fromCache) this.optimizedCacheHits++;
-          return prepared;
-        },
-      );
+      const profile =
+        this.profileDir === undefined
+          ? undefined
+          : { prefix: this.profilePrefix(), label: await sessionLabel(source, options) };
+      pending = prepareModel(source, options, {
+        device: this.device,
+        defaultThreads: this.defaultThreads,
+        key,
+        ...(profile !== undefined ? { profilePrefix: profile.prefix } : {}),
+      }).then((prepared): SessionEntry => {
+        if (prepared.fromCache) this.optimizedCacheHits++;
+        return profile === undefined ? prepared : { ...prepared, profile };
+      });
       this.sessions.set(key, pending);
       // A failed load must not poison the pool: the next attempt retries.
       pending.catch(() => this.sessions.delete(key));
     }
     const entry = await pending;
     return { result: { id: key, inputs: entry.inputs, outputs: entry.outputs } };
+  }
+
+  // ---- placement (profiling) -------------------------------------------------------------------
+
+  /** Ends profiling of every session made so far and reports where each one's nodes ran. */
+  private async placement(): Promise<SessionPlacement[]> {
+    for (const pending of this.sessions.values()) {
+      const entry = await pending.catch(() => undefined);
+      if (entry !== undefined) await this.endProfile(entry);
+    }
+    for (const { dtype, session, profilePrefix } of await readbackSessionList()) {
+      if (profilePrefix !== undefined)
+        await this.endProfile({ session, profile: { prefix: profilePrefix, label: `readback:${dtype}` } });
+    }
+    return [...this.placements];
+  }
+
+  private readonly ended = new WeakSet<object>();
+
+  private async endProfile(entry: Pick<SessionEntry, 'session' | 'profile'>): Promise<void> {
+    if (entry.profile === undefined || this.ended.has(entry.session)) return;
+    this.ended.add(entry.session);
+    try {
+      endProfiling(entry.session);
+    } catch {
+      return; // nothing to report
+    }
+    const { readPlacement } = await import('../backend/placement.js');
+    this.placements.push(await readPlacement(entry.profile.prefix, entry.profile.label));
   }
 
   // ---- runs ------------------------------------------------------------------------------------
@@ -320,6 +389,22 @@ export class InferenceServer {
   private fail(rid: number, error: SerializedError): void {
     this.post({ rid, ok: false, error });
   }
+}
+
+/** A model's name for placement reports: its file name, or its graph's name; `+` an appended graph's. */
+async function sessionLabel(source: string | Uint8Array, options: ModelOptions): Promise<string> {
+  const { decodeModel } = await import('../backend/append-graph.js');
+  const graphName = (bytes: Uint8Array): string => {
+    try {
+      return decodeModel(bytes).graph?.name || 'graph';
+    } catch {
+      return 'graph';
+    }
+  };
+  let label = typeof source === 'string' ? (source.split(/[\\/]/).at(-1) ?? source) : graphName(source);
+  if (options.initializerOverrides !== undefined) label += ' (weights replaced)';
+  if (options.appendGraph !== undefined) label += `+${graphName(options.appendGraph.bytes)}`;
+  return label;
 }
 
 function unknownTensor(id: number): SerializedError {

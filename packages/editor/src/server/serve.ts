@@ -12,6 +12,8 @@ export interface ServeOptions {
   readonly port?: number;
   readonly host?: string;
   readonly token?: string;
+  /** `--device`: where the runs' models and tensors live. Default cpu. */
+  readonly device?: 'cpu' | 'webgpu' | 'auto';
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -68,6 +70,7 @@ export async function serve(options: ServeOptions): Promise<number> {
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(options.device !== undefined ? { device: options.device } : {}),
     });
   } catch (error) {
     const e = error as Error & { code?: string; hint?: string };

@@ -31,6 +31,8 @@ export interface ServerOptions {
   readonly cwd?: string;
   /** A runtime to use (tests); by default one is created that discovers plugins from `cwd`. */
   readonly runtime?: Runtime;
+  /** Device of the runtime created here (`kinegraph serve --device`). Default cpu. */
+  readonly device?: 'cpu' | 'webgpu' | 'auto';
   /** Largest upload, bytes. Default 50 MB. Same as `limits.uploadBytes`. */
   readonly uploadLimitBytes?: number;
   /** Largest JSON body, bytes. Default 5 MB. Same as `limits.jsonBodyBytes`. */
@@ -86,7 +88,10 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const cwd = resolve(options.cwd ?? process.cwd());
   const folders = { workflows: join(cwd, 'workflows'), inputs: join(cwd, 'inputs'), outputs: join(cwd, 'outputs') };
   const ownRuntime = options.runtime === undefined;
-  const runtime = options.runtime ?? (await Runtime.create({ discover: { cwd } }));
+  // A GPU device starts its worker (and probes the adapter) now, so the first run's outputs already record it.
+  const device = options.device ?? 'cpu';
+  const runtime =
+    options.runtime ?? (await Runtime.create({ discover: { cwd }, device, startWorker: device !== 'cpu' }));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
   const redactor = new PathRedactor(cwd);
   const runs = new RunQueue(runtime, {
