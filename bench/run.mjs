@@ -11,6 +11,7 @@ const suites = [
   ['quality', './quality.mjs'],
   ['attacks', './attacks.mjs'],
   ['webgpu', './webgpu.mjs'],
+  ['queue', './queue.mjs'],
   ['isolation', './isolation.mjs'],
 ];
 

@@ -4,7 +4,7 @@
 // an instance of 'Napi::Error'") in some runs only. A tiny plugin keeps the worker busy inside ONNX Runtime
 // (a matmul chain in a loop, or a large model being loaded) at the moment each case ends the run.
 import { type ChildProcess, spawn } from 'node:child_process';
-import { copyFile, mkdir, mkdtemp, open, readdir, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, open, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -285,5 +285,57 @@ describe(`kinegraph's exit codes hold, ${RUNS} runs of each case`, () => {
     expect([...sed, ...jsn].map((r) => r.code)).toEqual(Array(2 * RUNS).fill(1));
     for (const run of sed) expect(run.stderr).toContain('Unknown option --sed for kinegraph run. Did you mean --set?');
     for (const run of jsn) expect(run.stderr).toContain('Did you mean --json?');
+  }, 180_000);
+});
+
+describe('kinegraph serve stops cleanly on Ctrl-C while a run is in progress, 5 times', () => {
+  // The server's runtime shares the worker's fate with `kinegraph run`: stopping it while ONNX Runtime is
+  // inside a call must wait for the call, not abort the process.
+  const SERVE_RUNS = 5;
+
+  /** Starts `kinegraph serve`, queues spin.json once it listens, and sends SIGINT once the run has progressed. */
+  const serveAndInterrupt = () => {
+    let started = false;
+    const progressed: { at?: number } = {};
+    return kinegraph(['serve', '--port', '0'], {
+      watch: (child, out) => {
+        const url = out.stdout.split('\n').find((line) => line.startsWith('http://'));
+        if (!url || started) return;
+        started = true;
+        void (async () => {
+          const base = url.trim();
+          const doc = JSON.parse(await readFile(join(project, 'spin.json'), 'utf8')) as unknown;
+          const posted = await fetch(`${base}api/runs`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(doc),
+          });
+          const { id } = (await posted.json()) as { id: string };
+          for (;;) {
+            const run = (await (await fetch(`${base}api/runs/${id}`)).json()) as {
+              status: string;
+              nodes: Record<string, { progress: number }>;
+            };
+            if (run.status === 'running' && (run.nodes.s?.progress ?? 0) > 0) break;
+            if (run.status !== 'queued' && run.status !== 'running') throw new Error(`the run ended: ${run.status}`);
+            await new Promise((r) => setTimeout(r, 10));
+          }
+          progressed.at = Date.now();
+          child.kill('SIGINT');
+        })().catch((error: Error) => {
+          out.stderr += `test driver: ${error.message}\n`;
+          child.kill('SIGKILL');
+        });
+      },
+    }).then((exit) => ({ ...exit, interrupted: progressed.at !== undefined }));
+  };
+
+  it('exits 0 (never 134), after saying it stops', async () => {
+    const runs: Array<Exit & { interrupted: boolean }> = [];
+    for (let i = 0; i < SERVE_RUNS; i++) runs.push(await serveAndInterrupt());
+    expect(aborts(runs)).toEqual([]);
+    expect(runs.map((r) => r.interrupted)).toEqual(Array(SERVE_RUNS).fill(true));
+    expect(runs.map((r) => r.signal ?? r.code)).toEqual(Array(SERVE_RUNS).fill(0));
+    for (const run of runs) expect(run.stderr).toContain('stopping');
   }, 180_000);
 });

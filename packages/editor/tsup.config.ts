@@ -10,5 +10,5 @@ export default defineConfig({
   // Only the server and shared code: the web app is built by Vite into dist/web, which `clean` must not wipe
   // when tsup runs first (it does: `tsup && vite build`).
   clean: true,
-  external: ['@kinegraph/core', '@kinegraph/nodes', 'ws'],
+  external: ['@kinegraph/core', '@kinegraph/nodes', 'ws', 'bullmq', 'ioredis'],
 });

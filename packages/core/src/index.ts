@@ -13,7 +13,7 @@ export type { PluginSource, RegisteredNode } from './registry/registry.js';
 export { NodeRegistry } from './registry/registry.js';
 export type { RunOptions, RuntimeOptions } from './runtime.js';
 export { Runtime, WorkflowInvalidError } from './runtime.js';
-export type { OutputSummary, RunEvent } from './scheduler/events.js';
+export type { NodeMemoryReport, OutputSummary, RunEvent } from './scheduler/events.js';
 export { isTerminalEvent, RUN_EVENT_TYPES } from './scheduler/events.js';
 export { createFileAccess } from './scheduler/file-access.js';
 export { defaultMemoryBudget } from './scheduler/memory-budget.js';

@@ -4,6 +4,18 @@
  * @packageDocumentation
  */
 
+export type {
+  JobDetail,
+  JobPage,
+  JobQuery,
+  JobStatus,
+  JobSummary,
+  RunBackend,
+  SubmitOptions,
+  WorkerInfo,
+} from './queue/backend.js';
+export type { WorkerCommandOptions } from './queue/worker-cli.js';
+export { worker } from './queue/worker-cli.js';
 export type { ServerLimits } from './server/limits.js';
 export { DEFAULT_LIMITS } from './server/limits.js';
 export type { ServeOptions } from './server/serve.js';
@@ -20,6 +32,7 @@ export type {
   NodeStatus,
   RunSnapshot,
   RunStatus,
+  RunWorker,
   ServerMessage,
   UploadResult,
   WireEvent,

@@ -36,6 +36,13 @@ export const liftGammaGainNode = defineNode({
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
+  // The graded video, twice while the graph returns it; its params are a few bytes.
+  memory({ inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const bytes = d.reduce((n, x) => n * x, 4);
+    return { outputs: { video: { dims: [...d], dtype: 'float32' } }, scratchBytes: bytes + 64 };
+  },
   migrate: {
     // v1 → v2: master values became per-channel triples.
     1: ({ params, inputs }) => ({

@@ -29,6 +29,14 @@ export const lut3dNode = defineNode({
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
+  // The graded video, twice while the graph returns it, and the table of a LUT of up to 33³ entries (the
+  // size most tools export). A larger table is checked against the run's budget once the file is parsed.
+  memory({ inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const bytes = d.reduce((n, x) => n * x, 4);
+    return { outputs: { video: { dims: [...d], dtype: 'float32' } }, scratchBytes: bytes + TABLE_ALLOWANCE + 64 };
+  },
   // The cache key must change when the file does, not only when the path does.
   async fingerprint(params, { files }) {
     try {
@@ -49,6 +57,7 @@ export const lut3dNode = defineNode({
       );
     }
     const lut = await readLut(params.path, context);
+    requireTableBudget(lut, tensor.dims, context);
     context.progress(0.5, { message: `${lut.title ?? params.path}: ${lut.size}³` });
     context.throwIfCancelled();
     const { graded } = await lut3dGraph.run(context, {
@@ -102,6 +111,32 @@ export const lut3dGraph = defineGraph('color-grade/lut3d', (g) => {
   const mixed = g.add(x, g.mul(mix, g.sub(y, x)));
   return { graded: g.sub(g.mul(g.clip(mixed, 0, 1), 2), 1) };
 });
+
+/** Bytes of the table of a 33³ LUT (the size most grading tools export), which the declaration includes. */
+const TABLE_ALLOWANCE = 33 ** 3 * 3 * 4;
+
+/**
+ * A table larger than the declaration's allowance must fit what the run has left besides the graded video
+ * and its copy (`MEMORY_BUDGET_EXCEEDED`, before it is uploaded).
+ */
+function requireTableBudget(
+  lut: Lut3d,
+  video: readonly number[],
+  context: Pick<NodeContext, 'nodeId' | 'budget'>,
+): void {
+  const table = lut.table.byteLength;
+  if (!context.budget || table <= TABLE_ALLOWANCE) return;
+  const need = 2 * video.reduce((n, x) => n * x, 4) + table;
+  if (need <= context.budget.available()) return;
+  throw new KinegraphError(
+    'MEMORY_BUDGET_EXCEEDED',
+    `The ${lut.size}\u00b3 LUT's table (${Math.ceil(table / 1024 ** 2)} MB) and the graded video do not fit what the run's memory budget has left.`,
+    {
+      nodeId: context.nodeId,
+      hint: 'Use a smaller LUT (33³ is the usual size), or give the run a larger memory budget.',
+    },
+  );
+}
 
 /** Reads and parses the node's `.cube` file; a broken file's error names the node. */
 async function readLut(path: string, context: Pick<NodeContext, 'nodeId' | 'files'>): Promise<Lut3d> {

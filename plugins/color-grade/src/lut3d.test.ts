@@ -166,5 +166,21 @@ describe('color-grade/lut3d', () => {
     });
   });
 
+  it('refuses a LUT table larger than its declaration allows when the run’s budget cannot hold it', async () => {
+    // A 65³ table is 3.3 MB, beyond the 33³ the declaration counts; the declaration itself fits 2 MB.
+    const small = await createTestRuntime({ plugins: [colorGrade], memoryBudgetBytes: 2 * 1024 ** 2 });
+    try {
+      await writeFile(join(small.inputs, 'big.cube'), cubeText(65, look));
+      const events = (await small.run(applyLut({ path: 'big.cube' }))).events;
+      expect(events.at(-1)).toMatchObject({ error: { code: 'MEMORY_BUDGET_EXCEEDED', nodeId: 'lut' } });
+      expect(events).toContainEqual(expect.objectContaining({ type: 'node:start', nodeId: 'lut' }));
+      await writeFile(join(small.inputs, 'usual.cube'), cubeText(33, look));
+      expect((await small.run(applyLut({ path: 'usual.cube' }))).error).toBeUndefined();
+      await expectNoLeaks(small);
+    } finally {
+      await small.close();
+    }
+  });
+
   it('leaks no tensors', () => expectNoLeaks(t));
 });

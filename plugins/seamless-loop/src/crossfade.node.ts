@@ -32,6 +32,15 @@ export const crossfadeNode = defineNode({
   }),
   inputs: { video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
+  // The looped video, `overlap` frames shorter, twice while the graph returns it, and the K weights.
+  memory({ params, inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const [b, c, frames, h, w] = d as [number, number, number, number, number];
+    const looped = [b, c, Math.max(0, frames - params.overlap), h, w];
+    const bytes = looped.reduce((n, x) => n * x, 4);
+    return { outputs: { video: { dims: looped, dtype: 'float32' } }, scratchBytes: bytes + 4 * params.overlap };
+  },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5) {

@@ -34,6 +34,20 @@ export const seamConditionNode = defineNode({
     },
     video: { type: 'video', description: 'The rolled clip, before re-sampling.' },
   },
+  // The rolled clip, the known clip (the conditioning's video) and the keep-mask [B, 1, N, H, W], each
+  // twice while the graph returns them, and the frame order (int64) and keep flags it is fed.
+  memory({ inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const [b, , frames, h, w] = d as [number, number, number, number, number];
+    const video = [b, 3, frames, h, w];
+    const clip = video.reduce((n, x) => n * x, 4);
+    const mask = b * frames * h * w * 4;
+    return {
+      outputs: { conditioning: { dims: video, dtype: 'float32' }, video: { dims: video, dtype: 'float32' } },
+      scratchBytes: mask + 2 * clip + mask + 12 * frames,
+    };
+  },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {

@@ -45,6 +45,18 @@ describe('parseArgs', () => {
     expect(usageError(['run', '--json=yes'])).toContain("'--json' does not take an argument");
   });
 
+  it('knows --memory for run and serve, --token-file for serve only, and --device for both', () => {
+    expect(parseArgs(['run', 'wf.json', '--memory', '2GB']).flags.get('memory')).toEqual(['2GB']);
+    const serve = parseArgs(['serve', '--token-file=~/.token', '--memory', '512MiB']);
+    expect(serve.flags.get('token-file')).toEqual(['~/.token']);
+    expect(serve.flags.get('memory')).toEqual(['512MiB']);
+    expect(parseArgs(['serve', '--device', 'webgpu']).flags.get('device')).toEqual(['webgpu']);
+    expect(usageError(['serve', '--token-fle', 't'])).toContain('Did you mean --token-file?');
+    expect(usageError(['run', 'wf.json', '--token-file', 't'])).toContain(
+      '--token-file is an option of kinegraph serve.',
+    );
+  });
+
   it('leaves the arguments of `plugin` to its own parser', () => {
     expect(parseArgs(['plugin', 'init', 'x', '--dir', 'y']).command).toBe('plugin');
   });

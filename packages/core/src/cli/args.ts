@@ -34,11 +34,21 @@ export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
     timeout: value,
     json: flag,
     previews: flag,
+    memory: value,
   },
   validate: { set: repeatable, json: flag },
   nodes: { json: flag },
   plugins: { json: flag },
-  serve: { port: value, host: value, token: value },
+  serve: { port: value, host: value, token: value, 'token-file': value, memory: value, device: value, queue: value },
+  worker: {
+    queue: value,
+    server: value,
+    token: value,
+    concurrency: value,
+    device: value,
+    name: value,
+    'work-dir': value,
+  },
   help: {},
 };
 
@@ -125,5 +135,5 @@ function checkOptionNames(argv: readonly string[], options: Options, command: st
 function unknownCommandMessage(command: string): string {
   const commands = [...Object.keys(COMMAND_OPTIONS), ...SELF_PARSING].filter((c) => c !== 'help');
   const close = didYouMean(command, commands);
-  return `Unknown command "${command}".${close.length ? ` Did you mean ${listOf(close.map((c) => `"${c}"`))}?` : ''} Commands: run, validate, nodes, plugins, plugin init, serve.`;
+  return `Unknown command "${command}".${close.length ? ` Did you mean ${listOf(close.map((c) => `"${c}"`))}?` : ''} Commands: run, validate, nodes, plugins, plugin init, serve, worker.`;
 }

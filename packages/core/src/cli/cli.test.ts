@@ -31,7 +31,10 @@ const hang = { type: 'demo/hang', version: 1, title: 'Hang', category: 'demo', d
 const peek = { type: 'demo/peek', version: 1, title: 'Peek', category: 'demo', description: 'Sends a preview; outputs whether previews are shown.',
   params: { type: 'object', properties: {} }, inputs: {}, outputs: { text: { type: 'text' } },
   run: ({ context }) => { context.progress(1, { message: 'peeked', preview: { mime: 'image/png', data: new Uint8Array([1, 2, 3]), width: 1, height: 1 } }); return { text: String(context.previews) }; } };
-export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang, peek] });
+const big = { type: 'demo/big', version: 1, title: 'Big', category: 'demo', description: 'Declares a size, allocates nothing.',
+  params: { type: 'object', properties: { bytes: { type: 'integer', default: 2000000 } } }, inputs: {}, outputs: {},
+  memory: ({ params }) => ({ outputs: {}, scratchBytes: params.bytes }), run: () => ({}) };
+export default () => ({ name: 'demo-plugin', nodes: [text, save, fail, wait, stray, hang, peek, big] });
 `;
 
 function kinegraph(
@@ -99,6 +102,7 @@ beforeAll(async () => {
     }),
   );
   await writeFile(join(project, 'hang.json'), workflow({ h: { type: 'demo/hang', version: 1 } }));
+  await writeFile(join(project, 'big.json'), workflow({ b: { type: 'demo/big', version: 1 } }));
 });
 
 describe('kinegraph CLI', () => {
@@ -216,6 +220,20 @@ describe('kinegraph CLI', () => {
       'demo/text': { package: 'demo-plugin', version: '0.1.0' },
       'demo/save': { package: 'demo-plugin', version: '0.1.0' },
     });
+  });
+
+  it('run --memory sets the run\u2019s budget: a node declaring more is refused (exit 2), a size is checked', async () => {
+    const refused = await kinegraph(['run', 'big.json', '--memory', '1MB']);
+    expect(refused.code).toBe(2);
+    expect(refused.stderr).toContain('failed at node "b": MEMORY_BUDGET_EXCEEDED');
+    expect(refused.stderr).toContain('memory budget of 977 KB'); // 1 MB is 10^6 bytes
+    expect(refused.stderr).toContain('refused before the run');
+    expect((await kinegraph(['run', 'big.json', '--memory', '2MiB'])).code).toBe(0); // 2 097 152 bytes
+    expect((await kinegraph(['run', 'big.json', '--memory', '1999999'])).code).toBe(2);
+    const bad = await kinegraph(['run', 'big.json', '--memory', '2G']);
+    expect(bad.code).toBe(1);
+    expect(bad.stderr).toContain('--memory takes a size such as 2GB, 512MiB or a number of bytes (got "2G")');
+    expect((await kinegraph(['run', 'big.json', '--memroy', '2GB'])).stderr).toContain('Did you mean --memory?');
   });
 
   it('usage errors exit 1', async () => {

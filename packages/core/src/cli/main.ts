@@ -17,6 +17,7 @@ import { type ParsedArgs, parseArgs, UsageError } from './args.js';
 import { OutputWatch } from './output-watch.js';
 import { pluginCommand } from './plugin-init.js';
 import { createProgressRenderer, formatMs } from './progress.js';
+import { parseSize } from './sizes.js';
 
 /**
  * Exit codes of `kinegraph`: documented in the README and stable. `outputClosed` is what a program ended by
@@ -46,6 +47,8 @@ Commands:
       --allow <dir>                  Another folder file-reading nodes may read (repeatable)
       --threads <n>                  ONNX Runtime threads
       --timeout <seconds>            Fail a node that runs longer than this (NODE_TIMEOUT)
+      --memory <size>                The run's memory budget: 2GB, 512MiB, bytes (default: half
+                                     of what the process may use)
       --json                         Print events as NDJSON
       --previews                     With --json: include the samplers' previews (GIF/PNG data) in
                                      the events; without it no previews are made (they cost CPU)
@@ -58,8 +61,20 @@ Commands:
   serve                     Start the browser editor (needs @kinegraph/editor)
       --port <n>                     Port (default: 8188)
       --host <addr>                  Address (default: 127.0.0.1; another needs --token)
-      --token <secret>               Require this token on every request
+      --token-file <path>            Require the token on the first line of this file (others may
+                                     not read it); also KINEGRAPH_TOKEN, KINEGRAPH_TOKEN_FILE
+      --token <secret>               Require this token on every request (ps shows it: prefer a file)
+      --memory <size>                Each run's memory budget (a run may ask for less)
       --device cpu|webgpu|auto       Device for the runs' models and tensors (default: cpu)
+      --queue redis://host:port      Queue runs in Redis for \`kinegraph worker\` processes
+  worker                    Take runs from a queue and execute them (needs @kinegraph/editor)
+      --queue redis://host:port      The queue (as given to serve --queue)
+      --server http://host:port      The server: inputs come from it, outputs go to it
+      --token <secret>               The server's token (or KINEGRAPH_TOKEN)
+      --concurrency <n>              Runs at once (default: 1)
+      --device cpu|webgpu|auto       Device for models and tensors (default: cpu)
+      --name <name>                  Shown in job listings (default: host:pid)
+      --work-dir <dir>               Input cache and scratch (default: in the temp folder)
 
 Exit codes: 0 ok, 1 invalid workflow or usage, 2 runtime error, 130 cancelled (Ctrl-C; a second
 Ctrl-C stops at once), 141 output closed (the reader of a pipe went away; the run is cancelled).`;
@@ -117,6 +132,8 @@ async function runCommandLine(argv: readonly string[], io: CommandEnv): Promise<
       }
       case 'serve':
         return await serveCommand(args, io);
+      case 'worker':
+        return await workerCommand(args, io);
       default:
         throw new UsageError(`Unknown command "${args.command}".`); // parseArgs refuses these already
     }
@@ -142,12 +159,14 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
   const timeout = args.flags.get('timeout')?.at(-1);
   if (timeout !== undefined && !(Number(timeout) > 0))
     throw new UsageError(`--timeout takes seconds > 0 (got "${timeout}").`);
+  const memory = memoryBudget(args);
   const runtime = await Runtime.create({
     device,
     // `run` needs the inference worker: it starts (loading ONNX Runtime) while plugins are discovered.
     startWorker: args.command === 'run',
     ...(threads ? { threads: Number(threads) } : {}),
     ...(timeout ? { nodeTimeoutMs: Number(timeout) * 1000 } : {}),
+    ...(memory !== undefined ? { memoryBudgetBytes: memory } : {}),
     discover: { cwd: io.cwd },
     catchStrayErrors: true,
   });
@@ -156,6 +175,12 @@ async function loadRuntime(args: ParsedArgs, io: { cwd: string; stderr: NodeJS.W
       io.stderr.write(`warning: plugin ${failed.package} was skipped: ${failed.error.message}\n`);
   }
   return runtime;
+}
+
+/** `--memory <size>` in bytes, if given. */
+function memoryBudget(args: ParsedArgs): number | undefined {
+  const text = args.flags.get('memory')?.at(-1);
+  return text === undefined ? undefined : parseSize(text, '--memory');
 }
 
 async function readWorkflow(args: ParsedArgs, cwd: string): Promise<{ path: string; document: unknown }> {
@@ -395,34 +420,39 @@ async function pluginsCommand(args: ParsedArgs, io: CommandEnv): Promise<number>
   return EXIT.ok;
 }
 
-/** The editor's entry point, as far as core knows it (core must not depend on the editor at build time). */
+/** The editor's entry points, as far as core knows them (core must not depend on the editor at build time). */
 interface EditorModule {
   serve(options: {
     port?: number;
     host?: string;
     token?: string;
+    tokenFile?: string;
+    memoryBudgetBytes?: number;
     device?: DeviceRequest;
+    queue?: string;
+    cwd: string;
+    stdout: NodeJS.WritableStream;
+    stderr: NodeJS.WritableStream;
+  }): Promise<number>;
+  worker(options: {
+    queue: string;
+    server: string;
+    token?: string;
+    concurrency?: number;
+    device?: DeviceRequest;
+    name?: string;
+    workDir?: string;
     cwd: string;
     stdout: NodeJS.WritableStream;
     stderr: NodeJS.WritableStream;
   }): Promise<number>;
 }
 
-async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
-  const portText = args.flags.get('port')?.at(-1);
-  const port = portText === undefined ? undefined : Number(portText);
-  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
-    throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
-  const host = args.flags.get('host')?.at(-1);
-  const token = args.flags.get('token')?.at(-1);
-  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
-  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
-    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+async function loadEditor(): Promise<EditorModule> {
   // A variable specifier keeps bundlers and tsc from resolving the optional package at build time.
   const specifier = '@kinegraph/editor';
-  let editor: EditorModule;
   try {
-    editor = (await import(specifier)) as EditorModule;
+    return (await import(specifier)) as EditorModule;
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (
@@ -435,11 +465,63 @@ async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
       cause: error,
     });
   }
+}
+
+async function serveCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
+  const portText = args.flags.get('port')?.at(-1);
+  const port = portText === undefined ? undefined : Number(portText);
+  if (port !== undefined && !(Number.isInteger(port) && port >= 0 && port <= 65535))
+    throw new UsageError(`--port takes a port number 0-65535 (got "${portText}").`);
+  const host = args.flags.get('host')?.at(-1);
+  // The editor resolves KINEGRAPH_TOKEN and KINEGRAPH_TOKEN_FILE when neither flag is given.
+  const token = args.flags.get('token')?.at(-1);
+  const tokenFile = args.flags.get('token-file')?.at(-1);
+  if (token !== undefined && tokenFile !== undefined)
+    throw new UsageError('Give the token once: --token or --token-file, not both.');
+  if (tokenFile === '') throw new UsageError('--token-file takes the path of a file holding the token.');
+  const memory = memoryBudget(args);
+  const queue = args.flags.get('queue')?.at(-1);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  const editor = await loadEditor();
   return editor.serve({
     ...(port !== undefined ? { port } : {}),
     ...(host !== undefined ? { host } : {}),
     ...(token !== undefined ? { token } : {}),
+    ...(tokenFile !== undefined ? { tokenFile: resolve(io.cwd, tokenFile) } : {}),
+    ...(memory !== undefined ? { memoryBudgetBytes: memory } : {}),
     ...(device !== undefined ? { device } : {}),
+    ...(queue !== undefined ? { queue } : {}),
+    cwd: io.cwd,
+    stdout: io.stdout,
+    stderr: io.stderr,
+  });
+}
+
+async function workerCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
+  const queue = args.flags.get('queue')?.at(-1);
+  const server = args.flags.get('server')?.at(-1);
+  if (!queue || !server) throw new UsageError('worker needs --queue redis://host:port and --server http://host:port.');
+  const concurrencyText = args.flags.get('concurrency')?.at(-1);
+  const concurrency = concurrencyText === undefined ? undefined : Number(concurrencyText);
+  if (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 64))
+    throw new UsageError(`--concurrency takes a whole number 1-64 (got "${concurrencyText}").`);
+  const device = args.flags.get('device')?.at(-1) as DeviceRequest | undefined;
+  if (device !== undefined && !['cpu', 'webgpu', 'auto'].includes(device))
+    throw new UsageError(`--device must be cpu, webgpu or auto (got "${device}").`);
+  const token = args.flags.get('token')?.at(-1);
+  const name = args.flags.get('name')?.at(-1);
+  const workDir = args.flags.get('work-dir')?.at(-1);
+  const editor = await loadEditor();
+  return editor.worker({
+    queue,
+    server,
+    ...(token !== undefined ? { token } : {}),
+    ...(concurrency !== undefined ? { concurrency } : {}),
+    ...(device !== undefined ? { device } : {}),
+    ...(name !== undefined ? { name } : {}),
+    ...(workDir !== undefined ? { workDir: resolve(io.cwd, workDir) } : {}),
     cwd: io.cwd,
     stdout: io.stdout,
     stderr: io.stderr,

@@ -15,6 +15,8 @@ export type RunEvent =
       nodeType: string;
       ms: number;
       outputs: Record<string, OutputSummary>;
+      /** What the node declared it would allocate, and what it did (see {@link NodeMemoryReport}). */
+      memory?: NodeMemoryReport;
     }
   | { type: 'node:error'; runId: string; nodeId: string; error: SerializedError }
   | { type: 'run:done'; runId: string; ms: number; files: string[]; executed: string[]; cached: string[] }
@@ -26,6 +28,17 @@ export type OutputSummary =
   | { kind: 'tensor'; dims: readonly number[]; dtype: string }
   | { kind: 'value'; value: string | number | boolean | null }
   | { kind: 'object'; type: string };
+
+/**
+ * A node's memory, as its `node:done` event reports it. `declaredBytes`: what its `memory` declaration
+ * added up to for the inputs it got (absent when it declares nothing). `peakBytes`: the most it held at
+ * once of the tensors it made, plus the data of the tensor it was reading into JS at that moment; its
+ * inputs, model weights and ONNX Runtime's working memory inside a call are not counted.
+ */
+export interface NodeMemoryReport {
+  readonly declaredBytes?: number;
+  readonly peakBytes: number;
+}
 
 /** The event types in the order a run can emit them. */
 export const RUN_EVENT_TYPES = [

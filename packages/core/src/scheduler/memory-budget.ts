@@ -1,9 +1,9 @@
 /**
  * Every run has a memory budget. A node declares what it will allocate (`NodeDefinition.memory`, from its
- * params and its inputs' shapes); the run is refused before anything runs when a node whose inputs' shapes
- * are known up front would not fit ({@link planMemory}), and a node is refused just before it runs, with
- * its real inputs' shapes, when its declaration does not fit what the run has left
- * ({@link checkNodeMemory}). Both are `MEMORY_BUDGET_EXCEEDED`, before the node allocates anything.
+ * params, its inputs' shapes and the facts its producers declared, such as a model pack's frames and
+ * resolution); the run is refused before anything runs when a node whose inputs are known up front would
+ * not fit ({@link planMemory}), and a node is refused just before it runs, with its real inputs' shapes,
+ * when its declaration does not fit what the run has left ({@link checkNodeMemory}). Both are `MEMORY_BUDGET_EXCEEDED`, before the node allocates anything.
  * Decoders, which learn sizes only from a file's header, check against `context.budget` themselves.
  */
 import { totalmem } from 'node:os';
@@ -26,8 +26,14 @@ export function defaultMemoryBudget(): number {
   return Math.floor(limit / 2);
 }
 
+/** What nodes declared about their outputs that are not tensors (`NodeMemory.facts`), by node id, then port. */
+export type DeclaredFacts = Map<string, Readonly<Record<string, unknown>>>;
+
 /** A run's budget while it runs: the whole, and what its live tensors leave of it. */
 export class RunMemory implements MemoryBudget {
+  /** Facts declared so far, for the consumers of those outputs (filled by the plan and as nodes settle). */
+  readonly facts: DeclaredFacts = new Map();
+
   constructor(
     readonly bytes: number,
     /** Bytes of the tensors the run holds now (its nodes' outputs not yet consumed). */
@@ -62,27 +68,45 @@ export function inputShapes(inputs: Readonly<Record<string, unknown>>): Shapes {
   return shapes;
 }
 
+/** A node's declaration, summed up: its bytes, the dims of the outputs it sized, and its facts. */
+export interface Declaration {
+  readonly bytes: number;
+  readonly outputs: Readonly<Record<string, readonly number[]>>;
+  readonly facts: Readonly<Record<string, unknown>>;
+}
+
+/** The facts a node's producers declared about the outputs its inputs are connected to. */
+export function inputFacts(node: Pick<PreparedNode, 'inputs'>, known: DeclaredFacts): Record<string, unknown> {
+  const facts: Record<string, unknown> = {};
+  for (const [port, edge] of Object.entries(node.inputs)) {
+    const fact = known.get(edge.node)?.[edge.output];
+    if (fact !== undefined) facts[port] = fact;
+  }
+  return facts;
+}
+
 /**
- * Bytes a node declares for these params and input shapes, or undefined when it declares nothing (no
- * `memory`, or it cannot size itself yet). A declaration that is not a `NodeMemory` is a plugin bug:
- * `NODE_MEMORY_INVALID`.
+ * What a node declares for these params, input shapes and input facts, or undefined when it declares
+ * nothing (no `memory`, or it cannot size itself yet). A declaration that is not a `NodeMemory` is a
+ * plugin bug: `NODE_MEMORY_INVALID`.
  */
 export function declaredNodeBytes(
   node: { id: string; params: Record<string, unknown> },
   definition: AnyNodeDefinition,
   shapes: Readonly<Shapes>,
-): { bytes: number; outputs: Readonly<Record<string, readonly number[]>> } | undefined {
+  facts: Readonly<Record<string, unknown>> = {},
+): Declaration | undefined {
   if (!definition.memory) return undefined;
-  const declared = definition.memory({ params: node.params as never, inputs: shapes as never });
+  const declared = definition.memory({ params: node.params as never, inputs: shapes as never, facts: facts as never });
   if (declared === undefined) return undefined;
   if (!validatorFor(NodeMemorySchema)(declared))
     throw new KinegraphError(
       'NODE_MEMORY_INVALID',
-      `Node "${node.id}" (${definition.type}) declared its memory as something other than { outputs, scratchBytes }.`,
+      `Node "${node.id}" (${definition.type}) declared its memory as something other than { outputs, scratchBytes, facts }.`,
       { nodeId: node.id, hint: 'A bug in the plugin that provides this node type: report it to its authors.' },
     );
   const outputs = Object.fromEntries(Object.entries(declared.outputs).map(([k, s]) => [k, s.dims]));
-  return { bytes: declaredBytes(declared), outputs };
+  return { bytes: declaredBytes(declared), outputs, facts: declared.facts ?? {} };
 }
 
 /** The refusal of one node: what it needs, what there is. */
@@ -106,11 +130,16 @@ export function budgetExceeded(
 }
 
 /**
- * The run's first node that would not fit the whole budget, judged before anything runs: shapes flow
- * from nodes that declare their outputs from params to the nodes they feed, in run order. Nodes whose
- * inputs are not known yet (after a loader) are judged when they run ({@link checkNodeMemory}).
+ * The run's first node that would not fit the whole budget, judged before anything runs: shapes (and
+ * facts) flow from nodes that declare their outputs from params to the nodes they feed, in run order.
+ * Nodes whose inputs are not known yet (after a loader) are judged when they run ({@link checkNodeMemory}).
+ * The facts declared on the way are recorded in `facts` when given.
  */
-export function planMemory(prepared: PreparedWorkflow, budget: number): KinegraphError | undefined {
+export function planMemory(
+  prepared: PreparedWorkflow,
+  budget: number,
+  facts: DeclaredFacts = new Map(),
+): KinegraphError | undefined {
   const known = new Map<string, Readonly<Record<string, readonly number[]>>>();
   for (const id of prepared.order) {
     const node = prepared.nodes.get(id)!;
@@ -118,21 +147,40 @@ export function planMemory(prepared: PreparedWorkflow, budget: number): Kinegrap
     for (const [port, edge] of Object.entries(node.inputs)) shapes[port] = known.get(edge.node)?.[edge.output] ?? null;
     // A node that cannot size itself without an unknown input says so (undefined); one that answers anyway
     // does not need it.
-    const declared = declaredNodeBytes(node, node.registered.definition, shapes);
+    const declared = declaredNodeBytes(node, node.registered.definition, shapes, inputFacts(node, facts));
     if (!declared) continue;
+    facts.set(id, declared.facts);
     if (declared.bytes > budget) return budgetExceeded(node, declared.bytes, budget, budget, 'before the run');
     known.set(id, declared.outputs);
   }
   return undefined;
 }
 
-/** Refusal of a node about to run with these inputs, or undefined when it fits what is left. */
-export function checkNodeMemory(
+/**
+ * What a node about to settle declares, from its real inputs' shapes and the facts its producers declared;
+ * its own facts are recorded for its consumers. Undefined when it declares nothing.
+ */
+export function declareNode(
   node: PreparedNode,
   inputs: Readonly<Record<string, unknown>>,
+  memory: RunMemory,
+): Declaration | undefined {
+  const declared = declaredNodeBytes(
+    node,
+    node.registered.definition,
+    inputShapes(inputs),
+    inputFacts(node, memory.facts),
+  );
+  if (declared) memory.facts.set(node.id, declared.facts);
+  return declared;
+}
+
+/** Refusal of a node about to run with this declaration, or undefined when it fits what is left. */
+export function checkNodeMemory(
+  node: PreparedNode,
+  declared: Declaration | undefined,
   memory: MemoryBudget,
 ): KinegraphError | undefined {
-  const declared = declaredNodeBytes(node, node.registered.definition, inputShapes(inputs));
   if (!declared) return undefined;
   const available = memory.available();
   return declared.bytes > available

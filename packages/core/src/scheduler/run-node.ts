@@ -21,6 +21,8 @@ export interface NodeRunOptions {
 export interface NodeRunResult {
   readonly outputs: Record<string, unknown>;
   readonly held: TensorHandle[];
+  /** The node's high-water mark of the tensors it made (see `ScopedTensorStore.peakBytes`). */
+  readonly peakBytes: number;
 }
 
 /**
@@ -72,7 +74,7 @@ export async function runNode(
     checkOutputs(node, outputs);
     const held = [...collectTensors(outputs).values()];
     tensors.finish(held);
-    return { outputs, held };
+    return { outputs, held, peakBytes: tensors.peakBytes };
   } catch (error) {
     tensors.discard();
     await files.cleanup();

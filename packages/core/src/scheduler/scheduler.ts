@@ -63,7 +63,7 @@ async function runToEnd(
   // A plugin's buggy declaration throws instead: that fails the run just the same.
   let refusal: KinegraphError | undefined;
   try {
-    refusal = planMemory(prepared, run.memory.bytes);
+    refusal = planMemory(prepared, run.memory.bytes, run.memory.facts);
   } catch (error) {
     refusal = error as KinegraphError;
   }

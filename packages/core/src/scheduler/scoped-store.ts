@@ -7,15 +7,22 @@ import type {
   TensorStore,
   TensorStoreStats,
 } from '../tensor/types.js';
+import { tensorBytes } from './tensor-walk.js';
 
 /**
  * The TensorStore a node sees: the shared store, plus bookkeeping of every handle the node made, so that
  * whatever the node neither returned nor released is freed when it finishes, fails or is cancelled.
  * Intermediate tensors of a sampling loop therefore cannot leak, whatever the node author forgets.
+ *
+ * It also keeps the node's high-water mark ({@link peakBytes}): what its own memory declaration is held to.
  */
 export class ScopedTensorStore implements TensorStore {
   // Handle id → handle and the number of references this node holds on it.
   readonly #owned = new Map<number, { handle: TensorHandle; count: number }>();
+  // Handles this node made (not inputs it retained) while it holds them: id → bytes.
+  readonly #made = new Map<number, number>();
+  #madeBytes = 0;
+  #peakBytes = 0;
 
   #inner: TensorStore | undefined;
 
@@ -50,19 +57,22 @@ export class ScopedTensorStore implements TensorStore {
   }
 
   async upload(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
-    return this.#own(await (await this.#started()).upload(data, dims, dtype));
+    return this.#counted(this.#own(await (await this.#started()).upload(data, dims, dtype)));
   }
 
   /** Zero-copy upload when the shared store supports it (the worker-backed one does); else a copy. */
   async uploadOwned(data: TensorData, dims: readonly number[], dtype?: DType): Promise<TensorHandle> {
     const inner = (await this.#started()) as TensorStore & { uploadOwned?: TensorStore['upload'] };
-    return this.#own(
-      await (inner.uploadOwned ? inner.uploadOwned(data, dims, dtype) : inner.upload(data, dims, dtype)),
+    return this.#counted(
+      this.#own(await (inner.uploadOwned ? inner.uploadOwned(data, dims, dtype) : inner.upload(data, dims, dtype))),
     );
   }
 
   async read(handle: TensorHandle): Promise<TensorData> {
-    return (await this.#started()).read(handle);
+    const data = await (await this.#started()).read(handle);
+    // The data now in JS counts on top of the tensors the node holds, at the moment it arrives.
+    this.#peakBytes = Math.max(this.#peakBytes, this.#madeBytes + data.byteLength);
+    return data;
   }
 
   retain(handle: TensorHandle): void {
@@ -75,7 +85,7 @@ export class ScopedTensorStore implements TensorStore {
     // Releasing a handle the node never held (an input it borrowed) would free the scheduler's reference
     // under a consumer that still needs it: ignore it rather than corrupt the run.
     if (!entry) return;
-    if (--entry.count === 0) this.#owned.delete(handle.id);
+    if (--entry.count === 0) this.#drop(handle.id);
     this.inner.release(handle);
   }
 
@@ -90,7 +100,7 @@ export class ScopedTensorStore implements TensorStore {
     signal?: AbortSignal,
   ): Promise<Record<string, TensorHandle>> {
     const outputs = await (await this.#started()).run(model, feeds, outputNames, signal ?? this.signal);
-    for (const handle of Object.values(outputs)) this.#own(handle);
+    for (const handle of Object.values(outputs)) this.#counted(this.#own(handle));
     return outputs;
   }
 
@@ -106,6 +116,14 @@ export class ScopedTensorStore implements TensorStore {
         runs: 0,
       }
     );
+  }
+
+  /**
+   * The most this node held at once of the tensors it made (uploads, model and op-graph outputs), plus the
+   * data of a tensor it read into JS, at the moment it arrived. Inputs it borrowed do not count.
+   */
+  get peakBytes(): number {
+    return this.#peakBytes;
   }
 
   /** References this node holds, for tests. */
@@ -124,7 +142,7 @@ export class ScopedTensorStore implements TensorStore {
     for (const handle of keep) {
       const entry = this.#owned.get(handle.id);
       if (!entry) this.inner.retain(handle);
-      else if (--entry.count === 0) this.#owned.delete(handle.id);
+      else if (--entry.count === 0) this.#drop(handle.id);
     }
     this.discard();
   }
@@ -136,6 +154,8 @@ export class ScopedTensorStore implements TensorStore {
   discard(): void {
     for (const { handle, count } of this.#owned.values()) for (let i = 0; i < count; i++) this.#inner?.release(handle);
     this.#owned.clear();
+    this.#made.clear();
+    this.#madeBytes = 0;
     this.#closed = true;
   }
 
@@ -150,5 +170,24 @@ export class ScopedTensorStore implements TensorStore {
     if (entry) entry.count++;
     else this.#owned.set(handle.id, { handle, count: 1 });
     return handle;
+  }
+
+  // Counts a handle the node just made (and still holds) towards its high-water mark.
+  #counted(handle: TensorHandle): TensorHandle {
+    if (this.#closed || this.#made.has(handle.id)) return handle;
+    const bytes = tensorBytes(handle);
+    this.#made.set(handle.id, bytes);
+    this.#madeBytes += bytes;
+    this.#peakBytes = Math.max(this.#peakBytes, this.#madeBytes);
+    return handle;
+  }
+
+  // The node let go of its last reference on a handle.
+  #drop(id: number): void {
+    this.#owned.delete(id);
+    const bytes = this.#made.get(id);
+    if (bytes === undefined) return;
+    this.#made.delete(id);
+    this.#madeBytes -= bytes;
   }
 }

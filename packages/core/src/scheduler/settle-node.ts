@@ -1,7 +1,7 @@
 import type { PreparedNode } from '../validate/validate.js';
 import type { NodeInputs, SettledNode } from './dispatch.js';
 import { createFileAccess } from './file-access.js';
-import { checkNodeMemory } from './memory-budget.js';
+import { checkNodeMemory, declareNode } from './memory-budget.js';
 import { cacheKey, isCacheable, type OutputCache } from './output-cache.js';
 import { type NodeRunOptions, runNode } from './run-node.js';
 import type { RunState } from './run-state.js';
@@ -35,16 +35,18 @@ export async function settleNode(
     nodeId: node.id,
   });
   const key = await cacheKey(node, inputs.keys, files);
+  // Declared whether it runs or comes from the cache: its facts (a model pack's sizes) size its consumers.
+  const declared = run.memory ? declareNode(node, inputs.values, run.memory) : undefined;
   const hit = isCacheable(node) ? options.cache.get(key) : undefined;
   if (hit) return reuseCached(node, key, hit, run);
 
   // Refused before it allocates anything, when what it declares does not fit what the run has left.
-  const refusal = run.memory ? checkNodeMemory(node, inputs.values, run.memory) : undefined;
+  const refusal = run.memory ? checkNodeMemory(node, declared, run.memory) : undefined;
   if (refusal) throw refusal;
   const nodeType = node.registered.definition.type;
   run.emit({ type: 'node:start', runId: run.runId, nodeId: node.id, nodeType });
   const started = performance.now();
-  const { outputs, held } = await runNode(node, inputs.values, files, run, options);
+  const { outputs, held, peakBytes } = await runNode(node, inputs.values, files, run, options);
   try {
     run.files.push(...files.written);
     run.executed.push(node.id);
@@ -62,6 +64,7 @@ export async function settleNode(
     nodeType,
     ms: performance.now() - started,
     outputs: summaries,
+    memory: { ...(declared ? { declaredBytes: declared.bytes } : {}), peakBytes },
   });
   return { key, outputs, held };
 }

@@ -112,6 +112,31 @@ describe('scheduler with tensors', () => {
   });
 });
 
+describe('each node\u2019s memory, as node:done reports it', () => {
+  it('is the most it held at once of the tensors it made, plus what it was reading into JS', async () => {
+    const { rt } = await runtime(0);
+    const events = await run(
+      rt,
+      chain(1, { pass: { type: 'test/pass', version: 1, inputs: { latent: { node: 'n1', output: 'latent' } } } }),
+    );
+    expect(events.at(-1)!.type).toBe('run:done');
+    const peak = (id: string) => {
+      const done = events.find((e) => e.type === 'node:done' && e.nodeId === id);
+      return done?.type === 'node:done' ? done.memory : undefined;
+    };
+    const MB = SIZE * 4;
+    // The noise (and its op graph's tiny feeds); the scale's forgotten intermediate and its output, held at
+    // once; a borrowed input passed through is nobody's allocation; the mean holds nothing but the data it
+    // reads. None of these test nodes declares its memory.
+    expect(peak('n0')!.peakBytes).toBeGreaterThanOrEqual(MB);
+    expect(peak('n0')!.peakBytes).toBeLessThan(MB + 1024);
+    expect(peak('n1')!.peakBytes).toBeGreaterThanOrEqual(2 * MB);
+    expect(peak('n1')!.peakBytes).toBeLessThan(2 * MB + 1024);
+    expect(peak('pass')).toEqual({ peakBytes: 0 });
+    expect(peak('mean')).toEqual({ peakBytes: MB });
+  });
+});
+
 describe('Runtime.create({ startWorker })', () => {
   it('starts the worker during create(); a start that fails is reported by store() and retried', async () => {
     const started = await Runtime.create({ plugins: [await tensorPlugin()], startWorker: true, cacheBudgetBytes: 0 });

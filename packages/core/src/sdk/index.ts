@@ -41,6 +41,7 @@ export type { MemoryBudget, NodeMemory, TensorShape } from './memory.js';
 export { declaredBytes, NodeMemorySchema, shapeBytes, TensorShapeSchema } from './memory.js';
 export type {
   AnyNodeDefinition,
+  InputFacts,
   InputShapes,
   InputValues,
   NodeContext,

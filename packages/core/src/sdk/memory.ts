@@ -25,12 +25,18 @@ export type TensorShape = Static<typeof TensorShapeSchema>;
  * What a node declares it will allocate: the tensor of each output it can size, and the scratch it holds
  * on top while it works (intermediate tensors, decoded frames, the copy ONNX Runtime makes of an output).
  * Outputs it cannot size yet (a loader before it reads the file's header) are left out; such a node checks
- * its own header against `context.budget`.
+ * its own header against `context.budget`. An output port whose value holds several tensors is declared by
+ * its first tensor (the shape its consumers see); the others go into `scratchBytes`.
+ *
+ * `facts` are what consumers may rely on about an output that is not a tensor, before it exists: a model
+ * pack's frame count and resolution, which fix the size of everything sampled with it. They reach the
+ * consumers' `memory` as `facts[port]` (plain JSON data; a consumer checks what it reads).
  */
 export const NodeMemorySchema = Type.Object(
   {
     outputs: Type.Record(Type.String(), TensorShapeSchema),
     scratchBytes: Type.Optional(Type.Number({ minimum: 0 })),
+    facts: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
   },
   { additionalProperties: false },
 );

@@ -31,6 +31,13 @@ export type InputValues<I extends PortMap> = {
  */
 export type InputShapes<I extends PortMap> = { [K in keyof I]?: readonly number[] | null };
 
+/**
+ * What the producers of a node's inputs declared about values that are not tensors (`NodeMemory.facts`),
+ * as {@link NodeDefinition.memory} sees them: absent when the producer declared nothing for that output.
+ * Plain JSON from another node: check its shape before relying on it.
+ */
+export type InputFacts<I extends PortMap> = { [K in keyof I]?: unknown };
+
 /** Values a node's `run` returns, typed from its port map. */
 export type OutputValues<O extends PortMap> = { [K in keyof O]: PortValue<O[K]['type']> };
 
@@ -121,9 +128,10 @@ export interface NodeDefinition<P extends TObject = TObject, I extends PortMap =
    * `NodeMemorySchema`): the runtime refuses the node with `MEMORY_BUDGET_EXCEEDED` when it would not fit
    * the run's budget, and refuses the whole run up front when the shapes are known before anything runs.
    * Return `undefined` when the inputs it needs are not known yet. Declare what `run` really makes, scratch
-   * included: a node that under-declares can still exhaust the machine.
+   * included: a node that under-declares can still exhaust the machine. `facts` carries what the producers
+   * of non-tensor inputs declared about them (a model pack's frames and resolution).
    */
-  memory?(args: { params: Static<P>; inputs: InputShapes<I> }): NodeMemory | undefined;
+  memory?(args: { params: Static<P>; inputs: InputShapes<I>; facts: InputFacts<I> }): NodeMemory | undefined;
   /** Does the work. Returns a value for every output port. */
   // Method syntax on purpose: it keeps a typed node assignable to the erased `AnyNodeDefinition`.
   run(args: {

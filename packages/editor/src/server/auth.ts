@@ -16,7 +16,7 @@ export function checkTokenStrength(token: string): void {
       new Error(`The access token is ${token.length} characters; it needs at least ${MIN_TOKEN_LENGTH}.`),
       {
         code: 'TOKEN_TOO_SHORT',
-        hint: 'Make one with `openssl rand -hex 16` and pass it in KINEGRAPH_TOKEN or a file named by KINEGRAPH_TOKEN_FILE.',
+        hint: 'Make one with `openssl rand -hex 16` and pass it in a private file (--token-file or KINEGRAPH_TOKEN_FILE) or in KINEGRAPH_TOKEN.',
       },
     );
 }

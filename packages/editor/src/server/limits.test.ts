@@ -319,21 +319,38 @@ describe('tokens', () => {
     });
   });
 
-  it('reads the token from KINEGRAPH_TOKEN or a private file named by KINEGRAPH_TOKEN_FILE', () => {
+  it('reads the token from --token, --token-file, KINEGRAPH_TOKEN or KINEGRAPH_TOKEN_FILE, files only when private', () => {
     const file = join(cwd, 'token');
     writeFileSync(file, 'from-a-file-0123456789\n');
     chmodSync(file, 0o600);
-    expect(resolveToken(undefined, { KINEGRAPH_TOKEN: 'from-the-env-0123456789' })).toBe('from-the-env-0123456789');
-    expect(resolveToken(undefined, { KINEGRAPH_TOKEN_FILE: file })).toBe('from-a-file-0123456789');
-    expect(resolveToken('flag-wins-0123456789', { KINEGRAPH_TOKEN: 'x' })).toBe('flag-wins-0123456789');
-    expect(resolveToken(undefined, {})).toBeUndefined();
-    chmodSync(file, 0o644);
-    expect(() => resolveToken(undefined, { KINEGRAPH_TOKEN_FILE: file })).toThrow(
+    const other = join(cwd, 'other-token');
+    writeFileSync(other, 'from-the-flag-file-0123\n');
+    chmodSync(other, 0o600);
+    expect(resolveToken({}, { KINEGRAPH_TOKEN: 'from-the-env-0123456789' })).toBe('from-the-env-0123456789');
+    expect(resolveToken({}, { KINEGRAPH_TOKEN_FILE: file })).toBe('from-a-file-0123456789');
+    expect(resolveToken({ token: 'flag-wins-0123456789' }, { KINEGRAPH_TOKEN: 'x' })).toBe('flag-wins-0123456789');
+    // The flag's file comes before either variable.
+    expect(resolveToken({ tokenFile: other }, { KINEGRAPH_TOKEN: 'x', KINEGRAPH_TOKEN_FILE: file })).toBe(
+      'from-the-flag-file-0123',
+    );
+    expect(resolveToken({}, {})).toBeUndefined();
+    for (const [flags, env] of [
+      [{}, { KINEGRAPH_TOKEN_FILE: file }],
+      [{ tokenFile: file }, {}],
+    ] as const) {
+      chmodSync(file, 0o644);
+      expect(() => resolveToken(flags, env)).toThrow(expect.objectContaining({ code: 'TOKEN_FILE_INVALID' }));
+      chmodSync(file, 0o640); // readable by the group is readable by others too
+      expect(() => resolveToken(flags, env)).toThrow(expect.objectContaining({ code: 'TOKEN_FILE_INVALID' }));
+    }
+    expect(() => resolveToken({ tokenFile: join(cwd, 'missing') }, {})).toThrow(
+      expect.objectContaining({ code: 'TOKEN_FILE_INVALID', hint: 'Point --token-file at a file holding the token.' }),
+    );
+    expect(() => resolveToken({}, { KINEGRAPH_TOKEN_FILE: join(cwd, 'missing') })).toThrow(
       expect.objectContaining({ code: 'TOKEN_FILE_INVALID' }),
     );
-    expect(() => resolveToken(undefined, { KINEGRAPH_TOKEN_FILE: join(cwd, 'missing') })).toThrow(
-      expect.objectContaining({ code: 'TOKEN_FILE_INVALID' }),
-    );
+    writeFileSync(other, '\n');
+    expect(() => resolveToken({ tokenFile: other }, {})).toThrow(/is empty/);
   });
 });
 

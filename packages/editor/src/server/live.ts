@@ -2,10 +2,10 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { RunBackend } from '../queue/backend.js';
 import type { ServerMessage } from '../shared/protocol.js';
 import { isFinished } from '../shared/run-state.js';
 import { SECURITY_HEADERS } from './http.js';
-import type { RunQueue } from './runs.js';
 
 /** A client further behind than this loses progress events (state still arrives with the next `run`). */
 const SLOW_CLIENT_BYTES = 4 * 1024 * 1024;
@@ -19,7 +19,7 @@ function droppable(message: ServerMessage): boolean {
 export class LiveSockets {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
 
-  constructor(private readonly runs: RunQueue) {
+  constructor(private readonly runs: RunBackend) {
     this.#wss.on('connection', (socket: WebSocket) => this.#attach(socket));
   }
 
@@ -56,7 +56,7 @@ export class LiveSockets {
 export function streamEvents(
   req: IncomingMessage,
   res: ServerResponse,
-  runs: RunQueue,
+  runs: RunBackend,
   runId: string | undefined,
 ): void {
   const initial = runId === undefined ? undefined : runs.get(runId); // 404s before any header is sent.

@@ -9,6 +9,7 @@
 import { readdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { isAbsolute, sep } from 'node:path';
+import type { WireEvent } from '../shared/protocol.js';
 
 /** Rewrites absolute paths in texts bound for clients. */
 export class PathRedactor {
@@ -50,6 +51,32 @@ export class PathRedactor {
     const out: Record<string, unknown> = { ...error };
     for (const [key, value] of Object.entries(out)) if (typeof value === 'string') out[key] = this.text(value);
     return out as T;
+  }
+}
+
+/** Server paths in an event's messages, hints, warnings and output values made relative or basenames. */
+export function redactEvent(event: WireEvent, r: PathRedactor): WireEvent {
+  switch (event.type) {
+    case 'node:error':
+    case 'run:error':
+      return { ...event, error: r.error(event.error) };
+    case 'node:warning':
+      return { ...event, message: r.text(event.message) };
+    case 'node:progress':
+      return event.message === undefined ? event : { ...event, message: r.text(event.message) };
+    case 'node:done': {
+      const outputs = Object.fromEntries(
+        Object.entries(event.outputs).map(([name, o]) => [
+          name,
+          o.kind === 'value' && typeof o.value === 'string' && !o.value.startsWith('/api/outputs/')
+            ? { ...o, value: r.text(o.value) }
+            : o,
+        ]),
+      );
+      return { ...event, outputs };
+    }
+    default:
+      return event;
   }
 }
 

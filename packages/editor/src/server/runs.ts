@@ -4,14 +4,18 @@
  * client that connects late sees where things are without a replay.
  */
 import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
 import { relative, sep } from 'node:path';
 import type { PreparedWorkflow, RunEvent, Runtime } from '@kinegraph/core';
 import type { Subscription } from 'rxjs';
-import type { RunSnapshot, ServerMessage, WireEvent } from '../shared/protocol.js';
+import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInfo } from '../queue/backend.js';
+import { checkPriority, compareQueued, FairShare, type QueueRank } from '../queue/fairness.js';
+import { jobDetail, listJobs } from '../queue/jobs-query.js';
+import type { RunSnapshot, RunWorker, ServerMessage, WireEvent } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
 import { HttpError } from './http.js';
-import type { PathRedactor } from './redact.js';
+import { type PathRedactor, redactEvent } from './redact.js';
 
 /** Where runs read from and write to, and how much the queue may hold. */
 export interface RunFolders {
@@ -27,6 +31,8 @@ export interface RunFolders {
   readonly redactor: PathRedactor;
   /** Memory budget of each run, bytes; a run may ask for less. */
   readonly memoryBudgetBytes: number;
+  /** The runtime's device, as jobs report it (default `cpu`). */
+  readonly device?: string;
 }
 
 interface QueuedRun {
@@ -38,15 +44,20 @@ interface QueuedRun {
   readonly bytes: number;
   /** Its memory budget, bytes. */
   readonly budget: number;
+  readonly rank: QueueRank;
 }
 
 /** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
 const MAX_NAME_LENGTH = 200;
 
-/** Queues and executes runs, and tells listeners about every change. */
-export class RunQueue {
+/** Queues and executes runs in this process, one at a time, and tells listeners about every change. */
+export class RunQueue implements RunBackend {
   readonly #runs = new Map<string, QueuedRun>();
+  /** Kept sorted by {@link compareQueued}: priority, then clients taking turns, then submission order. */
   readonly #waiting: QueuedRun[] = [];
+  readonly #fair = new FairShare();
+  readonly #startedAt = Date.now();
+  #seq = 0;
   readonly #listeners = new Set<(message: ServerMessage) => void>();
   #current: { run: QueuedRun; subscription?: Subscription; done: Promise<void> } | undefined;
   #closed = false;
@@ -84,7 +95,8 @@ export class RunQueue {
    * anything runs, and a 429 `QUEUE_FULL` when the waiting runs already hold as many runs or bytes as
    * allowed.
    */
-  submit(document: unknown, bytes = 0, memoryBudgetBytes?: number): RunSnapshot {
+  submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
+    const bytes = options.bytes ?? 0;
     this.checkRoom(bytes);
     const result = this.runtime.validate(document);
     if (!result.ok) {
@@ -97,7 +109,10 @@ export class RunQueue {
         result.issues,
       );
     }
-    const budget = Math.min(memoryBudgetBytes ?? this.folders.memoryBudgetBytes, this.folders.memoryBudgetBytes);
+    const budget = Math.min(
+      options.memoryBudgetBytes ?? this.folders.memoryBudgetBytes,
+      this.folders.memoryBudgetBytes,
+    );
     const tooBig = this.runtime.checkMemory(result.prepared, budget);
     if (tooBig)
       throw new HttpError(
@@ -110,16 +125,25 @@ export class RunQueue {
       typeof (document as { name?: unknown }).name === 'string'
         ? (document as { name: string }).name.slice(0, MAX_NAME_LENGTH)
         : undefined;
+    const priority = checkPriority(options.priority);
+    const front = options.front === true;
+    const client = options.client ?? 'local';
+    const snapshot = queuedRun(randomUUID(), name, result.prepared.order);
+    Object.assign(snapshot, { priority, client, ...(front ? { front } : {}) });
+
     const run: QueuedRun = {
-      snapshot: queuedRun(randomUUID(), name, result.prepared.order),
+      snapshot,
       prepared: result.prepared,
       controller: new AbortController(),
       bytes,
       budget,
+      rank: { priority, front, round: front ? 0 : this.#fair.assign(client, priority), seq: ++this.#seq },
     };
     this.#runs.set(run.snapshot.id, run);
-    this.#waiting.push(run);
+    const at = this.#waiting.findIndex((w) => compareQueued(run.rank, w.rank) < 0);
+    this.#waiting.splice(at < 0 ? this.#waiting.length : at, 0, run);
     this.#waitingBytes += bytes;
+
     this.#broadcast({ kind: 'run', run: run.snapshot });
     this.#pump();
     return run.snapshot;
@@ -141,6 +165,43 @@ export class RunQueue {
   /** Every remembered run, oldest first. */
   list(): RunSnapshot[] {
     return [...this.#runs.values()].map((r) => r.snapshot);
+  }
+
+  /** A page of jobs; waiting ones in the order they will run. */
+  jobs(query: JobQuery): JobPage {
+    return listJobs(this.list(), query, (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** One job with the workflow it runs (migrated, defaults filled). */
+  job(id: string): JobDetail {
+    const snapshot = this.get(id);
+    // A finished run keeps only its snapshot (its workflow is let go): the workflow is there until it ends.
+    return jobDetail(snapshot, this.#runs.get(id)!.prepared?.workflow, this.list(), (s) => this.#runs.get(s.id)?.rank);
+  }
+
+  /** This process is the only worker. */
+  workers(): WorkerInfo[] {
+    return [
+      {
+        ...this.#self(),
+        pid: process.pid,
+        concurrency: 1,
+        running: this.#current ? [this.#current.run.snapshot.id] : [],
+        packages: this.runtime.discovery.loaded.map(
+          (p) => `${p.name}${p.source.version ? `@${p.source.version}` : ''}`,
+        ),
+        startedAt: this.#startedAt,
+        lastSeen: Date.now(),
+      },
+    ];
+  }
+
+  #self(): RunWorker {
+    return { id: 'embedded', name: 'embedded', host: hostname(), device: this.#device() };
+  }
+
+  #device(): string {
+    return this.folders.device ?? 'cpu';
   }
 
   /** Cancels a queued or running run. 409 when it has already ended. */
@@ -186,6 +247,9 @@ export class RunQueue {
     if (!run) return;
     this.#waitingBytes -= run.bytes;
     const prepared = run.prepared!;
+    if (!run.rank.front) this.#fair.started(run.rank.priority, run.rank.round);
+    Object.assign(run.snapshot, { worker: this.#self(), attempt: 1 });
+
     let finish!: () => void;
     const done = new Promise<void>((resolve) => (finish = resolve));
     let ended = false;
@@ -252,29 +316,7 @@ export class RunQueue {
 
   /** Server paths in messages, hints, warnings and output values become relative or basenames. */
   #redact(event: WireEvent): WireEvent {
-    const r = this.folders.redactor;
-    switch (event.type) {
-      case 'node:error':
-      case 'run:error':
-        return { ...event, error: r.error(event.error) };
-      case 'node:warning':
-        return { ...event, message: r.text(event.message) };
-      case 'node:progress':
-        return event.message === undefined ? event : { ...event, message: r.text(event.message) };
-      case 'node:done': {
-        const outputs = Object.fromEntries(
-          Object.entries(event.outputs).map(([name, o]) => [
-            name,
-            o.kind === 'value' && typeof o.value === 'string' && !o.value.startsWith('/api/outputs/')
-              ? { ...o, value: r.text(o.value) }
-              : o,
-          ]),
-        );
-        return { ...event, outputs };
-      }
-      default:
-        return event;
-    }
+    return redactEvent(event, this.folders.redactor);
   }
 
   #broadcast(message: ServerMessage): void {

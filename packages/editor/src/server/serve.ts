@@ -12,8 +12,14 @@ export interface ServeOptions {
   readonly port?: number;
   readonly host?: string;
   readonly token?: string;
+  /** `--token-file`: a file whose first line is the token, checked like `KINEGRAPH_TOKEN_FILE`'s. */
+  readonly tokenFile?: string;
+  /** `--memory`: each run's memory budget, bytes (a submission may ask for less). */
+  readonly memoryBudgetBytes?: number;
   /** `--device`: where the runs' models and tensors live. Default cpu. */
   readonly device?: 'cpu' | 'webgpu' | 'auto';
+  /** Redis URL of a shared queue (`--queue`): runs go to `kinegraph worker` processes. */
+  readonly queue?: string;
   readonly cwd: string;
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
@@ -22,15 +28,24 @@ export interface ServeOptions {
 }
 
 /**
- * The access token: `--token`, else `KINEGRAPH_TOKEN`, else the first line of the file `KINEGRAPH_TOKEN_FILE`
- * names. A token file others may read is refused (`TOKEN_FILE_INVALID`), as ssh refuses such a key.
+ * The access token, from the first of: `--token`, `--token-file`, `KINEGRAPH_TOKEN`, the file
+ * `KINEGRAPH_TOKEN_FILE` names. A token file's first line is the token; a file others may read, one that
+ * cannot be read and an empty one are refused (`TOKEN_FILE_INVALID`), as ssh refuses such a key.
  */
-export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv): string | undefined {
-  if (flag !== undefined && flag !== '') return flag;
+export function resolveToken(
+  flags: { readonly token?: string | undefined; readonly tokenFile?: string | undefined },
+  env: NodeJS.ProcessEnv,
+): string | undefined {
+  if (flags.token !== undefined && flags.token !== '') return flags.token;
+  if (flags.tokenFile) return readTokenFile(flags.tokenFile, '--token-file');
   const fromEnv = env[TOKEN_ENV];
   if (fromEnv) return fromEnv.trim();
   const file = env[TOKEN_FILE_ENV];
-  if (!file) return undefined;
+  return file ? readTokenFile(file, TOKEN_FILE_ENV) : undefined;
+}
+
+/** The first line of a token file that only its owner may read; `source` names where the path came from. */
+function readTokenFile(file: string, source: string): string {
   let text: string;
   try {
     const info = statSync(file);
@@ -44,7 +59,7 @@ export function resolveToken(flag: string | undefined, env: NodeJS.ProcessEnv): 
     if ((error as { code?: string }).code === 'TOKEN_FILE_INVALID') throw error;
     throw Object.assign(new Error(`The token file ${file} cannot be read: ${(error as Error).message}`), {
       code: 'TOKEN_FILE_INVALID',
-      hint: `Point ${TOKEN_FILE_ENV} at a file holding the token.`,
+      hint: `Point ${source} at a file holding the token.`,
     });
   }
   const token = text.split(/\r?\n/)[0]!.trim();
@@ -64,13 +79,15 @@ export async function serve(options: ServeOptions): Promise<number> {
   let server: Awaited<ReturnType<typeof startServer>>;
   let token: string | undefined;
   try {
-    token = resolveToken(options.token, options.env ?? process.env);
+    token = resolveToken({ token: options.token, tokenFile: options.tokenFile }, options.env ?? process.env);
     server = await startServer({
       cwd: options.cwd,
       ...(options.port !== undefined ? { port: options.port } : {}),
       ...(options.host !== undefined ? { host: options.host } : {}),
       ...(token !== undefined ? { token } : {}),
+      ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
       ...(options.device !== undefined ? { device: options.device } : {}),
+      ...(options.queue !== undefined ? { queue: options.queue } : {}),
     });
   } catch (error) {
     const e = error as Error & { code?: string; hint?: string };
@@ -80,7 +97,9 @@ export async function serve(options: ServeOptions): Promise<number> {
     return 1;
   }
   const open = token ? `${server.url}?token=${encodeURIComponent(token)}` : server.url;
-  options.stderr.write(`Kinegraph editor: ${open}\n(Ctrl-C to stop)\n`);
+  options.stderr.write(
+    `Kinegraph editor: ${open}${options.queue ? '\nruns go to the queue; start workers with: kinegraph worker --queue <url> --server <this server>' : ''}\n(Ctrl-C to stop)\n`,
+  );
   options.stdout.write(`${open}\n`);
   await new Promise<void>((resolve) => {
     const stop = () => {

@@ -7,8 +7,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describeNodes, Runtime } from '@kinegraph/core';
+import type { RunBackend } from '../queue/backend.js';
+import { QUEUE_SERVER_LIMITS } from '../queue/limits.js';
+import { addJobRoutes, submitOptions } from '../queue/routes.js';
 import { checkAccess, checkTokenStrength, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { capConnections } from './connections.js';
+
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
 import { HttpError, readBody, readJson, readJsonSized, sendError, sendJson } from './http.js';
@@ -48,6 +52,11 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
   readonly log?: (message: string) => void;
+  /**
+   * Redis URL of a shared queue (`kinegraph serve --queue`): runs are queued there and executed by
+   * `kinegraph worker` processes. Without it, runs execute in this process, one at a time.
+   */
+  readonly queue?: string;
 }
 
 /** A running server. */
@@ -70,6 +79,8 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const token = options.token === '' ? undefined : options.token;
   if (token !== undefined) checkTokenStrength(token);
   const limits = resolveLimits({
+    // Queue mode: workers' output uploads may take long, and a fleet holds many connections.
+    ...(options.queue ? QUEUE_SERVER_LIMITS : {}),
     ...(options.uploadLimitBytes !== undefined ? { uploadBytes: options.uploadLimitBytes } : {}),
     ...(options.jsonLimitBytes !== undefined ? { jsonBodyBytes: options.jsonLimitBytes } : {}),
     ...options.limits,
@@ -81,7 +92,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       ),
       {
         code: 'TOKEN_REQUIRED',
-        hint: 'Set KINEGRAPH_TOKEN (or KINEGRAPH_TOKEN_FILE, or --token) to a secret of 16+ characters: clients then send it on every request. Or keep the default --host 127.0.0.1.',
+        hint: 'Give a secret of 16+ characters with --token-file (or KINEGRAPH_TOKEN_FILE, KINEGRAPH_TOKEN, --token): clients then send it on every request. Or keep the default --host 127.0.0.1.',
       },
     );
   }
@@ -92,20 +103,39 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   const device = options.device ?? 'cpu';
   const runtime =
     options.runtime ?? (await Runtime.create({ discover: { cwd }, device, startWorker: device !== 'cpu' }));
+  const log = options.log ?? ((m: string) => console.error(m));
   // Uploads (inputs/), the examples' own sample files (workflows/), and earlier results (outputs/).
   const redactor = new PathRedactor(cwd);
-  const runs = new RunQueue(runtime, {
-    outputFolder: folders.outputs,
-    allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
-    maxQueued: limits.queuedRuns,
-    maxQueuedBytes: limits.queuedBytes,
-    keepFinished: limits.finishedRuns,
-    redactor,
-    memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
-  });
+  let runs: RunBackend & { addRoutes?(router: Router): void; stagedOutput?(path: string): Promise<unknown> };
+  try {
+    runs = options.queue
+      ? // Loaded here: BullMQ and its Redis client are needed in queue mode only.
+        await (await import('../queue/server-backend.js')).QueueRunBackend.start({
+          queue: options.queue,
+          runtime,
+          readable: Object.entries(folders).map(([name, path]) => ({ name, path })),
+          outputs: folders.outputs,
+          log,
+          maxQueued: limits.queuedRuns,
+          maxQueuedBytes: limits.queuedBytes,
+          keepFinished: limits.finishedRuns,
+        })
+      : new RunQueue(runtime, {
+          outputFolder: folders.outputs,
+          allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
+          maxQueued: limits.queuedRuns,
+          maxQueuedBytes: limits.queuedBytes,
+          keepFinished: limits.finishedRuns,
+          redactor,
+          memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
+        });
+  } catch (error) {
+    if (ownRuntime) await runtime.close();
+    throw error;
+  }
   const live = new LiveSockets(runs);
   const webRoot = options.webRoot ?? defaultWebRoot();
-  const log = options.log ?? ((m: string) => console.error(m));
+
   const nodes = describeNodes(runtime.registry);
   // Uploads and extracts are held in memory while they are checked: only a few at once.
   let uploadsInFlight = 0;
@@ -128,7 +158,7 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
   };
 
   const router = new Router()
-    .on('GET', '/api/health', () => ({ ok: true, runs: runs.list().length }))
+    .on('GET', '/api/health', async () => ({ ok: true, runs: runs.list().length, ...(await runs.health?.()) }))
     .on('GET', '/api/nodes', () => nodes)
     .on('GET', '/api/workflows', () => listExamples(folders.workflows))
     .on('POST', '/api/workflows/extract', async ({ req }) => {
@@ -158,10 +188,16 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
       return { ok: result.ok, issues: result.issues.map((issue) => redactor.error(issue)) };
     })
     .on('GET', '/api/runs', () => runs.list())
-    .on('POST', '/api/runs', async ({ req, res }) => {
+    .on('POST', '/api/runs', async ({ req, res, url }) => {
       runs.checkRoom(); // a full queue answers before the body is read
       const body = await readJsonSized(req, limits.jsonBodyBytes, limits.jsonDepth);
-      const run = runs.submit(unwrapWorkflow(body.value), body.bytes, requestedBudget(body.value));
+      const budget = requestedBudget(body.value);
+      const run = await runs.submit(unwrapWorkflow(body.value), {
+        ...submitOptions(body.value, url, req),
+        bytes: body.bytes,
+        ...(budget !== undefined ? { memoryBudgetBytes: budget } : {}),
+      });
+
       sendJson(res, 202, { id: run.id, run });
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
@@ -185,9 +221,19 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
         ),
       );
     })
-    .on('GET', '/api/outputs/*', async ({ req, res, params }) =>
-      sendFile(req, res, await resolveInside(folders.outputs, params['*']!)),
-    )
+    .on('GET', '/api/outputs/*', async ({ req, res, params }) => {
+      const path = params['*']!;
+      // Queue mode: a running run's file is served from where its worker uploaded it until it is committed.
+      const file = await resolveInside(folders.outputs, path).catch(async (error: unknown) => {
+        const staged = (await runs.stagedOutput?.(path)) as Awaited<ReturnType<typeof resolveInside>> | undefined;
+        if (staged) return staged;
+        throw error;
+      });
+      sendFile(req, res, file);
+    });
+  addJobRoutes(router, runs);
+  runs.addRoutes?.(router);
+  router
     .on('GET', '/api/*', ({ url }) => {
       throw new HttpError(
         404,

@@ -57,6 +57,27 @@ export interface RunSnapshot {
   cached: string[];
   error?: SerializedError & { nodeId?: string };
   ms?: number;
+  /** Queue order: 1 (first) to 10 (last); runs of one priority take turns between clients. Default 5. */
+  priority?: number;
+  /** Queued at the front: runs before every other waiting run. */
+  front?: boolean;
+  /** Who submitted the run (runs of different clients take turns). */
+  client?: string;
+  /** The process and device that ran (or runs) it, once started. */
+  worker?: RunWorker;
+  /** How many times a worker has started it (more than 1 after a worker died mid-run). */
+  attempt?: number;
+  /** The earlier run this one re-runs, whose worker it was routed to (queue mode). */
+  parent?: string;
+}
+
+/** The process that ran a run: `embedded` in the server's own process, else a `kinegraph worker`. */
+export interface RunWorker {
+  id: string;
+  name: string;
+  host: string;
+  /** `cpu` or `webgpu`: where its models and tensors lived. */
+  device: string;
 }
 
 /** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */

@@ -1,6 +1,6 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
-import { makePreview } from '../../media/preview.js';
+import { fitWithin, makePreview } from '../../media/preview.js';
 
 /**
  * **Preview Video** (`kinegraph/preview-video`): shows a video in the editor as an animated GIF, sent
@@ -33,6 +33,19 @@ export const previewVideoNode = defineNode({
   inputs: { video: { type: 'video' } },
   outputs: {},
   cache: false,
+  // What the preview is made from, on the device: the first batch item (sliced out when there are more)
+  // and that scaled down to maxSize, each twice while its call returns; then the small clip read into JS,
+  // its RGBA frames and the GIF. Nothing when the host shows no previews, but the declaration cannot know.
+  memory({ params, inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const [batch, , frames, h, w] = d as [number, number, number, number, number];
+    const [ph, pw] = fitWithin(h, w, params.maxSize);
+    const slice = batch > 1 ? 3 * frames * h * w * 4 : 0;
+    const small = ph !== h || pw !== w ? 3 * frames * ph * pw * 4 : 0;
+    const read = 3 * frames * ph * pw * 4;
+    return { outputs: {}, scratchBytes: slice + small + Math.max(slice, small) + read + 2 * frames * ph * pw * 4 };
+  },
   async run({ params, inputs, context }) {
     const { tensor, fps } = inputs.video;
     if (tensor.dims.length !== 5 || tensor.dims[1] !== 3) {

@@ -35,6 +35,13 @@ export const saveImageNode = defineNode({
   outputs: { path: { type: 'text', description: 'The written PNG (the first one for a batch).' } },
   // Writing the file is the point: never skip it from the cache.
   cache: false,
+  // The image read back into JS, then per batch item its RGBA pixels and the encoded PNG.
+  memory({ inputs }) {
+    const d = inputs.image;
+    if (d?.length !== 4) return undefined;
+    const [, , h, w] = d as [number, number, number, number];
+    return { outputs: {}, scratchBytes: d.reduce((n, x) => n * x, 4) + 2 * h * w * 4 };
+  },
   async run({ params, inputs, context }) {
     const { dims } = inputs.image.tensor;
     if (dims.length !== 4 || dims[1] !== 3) {

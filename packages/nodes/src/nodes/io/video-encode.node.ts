@@ -96,6 +96,19 @@ export const videoEncodeNode = defineNode({
   outputs: { path: { type: 'text', description: 'The written file (the first one for a batch or PNG frames).' } },
   // Writing a file is the point: a cached result would skip the write after the user deleted the file.
   cache: false,
+  // The video read back into JS (resized on the device first when asked, the resized copy held while it is
+  // read, and twice while the resize returns), then per batch item its RGBA frames and the encoded file.
+  memory({ params, inputs }) {
+    const d = inputs.video;
+    if (d?.length !== 5) return undefined;
+    const [batch, channels, frames, h, w] = d as [number, number, number, number, number];
+    const [height, width] = requestedSize(h, w, params.width, params.height);
+    const plan = resizePlan(params.format as VideoFormat, params.mode, { width: w, height: h }, { width, height });
+    const [rh, rw] = plan === 'device' ? [height, width] : [h, w];
+    const read = batch * channels * frames * rh * rw * 4;
+    const rgba = frames * rh * rw * 4;
+    return { outputs: {}, scratchBytes: (plan === 'device' ? 2 * read : read) + 2 * rgba };
+  },
   async run({ params, inputs, context }) {
     const format = params.format as VideoFormat;
     if (!VIDEO_FORMATS.includes(format)) {

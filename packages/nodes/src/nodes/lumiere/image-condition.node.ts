@@ -1,7 +1,9 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { imageConditionGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
+import { f32 } from './memory.js';
 
 /**
  * ImageCondition: an image → the conditioning for image-to-video: the first frame is known (the image,
@@ -16,6 +18,22 @@ export const imageConditionNode = defineNode({
   params: Type.Object({}),
   inputs: { model: { type: 'model' }, image: { type: 'image' } },
   outputs: { conditioning: { type: 'conditioning' } },
+  // The image resized to the pack's size (when it differs), then the conditioning video [B, 3, F, H, W]
+  // and its keep-mask [B, 1, F, H, W], both twice for a moment while the graph returns them.
+  memory({ inputs, facts }) {
+    const pack = asPackFacts(facts.model);
+    const image = inputs.image;
+    if (!pack || image?.length !== 4) return undefined;
+    const [batch, channels, h, w] = image as [number, number, number, number];
+    const [height, width] = pack.base;
+    const fitted = h === height && w === width ? 0 : f32(batch, channels, height, width);
+    const video = [batch, 3, pack.frames, height, width];
+    const keep = f32(batch, 1, pack.frames, height, width);
+    return {
+      outputs: { conditioning: { dims: video, dtype: 'float32' } },
+      scratchBytes: fitted + f32(...video) + 2 * keep,
+    };
+  },
   async run({ inputs, context }) {
     const m = asPack(inputs.model, context.nodeId).manifest;
     expectRank(context, 'The image', inputs.image.tensor, [4], 'Connect an image (LoadImage or TextToImage).');

@@ -1,5 +1,6 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
 import { findPack, loadPack, packFingerprint } from '../../model/pack.js';
+import { packFactsByName } from '../../model/pack-facts.js';
 
 /**
  * LoadModelPack: loads a model pack (ONNX models, tokenizer and manifest) for the sampling nodes. Use it at
@@ -23,6 +24,13 @@ export const loadModelPackNode = defineNode({
   }),
   inputs: {},
   outputs: { model: { type: 'model' } },
+  // No tensors: the weights live in ONNX Runtime's sessions, outside the run's budget. What it declares is
+  // the pack's sizes (frames, resolution, text embedding), read from the manifest before anything loads, so
+  // the nodes that sample with it can size what they make.
+  memory({ params }) {
+    const facts = packFactsByName(params.pack);
+    return { outputs: {}, scratchBytes: 0, ...(facts ? { facts: { model: facts } } : {}) };
+  },
   async fingerprint(params) {
     return packFingerprint(await findPack(params.pack));
   },

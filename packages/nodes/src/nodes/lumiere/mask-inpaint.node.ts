@@ -1,7 +1,9 @@
 import { defineNode, KinegraphError, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { imageToVideoGraph, maskConditionGraph, maskToVideoGraph } from './condition-graphs.js';
 import { expectRank, fitTrailing } from './fit.js';
+import { f32 } from './memory.js';
 
 /**
  * MaskInpaint: a source (video, or an image held still) and a mask → conditioning for STUNetSample.
@@ -27,6 +29,45 @@ export const maskInpaintNode = defineNode({
     image: { type: 'image', optional: true, description: 'A still source instead of a video.' },
   },
   outputs: { conditioning: { type: 'conditioning' } },
+  // Everything it makes is held until it returns: the source fitted to the pack's frames and size (an
+  // image: resized, then repeated over the frames), the mask repeated over the frames (a still mask) and
+  // fitted, then the known video and the keep-mask. On top, the largest call's outputs a second time, for
+  // the moment the call returns them.
+  memory({ inputs, facts }) {
+    const pack = asPackFacts(facts.model);
+    const source = inputs.video ?? inputs.image;
+    const mask = inputs.mask;
+    if (!pack || !source || !mask || (mask.length !== 4 && mask.length !== 5)) return undefined;
+    const [height, width] = pack.base;
+    const target = [pack.frames, height, width];
+    const made: number[] = [];
+    const fit = (dims: readonly number[], size: readonly number[]): readonly number[] => {
+      const lead = dims.slice(0, dims.length - size.length);
+      if (dims.slice(lead.length).every((d, i) => d === size[i])) return dims;
+      made.push(f32(...lead, ...size));
+      return [...lead, ...size];
+    };
+    let video: readonly number[];
+    if (source.length === 5) video = fit(source, target);
+    else {
+      const still = fit(source, [height, width]);
+      video = [still[0]!, 3, ...target];
+      made.push(f32(...video));
+    }
+    let region: readonly number[] = mask;
+    if (mask.length === 4) {
+      region = [mask[0]!, 1, pack.frames, mask[2]!, mask[3]!];
+      made.push(f32(...region));
+    }
+    region = fit(region, target);
+    // known = video · keep and keep = 1 − region, broadcast over the batch.
+    const known = [Math.max(video[0]!, region[0]!), 3, ...target];
+    const keep = [region[0]!, region[1]!, ...target];
+    made.push(f32(...known) + f32(...keep));
+    const largestCall = Math.max(...made);
+    const total = made.reduce((n, b) => n + b, 0) + largestCall;
+    return { outputs: { conditioning: { dims: known, dtype: 'float32' } }, scratchBytes: total - f32(...known) };
+  },
   async run({ params, inputs, context }) {
     const m = asPack(inputs.model, context.nodeId).manifest;
     const [h, w] = m.resolution.base;

@@ -1,11 +1,13 @@
 import { defineNode, KinegraphError, type NodeContext, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack, packModel } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { accumulateGraph, inputGraph } from '../../sampling/step-graphs.js';
 import { firstOutputName, previewSteps, samplingParams, stepNoise, timestepTensor } from './common.js';
 import { expectRank } from './fit.js';
+import { f32, stepScalarBytes } from './memory.js';
 
 /** Start frames of overlapping windows covering `frames`, the last one flush with the end. */
 export function windowStarts(frames: number, window: number, stride: number): number[] {
@@ -46,6 +48,30 @@ export const spatialSuperResNode = defineNode({
   }),
   inputs: { model: { type: 'model' }, video: { type: 'video' } },
   outputs: { video: { type: 'video' } },
+  // With V the upscaled video [B, 3, F, H', W'] and S one window of it: held throughout are the upsampled
+  // conditioning (V), its windows, the state x and the previous x0. On top, the most of: a step's update
+  // (the averaged prediction, DDIM's noise, x_next and x0 twice while the call returns), a window's model
+  // call (the running sum, the window's slice and 6-channel input, the prediction twice: 5S with the sum)
+  // and the sum's update (the old sum, the window's prediction, the new sum twice).
+  memory({ params, inputs, facts }) {
+    const pack = asPackFacts(facts.model);
+    const source = inputs.video;
+    if (!pack?.ssr || source?.length !== 5) return undefined;
+    const [batch, , frames] = source as [number, number, number];
+    const video = [batch, 3, frames, ...pack.ssr];
+    const V = f32(...video);
+    const starts = windowStarts(frames, params.window, params.stride);
+    const span = Math.min(params.window, frames);
+    const S = f32(batch, 3, span, ...pack.ssr);
+    const held = V + starts.length * S + V + V + f32(frames);
+    const noise = params.sampler === 'ddim' && params.eta > 0 ? V : 0;
+    const update = V + noise + 2 * (2 * V);
+    const window = Math.max(V + S + 2 * (2 * S), V + 2 * V + S);
+    return {
+      outputs: { video: { dims: video, dtype: 'float32' } },
+      scratchBytes: held + Math.max(update, window) + stepScalarBytes(batch) - V,
+    };
+  },
   async run({ params, inputs, context }) {
     const pack = asPack(inputs.model, context.nodeId);
     const m = pack.manifest;

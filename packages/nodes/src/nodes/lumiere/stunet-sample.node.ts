@@ -1,11 +1,13 @@
 import { defineNode, KinegraphError, type NodeContext, type TensorHandle, Type } from '@kinegraph/core/sdk';
 import { asPack, loadStunet, type PackValue } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import type { ModelInput } from '../../sampling/denoise.js';
 import { denoiseFused, fusedStepLinks, fusedStepVariant } from '../../sampling/denoise-fused.js';
 import { alphasCumprod, partialTimesteps, timesteps } from '../../sampling/schedule.js';
 import { compositeGraph, modelStepGraph } from '../../sampling/step-graphs.js';
 import { encodePrompt, expectDims, firstOutputName, previewSteps, samplingParams, stepNoise } from './common.js';
+import { f32, guidanceTextBytes, stepScalarBytes } from './memory.js';
 
 /**
  * STUNetSample: the space-time sampler. Denoises all frames of a clip at once with the pack's STUNet,
@@ -52,6 +54,32 @@ export const stunetSampleNode = defineNode({
     init: { type: 'video', optional: true, description: 'Video to edit (video-to-video), with the denoise param.' },
   },
   outputs: { video: { type: 'video' } },
+  // Sized by the pack (frames, resolution) and the prompt's batch B. With V the video [B, 3, F, H, W] and
+  // X the model input [rows, 7, F, H, W] (rows = 2B with guidance: both branches in one batch), the most it
+  // holds is at a step's model call: the conditioning channels (4/3 V), the state x, its input X, the
+  // previous x0 (DPM++ 2M), DDIM's fresh noise, and the call's x_next, x0 and next input, each twice for a
+  // moment (ONNX Runtime's buffer and the copy returned). The start noise, the composite at the end and
+  // the previews (taken after a step has freed its inputs) all need less. On top: the text embeddings.
+  memory({ params, inputs, facts }) {
+    const pack = asPackFacts(facts.model);
+    const positive = inputs.positive;
+    if (!pack || !positive?.length) return undefined;
+    const batch = positive[0]!;
+    const [height, width] = pack.base;
+    const video = [batch, 3, pack.frames, height, width];
+    const guided = params.guidance !== 1;
+    const rows = guided ? 2 * batch : batch;
+    const V = f32(...video);
+    const X = f32(rows, 7, pack.frames, height, width);
+    const conditioning = f32(batch, 4, pack.frames, height, width);
+    const noise = params.sampler === 'ddim' && params.eta > 0 ? V : 0;
+    const step = conditioning + V + X + V + noise + 2 * (2 * V + X);
+    const text = guidanceTextBytes(pack, positive, { guided, negativeConnected: inputs.negative !== undefined });
+    return {
+      outputs: { video: { dims: video, dtype: 'float32' } },
+      scratchBytes: step + text + stepScalarBytes(rows) - V,
+    };
+  },
   async run({ params, inputs, context }) {
     const pack = asPack(inputs.model, context.nodeId);
     const m = pack.manifest;

@@ -35,6 +35,12 @@ export const styleAdapterNode = defineNode({
   }),
   inputs: { model: { type: 'model' } },
   outputs: { model: { type: 'model' } },
+  // No tensors. The blend is model weights (read and mixed in JS: about three times the STUNet file for a
+  // moment), which like the sessions made from them live outside the run's budget: their size is the
+  // installed pack's, not the workflow's. The pack's sizes pass through for the nodes that sample with it.
+  memory({ facts }) {
+    return { outputs: {}, scratchBytes: 0, ...(facts.model !== undefined ? { facts: { model: facts.model } } : {}) };
+  },
   async run({ params, inputs, context }) {
     const pack = asPack(inputs.model, context.nodeId);
     const { name, bytes, fileName } = await styleSource(pack, params.style, params.file, context);

@@ -1,6 +1,8 @@
 import { defineNode, Type } from '@kinegraph/core/sdk';
 import { asPack } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { encodePrompt } from './common.js';
+import { f32 } from './memory.js';
 
 /**
  * TextEncode: a prompt → text embeddings with the pack's tokenizer and text encoder. Words the model's
@@ -23,6 +25,13 @@ export const textEncodeNode = defineNode({
   }),
   inputs: { model: { type: 'model' } },
   outputs: { embedding: { type: 'embedding' } },
+  // The embedding [1, tokens, width] (twice while the encoder returns it) and the token ids (int64).
+  memory({ facts }) {
+    const pack = asPackFacts(facts.model);
+    if (!pack) return undefined;
+    const dims = [1, pack.textTokens, pack.textWidth];
+    return { outputs: { embedding: { dims, dtype: 'float32' } }, scratchBytes: f32(...dims) + pack.textTokens * 8 };
+  },
   async run({ params, inputs, context }) {
     const pack = asPack(inputs.model, context.nodeId);
     const embedding = await encodePrompt(context, pack, params.text, { warn: true });

@@ -1,9 +1,11 @@
 import { defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
 import { asPack, packModel } from '../../model/pack.js';
+import { asPackFacts } from '../../model/pack-facts.js';
 import { samplerCoefficients } from '../../sampling/coefficients.js';
 import { denoise } from '../../sampling/denoise.js';
 import { alphasCumprod, timesteps } from '../../sampling/schedule.js';
 import { encodePrompt, previewSteps, samplingParams, stepNoise, textDenoiser } from './common.js';
+import { f32, guidanceTextBytes, stepScalarBytes } from './memory.js';
 
 /**
  * TextToImage: one image from a prompt with the pack's text-to-image U-Net, the model STUNet was inflated
@@ -36,6 +38,28 @@ export const textToImageNode = defineNode({
     negative: { type: 'embedding', optional: true },
   },
   outputs: { image: { type: 'image' } },
+  // Sized by the pack's resolution and the prompt's batch B. With I the image [B, 3, H, W], the most it
+  // holds is at a step's update: the state x, the previous x0, the model's prediction (2I with guidance),
+  // DDIM's fresh noise, and the update's x_next, x0 and (with guidance) the next model input [2B, 3, H, W],
+  // each twice for a moment while the call returns. The model call itself and the previews need less.
+  memory({ params, inputs, facts }) {
+    const pack = asPackFacts(facts.model);
+    const positive = inputs.positive;
+    if (!pack || !positive?.length) return undefined;
+    const batch = positive[0]!;
+    const image = [batch, 3, ...pack.base];
+    const guided = params.guidance !== 1;
+    const rows = guided ? 2 * batch : batch;
+    const I = f32(...image);
+    const noise = params.sampler === 'ddim' && params.eta > 0 ? I : 0;
+    const nextInput = guided ? 2 * I : 0;
+    const update = I + I + (rows / batch) * I + noise + 2 * (2 * I + nextInput);
+    const text = guidanceTextBytes(pack, positive, { guided, negativeConnected: inputs.negative !== undefined });
+    return {
+      outputs: { image: { dims: image, dtype: 'float32' } },
+      scratchBytes: update + text + stepScalarBytes(rows) - I,
+    };
+  },
   async run({ params, inputs, context }) {
     const pack = asPack(inputs.model, context.nodeId);
     const m = pack.manifest;
