@@ -29,6 +29,8 @@ export default defineConfig({
     'device-probe': 'src/backend/device-probe-main.ts',
     // The program isolated plugins run in (a process of its own per plugin package).
     'plugin-host': 'src/plugins/host/plugin-host.ts',
+    // The worker thread that makes synchronous calls into plugin processes (migrations, memory declarations).
+    'plugin-sync-worker': 'src/plugins/sync-worker.ts',
   },
   format: ['esm'],
   target: 'node20',

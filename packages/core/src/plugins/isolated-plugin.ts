@@ -12,6 +12,7 @@
 import { join } from 'node:path';
 import type { TObject } from '@sinclair/typebox';
 import type { FileAccess } from '../sdk/files.js';
+import type { NodeMemory } from '../sdk/memory.js';
 import type { AnyNodeDefinition, NodeContext, NodeMigration } from '../sdk/node.js';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
 import type { ModelHandle } from '../tensor/types.js';
@@ -31,11 +32,12 @@ import {
   safeName,
 } from './folders.js';
 import type { PluginGrants } from './grants.js';
-import { runMigration } from './migration-process.js';
+import { syncWorkerScript } from './host-script.js';
 import { PluginProcess } from './plugin-process.js';
 import type { NodeDescriptionWire, PluginDescriptionWire, WireError } from './protocol.js';
 import { packageReadPaths } from './read-paths.js';
 import { launchSpec, type NetworkIsolation, type SandboxPolicy } from './sandbox.js';
+import { SyncBridge } from './sync-bridge.js';
 
 /** What every isolated plugin of a runtime shares. */
 export interface IsolationEnvironment {
@@ -52,6 +54,11 @@ export interface IsolatedPackage {
   readonly entries: readonly string[];
 }
 
+/** Longest a migration chain may take to answer (the first call of a runtime also starts a process). */
+const MIGRATION_TIMEOUT_MS = 60_000;
+/** Longest a `memory` declaration may take to answer (idem). */
+const MEMORY_TIMEOUT_MS = 30_000;
+
 /** The run folders a process is started for (`context.files` of the calls it serves). */
 type RunFolders = Pick<FileAccess, 'allowedFolders' | 'outputFolder'>;
 
@@ -66,6 +73,7 @@ export class IsolatedPlugin {
   readonly #models = new WeakMap<PluginProcess, Map<string, ModelHandle>>();
   readonly #migrations = new Map<string, unknown>();
   #network: NetworkIsolation | undefined;
+  readonly #sync: SyncBridge;
 
   constructor(pkg: IsolatedPackage, grants: PluginGrants, env: IsolationEnvironment) {
     this.#pkg = pkg;
@@ -75,6 +83,7 @@ export class IsolatedPlugin {
     this.#packagePaths = [...new Set([...packageReadPaths(pkg.dir), core, realOrSelf(core)])];
     const cache = cacheRoot() === undefined ? undefined : cacheFolder(join('plugins', safeName(pkg.package)));
     this.#cacheDir = cache;
+    this.#sync = new SyncBridge(pkg, () => launchSpec(this.#policy(undefined), this.#env.hostScript), syncWorkerScript);
   }
 
   /** The package name. */
@@ -136,6 +145,7 @@ export class IsolatedPlugin {
 
   /** Stops its processes. */
   async close(): Promise<void> {
+    this.#sync.close();
     const current = this.#current;
     this.#current = undefined;
     await current?.process.kill('was stopped because the runtime closed');
@@ -169,6 +179,7 @@ export class IsolatedPlugin {
       outputs: node.outputs,
       ...(node.cache === false ? { cache: false } : {}),
       ...(node.migrations.length ? { migrate } : {}),
+      ...(node.memory ? { memory: (args: unknown) => this.#memory(node.type, args) } : {}),
       ...(node.fingerprint
         ? {
             fingerprint: (params: unknown, { files }: { files: FileAccess }) =>
@@ -245,22 +256,19 @@ export class IsolatedPlugin {
   }
 
   /**
-   * One migration step, run in a short-lived process (`migration-process.ts`): validation is
-   * synchronous, so the runtime waits for it. Later steps of the same chain are answered from what that
-   * process returned, so a chain costs one process.
+   * One migration step, answered synchronously (validation waits for it) through the plugin's sync bridge.
+   * Its process runs the chain from `from` at once; later steps of the chain are answered from what it
+   * returned.
    */
   #migrate(type: string, from: number, state: Parameters<NodeMigration>[0]): ReturnType<NodeMigration> {
     const key = JSON.stringify([type, from, state]);
     if (!this.#migrations.has(key)) {
-      const launch = launchSpec(this.#policy(undefined), this.#env.hostScript, ['--migrate']);
-      const states = runMigration(launch, {
-        package: this.name,
-        dir: this.#pkg.dir,
-        entries: this.#pkg.entries,
-        type,
-        from,
-        node: state,
-      });
+      const answer = this.#sync.call({ op: 'migrate', type, from, node: state }, MIGRATION_TIMEOUT_MS) as {
+        states?: unknown;
+      } | null;
+      const states = Array.isArray(answer?.states) ? answer.states : [];
+      if (!states.length)
+        throw new KinegraphError('MIGRATION_FAILED', `${type} has no migration step from version ${from}.`);
       let input: unknown = state;
       states.forEach((next, i) => {
         this.#migrations.set(JSON.stringify([type, from + i, input]), next);
@@ -268,6 +276,12 @@ export class IsolatedPlugin {
       });
     }
     return structuredClone(this.#migrations.get(key)) as ReturnType<NodeMigration>;
+  }
+
+  /** A node's `memory` declaration, answered synchronously (memory planning waits for it). */
+  #memory(type: string, args: unknown): NodeMemory | undefined {
+    const answer = this.#sync.call({ op: 'memory', type, args }, MEMORY_TIMEOUT_MS);
+    return (answer ?? undefined) as NodeMemory | undefined;
   }
 
   #modelsOf(process: PluginProcess): Map<string, ModelHandle> {

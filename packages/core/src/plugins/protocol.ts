@@ -43,6 +43,8 @@ export interface NodeDescriptionWire {
   readonly fingerprint: boolean;
   /** Versions its `migrate` has a step from. */
   readonly migrations: readonly number[];
+  /** Whether the node declares its memory (`memory`). */
+  readonly memory?: boolean;
 }
 
 /** A plugin as the plugin process describes it. */
@@ -101,6 +103,25 @@ export type ToPlugin =
       readonly nodeId: string;
       readonly callback: number;
       readonly tmpPath: string;
+    }
+  | {
+      readonly t: 'call';
+      readonly id: number;
+      /** A node's `memory` declaration for these params, input shapes and facts (null: it declares none). */
+      readonly op: 'memory';
+      readonly type: string;
+      readonly nodeId: string;
+      readonly args: unknown;
+    }
+  | {
+      readonly t: 'call';
+      readonly id: number;
+      /** A node's migration chain from `from`: the state after each step, as far as the steps succeed. */
+      readonly op: 'migrate';
+      readonly type: string;
+      readonly nodeId: string;
+      readonly from: number;
+      readonly node: unknown;
     }
   | { readonly t: 'abort'; readonly id: number; readonly reason: WireError }
   | ({

@@ -72,6 +72,7 @@ function describePlugin(plugin: KinegraphPlugin): PluginDescriptionWire {
             outputs: plain(node.outputs),
             ...(node.cache === false ? { cache: false } : {}),
             fingerprint: typeof node.fingerprint === 'function',
+            memory: typeof node.memory === 'function',
             migrations: Object.keys(node.migrate ?? {})
               .map(Number)
               .filter((v) => Number.isInteger(v) && typeof node.migrate?.[v] === 'function'),

@@ -4,6 +4,7 @@
  */
 
 import { Socket } from 'node:net';
+import type { AnyNodeDefinition } from '../../sdk/node.js';
 import type { TensorStoreStats } from '../../tensor/types.js';
 import {
   type FromPlugin,
@@ -18,6 +19,38 @@ import { type DenialScope, denialError } from './denials.js';
 import { changedGlobals } from './globals-guard.js';
 import { type HostState, loadEntries } from './load-plugin.js';
 import { type CallLink, type ModelMemo, rehydrate, remoteContext, remoteFiles } from './remote-context.js';
+
+/** What a call's node is doing, for denial messages. */
+const DOING = {
+  run: 'running',
+  fingerprint: 'fingerprinting',
+  memory: 'declaring the memory of',
+  migrate: 'migrating',
+} as const;
+
+/**
+ * The state after each step of a node's migration chain from `from`, as far as the steps succeed; a step
+ * that throws ends the chain with its error only when no step succeeded.
+ */
+function migrateChain(
+  definition: AnyNodeDefinition,
+  from: number,
+  node: unknown,
+): { states: unknown[]; error?: WireError } {
+  const states: unknown[] = [];
+  let current = node;
+  try {
+    for (let version = from; version < definition.version; version++) {
+      const step = definition.migrate?.[version];
+      if (!step) break;
+      current = step(current as never);
+      states.push(JSON.parse(JSON.stringify(current)));
+    }
+  } catch (error) {
+    if (!states.length) throw error;
+  }
+  return { states };
+}
 
 /** Errors after which remembered model handles may be stale (the store restarted). */
 const STORE_GONE = new Set(['UNKNOWN_MODEL', 'STORE_CLOSED', 'WORKER_CRASHED']);
@@ -215,7 +248,7 @@ export function serve(): void {
       plugin: state.pluginName,
       nodeId: message.nodeId,
       type: message.type,
-      doing: message.op === 'run' ? 'running' : 'fingerprinting',
+      doing: DOING[message.op],
       networkBlocked: state.networkBlocked,
     };
     if (!definition) {
@@ -232,6 +265,10 @@ export function serve(): void {
       if (message.op === 'run') {
         const context = remoteContext(message, link(message.id), controller.signal);
         value = await definition.run({ params: message.params as never, inputs: message.inputs as never, context });
+      } else if (message.op === 'memory') {
+        value = definition.memory?.(message.args as never) ?? null;
+      } else if (message.op === 'migrate') {
+        value = migrateChain(definition, message.from, message.node);
       } else {
         value = definition.fingerprint
           ? await definition.fingerprint(message.params as never, {
