@@ -212,6 +212,22 @@ describe('an isolated plugin', () => {
     expect(outcome(await run('env')).type).toBe('run:done');
   });
 
+  it('declares its memory from its process: an oversize declaration refuses the run before it starts', async () => {
+    const events = await run('huge');
+    expect(events.at(-1)).toMatchObject({
+      type: 'run:error',
+      error: { code: 'MEMORY_BUDGET_EXCEEDED', nodeId: 'x' },
+    });
+    expect(events.some((e) => e.type === 'node:start')).toBe(false);
+  });
+
+  it('cannot escape from its memory declaration either', async () => {
+    const result = outcome(await run('memory-read-ssh'));
+    expect(result).toMatchObject({ type: 'run:error', code: 'PLUGIN_PERMISSION_DENIED' });
+    expect(result.message).toContain('Plugin "escape-plugin"');
+    expect(result.message).toContain(join(homedir(), '.ssh'));
+  });
+
   it('migrates saved nodes in a sandboxed process too', () => {
     const result = runtime.validate({
       format: 'kinegraph/workflow@1',
