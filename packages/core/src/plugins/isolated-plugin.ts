@@ -74,6 +74,8 @@ export class IsolatedPlugin {
   readonly #migrations = new Map<string, unknown>();
   #network: NetworkIsolation | undefined;
   readonly #sync: SyncBridge;
+  /** Every process of this plugin not yet exited (the current one, and retired ones finishing a call). */
+  readonly #processes = new Set<PluginProcess>();
 
   constructor(pkg: IsolatedPackage, grants: PluginGrants, env: IsolationEnvironment) {
     this.#pkg = pkg;
@@ -143,12 +145,13 @@ export class IsolatedPlugin {
     this.#processFor(folders).catch(() => undefined); // a failed start is reported by the call that needs it
   }
 
-  /** Stops its processes. */
+  /** Stops its processes, retired ones still finishing (or stuck in) a call included. */
   async close(): Promise<void> {
     this.#sync.close();
-    const current = this.#current;
     this.#current = undefined;
-    await current?.process.kill('was stopped because the runtime closed');
+    const processes = [...this.#processes];
+    this.#processes.clear();
+    await Promise.all(processes.map((p) => p.kill('was stopped because the runtime closed')));
   }
 
   #retire(): void {
@@ -344,6 +347,8 @@ export class IsolatedPlugin {
     const launch = launchSpec(policy, this.#env.hostScript);
     this.#network = launch.network;
     const child = new PluginProcess(this.name, key, launch, (line) => this.#env.log(`[${this.name}] ${line}`));
+    this.#processes.add(child);
+    void child.exited.then(() => this.#processes.delete(child));
     const ready = child.load(this.#pkg.dir, this.#pkg.entries).then((result) => {
       const failed = result.entries.find((e) => e.error)?.error;
       if (failed)

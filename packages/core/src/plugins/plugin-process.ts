@@ -104,6 +104,11 @@ export class PluginProcess {
     this.#idle();
   }
 
+  /** Resolves when the process has exited. */
+  get exited(): Promise<void> {
+    return this.#exited;
+  }
+
   /** How the process is kept off the network. */
   get network(): NetworkIsolation {
     return this.launch.network;

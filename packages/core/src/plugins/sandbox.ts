@@ -91,7 +91,7 @@ export function launchSpec(policy: SandboxPolicy, script: string, scriptArgs: re
   const nodeArgs = [...permissionFlags(policy), script, ...scriptArgs];
   const ns = policy.network ? undefined : namespaceSupport();
   if (!ns?.flags || !ns.unshare) {
-    return {
+    return withDeathSignal({
       command: process.execPath,
       args: nodeArgs,
       env: policy.env,
@@ -99,14 +99,14 @@ export function launchSpec(policy: SandboxPolicy, script: string, scriptArgs: re
       network: policy.network
         ? { blocked: false, how: 'granted (no network namespace)' }
         : { blocked: false, how: `not isolated: ${ns?.why ?? 'unknown'}` },
-    };
+    });
   }
   // Hide the socket folders the plugin has no business in, unless a granted folder lies inside one.
   const granted = [...policy.read, ...policy.write];
   const hide = SOCKET_FOLDERS.filter((folder) => isRealFolder(folder) && !granted.some((p) => isInside(p, folder)));
   const mounts = hide.map(hideCommand).join(' && ');
   const script_ = `${mounts ? `${mounts} && ` : ''}exec "$0" "$@"`;
-  return {
+  return withDeathSignal({
     command: ns.unshare,
     args: [...ns.flags, '--', '/bin/sh', '-c', script_, process.execPath, ...nodeArgs],
     env: policy.env,
@@ -115,7 +115,21 @@ export function launchSpec(policy: SandboxPolicy, script: string, scriptArgs: re
       blocked: true,
       how: `network namespace of its own (no interfaces)${hide.length ? `; UNIX sockets in ${hide.join(', ')} hidden` : ''}`,
     },
-  };
+  });
+}
+
+let setpriv: string | null | undefined;
+
+/**
+ * On Linux, the plugin process dies with the thread that started it (`setpriv --pdeathsig KILL`, which
+ * `unshare --kill-child` passes on): a runtime that is killed, or exits without closing, leaves no plugin
+ * process behind, even one stuck in code that never yields (and so never sees its pipe close).
+ */
+function withDeathSignal(spec: LaunchSpec): LaunchSpec {
+  if (process.platform !== 'linux') return spec;
+  setpriv ??= findProgram('setpriv') ?? null;
+  if (!setpriv) return spec;
+  return { ...spec, command: setpriv, args: ['--pdeathsig', 'KILL', '--', spec.command, ...spec.args] };
 }
 
 /** Node's permission-model flags for a policy. */
