@@ -1,7 +1,7 @@
 // A hostile plugin (fixtures/escape-plugin) tries every way out of its sandbox; each attempt must fail
 // the run with a coded error naming the plugin, leave the runtime's own process untouched, and leave the
 // plugin usable for the next run.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { homedir, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -228,6 +228,28 @@ describe('an isolated plugin', () => {
     expect(result.message).toContain(join(homedir(), '.ssh'));
   });
 
+  it('leaves no process behind when the runtime closes, even one stuck in a node', async () => {
+    const other = await Runtime.create({ discover: { cwd: project }, nodeTimeoutMs: 300, pluginLog: () => undefined });
+    const events: RunEvent[] = [];
+    await new Promise<void>((resolve, reject) =>
+      other
+        .run(
+          {
+            format: 'kinegraph/workflow@1',
+            nodes: { x: { type: 'escape/attempt', version: 2, params: { attempt: 'hang' } } },
+          },
+          { outputFolder: join(project, 'outputs-stuck'), allowedFolders: [] },
+        )
+        .subscribe({ next: (e) => events.push(e), error: reject, complete: resolve }),
+    );
+    expect(events.at(-1)).toMatchObject({ type: 'run:error', error: { code: 'NODE_TIMEOUT' } });
+    // Still spinning (its 2 s of grace have not passed): closing the runtime stops it.
+    expect(pluginProcesses(join(project, 'outputs-stuck')).length).toBeGreaterThan(0);
+    await other.close();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(pluginProcesses(join(project, 'outputs-stuck'))).toEqual([]);
+  });
+
   it('migrates saved nodes in a sandboxed process too', () => {
     const result = runtime.validate({
       format: 'kinegraph/workflow@1',
@@ -263,3 +285,19 @@ describe('the network', () => {
     }
   });
 });
+
+/** Plugin processes (not zombies) whose command line names `path` (their grants name the run's folders). */
+function pluginProcesses(path: string): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .filter((pid) => {
+      try {
+        const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8');
+        const state = /^State:\s+(\S)/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        return state !== 'Z' && cmdline.includes('plugin-host.js') && cmdline.includes(path);
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
+}
