@@ -74,7 +74,8 @@ export class PluginProcess {
       // Its own process group: a Ctrl-C in the terminal reaches the runtime, which cancels the call.
       detached: true,
     });
-    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()));
+    // A child that could not start emits 'error' and no 'exit'.
+    this.#exited = new Promise((resolve) => this.#child.once('exit', () => resolve()).once('error', () => resolve()));
     const forward = (stream: NodeJS.ReadableStream | null, keep: boolean) => {
       let partial = '';
       stream?.setEncoding('utf8');
@@ -184,6 +185,9 @@ export class PluginProcess {
   /** Stops the process; calls in progress fail with `PLUGIN_CRASHED` saying why. */
   kill(why = 'was stopped by the runtime'): Promise<void> {
     this.#fail('PLUGIN_CRASHED', why);
+    // Whoever waits for the exit keeps the event loop alive until it comes: an idle (unreferenced) child
+    // would otherwise let a host awaiting `close()` end with Node's "unsettled top-level await" (exit 13).
+    if (this.#child.exitCode === null && this.#child.signalCode === null) this.#child.ref();
     return this.#exited;
   }
 
