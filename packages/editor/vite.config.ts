@@ -19,5 +19,15 @@ export default defineConfig({
       },
     },
   },
+  resolve: {
+    // The app takes values from core (the workflow format tag) but must not bundle the Node runtime: in the
+    // browser, `@kinegraph/core` is its import-free format module. Type imports are erased either way.
+    alias: [
+      {
+        find: /^@kinegraph\/core$/,
+        replacement: fileURLToPath(new URL('../core/src/workflow/format.ts', import.meta.url)),
+      },
+    ],
+  },
   server: { proxy: { '/api': { target: 'http://127.0.0.1:8188', ws: true } } },
 });

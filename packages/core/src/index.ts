@@ -7,9 +7,9 @@
 export { defaultAllowedFolders } from './host/allowed-folders.js';
 export type { DiscoveryReport, PluginCandidate } from './plugins/discover.js';
 export { findPlugins, loadPlugins } from './plugins/discover.js';
-export type { NodeDescription } from './registry/describe.js';
+export type { BlueprintDescription, NodeDescription } from './registry/describe.js';
 export { describeNodes, withProvenance } from './registry/describe.js';
-export type { PluginSource, RegisteredNode } from './registry/registry.js';
+export type { PluginSource, RegisteredBlueprint, RegisteredNode } from './registry/registry.js';
 export { NodeRegistry } from './registry/registry.js';
 export type { RunOptions, RuntimeOptions } from './runtime.js';
 export { Runtime, WorkflowInvalidError } from './runtime.js';
@@ -53,15 +53,31 @@ export type { SerializedError } from './util/errors.js';
 export { serializeError } from './util/errors.js';
 export { canonicalJson, contentHash } from './util/hash.js';
 export { depthExceededAt, MAX_JSON_DEPTH } from './util/json-depth.js';
-export type { PreparedNode, PreparedWorkflow, ValidationResult } from './validate/validate.js';
+export type { PreparedNode, PreparedWorkflow, ValidateOptions, ValidationResult } from './validate/validate.js';
 export { validateWorkflow } from './validate/validate.js';
 export type { ManagedTensorStore, ManagedTensorStoreStats, TensorStoreOptions } from './worker/client.js';
 export { createTensorStore } from './worker/client.js';
 export type { WorkerInspection } from './worker/protocol.js';
 export type { ValidationCode, ValidationIssue } from './workflow/issue.js';
 export { formatIssue, VALIDATION_CODES } from './workflow/issue.js';
-export { workflowJsonSchema, workflowJsonSchemaText } from './workflow/json-schema.js';
+export {
+  blueprintJsonSchema,
+  blueprintJsonSchemaText,
+  workflowJsonSchema,
+  workflowJsonSchemaText,
+} from './workflow/json-schema.js';
 export type { ParamOverride } from './workflow/overrides.js';
 export { applyOverrides, parseOverride } from './workflow/overrides.js';
-export type { Edge, Workflow, WorkflowNode } from './workflow/schema.js';
-export { EdgeSchema, WORKFLOW_FORMAT, WorkflowNodeSchema, WorkflowSchema } from './workflow/schema.js';
+export type { Blueprint, Edge, Subgraph, Workflow, WorkflowNode } from './workflow/schema.js';
+export {
+  BLUEPRINT_FORMAT,
+  BlueprintSchema,
+  EdgeSchema,
+  SUBGRAPH_INPUT_NODE,
+  SUBGRAPH_TYPE_PREFIX,
+  SubgraphSchema,
+  WORKFLOW_FORMAT,
+  WorkflowNodeSchema,
+  WorkflowSchema,
+} from './workflow/schema.js';
+export { nodeTypesNeeded } from './workflow/subgraphs.js';

@@ -13,7 +13,12 @@ import { executeWorkflow } from './scheduler/scheduler.js';
 import type { KinegraphPlugin } from './sdk/plugin.js';
 import type { DeviceReport, DeviceRequest, TensorStore } from './tensor/types.js';
 import { KinegraphError } from './util/errors.js';
-import { type PreparedWorkflow, type ValidationResult, validateWorkflow } from './validate/validate.js';
+import {
+  type PreparedWorkflow,
+  type ValidateOptions,
+  type ValidationResult,
+  validateWorkflow,
+} from './validate/validate.js';
 import { createTensorStore, type ManagedTensorStore } from './worker/client.js';
 import type { ValidationIssue } from './workflow/issue.js';
 import { applyOverrides, type ParamOverride } from './workflow/overrides.js';
@@ -77,6 +82,8 @@ export interface RunOptions {
   readonly previews?: boolean;
   /** This run's memory budget, bytes; default the runtime's (`RuntimeOptions.memoryBudgetBytes`). */
   readonly memoryBudgetBytes?: number;
+  /** Run only these nodes and what they need (when `run` validates the document itself). */
+  readonly targets?: readonly string[];
 }
 
 /** Thrown by {@link Runtime.run} for a workflow that does not validate; `issues` lists every problem. */
@@ -198,10 +205,17 @@ export class Runtime {
     return store?.deviceReport?.();
   }
 
-  /** Validates a workflow document, with optional `--set` style overrides applied first. */
-  validate(document: unknown, overrides: readonly ParamOverride[] = []): ValidationResult {
+  /**
+   * Validates a workflow document, with optional `--set` style overrides applied first. With `targets`, a
+   * partial run: only those nodes and what they need are checked and prepared.
+   */
+  validate(
+    document: unknown,
+    overrides: readonly ParamOverride[] = [],
+    options: ValidateOptions = {},
+  ): ValidationResult {
     const applied = applyOverrides(document, overrides);
-    const result = validateWorkflow(applied.document, this.registry);
+    const result = validateWorkflow(applied.document, this.registry, options);
     if (applied.issues.length) return { ok: false, issues: [...applied.issues, ...(result.ok ? [] : result.issues)] };
     if (!result.ok) return result;
     // What runs (and what outputs embed) records which package provides each node type, so a machine
@@ -248,7 +262,7 @@ export class Runtime {
     let prepared: PreparedWorkflow;
     if (isPrepared(document)) prepared = document;
     else {
-      const result = this.validate(document, options.overrides);
+      const result = this.validate(document, options.overrides, options.targets ? { targets: options.targets } : {});
       if (!result.ok) throw new WorkflowInvalidError(result.issues);
       prepared = result.prepared;
     }

@@ -27,6 +27,7 @@ const GLOBAL: Options = { help: { type: 'boolean', short: 'h' }, version: flag }
 export const COMMAND_OPTIONS: Readonly<Record<string, Options>> = {
   run: {
     set: repeatable,
+    target: repeatable,
     out: value,
     device: value,
     allow: repeatable,

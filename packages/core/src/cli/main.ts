@@ -42,6 +42,8 @@ const USAGE = `Usage: kinegraph <command> [options]
 Commands:
   run <workflow.json>       Validate and run a workflow
       --set <node>.<param>=<value>   Override a param (repeatable; value is JSON or a plain string)
+      --target <node>                Run only this node and what it needs (repeatable; a subgraph
+                                     instance's id stands for its nodes)
       --out <dir>                    Output folder (default: outputs)
       --device cpu|webgpu|auto       Device for models and tensors (default: cpu)
       --allow <dir>                  Another folder file-reading nodes may read (repeatable)
@@ -298,7 +300,8 @@ async function runWorkflow(
 ): Promise<number> {
   const { args, io } = run;
   const json = args.booleans.has('json');
-  const validation = runtime.validate(run.document, run.overrides);
+  const targets = args.flags.get('target');
+  const validation = runtime.validate(run.document, run.overrides, targets?.length ? { targets } : {});
   if (!validation.ok) {
     if (json) io.stdout.write(`${JSON.stringify({ type: 'validation:error', issues: validation.issues })}\n`);
     else {
@@ -389,6 +392,9 @@ async function nodesCommand(args: ParsedArgs, io: CommandEnv): Promise<number> {
         `${node.type} v${node.version}  ${node.title}  (${node.category}, ${node.package})\n    in: ${ins || '-'}  out: ${outs || '-'}\n`,
       );
     }
+    // Blueprints run as node types too (a subgraph each).
+    for (const b of described.blueprints)
+      io.stdout.write(`${b.type} v${b.version}  ${b.title}  (subgraph blueprint, ${b.category}, ${b.package})\n`);
   }
   return EXIT.ok;
 }

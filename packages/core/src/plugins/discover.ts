@@ -25,6 +25,8 @@ export interface PluginCandidate {
   readonly apiVersion: unknown;
   /** Entry files relative to `dir`. */
   readonly entries: readonly string[];
+  /** Subgraph blueprint files (`kinegraph/blueprint@1` JSON) relative to `dir`. */
+  readonly blueprints?: readonly string[];
 }
 
 /**
@@ -56,6 +58,7 @@ export interface DiscoveryReport {
 interface KinegraphPackageField {
   apiVersion?: unknown;
   plugins?: unknown;
+  blueprints?: unknown;
 }
 
 /**
@@ -112,6 +115,9 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
   const entries = Array.isArray(pkg.kinegraph.plugins)
     ? pkg.kinegraph.plugins.filter((e): e is string => typeof e === 'string')
     : [];
+  const blueprints = Array.isArray(pkg.kinegraph.blueprints)
+    ? pkg.kinegraph.blueprints.filter((e): e is string => typeof e === 'string')
+    : [];
   return {
     // A name is printed to your terminal: no control characters (escape sequences) in it.
     // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
@@ -121,6 +127,7 @@ function readCandidate(dir: string, origin: PluginCandidate['origin']): PluginCa
     origin,
     apiVersion: pkg.kinegraph.apiVersion,
     entries,
+    ...(blueprints.length ? { blueprints } : {}),
   };
 }
 
@@ -182,6 +189,28 @@ export async function loadPlugins(
         ),
       );
     }
+    // Blueprint files are data, read here whatever runs the package's code.
+    let blueprints: object[];
+    try {
+      blueprints = readBlueprints(candidate);
+    } catch (error) {
+      return Promise.resolve({
+        failed: [{ package: candidate.package, path: candidate.dir, error: serializeError(error) }],
+      });
+    }
+    if (!candidate.entries.length && blueprints.length) {
+      // A package of blueprints only: no code to load.
+      return Promise.resolve({
+        entries: [
+          {
+            plugin: { name: candidate.package, blueprints },
+            source: sourceOf(candidate, candidate.dir),
+            origin: candidate.origin,
+            isolation: { mode: 'in-process', reason: 'blueprints only, no code' } as PluginIsolation,
+          },
+        ],
+      });
+    }
     if (!candidate.entries.length) {
       return Promise.resolve(
         fail(
@@ -200,9 +229,11 @@ export async function loadPlugins(
           : !grants.isolate
             ? '"isolate": false in kinegraph.grants.json'
             : undefined;
-    return inProcess === undefined
-      ? starts.run(() => describeIsolated(candidate, grants, isolated, log))
-      : loadInProcess(candidate, { mode: 'in-process', reason: inProcess });
+    const loading =
+      inProcess === undefined
+        ? starts.run(() => describeIsolated(candidate, grants, isolated, log))
+        : loadInProcess(candidate, { mode: 'in-process', reason: inProcess });
+    return blueprints.length ? loading.then((p) => withBlueprints(p, blueprints)) : loading;
   });
   for (const pending of prepared) {
     const { entries = [], failed = [] } = (await pending) as Awaited<ReturnType<typeof describeIsolated>>;
@@ -300,6 +331,46 @@ async function describeIsolated(
     });
   }
   return out;
+}
+
+/** Reads a package's blueprint files; a missing or malformed file is a coded error that fails the package. */
+function readBlueprints(candidate: PluginCandidate): object[] {
+  return (candidate.blueprints ?? []).map((relative) => {
+    const file = resolve(candidate.dir, relative);
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch {
+      throw new KinegraphError(
+        'BLUEPRINT_INVALID',
+        `${candidate.package} lists blueprint ${relative}, which cannot be read.`,
+        {
+          hint: 'Check the "blueprints" paths in the package\u2019s "kinegraph" field (relative to the package folder).',
+        },
+      );
+    }
+    try {
+      const parsed = JSON.parse(text) as unknown;
+      if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error('not a JSON object');
+      return parsed;
+    } catch (error) {
+      throw new KinegraphError(
+        'BLUEPRINT_INVALID',
+        `Blueprint ${relative} of ${candidate.package} is not JSON: ${(error as Error).message}.`,
+        {
+          hint: 'A blueprint is a kinegraph/blueprint@1 JSON document.',
+        },
+      );
+    }
+  });
+}
+
+/** The package's blueprint files go with its first plugin. */
+function withBlueprints(prepared: Prepared, blueprints: object[]): Prepared {
+  const [first, ...rest] = prepared.entries ?? [];
+  if (!first) return prepared;
+  const plugin = { ...first.plugin, blueprints: [...(first.plugin.blueprints ?? []), ...blueprints] };
+  return { ...prepared, entries: [{ ...first, plugin }, ...rest] };
 }
 
 function sourceOf(candidate: PluginCandidate, file: string): PluginSource {

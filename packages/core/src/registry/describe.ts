@@ -1,4 +1,5 @@
 import type { PortTypeDefinition } from '../sdk/port-types.js';
+import type { Subgraph } from '../workflow/schema.js';
 import type { NodeRegistry } from './registry.js';
 
 /** A node type as clients see it (`kinegraph nodes --json`, the editor's palette): data only, no code. */
@@ -16,8 +17,37 @@ export interface NodeDescription {
   packageVersion?: string;
 }
 
-/** Every node type and port type the registry holds, as serialisable descriptions. */
-export function describeNodes(registry: NodeRegistry): { nodes: NodeDescription[]; portTypes: PortTypeDefinition[] } {
+/** A subgraph blueprint as clients see it: the palette lists it, adding one copies `subgraph`. */
+export interface BlueprintDescription {
+  type: string;
+  version: number;
+  title: string;
+  category: string;
+  description: string;
+  subgraph: Subgraph;
+  package: string;
+  packageVersion?: string;
+}
+
+/** Every node type, port type and blueprint the registry holds, as serialisable descriptions. */
+export function describeNodes(registry: NodeRegistry): {
+  nodes: NodeDescription[];
+  portTypes: PortTypeDefinition[];
+  blueprints: BlueprintDescription[];
+} {
+  const blueprints = registry.blueprints().map(
+    ({ blueprint, source }): BlueprintDescription => ({
+      type: blueprint.type,
+      version: blueprint.version,
+      title: blueprint.subgraph.name,
+      category: blueprint.category ?? 'blueprints',
+      description:
+        blueprint.subgraph.description ?? `A subgraph of ${Object.keys(blueprint.subgraph.nodes).length} nodes.`,
+      subgraph: structuredClone(blueprint.subgraph),
+      package: source.package,
+      ...(source.version ? { packageVersion: source.version } : {}),
+    }),
+  );
   const nodes = registry.nodes().map(
     ({ definition, source }): NodeDescription => ({
       type: definition.type,
@@ -47,7 +77,7 @@ export function describeNodes(registry: NodeRegistry): { nodes: NodeDescription[
       ...(source.version ? { packageVersion: source.version } : {}),
     }),
   );
-  return { nodes, portTypes: registry.portTypes() };
+  return { nodes, portTypes: registry.portTypes(), blueprints };
 }
 
 /**
@@ -63,7 +93,13 @@ export function withProvenance<
   const nodeTypes: Record<string, { package: string; version?: string }> = {
     ...((workflow.metadata?.nodeTypes as Record<string, { package: string; version?: string }>) ?? {}),
   };
-  for (const node of Object.values(workflow.nodes)) {
+  const subgraphs = (workflow as { subgraphs?: Record<string, { nodes?: Record<string, { type: string }> }> })
+    .subgraphs;
+  const every = [
+    ...Object.values(workflow.nodes),
+    ...Object.values(subgraphs ?? {}).flatMap((s) => Object.values(s?.nodes ?? {})),
+  ];
+  for (const node of every) {
     const registered = registry.get(node.type);
     if (registered)
       nodeTypes[node.type] = {

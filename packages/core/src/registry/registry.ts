@@ -1,3 +1,4 @@
+import { Value } from '@sinclair/typebox/value';
 import type { AnyNodeDefinition } from '../sdk/node.js';
 import { isValidNodeType } from '../sdk/node.js';
 import type { KinegraphPlugin, WorkflowTextReader } from '../sdk/plugin.js';
@@ -5,6 +6,7 @@ import type { PortTypeDefinition } from '../sdk/port-types.js';
 import { BUILTIN_PORT_TYPES } from '../sdk/port-types.js';
 import { listOf } from '../util/did-you-mean.js';
 import { KinegraphError } from '../util/errors.js';
+import { type Blueprint, BlueprintSchema, SUBGRAPH_TYPE_PREFIX } from '../workflow/schema.js';
 
 /** Where a plugin came from: what `kinegraph plugins` and "missing node" hints show. */
 export interface PluginSource {
@@ -22,6 +24,13 @@ export interface RegisteredNode {
   readonly source: PluginSource;
 }
 
+/** A subgraph blueprint as registered: the blueprint and who shipped it. */
+export interface RegisteredBlueprint {
+  readonly blueprint: Blueprint;
+  readonly plugin: string;
+  readonly source: PluginSource;
+}
+
 interface RegisteredPortType {
   readonly definition: PortTypeDefinition;
   readonly plugin: string;
@@ -35,6 +44,7 @@ export class NodeRegistry {
   readonly #nodes = new Map<string, RegisteredNode>();
   readonly #portTypes = new Map<string, RegisteredPortType>();
   readonly #plugins = new Map<string, PluginSource>();
+  readonly #blueprints = new Map<string, RegisteredBlueprint>();
   readonly #workflowReaders: WorkflowTextReader[] = [];
 
   constructor() {
@@ -78,6 +88,13 @@ export class NodeRegistry {
     const newNodes = new Map<string, AnyNodeDefinition>();
     for (const node of plugin.nodes ?? []) {
       if (!node) continue;
+      if (node.type?.startsWith(SUBGRAPH_TYPE_PREFIX)) {
+        throw new KinegraphError(
+          'NODE_TYPE_INVALID',
+          `Node type "${node.type}" in plugin "${plugin.name}" uses the namespace "subgraph", which is reserved for the subgraphs of workflows.`,
+          { hint: 'Use the plugin\u2019s own namespace, e.g. `acme/color-grade`.' },
+        );
+      }
       if (!isValidNodeType(node.type)) {
         throw new KinegraphError(
           'NODE_TYPE_INVALID',
@@ -121,7 +138,31 @@ export class NodeRegistry {
       }
       newNodes.set(node.type, node);
     }
+    const newBlueprints = new Map<string, Blueprint>();
+    for (const [i, document] of (plugin.blueprints ?? []).entries()) {
+      if (!Value.Check(BlueprintSchema, document)) {
+        const first = Value.Errors(BlueprintSchema, document).First();
+        throw new KinegraphError(
+          'BLUEPRINT_INVALID',
+          `Blueprint ${i + 1} of plugin "${plugin.name}"${typeof (document as { type?: unknown }).type === 'string' ? ` ("${(document as { type: string }).type}")` : ''} is not a kinegraph/blueprint@1 document: ${first ? `${first.path || '/'} ${first.message}` : 'invalid'}.`,
+          { hint: 'See packages/core/schema/blueprint.schema.json; `kinegraph validate` checks the subgraph inside.' },
+        );
+      }
+      const blueprint = document as Blueprint;
+      const clash = this.#nodes.get(blueprint.type) ?? newNodes.get(blueprint.type);
+      const other = this.#blueprints.get(blueprint.type);
+      if (clash || other || newBlueprints.has(blueprint.type)) {
+        throw new KinegraphError(
+          'BLUEPRINT_DUPLICATE',
+          `Blueprint "${blueprint.type}" of plugin "${plugin.name}" clashes with ${clash ? 'a node type' : 'a blueprint'} of that name${other ? ` from "${other.plugin}"` : ''}.`,
+          { hint: `Rename the blueprint's type in "${plugin.name}".` },
+        );
+      }
+      newBlueprints.set(blueprint.type, blueprint);
+    }
     for (const [name, definition] of newPortTypes) this.#portTypes.set(name, { definition, plugin: plugin.name });
+    for (const [type, blueprint] of newBlueprints)
+      this.#blueprints.set(type, { blueprint, plugin: plugin.name, source });
     for (const [type, definition] of newNodes) this.#nodes.set(type, { definition, plugin: plugin.name, source });
     this.#plugins.set(plugin.name, source);
     for (const reader of plugin.workflowReaders ?? [])
@@ -144,6 +185,16 @@ export class NodeRegistry {
 
   nodes(): RegisteredNode[] {
     return this.types().map((t) => this.#nodes.get(t)!);
+  }
+
+  /** A subgraph blueprint by type. */
+  blueprint(type: string): RegisteredBlueprint | undefined {
+    return this.#blueprints.get(type);
+  }
+
+  /** All blueprints, sorted by type. */
+  blueprints(): RegisteredBlueprint[] {
+    return [...this.#blueprints.keys()].sort().map((t) => this.#blueprints.get(t)!);
   }
 
   portType(name: string): PortTypeDefinition | undefined {

@@ -15,6 +15,12 @@ export interface KinegraphPlugin {
   readonly portTypes?: readonly PortTypeDefinition[];
   readonly nodes?: readonly (AnyNodeDefinition | false | null | undefined)[];
   /**
+   * Subgraph blueprints the plugin ships: `kinegraph/blueprint@1` documents (see the workflow schema),
+   * checked when the plugin registers. Files listed in its package.json under `kinegraph.blueprints` are
+   * added to these when the plugin is discovered.
+   */
+  readonly blueprints?: readonly object[];
+  /**
    * For plugins whose nodes embed the workflow in the files they write: how to find that text again in
    * such a file. Hosts read embedded workflows through `Runtime.readEmbeddedWorkflow`, which asks every
    * registered reader, so they need not import the node library that wrote the file.

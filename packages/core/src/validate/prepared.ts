@@ -1,5 +1,6 @@
 import type { RegisteredNode } from '../registry/registry.js';
 import type { ValidationIssue } from '../workflow/issue.js';
+import type { SkipReason } from '../workflow/modes.js';
 import type { Edge, Workflow } from '../workflow/schema.js';
 
 /** A node ready to run: its definition, complete params (defaults filled) and edges. */
@@ -19,6 +20,10 @@ export interface PreparedWorkflow {
   readonly order: readonly string[];
   /** Nodes that were migrated, from → to version. */
   readonly migrated: ReadonlyArray<{ nodeId: string; from: number; to: number }>;
+  /** Nodes that do not run because of their mode (bypassed, muted) or a muted node they need. */
+  readonly skipped?: ReadonlyMap<string, SkipReason>;
+  /** For a partial run: the nodes it was asked to compute. */
+  readonly targets?: readonly string[];
 }
 
 /** What validation says: a workflow ready to run, or every problem found. */

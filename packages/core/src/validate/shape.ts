@@ -122,7 +122,7 @@ function documentIssue(error: ErrorObject): ValidationIssue {
     code: 'WORKFLOW_SCHEMA',
     pointer: error.instancePath,
     message: `${error.instancePath || 'The workflow'} ${error.message ?? 'is invalid'}${extra}.`,
-    hint: 'See packages/core/schema/workflow.schema.json for the format; top-level keys are format, name, description, nodes, groups, metadata.',
+    hint: 'See packages/core/schema/workflow.schema.json for the format; top-level keys are format, name, description, nodes, groups, subgraphs, ui, metadata.',
   };
 }
 
@@ -137,6 +137,6 @@ function nodeStructureIssue(id: string, error: ErrorObject): ValidationIssue {
     nodeId: id,
     pointer: at,
     message: `Node "${id}"${error.instancePath ? ` ${error.instancePath}` : ''} ${error.message ?? 'is invalid'}${extra}.`,
-    hint: 'A node is {"type": "namespace/name", "version": 1, "params": {...}, "inputs": {"port": {"node": "id", "output": "port"}}, "ui": {...}}.',
+    hint: 'A node is {"type": "namespace/name", "version": 1, "params": {...}, "inputs": {"port": {"node": "id", "output": "port"}}, "mode"?: "bypass" | "mute", "ui": {...}}.',
   };
 }

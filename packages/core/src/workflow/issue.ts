@@ -18,6 +18,11 @@ export const VALIDATION_CODES = [
   'PORT_TYPE_MISMATCH',
   'CYCLE',
   'SET_TARGET_UNKNOWN',
+  'SUBGRAPH_UNKNOWN',
+  'SUBGRAPH_INVALID',
+  'SUBGRAPH_CYCLE',
+  'TARGET_UNKNOWN',
+  'TARGET_SKIPPED',
 ] as const;
 
 export type ValidationCode = (typeof VALIDATION_CODES)[number];

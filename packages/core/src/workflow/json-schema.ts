@@ -1,4 +1,4 @@
-import { WorkflowSchema } from './schema.js';
+import { BlueprintSchema, WorkflowSchema } from './schema.js';
 
 /** The workflow JSON Schema as published in `schema/workflow.schema.json` (draft 2020-12 compatible). */
 export function workflowJsonSchema(): Record<string, unknown> {
@@ -12,4 +12,17 @@ export function workflowJsonSchema(): Record<string, unknown> {
 /** The exact text of the published schema file. */
 export function workflowJsonSchemaText(): string {
   return `${JSON.stringify(workflowJsonSchema(), null, 2)}\n`;
+}
+
+/** The blueprint JSON Schema as published in `schema/blueprint.schema.json`. */
+export function blueprintJsonSchema(): Record<string, unknown> {
+  return {
+    $schema: 'http://json-schema.org/draft-07/schema#',
+    ...(JSON.parse(JSON.stringify(BlueprintSchema)) as Record<string, unknown>),
+  };
+}
+
+/** The exact text of the published blueprint schema file. */
+export function blueprintJsonSchemaText(): string {
+  return `${JSON.stringify(blueprintJsonSchema(), null, 2)}\n`;
 }

@@ -3,7 +3,7 @@
  * (`server/runs.ts`) and the Redis queue of `kinegraph serve --queue` (`queue/server-backend.ts`) both
  * implement {@link RunBackend}, so the HTTP and WebSocket API is the same in both modes.
  */
-import type { RunSnapshot, RunWorker, ServerMessage } from '../shared/protocol.js';
+import type { RunSnapshot, RunWorker, ServerMessage, WirePreview } from '../shared/protocol.js';
 
 /** How a run is queued (`POST /api/runs` body fields or query parameters). */
 export interface SubmitOptions {
@@ -19,6 +19,11 @@ export interface SubmitOptions {
   readonly bytes?: number;
   /** A smaller memory budget than the default for this run, bytes. */
   readonly memoryBudgetBytes?: number;
+  /**
+   * A partial run: only these nodes and what they need (ComfyUI's `partial_execution_targets`; a subgraph
+   * instance's id stands for its nodes).
+   */
+  readonly targets?: readonly string[];
 }
 
 /** The job statuses of `GET /api/jobs?status=`: a run's status, with `queued` called `pending`. */
@@ -103,6 +108,17 @@ export interface RunBackend {
   job(id: string): JobDetail | Promise<JobDetail>;
   /** The processes that run jobs. */
   workers(): WorkerInfo[] | Promise<WorkerInfo[]>;
+  /**
+   * The runs as the live snapshot sends them, when lighter than {@link list} (finished runs without their
+   * previews). Default: `list()`.
+   */
+  overview?(): RunSnapshot[];
+  /** Ids of the waiting runs in the order they will start, when the backend knows it at once. */
+  queue?(): string[];
+  /** Moves a waiting run to the front of the queue (the editor's "run next"); 409 `RUN_NOT_QUEUED`. */
+  runNext?(id: string): RunSnapshot;
+  /** A run's last preview, kept as its thumbnail. */
+  thumbnail?(id: string): WirePreview | undefined;
   /** What `GET /api/health` adds about the queue (queue mode: whether Redis answers, how many workers live). */
   health?(): Promise<Record<string, unknown>>;
   /** Stops taking runs and lets go of what it holds. */

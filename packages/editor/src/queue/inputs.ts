@@ -48,7 +48,10 @@ const PATH_MAX = 1024;
  * one file, size of all).
  */
 export async function collectInputs(
-  workflow: { nodes: Record<string, { params?: unknown }> },
+  workflow: {
+    nodes: Record<string, { params?: unknown }>;
+    subgraphs?: Record<string, { nodes: Record<string, { params?: unknown }> }>;
+  },
   folders: readonly NamedFolder[],
   limits = INPUT_LIMITS,
 ): Promise<RunInputs> {
@@ -66,8 +69,18 @@ export async function collectInputs(
   };
   const found = new Map<string, { real: string; folder: string; path: string }>();
   const absolute: AbsoluteParam[] = [];
-  for (const [nodeId, node] of Object.entries(workflow.nodes)) {
-    for (const { pointer, value } of strings(node.params, `/nodes/${escapePointer(nodeId)}/params`)) {
+  // The nodes of the workflow and of its subgraphs, each with the pointer of its params.
+  const nodes = [
+    ...Object.entries(workflow.nodes).map(([id, node]) => ({ node, at: `/nodes/${escapePointer(id)}` })),
+    ...Object.entries(workflow.subgraphs ?? {}).flatMap(([sid, subgraph]) =>
+      Object.entries(subgraph?.nodes ?? {}).map(([id, node]) => ({
+        node,
+        at: `/subgraphs/${escapePointer(sid)}/nodes/${escapePointer(id)}`,
+      })),
+    ),
+  ];
+  for (const { node, at } of nodes) {
+    for (const { pointer, value } of strings(node.params, `${at}/params`)) {
       if (value.length === 0 || value.length > PATH_MAX || value.includes('\n')) continue;
       let real: string;
       try {

@@ -19,7 +19,7 @@ export function addJobRoutes(router: Router, runs: RunBackend): Router {
 
 /**
  * Queue options of `POST /api/runs`: from the body when it wraps the workflow (`{ workflow, priority,
- * front, client, parent }`), else from the query string (`?priority=2&front=1&client=...`). The client
+ * front, client, parent, targets }`), else from the query string (`?priority=2&front=1&client=...&target=...`). The client
  * defaults to the `X-Kinegraph-Client` header, then to the remote address.
  */
 export function submitOptions(body: unknown, url: URL, req: IncomingMessage): SubmitOptions {
@@ -36,12 +36,32 @@ export function submitOptions(body: unknown, url: URL, req: IncomingMessage): Su
     'client',
   );
   const parent = text(wrapped.parent ?? query.get('parent') ?? undefined, 'parent');
+  const targets = nodeIds(wrapped.targets ?? (query.getAll('target').length ? query.getAll('target') : undefined));
   return {
     priority,
     ...(front ? { front } : {}),
     client: client ?? req.socket.remoteAddress ?? 'unknown',
     ...(parent ? { parent } : {}),
+    ...(targets ? { targets } : {}),
   };
+}
+
+/** `targets` (or `?target=` repeated): node ids of a partial run. */
+function nodeIds(value: unknown): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (
+    !Array.isArray(value) ||
+    !value.length ||
+    value.length > 1000 ||
+    !value.every((t) => typeof t === 'string' && t.length > 0 && t.length <= 1000)
+  )
+    throw new HttpError(
+      400,
+      'TARGETS_INVALID',
+      '"targets" must be a list of node ids.',
+      'E.g. "targets": ["sampler"].',
+    );
+  return value as string[];
 }
 
 function flag(value: unknown): boolean {

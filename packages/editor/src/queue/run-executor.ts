@@ -9,6 +9,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { relative, sep } from 'node:path';
 import {
   KinegraphError,
+  nodeTypesNeeded,
   type PreparedWorkflow,
   type RunEvent,
   type Runtime,
@@ -147,6 +148,8 @@ async function release(live: LivePublisher, reason: StopReason | { kind: 'failed
 function restart(state: RunSnapshot, self: RunWorker, attempt: number): RunSnapshot {
   const nodes: RunSnapshot['nodes'] = {};
   for (const id of state.order) nodes[id] = { status: 'pending', progress: 0 };
+  // Nodes that do not run (bypassed, muted) stay as the server marked them.
+  for (const [id, node] of Object.entries(state.nodes)) if (node.status === 'skipped') nodes[id] = node;
   const { error: _e, ms: _m, endedAt: _x, ...rest } = state;
   return {
     ...rest,
@@ -175,7 +178,7 @@ async function prepare(
     await ctx.mirror.provide(input, (dest) => ctx.server.fetchInput(runId, token, index, input, dest));
   for (const param of doc.inputs.absolute)
     setPointer(workflow, param.pointer, ctx.mirror.pathOf(param.folder, param.path));
-  const result = ctx.runtime.validate(workflow);
+  const result = ctx.runtime.validate(workflow, [], doc.targets ? { targets: doc.targets } : {});
   if (result.ok) return { prepared: result.prepared };
   const first = result.issues.slice(0, 3).map((i) => `${i.code} at ${i.nodeId ?? i.pointer}: ${i.message}`);
   return {
@@ -190,7 +193,7 @@ async function prepare(
 /** `WORKER_PLUGIN_MISSING` naming the packages this worker lacks, or undefined. */
 export function missingPlugins(runtime: Runtime, workflow: Workflow) {
   const provided = (workflow.metadata?.nodeTypes ?? {}) as Record<string, { package: string; version?: string }>;
-  const types = [...new Set(Object.values(workflow.nodes).map((n) => n.type))].filter((t) => !runtime.registry.get(t));
+  const types = nodeTypesNeeded(workflow).filter((t) => !runtime.registry.get(t) && !runtime.registry.blueprint(t));
   if (!types.length) return undefined;
   const packages = [
     ...new Set(

@@ -7,7 +7,7 @@
  * finds broken (a ticket lost with a crash, a Redis that came back with less).
  */
 import { randomUUID } from 'node:crypto';
-import type { Runtime, Workflow } from '@kinegraph/core';
+import { nodeTypesNeeded, type Runtime, type Workflow } from '@kinegraph/core';
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { HttpError } from '../server/http.js';
@@ -234,7 +234,7 @@ export class QueueRunBackend implements RunBackend {
 
   async submit(document: unknown, options: SubmitOptions = {}): Promise<RunSnapshot> {
     this.checkRoom(options.bytes ?? 0);
-    const result = this.options.runtime.validate(document);
+    const result = this.options.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
     if (!result.ok) {
       const n = result.issues.length;
       throw new HttpError(
@@ -253,8 +253,19 @@ export class QueueRunBackend implements RunBackend {
     const front = options.front === true;
     const client = options.client ?? 'unknown';
     const id = randomUUID();
-    const snapshot = queuedRun(id, typeof workflow.name === 'string' ? workflow.name : undefined, prepared.order);
-    Object.assign(snapshot, { priority, client, ...(front ? { front } : {}) });
+    const snapshot = queuedRun(
+      id,
+      typeof workflow.name === 'string' ? workflow.name : undefined,
+      prepared.order,
+      Date.now(),
+      [...(prepared.skipped?.keys() ?? [])],
+    );
+    Object.assign(snapshot, {
+      priority,
+      client,
+      ...(front ? { front } : {}),
+      ...(options.targets ? { targets: [...options.targets] } : {}),
+    });
     const route = await this.#route(keys, options.parent);
     if (route) snapshot.parent = route.parent;
     const doc: RunDoc = {
@@ -262,6 +273,7 @@ export class QueueRunBackend implements RunBackend {
       inputs,
       keys,
       ...(options.memoryBudgetBytes !== undefined ? { memoryBudgetBytes: options.memoryBudgetBytes } : {}),
+      ...(options.targets ? { targets: [...options.targets] } : {}),
     };
     let rank: { round: number; base: number };
     try {
@@ -561,6 +573,6 @@ export class QueueRunBackend implements RunBackend {
 function requirements(workflow: Workflow): TicketData['requires'] {
   const recorded = (workflow.metadata?.nodeTypes ?? {}) as TicketData['requires'];
   const out: TicketData['requires'] = {};
-  for (const node of Object.values(workflow.nodes)) out[node.type] = recorded[node.type] ?? { package: 'unknown' };
+  for (const type of nodeTypesNeeded(workflow)) out[type] = recorded[type] ?? { package: 'unknown' };
   return out;
 }

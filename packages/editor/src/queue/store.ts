@@ -19,6 +19,8 @@ export interface RunDoc {
   readonly keys: Readonly<Record<string, string>>;
   /** A smaller memory budget the client asked for; a worker runs it with the smaller of this and its own. */
   readonly memoryBudgetBytes?: number;
+  /** A partial run: only these nodes and what they need. */
+  readonly targets?: readonly string[];
 }
 
 /** The outputs a run committed: `files` are paths inside `outputs/<run id>/`. */

@@ -209,7 +209,9 @@ export class QueueWorker {
       throw new DelayedError();
     };
     if (this.#closing) return handBack(0);
-    const missing = Object.keys(requires).filter((type) => !this.runtime.registry.get(type));
+    const missing = Object.keys(requires).filter(
+      (type) => !this.runtime.registry.get(type) && !this.runtime.registry.blueprint(type),
+    );
     if (missing.length && (await this.#someoneElseHas(missing, requires))) return handBack(1_000);
     if (this.#runs.size >= this.concurrency) return handBack(50);
     const outcome = await this.#claimAndRun(runId, job.id, signal);

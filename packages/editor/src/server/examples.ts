@@ -1,6 +1,7 @@
 /** The example workflows the editor offers: every `*.json` workflow in the server's `workflows/` folder. */
 import { readdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { WORKFLOW_FORMAT } from '@kinegraph/core';
 import type { ExampleWorkflow } from '../shared/protocol.js';
 
 /** Reads the examples, skipping files that are not `kinegraph/workflow@1` JSON (a broken file hides only itself). */
@@ -19,7 +20,7 @@ export async function listExamples(folder: string): Promise<ExampleWorkflow[]> {
         name?: unknown;
         description?: unknown;
       };
-      if (workflow.format !== 'kinegraph/workflow@1') continue;
+      if (workflow.format !== WORKFLOW_FORMAT) continue;
       const id = file.slice(0, -'.json'.length);
       examples.push({
         id,

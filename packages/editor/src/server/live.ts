@@ -15,6 +15,17 @@ function droppable(message: ServerMessage): boolean {
   return message.kind === 'event' && message.event.type === 'node:progress';
 }
 
+/** The first message a client gets: every run, the queue's order and what the backend supports. */
+function snapshotOf(runs: RunBackend): ServerMessage {
+  const queue = runs.queue?.();
+  return {
+    kind: 'snapshot',
+    runs: runs.overview?.() ?? runs.list(),
+    ...(queue ? { queue } : {}),
+    features: runs.runNext ? ['run-next'] : [],
+  };
+}
+
 /** The WebSocket endpoint: a snapshot of every run on connect, then every message. */
 export class LiveSockets {
   readonly #wss = new WebSocketServer({ noServer: true, maxPayload: 64 * 1024 });
@@ -34,7 +45,7 @@ export class LiveSockets {
       if (droppable(message) && socket.bufferedAmount > SLOW_CLIENT_BYTES) return;
       socket.send(JSON.stringify(message));
     };
-    send({ kind: 'snapshot', runs: this.runs.list() });
+    send(snapshotOf(this.runs));
     const unsubscribe = this.runs.subscribe(send);
     socket.on('close', unsubscribe);
     socket.on('error', unsubscribe);
@@ -86,7 +97,7 @@ export function streamEvents(
       stop();
       return;
     }
-  } else write({ kind: 'snapshot', runs: runs.list() });
+  } else write(snapshotOf(runs));
   unsubscribe = runs.subscribe((message) => {
     if (runId !== undefined) {
       const about = message.kind === 'run' ? message.run.id : message.kind === 'event' ? message.runId : undefined;

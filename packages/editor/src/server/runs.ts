@@ -1,7 +1,9 @@
 /**
  * The run queue: one Runtime (so its output cache makes re-runs incremental across submissions), runs
- * executed one at a time in submission order, and for each run a snapshot that every event folds into, so a
- * client that connects late sees where things are without a replay.
+ * executed one at a time in queue order (priority, clients taking turns, submission; a waiting run can be
+ * moved to the front), and for each run a snapshot that every event folds into, so a client that connects
+ * late sees where things are without a replay. Finished runs go to the history store (on disk), with the
+ * workflow each ran and its thumbnail, so the history survives a restart.
  */
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
@@ -11,9 +13,10 @@ import type { Subscription } from 'rxjs';
 import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInfo } from '../queue/backend.js';
 import { checkPriority, compareQueued, FairShare, type QueueRank } from '../queue/fairness.js';
 import { jobDetail, listJobs } from '../queue/jobs-query.js';
-import type { RunSnapshot, RunWorker, ServerMessage, WireEvent } from '../shared/protocol.js';
+import type { RunSnapshot, RunWorker, ServerMessage, WireEvent, WirePreview } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import { isInside } from './files.js';
+import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
 import { type PathRedactor, redactEvent } from './redact.js';
 
@@ -44,7 +47,14 @@ interface QueuedRun {
   readonly bytes: number;
   /** Its memory budget, bytes. */
   readonly budget: number;
-  readonly rank: QueueRank;
+  rank: QueueRank;
+  /**
+   * The workflow it runs (migrated, defaults filled), for "open this run": kept while the run waits or runs,
+   * then only in the history on disk (so finished runs cost no memory for it).
+   */
+  workflow: unknown;
+  /** The latest preview any of its nodes made: the run's thumbnail. */
+  thumbnail?: WirePreview;
 }
 
 /** Longest workflow `name` a snapshot keeps (names are for lists, not for storage). */
@@ -66,7 +76,23 @@ export class RunQueue implements RunBackend {
   constructor(
     private readonly runtime: Runtime,
     private readonly folders: RunFolders,
-  ) {}
+    private readonly history?: HistoryStore,
+  ) {
+    // Finished runs of earlier sessions, so the history survives a restart.
+    for (const stored of history?.load() ?? []) {
+      this.#runs.set(stored.snapshot.id, {
+        snapshot: stored.snapshot,
+        prepared: undefined,
+        controller: new AbortController(),
+        bytes: 0,
+        budget: 0,
+        rank: { priority: stored.snapshot.priority ?? 5, front: false, round: 0, seq: 0 },
+        workflow: undefined,
+        ...(stored.thumbnail ? { thumbnail: stored.thumbnail } : {}),
+      });
+    }
+    this.#forgetOld();
+  }
 
   /**
    * Throws 503 `SERVER_CLOSING`, or 429 `QUEUE_FULL` when the waiting runs hold as many runs as allowed or
@@ -98,7 +124,7 @@ export class RunQueue implements RunBackend {
   submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
     const bytes = options.bytes ?? 0;
     this.checkRoom(bytes);
-    const result = this.runtime.validate(document);
+    const result = this.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
     if (!result.ok) {
       const n = result.issues.length;
       throw new HttpError(
@@ -128,8 +154,15 @@ export class RunQueue implements RunBackend {
     const priority = checkPriority(options.priority);
     const front = options.front === true;
     const client = options.client ?? 'local';
-    const snapshot = queuedRun(randomUUID(), name, result.prepared.order);
-    Object.assign(snapshot, { priority, client, ...(front ? { front } : {}) });
+    const snapshot = queuedRun(randomUUID(), name, result.prepared.order, Date.now(), [
+      ...(result.prepared.skipped?.keys() ?? []),
+    ]);
+    Object.assign(snapshot, {
+      priority,
+      client,
+      ...(front ? { front } : {}),
+      ...(options.targets ? { targets: [...options.targets] } : {}),
+    });
 
     const run: QueuedRun = {
       snapshot,
@@ -138,6 +171,7 @@ export class RunQueue implements RunBackend {
       bytes,
       budget,
       rank: { priority, front, round: front ? 0 : this.#fair.assign(client, priority), seq: ++this.#seq },
+      workflow: result.prepared.workflow,
     };
     this.#runs.set(run.snapshot.id, run);
     const at = this.#waiting.findIndex((w) => compareQueued(run.rank, w.rank) < 0);
@@ -145,8 +179,52 @@ export class RunQueue implements RunBackend {
     this.#waitingBytes += bytes;
 
     this.#broadcast({ kind: 'run', run: run.snapshot });
-    this.#pump();
+    this.#broadcastQueue();
+    // Start it once the caller has answered: starting a run does synchronous work (cache keys, the first
+    // nodes) that would otherwise hold back the reply, and with it the client's progress display.
+    setImmediate(() => this.#pump());
     return run.snapshot;
+  }
+
+  /** Ids of the waiting runs, in the order they will start. */
+  queue(): string[] {
+    return this.#waiting.map((r) => r.snapshot.id);
+  }
+
+  /** Moves a waiting run to the front of the queue ("run next"). 409 when it is not waiting. */
+  runNext(id: string): RunSnapshot {
+    const run = this.#runs.get(this.get(id).id)!;
+    const index = this.#waiting.indexOf(run);
+    if (index < 0)
+      throw new HttpError(409, 'RUN_NOT_QUEUED', `Run "${id}" is not waiting in the queue (${run.snapshot.status}).`);
+    this.#waiting.splice(index, 1);
+    // Ahead of every waiting run, front ones included: as if it had just been queued with `front`.
+    run.rank = { ...run.rank, front: true, round: 0, seq: ++this.#seq };
+    run.snapshot.front = true;
+    this.#waiting.unshift(run);
+    this.#broadcast({ kind: 'run', run: run.snapshot });
+    this.#broadcastQueue();
+    return run.snapshot;
+  }
+
+  /** A run's thumbnail (its last preview), if it made one. */
+  thumbnail(id: string): WirePreview | undefined {
+    return this.#runs.get(this.get(id).id)!.thumbnail;
+  }
+
+  /**
+   * Every remembered run as the live snapshot sends it: finished runs without their nodes' previews (a
+   * hundred of them would make every connect heavy; a client fetches `GET /api/runs/:id` for the one it
+   * shows), unfinished ones whole.
+   */
+  overview(): RunSnapshot[] {
+    return this.list().map((run) => {
+      if (!isFinished(run) || !Object.values(run.nodes).some((n) => n.preview)) return run;
+      const nodes = Object.fromEntries(
+        Object.entries(run.nodes).map(([id, { preview: _preview, ...rest }]) => [id, rest]),
+      );
+      return { ...run, nodes };
+    });
   }
 
   /** A run's current state. */
@@ -157,7 +235,7 @@ export class RunQueue implements RunBackend {
         404,
         'RUN_NOT_FOUND',
         `No run "${id}".`,
-        `Runs are forgotten when the server restarts, and the oldest after ${this.folders.keepFinished} more.`,
+        `The server keeps the last ${this.folders.keepFinished} finished runs (across restarts); older ones are forgotten.`,
       );
     return run.snapshot;
   }
@@ -175,8 +253,10 @@ export class RunQueue implements RunBackend {
   /** One job with the workflow it runs (migrated, defaults filled). */
   job(id: string): JobDetail {
     const snapshot = this.get(id);
-    // A finished run keeps only its snapshot (its workflow is let go): the workflow is there until it ends.
-    return jobDetail(snapshot, this.#runs.get(id)!.prepared?.workflow, this.list(), (s) => this.#runs.get(s.id)?.rank);
+    // A finished run keeps only its snapshot in memory: its workflow is read back from the history.
+    const run = this.#runs.get(id)!;
+    const workflow = run.prepared?.workflow ?? run.workflow ?? this.history?.workflowOf(id);
+    return jobDetail(snapshot, workflow, this.list(), (s) => this.#runs.get(s.id)?.rank);
   }
 
   /** This process is the only worker. */
@@ -215,6 +295,7 @@ export class RunQueue implements RunBackend {
       this.#waiting.splice(index, 1);
       this.#waitingBytes -= run.bytes;
       this.#apply(run, { type: 'run:cancelled', runId: id, ms: 0 });
+      this.#broadcastQueue();
     } else {
       run.controller.abort(new DOMException('Cancelled from the editor.', 'AbortError'));
     }
@@ -246,6 +327,7 @@ export class RunQueue implements RunBackend {
     const run = this.#waiting.shift();
     if (!run) return;
     this.#waitingBytes -= run.bytes;
+    this.#broadcastQueue();
     const prepared = run.prepared!;
     if (!run.rank.front) this.#fair.started(run.rank.priority, run.rank.round);
     Object.assign(run.snapshot, { worker: this.#self(), attempt: 1 });
@@ -304,8 +386,20 @@ export class RunQueue implements RunBackend {
 
   #apply(run: QueuedRun, raw: WireEvent): void {
     const event = this.#redact(raw);
+    if (event.type === 'node:progress' && event.preview) run.thumbnail = event.preview;
     const statusChanged = applyEvent(run.snapshot, event);
+    if (statusChanged && isFinished(run.snapshot) && run.thumbnail)
+      run.snapshot.thumbnail = `/api/runs/${run.snapshot.id}/thumbnail`;
     this.#broadcast({ kind: 'event', runId: run.snapshot.id, event });
+    if (statusChanged && isFinished(run.snapshot)) {
+      this.history?.save({
+        snapshot: run.snapshot,
+        workflow: run.workflow,
+        ...(run.thumbnail ? { thumbnail: run.thumbnail } : {}),
+      });
+      // The history on disk has it now; without a history it stays for as long as the run is remembered.
+      if (this.history) run.workflow = undefined;
+    }
     if (isFinished(run.snapshot) && run.prepared !== undefined) {
       // A finished run keeps its snapshot only: the prepared graph (with whatever the workflow carried) goes.
       run.prepared = undefined;
@@ -317,6 +411,10 @@ export class RunQueue implements RunBackend {
   /** Server paths in messages, hints, warnings and output values become relative or basenames. */
   #redact(event: WireEvent): WireEvent {
     return redactEvent(event, this.folders.redactor);
+  }
+
+  #broadcastQueue(): void {
+    this.#broadcast({ kind: 'queue', queue: this.queue() });
   }
 
   #broadcast(message: ServerMessage): void {
@@ -363,7 +461,10 @@ export class RunQueue implements RunBackend {
 
   #forgetOld(): void {
     const finished = [...this.#runs.values()].filter((r) => isFinished(r.snapshot));
-    for (const run of finished.slice(0, Math.max(0, finished.length - this.folders.keepFinished)))
-      this.#runs.delete(run.snapshot.id);
+    const ids = finished.slice(0, Math.max(0, finished.length - this.folders.keepFinished)).map((r) => r.snapshot.id);
+    if (!ids.length) return;
+    for (const id of ids) this.#runs.delete(id);
+    this.history?.delete(ids);
+    this.#broadcast({ kind: 'forget', ids });
   }
 }

@@ -10,12 +10,14 @@ import { describeNodes, Runtime } from '@kinegraph/core';
 import type { RunBackend } from '../queue/backend.js';
 import { QUEUE_SERVER_LIMITS } from '../queue/limits.js';
 import { addJobRoutes, submitOptions } from '../queue/routes.js';
+import type { WirePreview } from '../shared/protocol.js';
 import { checkAccess, checkTokenStrength, isLoopbackHost, TOKEN_COOKIE } from './auth.js';
 import { capConnections } from './connections.js';
 
 import { listExamples } from './examples.js';
 import { resolveInside, sendFile } from './files.js';
-import { HttpError, readBody, readJson, readJsonSized, sendError, sendJson } from './http.js';
+import { HistoryStore } from './history-store.js';
+import { HttpError, readBody, readJson, readJsonSized, SECURITY_HEADERS, sendError, sendJson } from './http.js';
 import { resolveLimits, type ServerLimits } from './limits.js';
 import { LiveSockets, streamEvents } from './live.js';
 import { PathRedactor } from './redact.js';
@@ -52,6 +54,11 @@ export interface ServerOptions {
   readonly webRoot?: string;
   /** Where to report unexpected server errors. Default `console.error`. */
   readonly log?: (message: string) => void;
+  /**
+   * Folder of the run history (kept across restarts, in-process queue only: `--queue` keeps its history
+   * in Redis). Default `<cwd>/.kinegraph/history`; `false`: none.
+   */
+  readonly historyFolder?: string | false;
   /**
    * Redis URL of a shared queue (`kinegraph serve --queue`): runs are queued there and executed by
    * `kinegraph worker` processes. Without it, runs execute in this process, one at a time.
@@ -120,15 +127,21 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
           maxQueuedBytes: limits.queuedBytes,
           keepFinished: limits.finishedRuns,
         })
-      : new RunQueue(runtime, {
-          outputFolder: folders.outputs,
-          allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
-          maxQueued: limits.queuedRuns,
-          maxQueuedBytes: limits.queuedBytes,
-          keepFinished: limits.finishedRuns,
-          redactor,
-          memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
-        });
+      : new RunQueue(
+          runtime,
+          {
+            outputFolder: folders.outputs,
+            allowedFolders: [folders.workflows, folders.inputs, folders.outputs],
+            maxQueued: limits.queuedRuns,
+            maxQueuedBytes: limits.queuedBytes,
+            keepFinished: limits.finishedRuns,
+            redactor,
+            memoryBudgetBytes: runtime.memoryBudget(options.memoryBudgetBytes),
+          },
+          options.historyFolder === false
+            ? undefined
+            : new HistoryStore(options.historyFolder ?? join(cwd, '.kinegraph', 'history'), log),
+        );
   } catch (error) {
     if (ownRuntime) await runtime.close();
     throw error;
@@ -202,6 +215,20 @@ export async function startServer(options: ServerOptions = {}): Promise<RunningS
     })
     .on('GET', '/api/runs/:id', ({ params }) => runs.get(params.id!))
     .on('POST', '/api/runs/:id/cancel', ({ params }) => runs.cancel(params.id!))
+    .on('POST', '/api/runs/:id/run-next', ({ params }) => {
+      if (!runs.runNext)
+        throw new HttpError(
+          409,
+          'RUN_NEXT_UNSUPPORTED',
+          'This server cannot move a waiting run.',
+          'Queue mode orders runs by priority: submit it again with "front": true.',
+        );
+      return runs.runNext(params.id!);
+    })
+    .on('GET', '/api/runs/:id/thumbnail', ({ res, params }) => {
+      runs.get(params.id!); // 404 for an unknown run
+      sendThumbnail(res, runs.thumbnail?.(params.id!));
+    })
     .on('GET', '/api/runs/:id/events', ({ req, res, params }) => streamEvents(req, res, runs, params.id!))
     .on('GET', '/api/events', ({ req, res }) => streamEvents(req, res, runs, undefined))
     .on('POST', '/api/uploads', async ({ req, res, url }) => {
@@ -354,6 +381,19 @@ function requestedBudget(body: unknown): number | undefined {
       'Leave it out to use the server\u2019s budget.',
     );
   return value;
+}
+
+/** A run's thumbnail image; 404 when it made no preview (or the server keeps none). */
+function sendThumbnail(res: ServerResponse, preview: WirePreview | undefined): void {
+  if (!preview) throw new HttpError(404, 'NOT_FOUND', 'This run has no thumbnail.');
+  const bytes = Buffer.from(preview.data, 'base64');
+  res.writeHead(200, {
+    ...SECURITY_HEADERS,
+    'content-type': /^image\/(png|gif|jpeg|webp)$/.test(preview.mime) ? preview.mime : 'application/octet-stream',
+    'content-length': bytes.length,
+    'cache-control': 'private, max-age=31536000, immutable',
+  });
+  res.end(bytes);
 }
 
 /** `POST /api/runs` takes the workflow itself, or `{ "workflow": ... }`. */

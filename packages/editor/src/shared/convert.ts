@@ -1,12 +1,13 @@
 /**
  * Lossless conversion between litegraph's serialised graph (what `LGraph.serialize()` returns and
- * `LGraph.configure()` takes) and a `kinegraph/workflow@1` document. Node ids, types, versions, params,
- * edges (by port name), positions, sizes, titles, colours and groups survive both ways. Pure data: no
- * litegraph import, so the server and tests can use it too.
+ * `LGraph.configure()` takes) and a Kinegraph workflow document (core's {@link Workflow}). Node ids, types,
+ * versions, params, edges (by port name), positions, sizes, titles, colours, groups and reroutes survive both
+ * ways. Pure data: no litegraph import, so the server and tests can use it too.
  *
  * Everything a workflow has that litegraph has no field for lives in each node's
  * `properties.kinegraph` (and the graph's `extra.kinegraph`), which litegraph keeps as opaque data.
  */
+import { WORKFLOW_FORMAT, type Workflow, type WorkflowNode } from '@kinegraph/core';
 
 /** A litegraph input slot as serialised. */
 export interface LiteInput {
@@ -43,7 +44,7 @@ export interface LiteNode {
   pos: [number, number] | number[];
   size: [number, number] | number[];
   title?: string;
-  flags?: { collapsed?: boolean; [key: string]: unknown };
+  flags?: { collapsed?: boolean; pinned?: boolean; [key: string]: unknown };
   order?: number;
   mode?: number;
   color?: string;
@@ -68,6 +69,15 @@ export interface LiteGroup {
   [key: string]: unknown;
 }
 
+/** A reroute as litegraph serialises it (in `extra.reroutes` of a `version: 0.4` graph). */
+export interface LiteReroute {
+  id: number;
+  parentId?: number;
+  pos: number[];
+  linkIds: number[];
+  floating?: unknown;
+}
+
 /** A litegraph graph as serialised (`version: 0.4`). */
 export interface LiteGraphData {
   last_node_id: number | string;
@@ -76,47 +86,28 @@ export interface LiteGraphData {
   links: LiteLink[];
   groups: LiteGroup[];
   config?: Record<string, unknown>;
-  extra?: { kinegraph?: WorkflowHeader; [key: string]: unknown };
-  version: number;
-  [key: string]: unknown;
-}
-
-/** Top-level workflow fields other than nodes and groups. */
-interface WorkflowHeader {
-  $schema?: string;
-  name?: string;
-  description?: string;
-  metadata?: Record<string, unknown>;
-}
-
-/** A `kinegraph/workflow@1` document (structurally; validation is the server's job). */
-export interface WorkflowDoc extends WorkflowHeader {
-  format: 'kinegraph/workflow@1';
-  nodes: Record<string, WorkflowNodeDoc>;
-  groups?: WorkflowGroupDoc[];
-}
-
-export interface WorkflowNodeDoc {
-  type: string;
-  version: number;
-  params?: Record<string, unknown>;
-  inputs?: Record<string, { node: string; output: string }>;
-  ui?: {
-    pos?: [number, number];
-    size?: [number, number];
-    title?: string;
-    collapsed?: boolean;
-    color?: string;
+  extra?: {
+    kinegraph?: WorkflowHeader;
+    reroutes?: LiteReroute[];
+    /** The last reroute each link passes through, for links that pass any. */
+    linkExtensions?: { id: number; parentId: number }[];
     [key: string]: unknown;
   };
-}
-
-export interface WorkflowGroupDoc {
-  title: string;
-  bounding: [number, number, number, number];
-  color?: string;
+  version: number;
   [key: string]: unknown;
 }
+
+/** Top-level workflow fields that the conversion carries through untouched. */
+type WorkflowHeader = Pick<Workflow, '$schema' | 'name' | 'description' | 'metadata'> & {
+  /** Keys of the workflow's `ui` other than the reroutes, which litegraph holds itself. */
+  ui?: Record<string, unknown>;
+};
+
+/** A node's `ui` section, with the keys the schema leaves open. */
+type NodeUi = NonNullable<WorkflowNode['ui']> & Record<string, unknown>;
+
+/** The workflow's editor-only section. */
+type WorkflowUi = NonNullable<Workflow['ui']>;
 
 /** The ports and title a node type has, in slot order: what the editor's palette knows. */
 export interface PortLayout {
@@ -124,6 +115,9 @@ export interface PortLayout {
   inputs: { name: string; type: string }[];
   outputs: { name: string; type: string }[];
 }
+
+/** litegraph's node modes (`LGraphEventMode`) for the workflow's: mute is NEVER, bypass is BYPASS. */
+export const LITEGRAPH_MODE = { always: 0, mute: 2, bypass: 4 } as const;
 
 /** Size litegraph gives a node when nothing else is known. */
 const DEFAULT_SIZE: [number, number] = [240, 120];
@@ -135,10 +129,7 @@ const DEFAULT_GROUP_FONT = 24;
  * A workflow as a litegraph graph. `layoutOf` gives each node type's ports in slot order; a type it does
  * not know keeps the ports its edges use, so nothing is lost for a plugin that is not installed.
  */
-export function workflowToGraph(
-  workflow: WorkflowDoc,
-  layoutOf: (type: string) => PortLayout | undefined,
-): LiteGraphData {
+export function workflowToGraph(workflow: Workflow, layoutOf: (type: string) => PortLayout | undefined): LiteGraphData {
   const ids = Object.keys(workflow.nodes);
   // Ports of unknown types, gathered from the edges that use them.
   const layouts = new Map<string, PortLayout>();
@@ -163,6 +154,7 @@ export function workflowToGraph(
   }
 
   const links: LiteLink[] = [];
+  const linkByInput = new Map<string, number>();
   const inputLinks = new Map<string, Map<string, number>>();
   const outputLinks = new Map<string, Map<string, number[]>>();
   for (const id of ids) {
@@ -179,6 +171,7 @@ export function workflowToGraph(
       const linkId = links.length + 1;
       links.push([linkId, edge.node, originSlot, id, layout.inputs.indexOf(slot), source.outputs[originSlot]!.type]);
       ensure(inputLinks, id).set(slot.name, linkId);
+      linkByInput.set(inputKey(id, slot.name), linkId);
       const outs = ensure(outputLinks, edge.node);
       outs.set(edge.output, [...(outs.get(edge.output) ?? []), linkId]);
     }
@@ -187,7 +180,7 @@ export function workflowToGraph(
   const nodes = ids.map((id, index): LiteNode => {
     const node = workflow.nodes[id]!;
     const layout = layouts.get(id)!;
-    const { pos, size, title, collapsed, color, bgcolor, ...uiExtra } = node.ui ?? {};
+    const { pos, size, title, collapsed, pinned, color, bgcolor, ...uiExtra } = (node.ui ?? {}) as NodeUi;
     const auto: NonNullable<KinegraphNodeData['auto']> = {};
     // Made-up positions: a row, left to right, for workflows written by hand.
     if (!pos) auto.pos = [40 + 300 * index, 60];
@@ -205,9 +198,9 @@ export function workflowToGraph(
       pos: [...(pos ?? auto.pos!)],
       size: [...(size ?? auto.size!)],
       title: title ?? layout.title,
-      flags: collapsed ? { collapsed: true } : {},
+      flags: { ...(collapsed ? { collapsed: true } : {}), ...(pinned === true ? { pinned: true } : {}) },
       order: index,
-      mode: 0,
+      mode: node.mode ? LITEGRAPH_MODE[node.mode] : LITEGRAPH_MODE.always,
       ...(color !== undefined ? { color } : {}),
       ...(typeof bgcolor === 'string' ? { bgcolor } : {}),
       inputs: layout.inputs.map((p) => ({ name: p.name, type: p.type, link: inputLinks.get(id)?.get(p.name) ?? null })),
@@ -220,11 +213,20 @@ export function workflowToGraph(
     };
   });
 
+  const { reroutes: savedReroutes, links: savedLinks, ...uiRest } = workflow.ui ?? {};
   const header: WorkflowHeader = {};
   if (workflow.$schema !== undefined) header.$schema = workflow.$schema;
   if (workflow.name !== undefined) header.name = workflow.name;
   if (workflow.description !== undefined) header.description = workflow.description;
   if (workflow.metadata !== undefined) header.metadata = structuredClone(workflow.metadata);
+  if (Object.keys(uiRest).length) header.ui = structuredClone(uiRest);
+
+  const extra: NonNullable<LiteGraphData['extra']> = { kinegraph: header };
+  const reroutes = reroutesToGraph(savedReroutes ?? [], savedLinks ?? [], linkByInput);
+  if (reroutes.reroutes.length) {
+    extra.reroutes = reroutes.reroutes;
+    extra.linkExtensions = reroutes.linkExtensions;
+  }
 
   return {
     last_node_id: ids.length,
@@ -232,29 +234,69 @@ export function workflowToGraph(
     nodes,
     links,
     groups: (workflow.groups ?? []).map((g, i) => {
-      const { title, bounding, color, fontSize, ...rest } = g;
+      const { title, bounding, color, fontSize, pinned, ...rest } = g as typeof g & {
+        fontSize?: unknown;
+        pinned?: unknown;
+      };
       return {
         id: i + 1,
         title,
         bounding: [...bounding],
         color: color ?? DEFAULT_GROUP_COLOR,
         font_size: typeof fontSize === 'number' ? fontSize : DEFAULT_GROUP_FONT,
-        flags: {},
+        flags: pinned === true ? { pinned: true } : {},
         ...structuredClone(rest),
       };
     }),
     config: {},
-    extra: { kinegraph: header },
+    extra,
     version: 0.4,
   };
 }
 
+/**
+ * The workflow's reroutes as litegraph's: each edge names the last reroute it passes, and each reroute its
+ * parent (the one before it, coming from the output), so a reroute's links are every edge whose chain
+ * reaches it. Reroutes that no edge passes, and edges into inputs that are not drawn, are dropped.
+ */
+function reroutesToGraph(
+  saved: NonNullable<WorkflowUi['reroutes']>,
+  edges: NonNullable<WorkflowUi['links']>,
+  linkByInput: ReadonlyMap<string, number>,
+): { reroutes: LiteReroute[]; linkExtensions: { id: number; parentId: number }[] } {
+  const byId = new Map(saved.map((r) => [r.id, r]));
+  const linkIds = new Map<number, number[]>();
+  const linkExtensions: { id: number; parentId: number }[] = [];
+  for (const edge of edges) {
+    const linkId = linkByInput.get(inputKey(edge.node, edge.input));
+    if (linkId === undefined || !byId.has(edge.reroute)) continue;
+    linkExtensions.push({ id: linkId, parentId: edge.reroute });
+    // Walk towards the output; a parent loop (hand-edited file) stops at the first repeat.
+    const seen = new Set<number>();
+    for (let r = byId.get(edge.reroute); r && !seen.has(r.id); r = r.parent ? byId.get(r.parent) : undefined) {
+      seen.add(r.id);
+      linkIds.set(r.id, [...(linkIds.get(r.id) ?? []), linkId]);
+    }
+  }
+  const reroutes = saved
+    .filter((r) => linkIds.has(r.id))
+    .map(
+      (r): LiteReroute => ({
+        id: r.id,
+        ...(r.parent !== undefined && linkIds.has(r.parent) ? { parentId: r.parent } : {}),
+        pos: [r.pos[0], r.pos[1]],
+        linkIds: linkIds.get(r.id)!,
+      }),
+    );
+  return { reroutes, linkExtensions };
+}
+
 /** A litegraph graph as a workflow. Numeric ids (nodes made outside the editor's id scheme) become `node_<n>`. */
-export function graphToWorkflow(graph: LiteGraphData): WorkflowDoc {
+export function graphToWorkflow(graph: LiteGraphData): Workflow {
   const idOf = (id: number | string) => (typeof id === 'string' ? id : `node_${id}`);
   const byId = new Map(graph.nodes.map((n) => [String(n.id), n]));
   const linkById = new Map(graph.links.map((l) => [l[0], l]));
-  const nodes: Record<string, WorkflowNodeDoc> = {};
+  const nodes: Record<string, WorkflowNode> = {};
   for (const n of graph.nodes) {
     const data = n.properties?.kinegraph;
     const inputs: Record<string, { node: string; output: string }> = {};
@@ -266,46 +308,96 @@ export function graphToWorkflow(graph: LiteGraphData): WorkflowDoc {
       if (!link || !origin || !output) continue;
       inputs[input.name] = { node: idOf(origin.id), output: output.name };
     }
-    const ui: NonNullable<WorkflowNodeDoc['ui']> = {};
+    const ui: NodeUi = {};
     const pos: [number, number] = [n.pos[0]!, n.pos[1]!];
     const size: [number, number] = [n.size[0]!, n.size[1]!];
     if (!sameVec(pos, data?.auto?.pos)) ui.pos = pos;
     if (!sameVec(size, data?.auto?.size)) ui.size = size;
     if (n.title !== undefined && n.title !== (data?.defaultTitle ?? n.type)) ui.title = n.title;
     if (n.flags?.collapsed) ui.collapsed = true;
+    if (n.flags?.pinned) ui.pinned = true;
     if (n.color !== undefined) ui.color = n.color;
     if (n.bgcolor !== undefined) ui.bgcolor = n.bgcolor;
     Object.assign(ui, structuredClone(data?.uiExtra ?? {}));
+    const mode = n.mode === LITEGRAPH_MODE.mute ? 'mute' : n.mode === LITEGRAPH_MODE.bypass ? 'bypass' : undefined;
     nodes[idOf(n.id)] = {
       type: n.type,
       version: data?.version ?? 1,
       ...(data?.params !== undefined ? { params: structuredClone(data.params) } : {}),
       ...(Object.keys(inputs).length ? { inputs } : {}),
+      ...(mode ? { mode } : {}),
       ...(Object.keys(ui).length ? { ui } : {}),
     };
   }
   const header = graph.extra?.kinegraph ?? {};
-  const workflow: WorkflowDoc = {
+  const workflow: Workflow = {
     ...(header.$schema !== undefined ? { $schema: header.$schema } : {}),
-    format: 'kinegraph/workflow@1',
+    format: WORKFLOW_FORMAT,
     ...(header.name !== undefined ? { name: header.name } : {}),
     ...(header.description !== undefined ? { description: header.description } : {}),
     nodes,
   };
   if (graph.groups.length) {
     workflow.groups = graph.groups.map((g) => {
-      const { id: _id, title, bounding, color, font_size, flags: _flags, ...rest } = g;
+      const { id: _id, title, bounding, color, font_size, flags, ...rest } = g;
       return {
         title,
         bounding: [bounding[0]!, bounding[1]!, bounding[2]!, bounding[3]!],
         ...(color !== undefined && color !== DEFAULT_GROUP_COLOR ? { color } : {}),
         ...(font_size !== undefined && font_size !== DEFAULT_GROUP_FONT ? { fontSize: font_size } : {}),
+        ...(flags?.pinned ? { pinned: true } : {}),
         ...structuredClone(rest),
       };
     });
   }
+  const ui: WorkflowUi = { ...structuredClone(header.ui ?? {}), ...reroutesToWorkflow(graph, idOf) };
+  if (Object.keys(ui).length) workflow.ui = ui;
   if (header.metadata !== undefined) workflow.metadata = structuredClone(header.metadata);
   return workflow;
+}
+
+/**
+ * litegraph's reroutes as the workflow's: the reroutes some link passes (in id order), each with its parent,
+ * and for each such link the input it ends at and the last reroute before it.
+ */
+function reroutesToWorkflow(graph: LiteGraphData, idOf: (id: number | string) => string): WorkflowUi {
+  const reroutes = new Map((graph.extra?.reroutes ?? []).map((r) => [r.id, r]));
+  if (!reroutes.size) return {};
+  const byId = new Map(graph.nodes.map((n) => [String(n.id), n]));
+  const linkById = new Map(graph.links.map((l) => [l[0], l]));
+  const used = new Set<number>();
+  const links: NonNullable<WorkflowUi['links']> = [];
+  for (const { id, parentId } of graph.extra?.linkExtensions ?? []) {
+    const link = linkById.get(id);
+    const target = link ? byId.get(String(link[3])) : undefined;
+    const input = target?.inputs?.[link![4]];
+    if (!link || !target || !input || !reroutes.has(parentId)) continue;
+    links.push({ node: idOf(target.id), input: input.name, reroute: parentId });
+    const seen = new Set<number>();
+    for (let r = reroutes.get(parentId); r && !seen.has(r.id); r = r.parentId ? reroutes.get(r.parentId) : undefined) {
+      seen.add(r.id);
+      used.add(r.id);
+    }
+  }
+  if (!links.length) return {};
+  links.sort((a, b) => (a.node === b.node ? a.input.localeCompare(b.input) : a.node.localeCompare(b.node)));
+  return {
+    reroutes: [...used]
+      .sort((a, b) => a - b)
+      .map((id) => {
+        const r = reroutes.get(id)!;
+        return {
+          id,
+          pos: [r.pos[0]!, r.pos[1]!] as [number, number],
+          ...(r.parentId !== undefined && used.has(r.parentId) ? { parent: r.parentId } : {}),
+        };
+      }),
+    links,
+  };
+}
+
+function inputKey(node: string, input: string): string {
+  return `${node}\u0000${input}`;
 }
 
 function ensure<K, V>(map: Map<K, Map<string, V>>, key: K): Map<string, V> {

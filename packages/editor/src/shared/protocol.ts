@@ -21,8 +21,11 @@ type DistributeWire<E> = E extends { preview?: unknown } ? Omit<E, 'preview'> & 
 /** Where a run is in its life. */
 export type RunStatus = 'queued' | 'running' | 'done' | 'error' | 'cancelled';
 
-/** Where one node of a run is. `pending` nodes have not started yet. */
-export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'error';
+/**
+ * Where one node of a run is. `pending` nodes have not started yet; `skipped` ones do not run (bypassed,
+ * muted, or needing a muted node).
+ */
+export type NodeStatus = 'pending' | 'running' | 'cached' | 'done' | 'error' | 'skipped';
 
 /** The state of one node in a run, as far as the events so far tell. */
 export interface NodeRunState {
@@ -69,6 +72,10 @@ export interface RunSnapshot {
   attempt?: number;
   /** The earlier run this one re-runs, whose worker it was routed to (queue mode). */
   parent?: string;
+  /** For a partial run ("run to this node"): the nodes it was asked to compute. */
+  targets?: string[];
+  /** URL of a small picture of the run (its last preview), when the server keeps one. */
+  thumbnail?: string;
 }
 
 /** The process that ran a run: `embedded` in the server's own process, else a `kinegraph worker`. */
@@ -82,12 +89,21 @@ export interface RunWorker {
 
 /** Messages the server pushes over the WebSocket and `GET /api/runs/:id/events` (SSE). */
 export type ServerMessage =
-  /** First message after connecting: the current state of every run the server remembers. */
-  | { kind: 'snapshot'; runs: RunSnapshot[] }
+  /**
+   * First message after connecting: the current state of every run the server remembers (oldest first;
+   * finished runs may come without their nodes' previews, which `GET /api/runs/:id` has), the ids of the
+   * waiting runs in the order they will start (when the server knows it), and what this server supports
+   * beyond the basics (`run-next`: moving a waiting run to the front).
+   */
+  | { kind: 'snapshot'; runs: RunSnapshot[]; queue?: string[]; features?: string[] }
   /** A run was queued, started or ended: its whole state (small: one entry per node). */
   | { kind: 'run'; run: RunSnapshot }
   /** One scheduler event of a run. */
-  | { kind: 'event'; runId: string; event: WireEvent };
+  | { kind: 'event'; runId: string; event: WireEvent }
+  /** The waiting runs' order changed (one was queued, started, cancelled or moved). */
+  | { kind: 'queue'; queue: string[] }
+  /** The server no longer remembers these runs (the oldest finished ones, beyond its history limit). */
+  | { kind: 'forget'; ids: string[] };
 
 /** The body of every 4xx/5xx answer. */
 export interface ErrorBody {

@@ -5,15 +5,17 @@
  */
 import type { NodeRunState, RunSnapshot, WireEvent } from './protocol.js';
 
-/** A fresh snapshot for a run that was just queued. */
+/** A fresh snapshot for a run that was just queued; `skipped` nodes will not run. */
 export function queuedRun(
   id: string,
   name: string | undefined,
   nodeIds: readonly string[],
   now = Date.now(),
+  skipped: readonly string[] = [],
 ): RunSnapshot {
   const nodes: Record<string, NodeRunState> = {};
   for (const nodeId of nodeIds) nodes[nodeId] = { status: 'pending', progress: 0 };
+  for (const nodeId of skipped) nodes[nodeId] = { status: 'skipped', progress: 0 };
   return {
     id,
     status: 'queued',

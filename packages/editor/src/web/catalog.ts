@@ -1,5 +1,5 @@
 /** The node catalogue the palette is built from: exactly what `GET /api/nodes` returns. */
-import type { NodeDescription } from '@kinegraph/core';
+import type { BlueprintDescription, NodeDescription } from '@kinegraph/core';
 import type { PortLayout } from '../shared/convert.js';
 
 /** A port type as the server describes it. */
@@ -14,6 +14,8 @@ export interface PortTypeInfo {
 export interface Catalog {
   nodes: NodeDescription[];
   portTypes: PortTypeInfo[];
+  /** Subgraph blueprints that installed plugins ship (older servers send none). */
+  blueprints?: BlueprintDescription[];
 }
 
 /**

@@ -5,22 +5,16 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { LGraph, LGraphGroup, LiteGraph } from '@comfyorg/litegraph';
-import { describeNodes, Runtime } from '@kinegraph/core';
+import { describeNodes, Runtime, type Workflow } from '@kinegraph/core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import {
-  graphToWorkflow,
-  type LiteGraphData,
-  type PortLayout,
-  type WorkflowDoc,
-  workflowToGraph,
-} from '../shared/convert.js';
+import { graphToWorkflow, type LiteGraphData, type PortLayout, workflowToGraph } from '../shared/convert.js';
 import { type Catalog, layoutsOf } from './catalog.js';
 import { type KinegraphNode, registerNodeTypes } from './node-types.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
 const examples = readdirSync(join(root, 'workflows'))
   .filter((f) => f.endsWith('.json'))
-  .map((f) => [f, JSON.parse(readFileSync(join(root, 'workflows', f), 'utf8')) as WorkflowDoc] as const);
+  .map((f) => [f, JSON.parse(readFileSync(join(root, 'workflows', f), 'utf8')) as Workflow] as const);
 
 let catalog: Catalog;
 let layouts: (type: string) => PortLayout | undefined;
@@ -47,7 +41,7 @@ describe('workflow → graph → workflow', () => {
   });
 
   it('keeps ids, params, edges by name, positions, sizes, titles, colours, extra ui keys and groups', () => {
-    const workflow: WorkflowDoc = {
+    const workflow = {
       format: 'kinegraph/workflow@1',
       name: 'all the fields',
       description: 'd',
@@ -100,7 +94,7 @@ describe('workflow → graph → workflow', () => {
         nodeTypes: { 'kinegraph/stunet-sample': { package: '@kinegraph/nodes', version: '0.1.0' } },
         author: 'me',
       },
-    };
+    } as Workflow;
     const data = workflowToGraph(workflow, layouts);
     // The edge into sampler.model is drawn from pack's "model" output, into the sampler's "model" slot.
     const samplerNode = data.nodes.find((n) => n.id === 'sampler')!;
@@ -186,5 +180,26 @@ describe('graph → workflow → graph', () => {
     graph.add(sampler);
     expect(pack.connect(0, sampler, 'positive')).toBeFalsy();
     expect(pack.connect(0, sampler, 'model')).toBeTruthy();
+  });
+});
+
+describe('reroutes', () => {
+  it('a reroute on a link survives graph → workflow → graph, with its parent chain', () => {
+    const workflow = JSON.parse(readFileSync(join(root, 'workflows', 'text-to-video.json'), 'utf8')) as Workflow;
+    const graph = new LGraph();
+    graph.configure(workflowToGraph(workflow, layouts) as never);
+    const link = [...graph.links.values()].find((l) => l.origin_id === 'prompt' && l.target_id === 'sampler')!;
+    const first = graph.createReroute([500, 300], link);
+    graph.createReroute([560, 320], first);
+    const saved = graphToWorkflow(JSON.parse(JSON.stringify(graph.serialize())) as LiteGraphData);
+    expect(saved.ui?.reroutes).toHaveLength(2);
+    // The second reroute goes before the first (nearer the output): the link ends at the first.
+    expect(saved.ui?.reroutes).toEqual([
+      { id: 1, pos: [500, 300], parent: 2 },
+      { id: 2, pos: [560, 320] },
+    ]);
+    expect(saved.ui?.links).toEqual([{ node: 'sampler', input: 'positive', reroute: 1 }]);
+    const again = throughLitegraph(workflowToGraph(saved, layouts));
+    expect(graphToWorkflow(again)).toEqual(saved);
   });
 });

@@ -17,6 +17,12 @@ export class History {
     this.#redo.length = 0;
   }
 
+  /** Replaces the current state without a new undo step (what changed is not an edit: the open subgraph). */
+  replaceTop(state: string): void {
+    if (this.#undo.length) this.#undo[this.#undo.length - 1] = state;
+    else this.#undo.push(state);
+  }
+
   /** Starts over from `state` (a newly loaded workflow). */
   reset(state: string): void {
     this.#undo.length = 0;

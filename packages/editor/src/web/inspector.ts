@@ -3,8 +3,22 @@ import type { KinegraphNode } from './node-types.js';
 import { controlsOf } from './node-types.js';
 import { defaultValue, randomSeed } from './widgets.js';
 
-/** Shows `node`'s params in `body`; `changed` is called after each edit. */
-export function renderInspector(body: HTMLElement, node: KinegraphNode | undefined, changed: () => void): void {
+/** For a node inside an open subgraph: which of its params the subgraph's instances expose. */
+export interface Exposure {
+  isExposed(param: string): boolean;
+  set(param: string, exposed: boolean): void;
+}
+
+/**
+ * Shows `node`'s params in `body`; `changed` is called after each edit. With `exposure`, each param has a
+ * pin that exposes it on the open subgraph's instances.
+ */
+export function renderInspector(
+  body: HTMLElement,
+  node: KinegraphNode | undefined,
+  changed: () => void,
+  exposure?: Exposure,
+): void {
   if (!node?.description) {
     body.className = 'muted';
     body.textContent = 'Select a node to edit its parameters.';
@@ -146,6 +160,25 @@ export function renderInspector(body: HTMLElement, node: KinegraphNode | undefin
     // The field itself carries the param name (the number box, for composite controls), for tests and tools.
     if (!input.querySelector('[data-param]')) input.dataset.param = name;
     row.append(input);
+    if (exposure) {
+      const on = exposure.isExposed(name);
+      const pin = Object.assign(document.createElement('button'), {
+        type: 'button',
+        className: `pin${on ? ' on' : ''}`,
+        textContent: on ? 'Exposed' : 'Expose',
+        title: on
+          ? 'Shown on the subgraph node: click to keep it inside'
+          : 'Show this param on the subgraph node, so each instance can set it',
+      });
+      pin.dataset.expose = name;
+      pin.setAttribute('aria-pressed', String(on));
+      pin.addEventListener('click', (e) => {
+        e.preventDefault();
+        exposure.set(name, !on);
+      });
+      row.append(pin);
+      row.classList.add('exposable');
+    }
     form.append(row);
   }
   body.replaceChildren(head, form);

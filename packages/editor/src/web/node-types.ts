@@ -5,10 +5,13 @@
  */
 import { LGraphCanvas, LGraphNode, LiteGraph } from '@comfyorg/litegraph';
 import type { NodeDescription } from '@kinegraph/core';
-import type { KinegraphNodeData } from '../shared/convert.js';
+import { type KinegraphNodeData, LITEGRAPH_MODE } from '../shared/convert.js';
 import type { NodeRunState } from '../shared/protocol.js';
 import { CATEGORY_COLORS, type Catalog, inputSlotType } from './catalog.js';
 import { controlFor, defaultValue, type ParamControl, type ParamSchema, randomSeed } from './widgets.js';
+
+/** The palette category of subgraph instances (and blueprints). */
+export const SUBGRAPH_CATEGORY = 'subgraphs';
 
 /** What node classes ask of the app. */
 export interface NodeHooks {
@@ -45,13 +48,26 @@ export function controlsOf(description: NodeDescription): [string, ParamSchema, 
 /** Registers every node type of the catalogue (replacing earlier registrations of the same types). */
 export function registerNodeTypes(catalog: Catalog, hooks: NodeHooks = noHooks): void {
   for (const p of catalog.portTypes) LGraphCanvas.link_type_colors[p.name] = p.color;
-  for (const description of catalog.nodes)
-    LiteGraph.registerNodeType(description.type, makeClass(description, catalog, hooks));
+  for (const description of catalog.nodes) registerDescription(description, catalog, hooks);
 }
+
+/** Registers (or replaces) the node class of one description: a catalogue type or a subgraph's instances. */
+export function registerDescription(description: NodeDescription, catalog: Catalog, hooks: NodeHooks = noHooks): void {
+  LiteGraph.registerNodeType(description.type, makeClass(description, catalog, hooks));
+}
+
+/** Colours of bypassed and muted nodes (as ComfyUI's frontend: purple, and dimmed grey). */
+const MODE_LOOK: Record<number, { color: string; bgcolor: string; label: string; veil: string }> = {
+  [LITEGRAPH_MODE.bypass]: { color: '#6d3b8c', bgcolor: '#3b2547', label: 'bypassed', veil: '#b26bff22' },
+  [LITEGRAPH_MODE.mute]: { color: '#3a3a3a', bgcolor: '#1c1c1c', label: 'muted', veil: '#00000088' },
+};
 
 function makeClass(description: NodeDescription, catalog: Catalog, hooks: NodeHooks): typeof LGraphNode {
   const controls = controlsOf(description);
-  const colors = CATEGORY_COLORS[description.category.split('/')[0]!] ?? { color: '#3a3f47', bgcolor: '#25282d' };
+  const colors =
+    description.category === SUBGRAPH_CATEGORY
+      ? { color: '#355a3c', bgcolor: '#1f2a22' }
+      : (CATEGORY_COLORS[description.category.split('/')[0]!] ?? { color: '#3a3f47', bgcolor: '#25282d' });
   const portColor = (type: string) => catalog.portTypes.find((p) => p.name === type)?.color ?? '#aaaaaa';
 
   class Node extends LGraphNode implements KinegraphNode {
@@ -160,11 +176,42 @@ function makeClass(description: NodeDescription, catalog: Catalog, hooks: NodeHo
       }
     }
 
+    // Bypassed and muted nodes look it, whatever colour they were given.
+    override get renderingColor(): string {
+      return MODE_LOOK[this.mode]?.color ?? super.renderingColor;
+    }
+
+    override get renderingBgColor(): string {
+      return MODE_LOOK[this.mode]?.bgcolor ?? super.renderingBgColor;
+    }
+
     override onDrawForeground(ctx: CanvasRenderingContext2D): void {
+      const look = MODE_LOOK[this.mode];
+      if (look) {
+        drawModeVeil(this, ctx, look);
+        return;
+      }
       drawRunState(this, ctx, hooks.state(String(this.id)), hooks.issues(String(this.id)));
     }
   }
   return Node as unknown as typeof LGraphNode;
+}
+
+/** A veil over a bypassed or muted node, and its label in the title bar. */
+function drawModeVeil(node: LGraphNode, ctx: CanvasRenderingContext2D, look: { veil: string; label: string }): void {
+  const w = node.size[0]!;
+  const h = node.size[1]!;
+  const titleH = LiteGraph.NODE_TITLE_HEIGHT;
+  ctx.fillStyle = look.veil;
+  ctx.fillRect(0, -titleH, w, h + titleH);
+  ctx.font = '11px Inter, system-ui, sans-serif';
+  const tw = ctx.measureText(look.label).width + 12;
+  ctx.fillStyle = '#00000066';
+  roundRect(ctx, w - tw - 6, -titleH + 6, tw, titleH - 12, 6);
+  ctx.fill();
+  ctx.fillStyle = '#e6e8ee';
+  ctx.textAlign = 'left';
+  ctx.fillText(look.label, w - tw, -titleH / 2 + 4);
 }
 
 function displayValue(v: unknown): unknown {
@@ -172,6 +219,7 @@ function displayValue(v: unknown): unknown {
 }
 
 const STATUS_COLORS: Record<string, string> = {
+  skipped: '#555c66',
   running: '#4fa3ff',
   done: '#4caf50',
   cached: '#8e9aaf',
@@ -195,7 +243,7 @@ function drawRunState(
     ctx.fillStyle = '#00000055';
     ctx.fillRect(0, -3, w, 3);
     ctx.fillStyle = color;
-    ctx.fillRect(0, -3, w * (state.status === 'running' ? state.progress : 1), 3);
+    if (state.status !== 'skipped') ctx.fillRect(0, -3, w * (state.status === 'running' ? state.progress : 1), 3);
     const label =
       state.status === 'running'
         ? `${Math.round(state.progress * 100)}%`
@@ -205,7 +253,9 @@ function drawRunState(
             ? `\u2713 ${formatMs(state.ms ?? 0)}`
             : state.status === 'error'
               ? 'error'
-              : '';
+              : state.status === 'skipped'
+                ? 'skipped'
+                : '';
     ctx.font = '11px Inter, system-ui, sans-serif';
     const tw = ctx.measureText(label).width + 12;
     ctx.fillStyle = color;

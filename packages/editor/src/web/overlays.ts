@@ -28,6 +28,12 @@ export class Overlays {
     return this.#elements.get(nodeId);
   }
 
+  /** Removes the element over a node, if any. */
+  remove(nodeId: string): void {
+    this.#elements.get(nodeId)?.remove();
+    this.#elements.delete(nodeId);
+  }
+
   clear(): void {
     for (const e of this.#elements.values()) e.remove();
     this.#elements.clear();

@@ -10,6 +10,8 @@ export function renderPalette(
   search: HTMLInputElement,
   nodes: readonly NodeDescription[],
   add: (type: string) => void,
+  /** Types of the entries that are subgraph blueprints (tagged as such). */
+  blueprints: ReadonlySet<string> = new Set(),
 ): void {
   const draw = () => {
     const q = search.value.trim().toLowerCase();
@@ -35,6 +37,11 @@ export function renderPalette(
             item.draggable = true;
             item.innerHTML = '<span class="t"></span><span class="d"></span>';
             item.querySelector('.t')!.textContent = n.title;
+            if (blueprints.has(n.type)) {
+              item.classList.add('blueprint');
+              const tag = Object.assign(document.createElement('span'), { className: 'tag', textContent: 'subgraph' });
+              item.querySelector('.t')!.append(tag);
+            }
             item.querySelector('.d')!.textContent = n.description;
             item.addEventListener('click', () => add(n.type));
             item.addEventListener('dragstart', (e) => e.dataTransfer?.setData(NODE_DRAG_TYPE, n.type));
