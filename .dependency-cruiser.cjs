@@ -18,7 +18,7 @@ const LAYERS = {
   workflow: ['util'],
   registry: ['sdk', 'workflow', 'tensor', 'util'],
   validate: ['registry', 'sdk', 'workflow', 'tensor', 'util'],
-  plugins: ['registry', 'sdk', 'workflow', 'util'],
+  plugins: ['registry', 'sdk', 'workflow', 'tensor', 'util'],
   scheduler: ['validate', 'registry', 'sdk', 'ops', 'workflow', 'tensor', 'util'],
   host: ['scheduler', 'util'],
 };

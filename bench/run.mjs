@@ -12,6 +12,7 @@ const suites = [
   ['attacks', './attacks.mjs'],
   ['webgpu', './webgpu.mjs'],
   ['queue', './queue.mjs'],
+  ['isolation', './isolation.mjs'],
 ];
 
 // Figures from a busy machine mislead: a training job on one of 2 cores made every session run 1.5-4x

@@ -161,8 +161,10 @@ beforeAll(async () => {
       for (let i = 0; i < length; i++) x = g.matmul(x, x);
       g.output('y', x);
     });
-  await writeFile(join(project, 'spin.onnx'), chain('spin', 384, 12).bytes);
-  await writeFile(join(project, 'slow.onnx'), chain('slow', 1536, 48).bytes);
+  // The plugin's models ship in its package: an isolated plugin reads its own package wherever a run's
+  // allowed folders are (the server allows only workflows/, inputs/ and outputs/).
+  await writeFile(join(plugin, 'spin.onnx'), chain('spin', 384, 12).bytes);
+  await writeFile(join(plugin, 'slow.onnx'), chain('slow', 1536, 48).bytes);
   const weights = new Float32Array(512 * 512).fill(0.001);
   const heavy = buildGraph('heavy', (g) => {
     let x = g.input('x', 'float32', [1, 512]);
@@ -176,11 +178,11 @@ beforeAll(async () => {
       );
     g.output('y', x);
   });
-  await writeFile(join(project, 'heavy.onnx'), heavy.bytes);
+  await writeFile(join(plugin, 'heavy.onnx'), heavy.bytes);
   const spinNode = (model: string, size: number, steps = 1000) => ({
     type: 'exit/spin',
     version: 1,
-    params: { model: join(project, model), size, steps },
+    params: { model: join(plugin, model), size, steps },
   });
   await writeFile(join(project, 'spin.json'), workflow({ s: spinNode('spin.onnx', 384) }));
   // Plain progress is printed in 10% steps: 200 steps make one every 20 calls.
@@ -192,7 +194,7 @@ beforeAll(async () => {
   );
   await writeFile(
     join(project, 'fail-in-load.json'),
-    workflow({ f: { type: 'exit/fail-in-load', version: 1, params: { model: join(project, 'heavy.onnx') } } }),
+    workflow({ f: { type: 'exit/fail-in-load', version: 1, params: { model: join(plugin, 'heavy.onnx') } } }),
   );
   // A copy of the shipped pack with 64 bytes of its STUNet flipped (never the real one).
   corruptPacks = join(project, 'models');

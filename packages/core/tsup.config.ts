@@ -27,6 +27,10 @@ export default defineConfig({
     'inference-worker': 'src/worker/inference-worker.ts',
     // Started as a child process: probing a GPU driver can abort the process that does it.
     'device-probe': 'src/backend/device-probe-main.ts',
+    // The program isolated plugins run in (a process of its own per plugin package).
+    'plugin-host': 'src/plugins/host/plugin-host.ts',
+    // The worker thread that makes synchronous calls into plugin processes (migrations, memory declarations).
+    'plugin-sync-worker': 'src/plugins/sync-worker.ts',
   },
   format: ['esm'],
   target: 'node20',

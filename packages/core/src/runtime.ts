@@ -1,6 +1,8 @@
 import type { Observable } from 'rxjs';
 import { installStrayErrorHandlers } from './host/stray-error-handlers.js';
 import { type DiscoveryReport, findPlugins, loadPlugins } from './plugins/discover.js';
+import { loadGrants } from './plugins/grants.js';
+import type { IsolatedPlugins } from './plugins/isolated-plugins.js';
 import { withProvenance } from './registry/describe.js';
 import { readEmbeddedWorkflow } from './registry/embedded-workflow.js';
 import { NodeRegistry } from './registry/registry.js';
@@ -27,8 +29,22 @@ export interface RuntimeOptions {
   readonly cacheBudgetBytes?: number;
   /** Plugins registered in code, before discovered ones. */
   readonly plugins?: readonly KinegraphPlugin[];
-  /** Discover plugins from this folder (its `plugins/` and `node_modules`); `false` skips discovery. */
-  readonly discover?: { readonly cwd: string; readonly pluginFolders?: readonly string[] } | false;
+  /**
+   * Discover plugins in this project folder (its own `plugins/` and `node_modules`, never a folder above
+   * it); `false` skips discovery. Discovered plugins run isolated with the grants of `grantsFile`
+   * (default `<cwd>/kinegraph.grants.json`); `isolate: false` loads them into this process instead, with
+   * all of its rights (for plugins you wrote, and benchmarks).
+   */
+  readonly discover?:
+    | {
+        readonly cwd: string;
+        readonly pluginFolders?: readonly string[];
+        readonly grantsFile?: string;
+        readonly isolate?: boolean;
+      }
+    | false;
+  /** Where the output of isolated plugins' processes goes, a line at a time (default: stderr). */
+  readonly pluginLog?: (line: string) => void;
   /** Time limit per node, ms: a node that hangs fails its run with NODE_TIMEOUT. */
   readonly nodeTimeoutMs?: number;
   /**
@@ -82,14 +98,17 @@ export class Runtime {
   readonly discovery: DiscoveryReport;
   readonly cache: OutputCache;
   #store: Promise<ManagedTensorStore> | undefined;
+  readonly #isolated: IsolatedPlugins | undefined;
 
   private constructor(
     registry: NodeRegistry,
     discovery: DiscoveryReport,
     private readonly options: RuntimeOptions,
+    isolated: IsolatedPlugins | undefined,
   ) {
     this.registry = registry;
     this.discovery = discovery;
+    this.#isolated = isolated;
     this.cache = new OutputCache(() => this.#storeIfStarted, options.cacheBudgetBytes ?? 1024 ** 3);
   }
 
@@ -123,18 +142,23 @@ export class Runtime {
         nodeTypes: (plugin.nodes ?? []).flatMap((n) => (n ? [n.type] : [])),
         source: { package: plugin.name },
         origin: 'node_modules',
+        isolation: { mode: 'in-process', reason: 'registered in code' },
       });
     }
+    let isolated: IsolatedPlugins | undefined;
     if (options.discover) {
-      const report = await loadPlugins(
-        await findPlugins(options.discover.cwd, options.discover.pluginFolders),
-        registry,
-      );
+      const { cwd, pluginFolders, grantsFile, isolate } = options.discover;
+      const report = await loadPlugins(await findPlugins(cwd, pluginFolders), registry, {
+        grants: loadGrants(cwd, grantsFile),
+        ...(isolate !== undefined ? { isolate } : {}),
+        ...(options.pluginLog ? { log: options.pluginLog } : {}),
+      });
       loaded.push(...report.loaded);
       failed.push(...report.failed);
+      isolated = report.isolated;
     }
     if (options.catchStrayErrors) installStrayErrorHandlers();
-    return new Runtime(registry, { loaded, failed }, options);
+    return new Runtime(registry, { loaded, failed }, options, isolated);
   }
 
   static #startStore(options: RuntimeOptions): Promise<ManagedTensorStore> {
@@ -235,6 +259,11 @@ export class Runtime {
       const metadata = { ...prepared.workflow.metadata, device } as Workflow['metadata'];
       prepared = { ...prepared, workflow: { ...prepared.workflow, metadata } };
     }
+    // Isolated plugins the workflow uses start their processes now, while the nodes before them run.
+    if (this.#isolated?.size) {
+      const packages = new Set([...prepared.nodes.values()].map((node) => node.registered.source.package));
+      this.#isolated.prepare({ allowedFolders: options.allowedFolders, outputFolder: options.outputFolder }, packages);
+    }
     return executeWorkflow(prepared, {
       store: () => this.store(),
       cache: this.cache,
@@ -251,12 +280,13 @@ export class Runtime {
   }
 
   /**
-   * Frees the cache and stops the inference worker, once ONNX Runtime has returned from the call it is in
-   * (see `ManagedTensorStore.close`). Hosts await it before the process exits: exiting while the worker is
-   * inside ONNX Runtime aborts the process.
+   * Frees the cache and stops the processes of isolated plugins and the inference worker, once ONNX
+   * Runtime has returned from the call it is in (see `ManagedTensorStore.close`). Hosts await it before
+   * the process exits: exiting while the worker is inside ONNX Runtime aborts the process.
    */
   async close(): Promise<void> {
     this.cache.clear();
+    await this.#isolated?.close();
     // A store that failed to start has nothing to stop.
     const store = await this.#store?.catch(() => undefined);
     this.#store = undefined;

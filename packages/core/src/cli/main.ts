@@ -1,7 +1,10 @@
+import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { lastValueFrom, tap } from 'rxjs';
 import { defaultAllowedFolders } from '../host/allowed-folders.js';
+import { describeIsolation } from '../plugins/describe-isolation.js';
+import { grantsFilePath } from '../plugins/grants.js';
 import { describeNodes } from '../registry/describe.js';
 import { Runtime } from '../runtime.js';
 import type { RunEvent } from '../scheduler/events.js';
@@ -51,7 +54,8 @@ Commands:
                                      the events; without it no previews are made (they cost CPU)
   validate <workflow.json>  List every problem in a workflow [--json] [--set ...]
   nodes                     List node types with their JSON Schemas [--json]
-  plugins                   List plugins: what loaded, from where, and what did not [--json]
+  plugins                   List plugins: what loaded, from where, how isolated, with which grants,
+                            and what did not load [--json]
   plugin init <name>        Create a plugin package with one working node and its test
       --dir <folder>                 Where to create it (default: plugins)
   serve                     Start the browser editor (needs @kinegraph/editor)
@@ -395,15 +399,23 @@ async function pluginsCommand(args: ParsedArgs, io: CommandEnv): Promise<number>
   if (args.booleans.has('json')) io.stdout.write(`${JSON.stringify({ loaded, failed }, null, 2)}\n`);
   else {
     io.stdout.write(`Loaded (${loaded.length}):\n`);
-    for (const p of loaded)
+    for (const p of loaded) {
       io.stdout.write(
         `  ${p.name}${p.source.version ? `@${p.source.version}` : ''}  ${p.nodeTypes.length} node types  from ${p.source.path ?? '(code)'}\n`,
       );
+      for (const line of describeIsolation(p.isolation)) io.stdout.write(`    ${line}\n`);
+    }
     io.stdout.write(`Skipped (${failed.length}):\n`);
     for (const f of failed)
       io.stdout.write(
         `  ${f.package}  ${f.error.code}: ${f.error.message}\n    hint: ${f.error.hint ?? '-'}\n    at ${f.path}\n`,
       );
+    const grants = grantsFilePath(io.cwd);
+    io.stdout.write(
+      existsSync(grants)
+        ? `Grants: ${grants}\n`
+        : `Grants: none (${grants} does not exist; every plugin has the default grants, docs/plugins.md "Isolation")\n`,
+    );
   }
   return EXIT.ok;
 }

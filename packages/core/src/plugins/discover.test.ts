@@ -93,4 +93,16 @@ describe('plugin discovery', () => {
     expect(report.failed).toEqual([]);
     expect(report.loaded.map((p) => [p.name, p.nodeTypes])).toEqual([['@acme/grade', ['acme/grade']]]);
   });
+
+  it('reads only the project\u2019s own plugins/ and node_modules, never a node_modules above the project', async () => {
+    const root = await mkdtemp(join(tmpdir(), 'kg-discover-'));
+    const entry = { apiVersion: 1, plugins: ['index.js'] };
+    // Two levels above the project: a package that would run code if discovery walked up.
+    await pkg(join(root, 'node_modules', 'above'), 'above', entry, `export default { name: 'above', nodes: [] }`);
+    await pkg(join(root, 'a', 'node_modules', 'above-too'), 'above-too', entry, 'export default {}');
+    const project = join(root, 'a', 'project');
+    await pkg(join(project, 'node_modules', 'own'), 'own', entry, `export default { name: 'own', nodes: [] }`);
+    await pkg(join(project, 'plugins', 'local'), 'local', entry, `export default { name: 'local', nodes: [] }`);
+    expect((await findPlugins(project)).map((c) => c.package).sort()).toEqual(['local', 'own']);
+  });
 });
