@@ -19,6 +19,7 @@ import type {
   TensorData,
   TensorLocation,
 } from '../tensor/types.js';
+import { releaseMemory } from '../util/release-memory.js';
 import { probeWebgpu, type WebgpuProbe } from './webgpu-probe.js';
 
 // Loaded with require, not `import`: onnxruntime-node is CommonJS, and an ESM import of it has Node scan
@@ -217,7 +218,12 @@ export async function readTensor(t: OrtTensor): Promise<TensorData> {
     y.dispose();
     throw new TensorError('INTERNAL', 'the readback session returned a GPU tensor instead of CPU memory');
   }
-  return ownedCopy(y.data as TensorData);
+  try {
+    return ownedCopy(y.data as TensorData);
+  } finally {
+    // The readback's own CPU output is scratch: freed now, not at this thread's next collection.
+    disposeTensor(y);
+  }
 }
 
 /** Readback sessions by dtype: Identity graphs on the WebGPU EP whose outputs ORT copies into CPU memory. */
@@ -258,9 +264,15 @@ function readbackSession(dtype: DType): Promise<OrtSession> {
   return session;
 }
 
-/** Frees a tensor's device memory now (GPU buffers); CPU tensors are left to the garbage collector. */
+/**
+ * Frees a tensor's memory now: a GPU buffer is destroyed, and CPU data is released at once rather than at
+ * the worker's next garbage collection, which an idle worker may not reach for as long as it stays idle
+ * (see `util/release-memory.ts`). Only for tensors nothing else reads: every CPU tensor the worker holds owns
+ * its data (uploads arrive in a buffer of their own, and ORT copies each output into a new one).
+ */
 export function disposeTensor(t: OrtTensor): void {
   if (t.location === 'gpu-buffer') t.dispose();
+  else if (t.location === 'cpu') releaseMemory(t.data as TensorData);
 }
 
 /** Stops a profiled session's profiler and writes its file (see {@link SessionConfig.profilePrefix}). */

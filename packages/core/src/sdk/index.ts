@@ -34,6 +34,7 @@ export type {
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
 export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
+export { ownsWholeBuffer, releaseMemory } from '../util/release-memory.js';
 export type { FileAccess } from './files.js';
 export type { GraphContext, GraphDefinition, GraphFeed, GraphFeeds, GraphOutputs } from './graph.js';
 export { defineGraph, defineGraphFamily } from './graph.js';

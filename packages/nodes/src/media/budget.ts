@@ -18,6 +18,8 @@ export interface DecodeLimits {
   readonly budgetBytes?: number;
   /** Aborted when the run is cancelled: decoders stop between frames and let go of what they made. */
   readonly signal?: AbortSignal;
+  /** Called as frames are decoded, with the share of the frames to keep decoded so far, up to 1. */
+  readonly progress?: (fraction: number) => void;
 }
 
 /** Bytes decoding `frames` frames of `width`×`height` costs, with `extra` bytes of decoder scratch. */

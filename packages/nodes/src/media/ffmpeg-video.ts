@@ -2,6 +2,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { releaseMemory } from '@kinegraph/core/sdk';
 import { decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import { ffmpegPath, ffprobePath, fileUrl, runTool } from './ffmpeg-tool.js';
@@ -197,6 +198,8 @@ export interface DecodeVideoOptions {
   readonly signal?: AbortSignal;
   /** Bytes the kept frames may take as RGBA and tensor data (see `budget.ts`); undefined: no limit. */
   readonly budgetBytes?: number;
+  /** Called as frames are kept, with the share of the frames expected (when the file states a count). */
+  readonly progress?: (fraction: number) => void;
 }
 
 /**
@@ -241,17 +244,25 @@ export async function decodeVideoFile(path: string, options: DecodeVideoOptions 
               what(`${frames.length + 1}+`),
             );
           } catch (error) {
+            releaseMemory(...frames);
             frames.length = 0;
             stop.abort(error);
             return;
           }
           frames.push(new Uint8Array(pending.subarray(0, frameBytes)));
+          if (planned) options.progress?.(Math.min(1, frames.length / planned));
         }
         index++;
         pending = pending.subarray(frameBytes);
       }
     },
-  }).finally(() => options.signal?.removeEventListener('abort', forward));
+  })
+    .catch((error: unknown) => {
+      // Cancelled or failed part-way: the frames kept so far are nobody's.
+      releaseMemory(...frames);
+      throw error;
+    })
+    .finally(() => options.signal?.removeEventListener('abort', forward));
   if (frames.length === 0)
     throw mediaError(
       'VIDEO_DECODE_FAILED',

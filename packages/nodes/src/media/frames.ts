@@ -86,7 +86,8 @@ function byteOf(v: number): number {
 
 /**
  * Packs RGBA frames (alpha dropped) into channels-first float data of shape [1, 3, F, H, W] (`asImage`:
- * [1, 3, H, W] from the first frame). Returns the data and its dims, ready for `uploadOwned`.
+ * [1, 3, H, W] from the first frame). Returns the data and its dims, ready for `uploadOwned`. In one go:
+ * nodes converting decoded clips use `uploadClip`, which converts a frame at a time and can be cancelled.
  */
 export function framesToTensor(
   frames: readonly Uint8Array[],
@@ -95,18 +96,35 @@ export function framesToTensor(
   asImage = false,
 ): { data: Float32Array; dims: number[] } {
   const used = asImage ? frames.slice(0, 1) : frames;
-  const count = used.length;
-  const plane = width * height;
+  const data = new Float32Array(3 * used.length * width * height);
+  for (const [f, rgba] of used.entries()) packFrame(data, rgba, f, used.length, width * height);
+  return { data, dims: clipDims(used.length, width, height, asImage) };
+}
+
+/** Dims of the tensor {@link framesToTensor} makes of `count` frames. */
+export function clipDims(count: number, width: number, height: number, asImage = false): number[] {
+  return asImage ? [1, 3, height, width] : [1, 3, count, height, width];
+}
+
+/**
+ * Writes pixels `from` to `to` (default: all) of RGBA frame `f` (of `count`, `plane` = width × height
+ * pixels each) into channels-first float data of [1, 3, count, H, W], alpha dropped.
+ */
+export function packFrame(
+  data: Float32Array,
+  rgba: Uint8Array,
+  f: number,
+  count: number,
+  plane: number,
+  from = 0,
+  to = plane,
+): void {
+  if (rgba.length < plane * 4) throw new RangeError(`frame ${f} has ${rgba.length} bytes, expected ${plane * 4}`);
   const channel = count * plane;
-  const data = new Float32Array(3 * channel);
-  used.forEach((rgba, f) => {
-    if (rgba.length < plane * 4) throw new RangeError(`frame ${f} has ${rgba.length} bytes, expected ${plane * 4}`);
-    const r = f * plane;
-    for (let i = 0; i < plane; i++) {
-      data[r + i] = fromByte(rgba[i * 4]!);
-      data[channel + r + i] = fromByte(rgba[i * 4 + 1]!);
-      data[2 * channel + r + i] = fromByte(rgba[i * 4 + 2]!);
-    }
-  });
-  return { data, dims: asImage ? [1, 3, height, width] : [1, 3, count, height, width] };
+  const r = f * plane;
+  for (let i = from; i < to; i++) {
+    data[r + i] = fromByte(rgba[i * 4]!);
+    data[channel + r + i] = fromByte(rgba[i * 4 + 1]!);
+    data[2 * channel + r + i] = fromByte(rgba[i * 4 + 2]!);
+  }
 }

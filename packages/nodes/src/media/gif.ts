@@ -1,5 +1,6 @@
 /** Animated GIF encode (gifenc) and decode (omggif), pure JS: the format that works without ffmpeg. */
 
+import { releaseMemory } from '@kinegraph/core/sdk';
 import { GifReader } from 'omggif';
 import { checkpoint, type DecodeLimits, decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
@@ -151,9 +152,14 @@ export async function decodeGifAsync(
 ): Promise<RgbaClip> {
   const decoding = gifFrames(bytes, name, selection, limits);
   limits.signal?.throwIfAborted();
-  for (let step = decoding.next(); ; step = decoding.next()) {
-    if (step.done) return step.value;
-    await checkpoint(limits.signal);
+  try {
+    for (let step = decoding.next(); ; step = decoding.next()) {
+      if (step.done) return step.value;
+      await checkpoint(limits.signal);
+    }
+  } finally {
+    // Stopped between frames (cancelled): ending the generator runs its cleanup, which frees what it made.
+    decoding.return(undefined as never);
   }
 }
 
@@ -162,7 +168,7 @@ function* gifFrames(
   bytes: Uint8Array,
   name: string,
   selection: FrameSelection,
-  limits: Pick<DecodeLimits, 'budgetBytes'>,
+  limits: Pick<DecodeLimits, 'budgetBytes' | 'progress'>,
 ): Generator<void, RgbaClip> {
   let reader: GifReader;
   try {
@@ -185,24 +191,36 @@ function* gifFrames(
   const canvas = new Uint8Array(width * height * 4);
   const frames: Uint8Array[] = [];
   let saved: Uint8Array | undefined;
-  for (let i = 0; i < count && frames.length < max; i++) {
-    try {
-      const info = reader.frameInfo(i);
-      if (info.disposal === 3) saved = canvas.slice();
-      reader.decodeAndBlitFrameRGBA(i, canvas);
-      if (i % step === 0) frames.push(canvas.slice());
-      // Disposal applies after the frame was shown: 2 clears its rectangle, 3 restores what was before.
-      if (info.disposal === 2) clearRect(canvas, width, info);
-      else if (info.disposal === 3 && saved) canvas.set(saved);
-    } catch (error) {
-      throw decodeFailed(name, error);
+  let complete = false;
+  try {
+    for (let i = 0; i < count && frames.length < max; i++) {
+      try {
+        const info = reader.frameInfo(i);
+        if (info.disposal === 3) (saved ??= new Uint8Array(canvas.length)).set(canvas);
+        reader.decodeAndBlitFrameRGBA(i, canvas);
+        if (i % step === 0) {
+          frames.push(canvas.slice());
+          limits.progress?.(frames.length / kept);
+        }
+        // Disposal applies after the frame was shown: 2 clears its rectangle, 3 restores what was before.
+        if (info.disposal === 2) clearRect(canvas, width, info);
+        else if (info.disposal === 3 && saved) canvas.set(saved);
+      } catch (error) {
+        throw decodeFailed(name, error);
+      }
+      yield;
     }
-    yield;
+    if (frames.length === 0)
+      throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
+    const delay = count > 0 ? reader.frameInfo(0).delay : 0;
+    complete = true;
+    return { width, height, frames, fps: (delay > 0 ? 100 / delay : 10) / step };
+  } finally {
+    // The canvas is scratch, and the frames of a decode that did not finish (cancelled, or a damaged
+    // frame) are nobody's: their memory goes back now, not whenever this thread next collects.
+    releaseMemory(canvas, saved);
+    if (!complete) releaseMemory(...frames);
   }
-  if (frames.length === 0)
-    throw mediaError('VIDEO_DECODE_FAILED', `"${name}" has no frames.`, 'Give a GIF with at least one frame.');
-  const delay = count > 0 ? reader.frameInfo(0).delay : 0;
-  return { width, height, frames, fps: (delay > 0 ? 100 / delay : 10) / step };
 }
 
 function decodeFailed(name: string, error: unknown) {

@@ -4,7 +4,7 @@
  */
 import { open, readdir, stat } from 'node:fs/promises';
 import { basename, dirname, join } from 'node:path';
-import type { FileAccess } from '@kinegraph/core/sdk';
+import { type FileAccess, releaseMemory } from '@kinegraph/core/sdk';
 import { checkpoint, type DecodeLimits, decodeCost, requireBudget } from './budget.js';
 import { mediaError } from './errors.js';
 import { decodeImageFile, decodeVideoFile } from './ffmpeg-video.js';
@@ -120,31 +120,38 @@ async function loadPngFrames(
   let width = 0;
   let height = 0;
   let fps = 0;
-  for (const [i, p] of picked.entries()) {
-    const bytes = await files.read(p);
-    await checkpoint(selection.signal);
-    // The first frame's header stands for all (every frame must have its size): all of them must fit.
-    const size = i === 0 ? pngSize(bytes) : undefined;
-    if (size)
-      requireBudget(
-        decodeCost(size.width, size.height, picked.length),
-        selection.budgetBytes,
-        `"${name}" (${size.width}\u00d7${size.height}, ${picked.length} PNG frames)`,
-      );
-    const png = decodePng(bytes, basename(p), {
-      ...(selection.budgetBytes !== undefined ? { budgetBytes: selection.budgetBytes } : {}),
-    });
-    if (i === 0) {
-      ({ width, height } = png);
-      fps = Number(png.text[PNG_FPS_KEY]) || 0;
-    } else if (png.width !== width || png.height !== height) {
-      throw mediaError(
-        'VIDEO_DECODE_FAILED',
-        `"${basename(p)}" is ${png.width}×${png.height} but the first frame of "${name}" is ${width}×${height}.`,
-        'All frames of a PNG sequence must have the same size.',
-      );
+  try {
+    for (const [i, p] of picked.entries()) {
+      const bytes = await files.read(p);
+      await checkpoint(selection.signal);
+      // The first frame's header stands for all (every frame must have its size): all of them must fit.
+      const size = i === 0 ? pngSize(bytes) : undefined;
+      if (size)
+        requireBudget(
+          decodeCost(size.width, size.height, picked.length),
+          selection.budgetBytes,
+          `"${name}" (${size.width}\u00d7${size.height}, ${picked.length} PNG frames)`,
+        );
+      const png = decodePng(bytes, basename(p), {
+        ...(selection.budgetBytes !== undefined ? { budgetBytes: selection.budgetBytes } : {}),
+      });
+      if (i === 0) {
+        ({ width, height } = png);
+        fps = Number(png.text[PNG_FPS_KEY]) || 0;
+      } else if (png.width !== width || png.height !== height) {
+        throw mediaError(
+          'VIDEO_DECODE_FAILED',
+          `"${basename(p)}" is ${png.width}×${png.height} but the first frame of "${name}" is ${width}×${height}.`,
+          'All frames of a PNG sequence must have the same size.',
+        );
+      }
+      frames.push(png.data);
+      selection.progress?.(frames.length / picked.length);
     }
-    frames.push(png.data);
+  } catch (error) {
+    // Cancelled or failed part-way: the frames decoded so far are nobody's.
+    releaseMemory(...frames);
+    throw error;
   }
   return { width, height, frames, fps: (fps || selection.fallbackFps) / step };
 }

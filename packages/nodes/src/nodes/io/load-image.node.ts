@@ -1,4 +1,4 @@
-import { defineNode, Type } from '@kinegraph/core/sdk';
+import { defineNode, releaseMemory, Type } from '@kinegraph/core/sdk';
 import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
@@ -50,18 +50,23 @@ export const loadImageNode = defineNode({
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
       const picture = await loadImageFile(context.files, params.path, limitsOf(context));
-      requireUploadBudget(
-        limitsOf(context),
-        `"${params.path}"`,
-        { frames: 1, width: picture.width, height: picture.height },
-        requestedSize(picture.height, picture.width, params.width, params.height),
-      );
+      const size = requestedSize(picture.height, picture.width, params.width, params.height);
+      try {
+        requireUploadBudget(
+          limitsOf(context),
+          `"${params.path}"`,
+          { frames: 1, width: picture.width, height: picture.height },
+          size,
+        );
+      } catch (error) {
+        releaseMemory(picture.data);
+        throw error;
+      }
       const uploaded = await uploadClip(
         context.tensors,
         { width: picture.width, height: picture.height, frames: [picture.data] },
-        true,
+        { asImage: true, signal: context.signal },
       );
-      const size = requestedSize(picture.height, picture.width, params.width, params.height);
       return { image: { kind: 'image' as const, tensor: await resizeOwned(context, uploaded, size, params.mode) } };
     });
   },

@@ -1,5 +1,5 @@
 import type { Static } from '@kinegraph/core/sdk';
-import { defineNode, Type } from '@kinegraph/core/sdk';
+import { defineNode, releaseMemory, Type } from '@kinegraph/core/sdk';
 import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
@@ -71,13 +71,19 @@ export const loadMaskNode = defineNode({
       const { height, width } = picture;
       // Resized to frames × h × w on the device, one channel.
       const [rh, rw] = requestedSize(height, width, p.width, p.height);
-      requireUploadBudget(
-        limitsOf(context),
-        `"${p.path}"`,
-        { frames: Math.max(1, p.frames), width, height, channels: 1 },
-        [rh, rw],
-      );
-      const values = maskValues(picture, p);
+      let values: Float32Array;
+      try {
+        requireUploadBudget(
+          limitsOf(context),
+          `"${p.path}"`,
+          { frames: Math.max(1, p.frames), width, height, channels: 1 },
+          [rh, rw],
+        );
+        values = maskValues(picture, p);
+      } finally {
+        // The decoded picture is not needed once its mask values are made (or refused).
+        releaseMemory(picture.data);
+      }
       // A still mask repeated over frames is uploaded once as [1, 1, 1, H, W] and expanded on the device.
       const dims = p.frames > 0 ? [1, 1, 1, height, width] : [1, 1, height, width];
       const uploaded = await uploadOwned(context.tensors, values, dims);

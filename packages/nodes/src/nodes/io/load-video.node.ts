@@ -1,4 +1,4 @@
-import { defineNode, Type } from '@kinegraph/core/sdk';
+import { defineNode, releaseMemory, Type } from '@kinegraph/core/sdk';
 import { limitsOf, requireUploadBudget } from '../../media/budget.js';
 import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
@@ -63,22 +63,32 @@ export const loadVideoNode = defineNode({
   fingerprint: (params, { files }) => fileFingerprint(files, params.path),
   async run({ params, context }) {
     return withNodeId(context.nodeId, async () => {
-      const limits = limitsOf(context);
+      // Decoding is the first half of the node's work, packing the frames into a tensor the second.
       const clip = await loadVideoFile(context.files, params.path, {
         maxFrames: params.maxFrames,
         step: params.frameStep,
         fallbackFps: params.fallbackFps,
-        ...limits,
+        ...limitsOf(context),
+        progress: (fraction) => context.progress(fraction / 2),
       });
-      context.throwIfCancelled();
       const size = requestedSize(clip.height, clip.width, params.width, params.height);
-      requireUploadBudget(
-        limitsOf(context),
-        `"${params.path}"`,
-        { frames: clip.frames.length, width: clip.width, height: clip.height },
-        size,
-      );
-      const uploaded = await uploadClip(context.tensors, clip);
+      try {
+        context.throwIfCancelled();
+        requireUploadBudget(
+          limitsOf(context),
+          `"${params.path}"`,
+          { frames: clip.frames.length, width: clip.width, height: clip.height },
+          size,
+        );
+      } catch (error) {
+        // The decoded frames are nobody's now: their memory goes back at once.
+        releaseMemory(...clip.frames);
+        throw error;
+      }
+      const uploaded = await uploadClip(context.tensors, clip, {
+        signal: context.signal,
+        progress: (fraction) => context.progress(0.5 + fraction / 2),
+      });
       return {
         video: { kind: 'video' as const, tensor: await resizeOwned(context, uploaded, size, 'linear'), fps: clip.fps },
       };

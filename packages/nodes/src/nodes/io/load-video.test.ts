@@ -55,6 +55,16 @@ describe('LoadVideo', () => {
     }
   });
 
+  it('reports progress as it decodes (first half) and packs the frames into a tensor (second half)', async () => {
+    const r = await h.run(load({ path: 'clip.gif', maxFrames: 0, width: 16 }));
+    expect(r.error).toBeUndefined();
+    const fractions = r.events.flatMap((e) => (e.type === 'node:progress' && e.nodeId === 'load' ? [e.fraction] : []));
+    // One report per decoded frame (8, up to 0.5), then the packing, up to 1.
+    expect(fractions.filter((f) => f <= 0.5)).toEqual(Array.from({ length: 8 }, (_, i) => (i + 1) / 16));
+    expect(fractions.at(-1)).toBe(1);
+    expect(fractions).toEqual([...fractions].sort((a, b) => a - b));
+  });
+
   it('reads a PNG folder in natural order, exactly, with the recorded fps', async () => {
     const v = await loaded({ path: 'frames' });
     expect(v.dims).toEqual([1, 3, 11, 16, 16]);

@@ -1,5 +1,5 @@
 import type { FileAccess, NodeContext } from '@kinegraph/core/sdk';
-import { defineNode, KinegraphError, Type } from '@kinegraph/core/sdk';
+import { defineNode, KinegraphError, releaseMemory, Type } from '@kinegraph/core/sdk';
 import { mediaError } from '../../media/errors.js';
 import { ffmpegPath } from '../../media/ffmpeg-tool.js';
 import type { FfmpegFormat } from '../../media/ffmpeg-video.js';
@@ -136,13 +136,21 @@ export const videoEncodeNode = defineNode({
     const dims = videoDims(tensor.dims);
     const scale = plan === 'encoder' ? { width, height } : undefined;
     const paths: string[] = [];
-    for (let b = 0; b < dims.batch; b++) {
-      context.throwIfCancelled();
-      const frames = tensorToFrames(data, tensor.dims, b).map((f) => f.data);
-      const clip: RgbaClip = { width: dims.width, height: dims.height, frames, fps };
-      const stem = await nextOutputStem(context.files.outputFolder, params.filenamePrefix);
-      paths.push(await writeClip(context, format, stem, clip, { crf, comment, scale }));
-      context.progress((b + 1) / dims.batch);
+    try {
+      for (let b = 0; b < dims.batch; b++) {
+        context.throwIfCancelled();
+        const frames = tensorToFrames(data, tensor.dims, b).map((f) => f.data);
+        const clip: RgbaClip = { width: dims.width, height: dims.height, frames, fps };
+        const stem = await nextOutputStem(context.files.outputFolder, params.filenamePrefix);
+        paths.push(await writeClip(context, format, stem, clip, { crf, comment, scale }));
+        // Written (an encoder has read every frame and exited): the frames go back now, not at this thread's
+        // next collection. After a failure they are left to the collector, as a write may still be using one.
+        releaseMemory(...frames);
+        context.progress((b + 1) / dims.batch);
+      }
+    } finally {
+      // Read in JS only: nothing else uses the read-back data once the frames are made.
+      releaseMemory(data);
     }
     return { path: paths[0]! };
   },
