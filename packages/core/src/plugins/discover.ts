@@ -2,13 +2,14 @@ import { existsSync, readFileSync, realpathSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { NodeRegistry, PluginSource } from '../registry/registry.js';
 import type { KinegraphPlugin } from '../sdk/plugin.js';
 import { PLUGIN_API_VERSION } from '../sdk/plugin.js';
 import { KinegraphError, type SerializedError, serializeError } from '../util/errors.js';
 import { DEFAULT_GRANTS, type GrantsTable, type PluginGrants } from './grants.js';
 import { pluginHostScript } from './host-script.js';
+import { instantiatePlugin } from './instantiate.js';
 import { IsolatedPlugin } from './isolated-plugin.js';
 import { IsolatedPlugins, Limit } from './isolated-plugins.js';
 import { findInstalled } from './read-paths.js';
@@ -272,7 +273,7 @@ async function loadInProcess(candidate: PluginCandidate, isolation: PluginIsolat
     const file = resolve(candidate.dir, entry);
     const source = sourceOf(candidate, file);
     try {
-      out.entries.push({ plugin: await instantiate(file), source, origin: candidate.origin, isolation });
+      out.entries.push({ plugin: await instantiatePlugin(file), source, origin: candidate.origin, isolation });
     } catch (error) {
       out.failed.push({ package: candidate.package, path: file, error: loadFailure(candidate, entry, error) });
     }
@@ -399,14 +400,4 @@ function builtinLibraryDir(): string | undefined {
   } catch {
     return undefined;
   }
-}
-
-async function instantiate(file: string): Promise<KinegraphPlugin> {
-  const module = (await import(pathToFileURL(file).href)) as { default?: unknown; plugin?: unknown };
-  const exported = module.default ?? module.plugin;
-  const plugin =
-    typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
-  if (!plugin || typeof plugin !== 'object')
-    throw new Error(`${file} has no default export of a plugin or plugin factory`);
-  return plugin as KinegraphPlugin;
 }

@@ -1,9 +1,9 @@
 /** Loads a plugin package in its plugin process and describes it to the runtime (data, no functions). */
 
 import { resolve } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import type { AnyNodeDefinition } from '../../sdk/node.js';
 import type { KinegraphPlugin } from '../../sdk/plugin.js';
+import { instantiatePlugin } from '../instantiate.js';
 import type { LoadResultWire, NodeDescriptionWire, PluginDescriptionWire } from '../protocol.js';
 import { toWireError } from '../protocol.js';
 import { type DenialScope, denialError } from './denials.js';
@@ -27,7 +27,7 @@ export async function loadEntries(
   const results: Array<LoadResultWire['entries'][number]> = [];
   for (const entry of entries) {
     try {
-      const plugin = await instantiate(resolve(dir, entry));
+      const plugin = await instantiatePlugin(resolve(dir, entry));
       for (const node of plugin.nodes ?? []) if (node) state.nodes.set(node.type, node);
       results.push({ entry, plugin: describePlugin(plugin) });
     } catch (error) {
@@ -43,16 +43,6 @@ export async function loadEntries(
     }
   }
   return { result: { entries: results }, tampered: changedGlobals(state.snapshot) };
-}
-
-async function instantiate(file: string): Promise<KinegraphPlugin> {
-  const module = (await import(pathToFileURL(file).href)) as { default?: unknown; plugin?: unknown };
-  const exported = module.default ?? module.plugin;
-  const plugin =
-    typeof exported === 'function' ? await (exported as (options: undefined) => unknown)(undefined) : exported;
-  if (!plugin || typeof plugin !== 'object')
-    throw new Error(`${file} has no default export of a plugin or plugin factory`);
-  return plugin as KinegraphPlugin;
 }
 
 function describePlugin(plugin: KinegraphPlugin): PluginDescriptionWire {
