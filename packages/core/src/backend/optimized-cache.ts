@@ -19,11 +19,12 @@
  * whose bytes differ from its record is deleted and made afresh.
  */
 import { createHash } from 'node:crypto';
-import { chmod, open, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
+import { chmod, readdir, readFile, rename, stat, unlink, utimes, writeFile } from 'node:fs/promises';
 import { cpus } from 'node:os';
 import { dirname, join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { cacheFolder } from '../util/cache-dir.js';
+import { fileSha256 } from '../util/file-sha256.js';
 import { isPrivateFile, PRIVATE_FILE_MODE } from '../util/private-file.js';
 
 /** How many optimised models the cache keeps (the STUNet's are ≈ 5 MB each). */
@@ -40,23 +41,7 @@ export function optimizedCacheDir(env: NodeJS.ProcessEnv = process.env): string 
 /** sha256 (hex) of a model source's bytes: a file is read in 1 MiB pieces. */
 export async function sourceDigest(source: string | Uint8Array): Promise<string> {
   if (typeof source !== 'string') return createHash('sha256').update(source).digest('hex');
-  return fileDigest(source);
-}
-
-async function fileDigest(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  const buffer = Buffer.allocUnsafe(1 << 20);
-  const file = await open(path, 'r');
-  try {
-    for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
-      if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
-    }
-  } finally {
-    await file.close();
-  }
-  return hash.digest('hex');
+  return fileSha256(source);
 }
 
 /** Where the record of an optimised model's own sha256 lives. */
@@ -99,7 +84,7 @@ export async function useCached(path: string): Promise<boolean> {
     return false;
   }
   const expected = (await isPrivateFile(record, root)) ? await readFile(record, 'utf8').catch(() => '') : '';
-  if (!/^[0-9a-f]{64}$/.test(expected.trim()) || (await fileDigest(path).catch(() => '')) !== expected.trim()) {
+  if (!/^[0-9a-f]{64}$/.test(expected.trim()) || (await fileSha256(path).catch(() => '')) !== expected.trim()) {
     await dropCached(path);
     return false;
   }
@@ -117,7 +102,7 @@ export async function useCached(path: string): Promise<boolean> {
 export async function commitCached(temporary: string, path: string): Promise<void> {
   try {
     await chmod(temporary, PRIVATE_FILE_MODE);
-    const digest = await fileDigest(temporary);
+    const digest = await fileSha256(temporary);
     const recordTemporary = `${digestPath(path)}.${process.pid}-${threadId}.tmp`;
     await writeFile(recordTemporary, digest, { mode: PRIVATE_FILE_MODE });
     await rename(temporary, path);

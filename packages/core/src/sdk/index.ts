@@ -33,6 +33,7 @@ export type {
 } from '../tensor/types.js';
 export { cacheFolder } from '../util/cache-dir.js';
 export { KinegraphError } from '../util/errors.js';
+export { fileSha256 } from '../util/file-sha256.js';
 export { isPrivateFile, PRIVATE_FILE_MODE, PRIVATE_FOLDER_MODE } from '../util/private-file.js';
 export { ownsWholeBuffer, releaseMemory } from '../util/release-memory.js';
 export type { FileAccess } from './files.js';
