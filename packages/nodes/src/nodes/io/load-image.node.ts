@@ -4,7 +4,7 @@ import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadImageFile } from '../../media/sources.js';
 import { uploadClip } from '../../media/tensor-io.js';
-import { resizeOwned } from './resize.js';
+import { loaderSizeParams, resizeOwned } from './resize.js';
 
 /**
  * **Load Image** (`kinegraph/load-image`): reads an image file into an `image` tensor [1, 3, H, W] in
@@ -27,18 +27,7 @@ export const loadImageNode = defineNode({
       default: 'image.png',
       description: 'Image file, relative to the workflow\u2019s folder or inputs/.',
     }),
-    width: Type.Integer({
-      default: 0,
-      minimum: 0,
-      maximum: 8192,
-      description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).',
-    }),
-    height: Type.Integer({
-      default: 0,
-      minimum: 0,
-      maximum: 8192,
-      description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).',
-    }),
+    ...loaderSizeParams(),
     mode: Type.Union([Type.Literal('linear'), Type.Literal('nearest')], {
       default: 'linear',
       description: 'Interpolation when resizing.',

@@ -4,7 +4,7 @@ import { withNodeId } from '../../media/errors.js';
 import { requestedSize } from '../../media/sizes.js';
 import { fileFingerprint, loadVideoFile } from '../../media/sources.js';
 import { uploadClip } from '../../media/tensor-io.js';
-import { resizeOwned } from './resize.js';
+import { loaderSizeParams, resizeOwned } from './resize.js';
 
 /**
  * **Load Video** (`kinegraph/load-video`): reads a video into a `video` tensor [1, 3, F, H, W] in [-1, 1]
@@ -39,18 +39,7 @@ export const loadVideoNode = defineNode({
       maximum: 1000,
       description: 'Keep every n-th frame; the frame rate is divided by n.',
     }),
-    width: Type.Integer({
-      default: 0,
-      minimum: 0,
-      maximum: 8192,
-      description: 'Resize to this width; 0 keeps it (or follows the aspect ratio when height is set).',
-    }),
-    height: Type.Integer({
-      default: 0,
-      minimum: 0,
-      maximum: 8192,
-      description: 'Resize to this height; 0 keeps it (or follows the aspect ratio when width is set).',
-    }),
+    ...loaderSizeParams(),
     fallbackFps: Type.Number({
       default: 24,
       exclusiveMinimum: 0,
