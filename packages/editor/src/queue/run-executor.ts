@@ -18,6 +18,7 @@ import {
 } from '@kinegraph/core';
 import type { Redis } from 'ioredis';
 import { type PathRedactor, redactEvent } from '../server/redact.js';
+import { progressToWire } from '../server/wire-progress.js';
 import type { RunSnapshot, RunWorker, WireEvent } from '../shared/protocol.js';
 import { applyEvent } from '../shared/run-state.js';
 import { encodeLive, type LiveMessage } from './channel.js';
@@ -236,18 +237,7 @@ function localToUrl(runId: string, outputFolder: string, file: string): string |
  * returns are uploaded first, so the URL answers when the event arrives.
  */
 async function toWire(runId: string, outputFolder: string, event: RunEvent, files: Uploads): Promise<WireEvent> {
-  if (event.type === 'node:progress' && event.preview) {
-    const { preview, ...rest } = event;
-    return {
-      ...rest,
-      preview: {
-        mime: preview.mime,
-        width: preview.width,
-        height: preview.height,
-        data: Buffer.from(preview.data).toString('base64'),
-      },
-    };
-  }
+  if (event.type === 'node:progress' && event.preview) return progressToWire(event);
   if (event.type === 'node:done') {
     const outputs: Record<string, unknown> = {};
     for (const [name, o] of Object.entries(event.outputs)) {

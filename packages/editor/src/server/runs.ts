@@ -19,6 +19,7 @@ import { isInside } from './files.js';
 import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
 import { type PathRedactor, redactEvent } from './redact.js';
+import { progressToWire } from './wire-progress.js';
 
 /** Where runs read from and write to, and how much the queue may hold. */
 export interface RunFolders {
@@ -429,18 +430,7 @@ export class RunQueue implements RunBackend {
 
   /** Preview bytes to base64; server file paths to `/api/outputs/...` URLs (paths never leave the server). */
   #toWire(event: RunEvent): WireEvent {
-    if (event.type === 'node:progress' && event.preview) {
-      const { preview, ...rest } = event;
-      return {
-        ...rest,
-        preview: {
-          mime: preview.mime,
-          width: preview.width,
-          height: preview.height,
-          data: Buffer.from(preview.data).toString('base64'),
-        },
-      };
-    }
+    if (event.type === 'node:progress' && event.preview) return progressToWire(event);
     if (event.type === 'run:done') return { ...event, files: event.files.flatMap((f) => this.#url(f) ?? []) };
     if (event.type === 'node:done') {
       const outputs = Object.fromEntries(
