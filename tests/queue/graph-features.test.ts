@@ -1,9 +1,9 @@
 // Subgraphs, mute and partial runs in queue mode: the server validates and queues them, a worker (whose
 // plugins must cover only the nodes that run) executes them with the same expansion.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { ServerMessage } from '../../packages/editor/src/shared/protocol.js';
-import { LiveClient } from '../../packages/editor/src/testing/client.js';
-import { hasRedis, pluginFolder, Rig, scratch, submit, TestRedis, TestServer, TestWorker } from './harness.js';
+import type { ErrorBody, ServerMessage } from '../../packages/editor/src/shared/protocol.js';
+import { api, LiveClient } from '../../packages/editor/src/testing/client.js';
+import { hasRedis, jobs, pluginFolder, Rig, scratch, submit, TestRedis, TestServer, TestWorker } from './harness.js';
 
 const rig = new Rig();
 let base: string;
@@ -94,4 +94,16 @@ describe.skipIf(!hasRedis)('subgraphs, mute and partial runs in queue mode', () 
       live.close();
     }
   }, 90_000);
+
+  it('an invalid workflow is refused before it is queued, every problem listed', async () => {
+    // The ghost node, not muted now: no plugin has its type.
+    const ghost = { type: 'acme/not-installed', version: 1, inputs: { text: { node: 'text', output: 'text' } } };
+    const unmuted = { ...workflow, nodes: { ...workflow.nodes, ghost } };
+    const { status, body } = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: { workflow: unmuted } });
+    expect(status).toBe(400);
+    expect(body.error.code).toBe('WORKFLOW_INVALID');
+    expect(body.issues?.map((i) => i.nodeId)).toContain('ghost');
+    // Nothing partial ran out of it: only the runs of the tests above are listed.
+    expect((await jobs(base)).length).toBe(2);
+  });
 });

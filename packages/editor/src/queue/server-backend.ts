@@ -12,6 +12,7 @@ import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { HttpError } from '../server/http.js';
 import type { Router } from '../server/router.js';
+import { validateSubmission } from '../server/validate-submission.js';
 import type { RunSnapshot, ServerMessage } from '../shared/protocol.js';
 import { applyEvent, isFinished, queuedRun } from '../shared/run-state.js';
 import type { JobDetail, JobPage, JobQuery, RunBackend, SubmitOptions, WorkerInfo } from './backend.js';
@@ -234,18 +235,7 @@ export class QueueRunBackend implements RunBackend {
 
   async submit(document: unknown, options: SubmitOptions = {}): Promise<RunSnapshot> {
     this.checkRoom(options.bytes ?? 0);
-    const result = this.options.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
-    if (!result.ok) {
-      const n = result.issues.length;
-      throw new HttpError(
-        400,
-        'WORKFLOW_INVALID',
-        `The workflow has ${n} problem${n === 1 ? '' : 's'}.`,
-        'Each issue names its node, a JSON pointer and a hint.',
-        result.issues,
-      );
-    }
-    const { prepared } = result;
+    const prepared = validateSubmission(this.options.runtime, document, options);
     const workflow = prepared.workflow as Workflow;
     const inputs = await collectInputs(workflow, this.options.readable);
     const keys = structuralKeys(prepared);

@@ -19,6 +19,7 @@ import { isInside } from './files.js';
 import type { HistoryStore } from './history-store.js';
 import { HttpError } from './http.js';
 import { type PathRedactor, redactEvent } from './redact.js';
+import { validateSubmission } from './validate-submission.js';
 import { progressToWire } from './wire-progress.js';
 
 /** Where runs read from and write to, and how much the queue may hold. */
@@ -125,22 +126,12 @@ export class RunQueue implements RunBackend {
   submit(document: unknown, options: SubmitOptions = {}): RunSnapshot {
     const bytes = options.bytes ?? 0;
     this.checkRoom(bytes);
-    const result = this.runtime.validate(document, [], options.targets ? { targets: options.targets } : {});
-    if (!result.ok) {
-      const n = result.issues.length;
-      throw new HttpError(
-        400,
-        'WORKFLOW_INVALID',
-        `The workflow has ${n} problem${n === 1 ? '' : 's'}.`,
-        'Each issue names its node, a JSON pointer and a hint.',
-        result.issues,
-      );
-    }
+    const prepared = validateSubmission(this.runtime, document, options);
     const budget = Math.min(
       options.memoryBudgetBytes ?? this.folders.memoryBudgetBytes,
       this.folders.memoryBudgetBytes,
     );
-    const tooBig = this.runtime.checkMemory(result.prepared, budget);
+    const tooBig = this.runtime.checkMemory(prepared, budget);
     if (tooBig)
       throw new HttpError(
         400,
@@ -155,9 +146,7 @@ export class RunQueue implements RunBackend {
     const priority = checkPriority(options.priority);
     const front = options.front === true;
     const client = options.client ?? 'local';
-    const snapshot = queuedRun(randomUUID(), name, result.prepared.order, Date.now(), [
-      ...(result.prepared.skipped?.keys() ?? []),
-    ]);
+    const snapshot = queuedRun(randomUUID(), name, prepared.order, Date.now(), [...(prepared.skipped?.keys() ?? [])]);
     Object.assign(snapshot, {
       priority,
       client,
@@ -167,12 +156,12 @@ export class RunQueue implements RunBackend {
 
     const run: QueuedRun = {
       snapshot,
-      prepared: result.prepared,
+      prepared,
       controller: new AbortController(),
       bytes,
       budget,
       rank: { priority, front, round: front ? 0 : this.#fair.assign(client, priority), seq: ++this.#seq },
-      workflow: result.prepared.workflow,
+      workflow: prepared.workflow,
     };
     this.#runs.set(run.snapshot.id, run);
     const at = this.#waiting.findIndex((w) => compareQueued(run.rank, w.rank) < 0);
