@@ -1,6 +1,6 @@
 /** `kinegraph worker`: runs a queue worker until SIGINT/SIGTERM. */
 import type { DeviceRequest } from '@kinegraph/core';
-import { resolveToken } from '../server/serve.js';
+import { resolveToken, untilStopSignal } from '../server/serve.js';
 import type { QueueWorker } from './worker.js';
 
 /** What `kinegraph worker` was given. */
@@ -51,15 +51,7 @@ export async function worker(options: WorkerCommandOptions): Promise<number> {
     `Kinegraph worker ${info.id} (${info.device}, ${info.concurrency} at a time, ${info.packages.length} plugins) takes runs from the queue\n(Ctrl-C to stop)\n`,
   );
   options.stdout.write(`${info.id}\n`);
-  await new Promise<void>((resolve) => {
-    const stop = () => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
-      resolve();
-    };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
-  });
+  await untilStopSignal();
   options.stderr.write('stopping: handing running runs back to the queue\u2026 (Ctrl-C again to quit at once)\n');
   // Without Redis the runs cannot be handed back; BullMQ gives them to another worker once their locks
   // expire, so waiting longer gains nothing.

@@ -101,7 +101,19 @@ export async function serve(options: ServeOptions): Promise<number> {
     `Kinegraph editor: ${open}${options.queue ? '\nruns go to the queue; start workers with: kinegraph worker --queue <url> --server <this server>' : ''}\n(Ctrl-C to stop)\n`,
   );
   options.stdout.write(`${open}\n`);
-  await new Promise<void>((resolve) => {
+  await untilStopSignal();
+  options.stderr.write('stopping\u2026\n');
+  await server.close();
+  return 0;
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM (Ctrl-C, or a service manager stopping the process), for a
+ * long-running command (`serve`, `worker`) to shut down in order. Its handlers go at once, so a second
+ * signal is the command's own to handle (or Node's default: quit).
+ */
+export function untilStopSignal(): Promise<void> {
+  return new Promise<void>((resolve) => {
     const stop = () => {
       process.off('SIGINT', stop);
       process.off('SIGTERM', stop);
@@ -110,7 +122,4 @@ export async function serve(options: ServeOptions): Promise<number> {
     process.on('SIGINT', stop);
     process.on('SIGTERM', stop);
   });
-  options.stderr.write('stopping\u2026\n');
-  await server.close();
-  return 0;
 }
