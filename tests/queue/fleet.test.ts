@@ -16,33 +16,24 @@ import {
   run,
   scratch,
   slowWrite,
+  startQueue,
   submit,
-  TestRedis,
-  TestServer,
+  type TestRedis,
   TestWorker,
   until,
 } from './harness.js';
 
 const rig = new Rig();
 let redis: TestRedis;
-let server: TestServer;
 let workers: TestWorker[];
 let serverDir: string;
-let workerDir: string;
 let base: string;
 
 beforeAll(async () => {
   if (!hasRedis) return;
-  const dir = scratch('fleet');
-  rig.dirs.push(dir);
-  redis = rig.track(await TestRedis.start(dir));
-  serverDir = pluginFolder(dir, 'server', ['queue-test', 'queue-extra']);
-  workerDir = pluginFolder(dir, 'worker', ['queue-test', 'queue-extra']);
-  server = rig.track(await TestServer.start(serverDir, redis.url));
-  base = server.url;
-  workers = await Promise.all(
-    ['w1', 'w2', 'w3'].map(async (name) => rig.track(await TestWorker.start(workerDir, redis.url, base, name))),
-  );
+  const queue = await startQueue(rig, 'fleet', { plugins: ['queue-test', 'queue-extra'], workers: 3 });
+  ({ redis, serverDir, workers } = queue);
+  base = queue.server.url;
 }, 120_000);
 
 afterAll(() => rig.stop(), 60_000);

@@ -3,19 +3,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, ServerMessage } from '../../packages/editor/src/shared/protocol.js';
 import { api, LiveClient } from '../../packages/editor/src/testing/client.js';
-import { hasRedis, jobs, pluginFolder, Rig, scratch, submit, TestRedis, TestServer, TestWorker } from './harness.js';
+import { hasRedis, jobs, Rig, startQueue, submit } from './harness.js';
 
 const rig = new Rig();
 let base: string;
 
 beforeAll(async () => {
   if (!hasRedis) return;
-  const dir = scratch('graph');
-  rig.dirs.push(dir);
-  const redis = rig.track(await TestRedis.start(dir));
-  const server = rig.track(await TestServer.start(pluginFolder(dir, 'server', ['queue-test']), redis.url));
-  base = server.url;
-  rig.track(await TestWorker.start(pluginFolder(dir, 'worker', ['queue-test']), redis.url, base, 'w1'));
+  base = (await startQueue(rig, 'graph')).server.url;
 }, 120_000);
 
 afterAll(() => rig.stop(), 60_000);

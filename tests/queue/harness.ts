@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import type { JobPage, JobSummary } from '../../packages/editor/src/queue/backend.js';
 import type { RunSnapshot } from '../../packages/editor/src/shared/protocol.js';
 import { api } from '../../packages/editor/src/testing/client.js';
-import { freePort, Proc } from '../../packages/editor/src/testing/processes.js';
+import { freePort, Proc, TestRedis } from '../../packages/editor/src/testing/processes.js';
 
 export { freePort, hasRedis, Proc, TestRedis } from '../../packages/editor/src/testing/processes.js';
 
@@ -112,6 +112,41 @@ export class Rig {
     }
     for (const dir of this.dirs) rmSync(dir, { recursive: true, force: true });
   }
+}
+
+/** A queue of a test's own, started by {@link startQueue}. */
+export interface TestQueue {
+  readonly redis: TestRedis;
+  readonly server: TestServer;
+  /** The server's folder: its `plugins/`, and the runs' `outputs/`. */
+  readonly serverDir: string;
+  /** The folder workers start in (its `plugins/`), for more workers. */
+  readonly workerDir: string;
+  /** Workers `w1`, `w2`, … in start order. */
+  readonly workers: TestWorker[];
+}
+
+/**
+ * Redis in a scratch folder `kg-queue-<name>-…`, a server and `workers` workers (`w1`, `w2`, …, started
+ * at once), server and workers with the fixture plugins `plugins`; everything tracked by `rig`.
+ */
+export async function startQueue(
+  rig: Rig,
+  name: string,
+  { plugins = ['queue-test'], workers = 1 }: { plugins?: readonly string[]; workers?: number } = {},
+): Promise<TestQueue> {
+  const dir = scratch(name);
+  rig.dirs.push(dir);
+  const redis = rig.track(await TestRedis.start(dir));
+  const serverDir = pluginFolder(dir, 'server', plugins);
+  const workerDir = pluginFolder(dir, 'worker', plugins);
+  const server = rig.track(await TestServer.start(serverDir, redis.url));
+  const started = await Promise.all(
+    Array.from({ length: workers }, async (_, i) =>
+      rig.track(await TestWorker.start(workerDir, redis.url, server.url, `w${i + 1}`)),
+    ),
+  );
+  return { redis, server, serverDir, workerDir, workers: started };
 }
 
 // ---- talking to the server ------------------------------------------------------------------------------

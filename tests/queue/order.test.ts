@@ -3,31 +3,14 @@
 import { describe, expect, it } from 'vitest';
 import type { JobSummary } from '../../packages/editor/src/queue/backend.js';
 import { api } from '../../packages/editor/src/testing/client.js';
-import {
-  hasRedis,
-  isEnded,
-  jobs,
-  pluginFolder,
-  Rig,
-  run,
-  scratch,
-  slowWrite,
-  submit,
-  TestRedis,
-  TestServer,
-  TestWorker,
-  until,
-} from './harness.js';
+import { hasRedis, isEnded, jobs, Rig, run, slowWrite, startQueue, submit, TestWorker, until } from './harness.js';
 
 describe.skipIf(!hasRedis)('queue order', () => {
   it('front, then priority, then clients in turn; listed as it will run, and run so', async () => {
     const rig = new Rig();
     try {
-      const dir = scratch('order');
-      rig.dirs.push(dir);
-      const redis = rig.track(await TestRedis.start(dir));
-      const serverDir = pluginFolder(dir, 'server', ['queue-test']);
-      const server = rig.track(await TestServer.start(serverDir, redis.url));
+      // The worker starts once every run is queued, so the order it takes them in is the queue's.
+      const { redis, server, workerDir } = await startQueue(rig, 'order', { workers: 0 });
       const base = server.url;
       const named: Record<string, string> = {};
       const add = async (name: string, options: Record<string, unknown>) =>
@@ -53,7 +36,6 @@ describe.skipIf(!hasRedis)('queue order', () => {
       });
       expect(bad.body.error.code).toBe('PRIORITY_INVALID');
 
-      const workerDir = pluginFolder(dir, 'worker', ['queue-test']);
       rig.track(await TestWorker.start(workerDir, redis.url, base, 'solo'));
       const ended = await until(
         'every run to end',

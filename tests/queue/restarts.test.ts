@@ -6,39 +6,14 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { ErrorBody } from '../../packages/editor/src/shared/protocol.js';
 import { api, LiveClient } from '../../packages/editor/src/testing/client.js';
-import {
-  hasRedis,
-  isEnded,
-  jobs,
-  pluginFolder,
-  Rig,
-  run,
-  scratch,
-  slowWrite,
-  submit,
-  TestRedis,
-  TestServer,
-  TestWorker,
-  until,
-} from './harness.js';
+import { hasRedis, isEnded, jobs, Rig, run, slowWrite, startQueue, submit, until } from './harness.js';
 
 let rig: Rig;
 afterEach(() => rig?.stop(), 60_000);
 
-async function setUp(name: string, workerCount: number) {
+function setUp(name: string, workers: number) {
   rig = new Rig();
-  const dir = scratch(name);
-  rig.dirs.push(dir);
-  const redis = rig.track(await TestRedis.start(dir));
-  const serverDir = pluginFolder(dir, 'server', ['queue-test']);
-  const workerDir = pluginFolder(dir, 'worker', ['queue-test']);
-  const server = rig.track(await TestServer.start(serverDir, redis.url));
-  const workers = await Promise.all(
-    Array.from({ length: workerCount }, async (_, i) =>
-      rig.track(await TestWorker.start(workerDir, redis.url, server.url, `w${i + 1}`)),
-    ),
-  );
-  return { redis, server, serverDir, workers };
+  return startQueue(rig, name, { workers });
 }
 
 function expectOneOutput(serverDir: string, id: string, name: string) {
