@@ -2,164 +2,31 @@
 // text-to-video, set a prompt, run at few steps until the video plays, re-run for cached nodes, refuse an
 // incompatible connection, get a workflow back from a dropped Kinegraph video, and show validation errors
 // on their nodes. Screenshots go to $KINEGRAPH_SCREENSHOTS (default: a temp folder) for a human to look at.
-import { cpSync, existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import type { BrowserContext, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { canRun, Editor, type KinegraphHandle, shots } from './harness.js';
 
-const root = fileURLToPath(new URL('../../', import.meta.url));
-const CHROMIUM = process.env.KINEGRAPH_CHROMIUM ?? '/usr/lib/chromium/chromium';
-const hasChromium = existsSync(CHROMIUM);
-const hasWebBuild = existsSync(join(root, 'packages/editor/dist/web/index.html'));
-const shots = process.env.KINEGRAPH_SCREENSHOTS ?? join(tmpdir(), 'kinegraph-editor-screenshots');
-
-if (!hasChromium)
-  console.warn(
-    `tests/editor skipped: no chromium at ${CHROMIUM} (apt-get install -y chromium, or set KINEGRAPH_CHROMIUM).`,
-  );
-if (!hasWebBuild) console.warn('tests/editor skipped: the web app is not built (npm run build -w @kinegraph/editor).');
-
-interface KinegraphHandle {
-  app: {
-    shownRun(): { status: string; nodes: Record<string, { status: string }>; files: string[] } | undefined;
-    node(id: string): { pos: number[]; size: number[] } | undefined;
-    canvas: { ds: { convertOffsetToCanvas(p: number[]): number[] } };
-  };
-  workflow(): {
-    name?: string;
-    nodes: Record<
-      string,
-      { params?: Record<string, unknown>; inputs?: Record<string, { node: string; output: string }> }
-    >;
-  };
-  linkCount(): number;
-  slotPosition(nodeId: string, side: 'input' | 'output', name: string): { x: number; y: number };
-  load(w: unknown): void;
-}
 declare const window: { kinegraph: KinegraphHandle };
 
-describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
-  let server: { url: string; close(): Promise<void> };
-  let context: BrowserContext;
+describe.skipIf(!canRun)('editor in a browser', () => {
+  const editor = new Editor();
   let page: Page;
-  let cwd: string;
-  let profile: string;
   const prompt = 'a red circle moving left on a gray background';
 
   beforeAll(async () => {
-    mkdirSync(shots, { recursive: true });
-    cwd = mkdtempSync(join(tmpdir(), 'kg-editor-e2e-'));
-    profile = mkdtempSync(join(tmpdir(), 'kg-chromium-'));
-    cpSync(join(root, 'workflows'), join(cwd, 'workflows'), { recursive: true });
-    const { Runtime } = await import('@kinegraph/core');
-    const { startServer } = await import('@kinegraph/editor');
-    const runtime = await Runtime.create({ discover: { cwd: root } });
-    const started = await startServer({ port: 0, cwd, runtime });
-    server = {
-      url: started.url,
-      close: async () => {
-        await started.close();
-        await runtime.close();
-      },
-    };
-    const { chromium } = await import('playwright-core');
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      headless: true,
-      args: [
-        '--no-sandbox',
-        '--disable-gpu',
-        '--disable-quic',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-      viewport: { width: 1440, height: 900 },
-    });
-    page = context.pages()[0] ?? (await context.newPage());
-    page.on('pageerror', (e) => console.error('page error:', e.message));
-    await page.goto(server.url);
-    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000, polling: 100 });
+    await editor.start();
+    page = editor.page;
   }, 120_000);
-
-  afterAll(async () => {
-    await context?.close();
-    await server?.close();
-    rmSync(cwd, { recursive: true, force: true });
-    rmSync(profile, { recursive: true, force: true });
-  });
-
-  /** Clicks a node's title bar, as a user selects it. */
-  async function selectNode(id: string): Promise<void> {
-    const at = await page.evaluate((nodeId) => {
-      const { app } = window.kinegraph;
-      const node = app.node(nodeId)!;
-      const p = app.canvas.ds.convertOffsetToCanvas([node.pos[0]! + 40, node.pos[1]! - 15]);
-      return p;
-    }, id);
-    const box = (await page.locator('#graph').boundingBox())!;
-    const selected = (timeout: number) =>
-      page
-        .waitForFunction(
-          (nodeId) => {
-            const { app } = window.kinegraph;
-            const node = app.node(nodeId);
-            return (
-              node !== undefined && Boolean((app.canvas.selected_nodes as Record<string, unknown>)[String(node.id)])
-            );
-          },
-          id,
-          { timeout, polling: 50 },
-        )
-        .then(
-          () => true,
-          () => false,
-        );
-    // On a loaded machine the canvas may not take a click (litegraph reads a press held past its click time
-    // as the start of a drag): like a person, click again.
-    for (let attempt = 0; attempt < 3; attempt++) {
-      await page.mouse.click(box.x + at[0]!, box.y + at[1]!);
-      if (await selected(attempt < 2 ? 3_000 : 10_000)) return;
-    }
-    await page.screenshot({ path: join(shots, `select-${id}-failed.png`) });
-    throw new Error(`Clicking the title of node "${id}" did not select it.`);
-  }
-
-  /** Queues and waits until that new run (not the one shown before) has ended. */
-  async function runAndWait(): Promise<void> {
-    // '' rather than undefined: an undefined argument does not survive the trip into the page.
-    const before = await page.evaluate(
-      () => (window.kinegraph.app as unknown as { shownRunId?: string }).shownRunId ?? '',
-    );
-    await page.click('#queue');
-    await page.waitForFunction(
-      (previous) => {
-        const app = window.kinegraph.app as unknown as {
-          shownRunId?: string;
-          shownRun(): { status: string } | undefined;
-        };
-        return (
-          app.shownRunId !== undefined &&
-          app.shownRunId !== previous &&
-          ['done', 'error', 'cancelled'].includes(app.shownRun()?.status ?? '')
-        );
-      },
-      before,
-      // Interval polling: animation frames stop when nothing on the page animates. Shorter than the test's
-      // own limit, so a run that never ends in the page fails with this wait named.
-      { timeout: 90_000, polling: 100 },
-    );
-  }
+  afterAll(() => editor.close());
 
   it('loads text-to-video, sets a prompt, runs, streams a preview and plays the result', async () => {
     await page.selectOption('#examples', 'text-to-video');
-    await selectNode('prompt');
+    await editor.selectNode('prompt');
     await page.fill('textarea[data-param="text"]', prompt);
     await page.locator('textarea[data-param="text"]').blur();
-    await selectNode('sampler');
+    await editor.selectNode('sampler');
     await page.fill('input[data-param="steps"]', '4');
     await page.locator('input[data-param="steps"]').blur();
     await page.fill('input[data-param="previewEvery"]', '1');
@@ -189,10 +56,10 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
   }, 180_000);
 
   it('changing one param and running again shows the unchanged nodes as cached', async () => {
-    await selectNode('sampler');
+    await editor.selectNode('sampler');
     await page.fill('input[data-param="seed"]', '1234');
     await page.locator('input[data-param="seed"]').blur();
-    await runAndWait();
+    await editor.runAndWait();
     const nodes = await page.evaluate(() => window.kinegraph.app.shownRun()!.nodes);
     expect(nodes.pack?.status).toBe('cached');
     expect(nodes.prompt?.status).toBe('cached');
@@ -265,7 +132,7 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     const expected = await page.evaluate(() => window.kinegraph.workflow());
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#save')]);
     expect(download.suggestedFilename()).toMatch(/\.json$/);
-    const saved = join(cwd, 'saved.json');
+    const saved = join(editor.cwd, 'saved.json');
     await download.saveAs(saved);
     await page.selectOption('#examples', 'text-to-video');
     await page.setInputFiles('#file', saved);
@@ -279,7 +146,7 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
 
   it('cancels a running run', async () => {
     await page.selectOption('#examples', 'text-to-video');
-    await selectNode('sampler');
+    await editor.selectNode('sampler');
     await page.fill('input[data-param="steps"]', '200');
     await page.locator('input[data-param="steps"]').blur();
     await page.click('#queue');
@@ -315,7 +182,7 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     });
     const path = (await page.evaluate(() => window.kinegraph.workflow())).nodes['load-image']?.params?.path as string;
     expect(path).toMatch(/^my-photo-[0-9a-f]{8}\.png$/);
-    expect(existsSync(join(cwd, 'inputs', path))).toBe(true);
+    expect(existsSync(join(editor.cwd, 'inputs', path))).toBe(true);
   });
 
   it('adds nodes from the palette search, and deletes, copies, pastes and undoes as litegraph users expect', async () => {
@@ -326,12 +193,12 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     await page.press('#search', 'Enter');
     expect(await ids()).toEqual([...start, 'preview-video'].sort());
     await page.fill('#search', '');
-    await selectNode('sampler');
+    await editor.selectNode('sampler');
     await page.keyboard.press('Delete');
     expect(await ids()).not.toContain('sampler');
     await page.keyboard.press('Control+z');
     expect(await ids()).toContain('sampler');
-    await selectNode('prompt');
+    await editor.selectNode('prompt');
     await page.keyboard.press('Control+c');
     await page.mouse.move(700, 700);
     await page.keyboard.press('Control+v');
@@ -346,10 +213,10 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
 
   it('shows a runtime error on the node that failed', async () => {
     await page.selectOption('#examples', 'image-to-video');
-    await selectNode('image');
+    await editor.selectNode('image');
     await page.fill('input[data-param="path"]', 'inputs/not-there.png');
     await page.locator('input[data-param="path"]').blur();
-    await runAndWait();
+    await editor.runAndWait();
     expect(await page.evaluate(() => window.kinegraph.app.shownRun()?.status)).toBe('error');
     expect(await page.evaluate(() => window.kinegraph.app.shownRun()?.nodes.image?.status)).toBe('error');
     expect(await page.textContent('#output-body')).toMatch(/Node "image" failed .*FILE_NOT_FOUND/);
@@ -362,7 +229,7 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
     // arrives; the page must keep the newer state. Hold the reply back until the end has been shown.
     await page.selectOption('#examples', 'text-to-video');
     await page.selectOption('#examples', 'image-to-video');
-    await selectNode('image');
+    await editor.selectNode('image');
     await page.fill('input[data-param="path"]', 'inputs/not-there-either.png');
     await page.locator('input[data-param="path"]').blur();
     let held = 0;
@@ -384,7 +251,7 @@ describe.skipIf(!hasChromium || !hasWebBuild)('editor in a browser', () => {
       }
     });
     try {
-      await runAndWait();
+      await editor.runAndWait();
     } finally {
       await page.unroute('**/api/runs');
     }

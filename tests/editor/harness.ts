@@ -195,7 +195,7 @@ export class Editor {
   /**
    * Clicks a node's title bar, as a user selects it, and waits until it is selected. On a loaded machine the
    * canvas may not take a click (litegraph reads a press held past its click time as a drag): like a person,
-   * it clicks again.
+   * it clicks again. When it never is, a screenshot `select-<id>-failed.png` shows why.
    */
   async selectNode(id: string, modifiers: ('Shift' | 'Control')[] = []): Promise<void> {
     const at = await this.titleOf(id);
@@ -221,6 +221,7 @@ export class Editor {
         );
       if (ok) return;
     }
+    await this.page.screenshot({ path: join(shots, `select-${id}-failed.png`) });
     throw new Error(`Clicking the title of node "${id}" did not select it.`);
   }
 
