@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningServer, startServer } from '../server/server.js';
 import type { ErrorBody, RunSnapshot } from '../shared/protocol.js';
 import { api, LiveClient } from '../testing/client.js';
-import { release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
+import { gatedWorkflow, release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
 import type { JobDetail, JobPage, WorkerInfo } from './backend.js';
 
 let cwd: string;
@@ -30,14 +30,7 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-const gated = (gate: string) => ({
-  format: 'kinegraph/workflow@1',
-  name: gate,
-  nodes: {
-    a: { type: 'test/text', version: 1, params: { value: gate } },
-    b: { type: 'test/wait', version: 1, params: { gate }, inputs: { text: { node: 'a', output: 'text' } } },
-  },
-});
+const gated = (gate: string) => gatedWorkflow(gate, { name: gate });
 
 async function submit(name: string, options: Record<string, unknown> = {}): Promise<string> {
   const { status, body } = await api<{ id: string }>(base, '/api/runs', {

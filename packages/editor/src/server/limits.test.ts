@@ -8,14 +8,9 @@ import { defineNode, KinegraphError, Runtime, Type } from '@kinegraph/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, RunSnapshot } from '../shared/protocol.js';
 import { api, LiveClient } from '../testing/client.js';
-import { release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
+import { gatedWorkflow, PNG_1X1, release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
 import { resolveToken } from './serve.js';
 import { type RunningServer, startServer } from './server.js';
-
-const PNG_1X1 = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
-  'base64',
-);
 
 let cwd: string;
 const leaky = defineNode({
@@ -83,15 +78,6 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-const wait = (gate: string, extra: Record<string, unknown> = {}) => ({
-  format: 'kinegraph/workflow@1',
-  nodes: {
-    a: { type: 'test/text', version: 1, params: { value: gate } },
-    b: { type: 'test/wait', version: 1, params: { gate }, inputs: { text: { node: 'a', output: 'text' } } },
-  },
-  ...extra,
-});
-
 const nested = (depth: number) => `${'['.repeat(depth)}${']'.repeat(depth)}`;
 
 function rawSocket(): Promise<Socket> {
@@ -125,7 +111,7 @@ describe('JSON nesting', () => {
   });
 
   it('brackets inside strings do not count', async () => {
-    const doc = { ...wait('deep-string'), metadata: { note: '['.repeat(1000) } };
+    const doc = { ...gatedWorkflow('deep-string'), metadata: { note: '['.repeat(1000) } };
     const res = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: doc });
     expect(res.status).toBe(202);
     release('deep-string');
@@ -137,11 +123,11 @@ describe('the queue', () => {
     const ids: string[] = [];
     // One running, three waiting: the fifth is refused.
     for (let i = 0; i < 4; i++) {
-      const res = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: wait(`q${i}`) });
+      const res = await api<{ id: string }>(base, '/api/runs', { method: 'POST', json: gatedWorkflow(`q${i}`) });
       expect(res.status).toBe(202);
       ids.push(res.body.id);
     }
-    const refused = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: wait('q4') });
+    const refused = await api<ErrorBody>(base, '/api/runs', { method: 'POST', json: gatedWorkflow('q4') });
     expect(refused.status).toBe(429);
     expect(refused.body.error.code).toBe('QUEUE_FULL');
     const live = await LiveClient.connect(base);

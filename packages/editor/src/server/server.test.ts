@@ -10,14 +10,10 @@ import { Runtime } from '@kinegraph/core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { ErrorBody, RunSnapshot, UploadResult } from '../shared/protocol.js';
 import { api, LiveClient } from '../testing/client.js';
-import { release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
+import { gatedWorkflow, PNG_1X1, release, releaseAll, testPlugin } from '../testing/fake-nodes.js';
 import { type RunningServer, startServer } from './server.js';
 
 const root = fileURLToPath(new URL('../../../../', import.meta.url));
-const PNG_1X1 = Buffer.from(
-  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
-  'base64',
-);
 
 let cwd: string;
 let runtime: Runtime;
@@ -48,15 +44,8 @@ afterAll(async () => {
   rmSync(cwd, { recursive: true, force: true });
 });
 
-const fake = (gate: string, extra: Record<string, unknown> = {}) => ({
-  format: 'kinegraph/workflow@1',
-  name: `wait ${gate}`,
-  nodes: {
-    a: { type: 'test/text', version: 1, params: { value: gate } },
-    b: { type: 'test/wait', version: 1, params: { gate }, inputs: { text: { node: 'a', output: 'text' } } },
-  },
-  ...extra,
-});
+const fake = (gate: string, extra: Record<string, unknown> = {}) =>
+  gatedWorkflow(gate, { name: `wait ${gate}`, ...extra });
 
 function fastTextToVideo(seed: number) {
   const doc = JSON.parse(readFileSync(join(cwd, 'workflows', 'text-to-video.json'), 'utf8')) as {

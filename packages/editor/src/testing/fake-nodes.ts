@@ -4,6 +4,12 @@
  */
 import { defineNode, type KinegraphPlugin, Type } from '@kinegraph/core/sdk';
 
+/** A valid 1×1 PNG: the smallest image for previews and uploads. */
+export const PNG_1X1: Buffer = Buffer.from(
+  'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
+  'base64',
+);
+
 /** Gates that `test/wait` nodes wait on, by name; `release(name)` lets them finish. */
 const gates = new Map<string, { promise: Promise<void>; release: () => void }>();
 
@@ -52,12 +58,7 @@ const wait = defineNode({
   cache: false,
   async run({ params, inputs, context }) {
     // A 1×1 PNG is enough to prove previews travel.
-    const png = Uint8Array.from(
-      Buffer.from(
-        'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=',
-        'base64',
-      ),
-    );
+    const png = Uint8Array.from(PNG_1X1);
     context.progress(0.5, { message: 'waiting', preview: { mime: 'image/png', data: png, width: 1, height: 1 } });
     await new Promise<void>((resolve, reject) => {
       const onAbort = () => reject(context.signal.reason);
@@ -85,6 +86,21 @@ const fail = defineNode({
     throw Object.assign(new Error('This node always fails.'), { code: 'TEST_FAILURE', hint: 'It is a test.' });
   },
 });
+
+/**
+ * A workflow `test/text` → `test/wait` on gate `gate` (its text is the gate's name): it runs until
+ * `release(gate)`. `extra` adds top-level fields (`name`, `metadata`, ...).
+ */
+export function gatedWorkflow(gate: string, extra: Record<string, unknown> = {}) {
+  return {
+    format: 'kinegraph/workflow@1',
+    nodes: {
+      a: { type: 'test/text', version: 1, params: { value: gate } },
+      b: { type: 'test/wait', version: 1, params: { gate }, inputs: { text: { node: 'a', output: 'text' } } },
+    },
+    ...extra,
+  };
+}
 
 /** The test plugin. */
 export const testPlugin: KinegraphPlugin = { name: 'test-nodes', nodes: [text, wait, fail] };
