@@ -1,13 +1,13 @@
 // Media bombs against the decoders (#18 item 1): each file's header is checked against the memory budget
 // before a frame is decoded, a cancel stops a GIF mid-decode, and what was made is let go. Figures: the
 // growth of ArrayBuffer memory while each bomb is refused, and after a cancelled decode plus a GC.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hasFfmpeg, writeTestsrc } from '../../packages/editor/src/testing/ffmpeg.js';
 import { decodeVideoFile } from '../../packages/nodes/src/media/ffmpeg-video.js';
 import { decodeGif, decodeGifAsync } from '../../packages/nodes/src/media/gif.js';
 import { decodePng } from '../../packages/nodes/src/media/png.js';
@@ -76,25 +76,8 @@ describe('decoders check the header against the budget before decoding', () => {
   });
 });
 
-const ffmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
-
-describe.skipIf(!ffmpeg)('video through ffmpeg', () => {
-  const make = (name: string, args: string[]) => {
-    const path = join(scratch, name);
-    const r = spawnSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc=size=320x240:rate=25',
-      ...args,
-      path,
-    ]);
-    expect(r.status).toBe(0);
-    return path;
-  };
+describe.skipIf(!hasFfmpeg)('video through ffmpeg', () => {
+  const make = (name: string, args: string[]) => writeTestsrc(join(scratch, name), '320x240', 25, args);
 
   it('is refused from its probed size and frame count before ffmpeg decodes it', async () => {
     const mp4 = make('clip.mp4', ['-frames:v', '100', '-pix_fmt', 'yuv420p']);

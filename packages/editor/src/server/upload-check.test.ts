@@ -1,34 +1,18 @@
 // The upload structure check on real files (made by ffmpeg, as users' files are): whole files pass with
 // their declared size; every one of them cut short is refused.
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
+import { hasFfmpeg, writeTestsrc } from '../testing/ffmpeg.js';
 import { checkMedia, MediaCheckError } from './upload-check.js';
 
-const ffmpeg = spawnSync('ffmpeg', ['-version']).status === 0;
 const dir = mkdtempSync(join(tmpdir(), 'kg-upload-check-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-function make(name: string, args: string[]): Buffer {
-  const path = join(dir, name);
-  const r = spawnSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=160x120:rate=10',
-    ...args,
-    path,
-  ]);
-  expect(r.status, String(r.stderr)).toBe(0);
-  return readFileSync(path);
-}
+const make = (name: string, args: string[]): Buffer => readFileSync(writeTestsrc(join(dir, name), '160x120', 10, args));
 
-describe.skipIf(!ffmpeg)('checkMedia on files ffmpeg wrote', () => {
+describe.skipIf(!hasFfmpeg)('checkMedia on files ffmpeg wrote', () => {
   it.each([
     ['a.mp4', ['-frames:v', '10', '-pix_fmt', 'yuv420p'], 'video/mp4', undefined],
     ['b.mp4', ['-frames:v', '10', '-pix_fmt', 'yuv420p', '-movflags', '+faststart'], 'video/mp4', undefined],
