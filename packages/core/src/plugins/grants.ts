@@ -3,6 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { type Static, Type } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { KinegraphError } from '../util/errors.js';
+import type { ProcessCapabilities } from './sandbox.js';
 
 /** The file, in the project folder, where the user grants plugins more than the default. */
 export const GRANTS_FILE = 'kinegraph.grants.json';
@@ -60,15 +61,11 @@ export const GrantsFileSchema = Type.Object(
 export type PluginGrant = Static<typeof PluginGrantSchema>;
 
 /** One plugin's grants with every default filled in and folders made absolute. */
-export interface PluginGrants {
+export interface PluginGrants extends ProcessCapabilities {
   readonly isolate: boolean;
   readonly read: readonly string[];
   readonly write: readonly string[];
-  readonly childProcess: boolean;
-  readonly worker: boolean;
-  readonly addons: boolean;
-  readonly wasi: boolean;
-  readonly network: boolean;
+  /** Names of the environment variables it may see. */
   readonly env: readonly string[];
 }
 

@@ -9,16 +9,24 @@ import { accessSync, constants, existsSync, lstatSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { isInside } from './folders.js';
 
-/** What a plugin process may do. Paths are absolute and exist. */
-export interface SandboxPolicy {
-  readonly read: readonly string[];
-  readonly write: readonly string[];
+/**
+ * What a plugin process may do beyond files, each granted or not: start programs, start worker threads,
+ * load native addons, use WASI, use the network. A plugin's grants (`grants.ts`) and the policy its process
+ * is started with both carry these.
+ */
+export interface ProcessCapabilities {
   readonly childProcess: boolean;
   readonly worker: boolean;
   readonly addons: boolean;
   readonly wasi: boolean;
   /** True: the network is granted (no network namespace). */
   readonly network: boolean;
+}
+
+/** What a plugin process may do. Paths are absolute and exist. */
+export interface SandboxPolicy extends ProcessCapabilities {
+  readonly read: readonly string[];
+  readonly write: readonly string[];
   /** The whole environment the process gets. */
   readonly env: Readonly<Record<string, string>>;
   readonly cwd: string;
