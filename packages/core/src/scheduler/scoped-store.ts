@@ -1,11 +1,12 @@
-import type {
-  DType,
-  ModelHandle,
-  ModelOptions,
-  TensorData,
-  TensorHandle,
-  TensorStore,
-  TensorStoreStats,
+import {
+  type DType,
+  EMPTY_STORE_STATS,
+  type ModelHandle,
+  type ModelOptions,
+  type TensorData,
+  type TensorHandle,
+  type TensorStore,
+  type TensorStoreStats,
 } from '../tensor/types.js';
 import { tensorBytes } from './tensor-walk.js';
 
@@ -105,17 +106,7 @@ export class ScopedTensorStore implements TensorStore {
   }
 
   stats(): TensorStoreStats {
-    return (
-      this.#inner?.stats() ?? {
-        liveTensors: 0,
-        liveBytes: 0,
-        peakBytes: 0,
-        bytesToJs: 0,
-        bytesFromJs: 0,
-        sessions: 0,
-        runs: 0,
-      }
-    );
+    return this.#inner?.stats() ?? EMPTY_STORE_STATS;
   }
 
   /**

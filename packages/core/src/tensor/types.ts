@@ -140,6 +140,17 @@ export interface TensorStoreStats {
   readonly runs: number;
 }
 
+/** The counters of a store that holds nothing and has done nothing (yet, or any more). */
+export const EMPTY_STORE_STATS: TensorStoreStats = Object.freeze({
+  liveTensors: 0,
+  liveBytes: 0,
+  peakBytes: 0,
+  bytesToJs: 0,
+  bytesFromJs: 0,
+  sessions: 0,
+  runs: 0,
+});
+
 /**
  * The device-side tensor API nodes get as `ctx.tensors`. All methods are asynchronous messages to the
  * inference worker; the main thread never blocks on ORT.

@@ -5,7 +5,7 @@
 
 import { Socket } from 'node:net';
 import type { AnyNodeDefinition } from '../../sdk/node.js';
-import type { TensorStoreStats } from '../../tensor/types.js';
+import { EMPTY_STORE_STATS, type TensorStoreStats } from '../../tensor/types.js';
 import {
   type FromPlugin,
   type NoteOp,
@@ -55,16 +55,6 @@ function migrateChain(
 /** Errors after which remembered model handles may be stale (the store restarted). */
 const STORE_GONE = new Set(['UNKNOWN_MODEL', 'STORE_CLOSED', 'WORKER_CRASHED']);
 
-const EMPTY_STATS: TensorStoreStats = {
-  liveTensors: 0,
-  liveBytes: 0,
-  peakBytes: 0,
-  bytesToJs: 0,
-  bytesFromJs: 0,
-  sessions: 0,
-  runs: 0,
-};
-
 /** Serves the runtime's calls until the channel closes. */
 export function serve(): void {
   const socket = new Socket({ fd: 3, readable: true, writable: true });
@@ -78,7 +68,7 @@ export function serve(): void {
   const pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
   let nextRequest = 1;
   let nextCallback = 1;
-  let stats: TensorStoreStats = EMPTY_STATS;
+  let stats: TensorStoreStats = EMPTY_STORE_STATS;
   let opsStats: unknown = { graphsBuilt: 0, runs: 0, paramBytesFromJs: 0, noiseBytesFromJs: 0 };
   // What was left of each call's memory budget at its last answer.
   const budgets = new Map<number, number>();
