@@ -6,6 +6,7 @@
  * the check the runtime applies to what a plugin returns.
  */
 import { type Static, Type } from '@sinclair/typebox';
+import { DTYPE_BYTES } from '../tensor/dtype.js';
 
 /** A tensor a node will make: its dims and element type. */
 export const TensorShapeSchema = Type.Object(
@@ -51,18 +52,9 @@ export interface MemoryBudget {
   available(): number;
 }
 
-const DTYPE_SIZE: Readonly<Record<string, number>> = {
-  float32: 4,
-  float16: 2,
-  int64: 8,
-  int32: 4,
-  uint8: 1,
-  bool: 1,
-};
-
 /** Bytes of one declared tensor. */
 export function shapeBytes(shape: TensorShape): number {
-  return shape.dims.reduce((n, d) => n * d, 1) * (DTYPE_SIZE[shape.dtype] ?? 4);
+  return shape.dims.reduce((n, d) => n * d, 1) * ((DTYPE_BYTES as Readonly<Record<string, number>>)[shape.dtype] ?? 4);
 }
 
 /** Bytes a declaration adds up to: every output plus the scratch. */
