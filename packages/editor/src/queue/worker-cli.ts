@@ -1,18 +1,16 @@
 /** `kinegraph worker`: runs a queue worker until SIGINT/SIGTERM. */
-import type { DeviceRequest } from '@kinegraph/core';
 import { resolveToken, untilStopSignal } from '../server/serve.js';
-import type { QueueWorker } from './worker.js';
+import type { QueueWorker, QueueWorkerOptions } from './worker.js';
 
-/** What `kinegraph worker` was given. */
-export interface WorkerCommandOptions {
-  readonly queue: string;
-  readonly server: string;
-  readonly token?: string;
-  readonly concurrency?: number;
-  readonly device?: DeviceRequest;
-  readonly name?: string;
-  readonly workDir?: string;
-  readonly cwd: string;
+/**
+ * What `kinegraph worker` was given: the worker's own options as {@link QueueWorkerOptions} describes them
+ * (`token` here is only `--token`; the environment is consulted too), and where to write.
+ */
+export interface WorkerCommandOptions
+  extends Pick<
+    QueueWorkerOptions,
+    'queue' | 'server' | 'token' | 'concurrency' | 'device' | 'name' | 'workDir' | 'cwd'
+  > {
   readonly stdout: NodeJS.WritableStream;
   readonly stderr: NodeJS.WritableStream;
   /** Where `KINEGRAPH_TOKEN` and `KINEGRAPH_TOKEN_FILE` are read from. Default `process.env`. */
