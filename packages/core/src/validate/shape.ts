@@ -114,10 +114,7 @@ function documentIssue(error: ErrorObject): ValidationIssue {
       hint: 'Ids start with a letter or _, then letters, digits, _ or -.',
     };
   }
-  const extra =
-    error.keyword === 'additionalProperties'
-      ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"`
-      : '';
+  const extra = unexpectedKey(error);
   return {
     code: 'WORKFLOW_SCHEMA',
     pointer: error.instancePath,
@@ -126,12 +123,16 @@ function documentIssue(error: ErrorObject): ValidationIssue {
   };
 }
 
+/** For an unexpected key, ` "<key>"` (truncated) to end the message with; otherwise ''. */
+function unexpectedKey(error: ErrorObject): string {
+  return error.keyword === 'additionalProperties'
+    ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"`
+    : '';
+}
+
 function nodeStructureIssue(id: string, error: ErrorObject): ValidationIssue {
   const at = pointer('nodes', id) + error.instancePath;
-  const extra =
-    error.keyword === 'additionalProperties'
-      ? ` "${truncate(String((error.params as { additionalProperty: string }).additionalProperty))}"`
-      : '';
+  const extra = unexpectedKey(error);
   return {
     code: 'WORKFLOW_SCHEMA',
     nodeId: id,

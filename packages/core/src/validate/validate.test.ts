@@ -47,6 +47,19 @@ describe('validateWorkflow', () => {
     expect(codes({ nodes: {} })).toContain('FORMAT_UNSUPPORTED');
   });
 
+  it('names the unexpected key, at the top level and in a node', () => {
+    const top = issues({ ...good, colour: 'red' });
+    expect(top.map((i) => [i.code, i.pointer])).toEqual([['WORKFLOW_SCHEMA', '']]);
+    expect(top[0]!.message).toMatch(/ "colour"\.$/);
+    const inNode = issues({ ...good, nodes: { ...good.nodes, prompt: { ...good.nodes.prompt, colour: 'red' } } });
+    // (A node that fails its shape is left out, so what reads it reports a missing input too.)
+    expect(inNode.map((i) => [i.code, i.nodeId])).toEqual([
+      ['WORKFLOW_SCHEMA', 'prompt'],
+      ['INPUT_NODE_MISSING', 'shout'],
+    ]);
+    expect(inNode[0]!.message).toMatch(/^Node "prompt" .* "colour"\.$/);
+  });
+
   it('reports unknown node types with did-you-mean and the providing package', () => {
     const found = issues({
       format: 'kinegraph/workflow@1',
