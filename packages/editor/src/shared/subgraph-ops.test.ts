@@ -9,6 +9,8 @@ import {
   convertToSubgraph,
   INPUTS_NODE_ID,
   OUTPUTS_NODE_ID,
+  removePort,
+  renamePort,
   subgraphPorts,
   subgraphView,
   type TypePorts,
@@ -97,5 +99,51 @@ describe('the view of a subgraph', () => {
     );
     view.nodes.sampler!.params = { ...view.nodes.sampler!.params, steps: 3 };
     expect(applySubgraphView(workflow, subgraphId, view).subgraphs![subgraphId]!.nodes.sampler!.params!.steps).toBe(3);
+  });
+});
+
+describe('renaming and removing a subgraph output', () => {
+  // `inner` is used at the top level (as `a`) and inside subgraph `outer` (as `i`); each level reads it,
+  // and a node at each level reads a port of the same name from a node that is not an instance.
+  const edge = (node: string, output: string) => ({ node, output });
+  const doc: Workflow = {
+    format: 'kinegraph/workflow@1',
+    nodes: {
+      a: { type: 'subgraph/inner', version: 1 },
+      other: { type: 't/text', version: 1 },
+      read: { type: 't/join', version: 1, inputs: { x: edge('a', 'out'), y: edge('other', 'out') } },
+      o: { type: 'subgraph/outer', version: 1 },
+    },
+    subgraphs: {
+      inner: {
+        name: 'Inner',
+        outputs: { out: edge('t', 'out') },
+        nodes: { t: { type: 't/text', version: 1 } },
+      },
+      outer: {
+        name: 'Outer',
+        outputs: { res: edge('r', 'out') },
+        nodes: {
+          i: { type: 'subgraph/inner', version: 1 },
+          u: { type: 't/text', version: 1 },
+          r: { type: 't/join', version: 1, inputs: { x: edge('i', 'out'), y: edge('u', 'out') } },
+        },
+      },
+    },
+  };
+
+  it('a rename follows every reader of an instance, at every level, and no one else', () => {
+    const next = renamePort(doc, 'inner', 'output', 'out', 'result');
+    expect(Object.keys(next.subgraphs!.inner!.outputs!)).toEqual(['result']);
+    expect(next.nodes.read!.inputs).toEqual({ x: edge('a', 'result'), y: edge('other', 'out') });
+    expect(next.subgraphs!.outer!.nodes.r!.inputs).toEqual({ x: edge('i', 'result'), y: edge('u', 'out') });
+    expect(doc.nodes.read!.inputs!.x).toEqual(edge('a', 'out'));
+  });
+
+  it('a removal drops the edges that read it, at every level, and no others', () => {
+    const next = removePort(doc, 'inner', 'output', 'out');
+    expect(next.subgraphs!.inner!.outputs).toEqual({});
+    expect(next.nodes.read!.inputs).toEqual({ y: edge('other', 'out') });
+    expect(next.subgraphs!.outer!.nodes.r!.inputs).toEqual({ y: edge('u', 'out') });
   });
 });

@@ -424,6 +424,24 @@ function* allNodes(workflow: Workflow): Generator<WorkflowNode> {
 }
 
 /**
+ * The workflow's levels (the top level, then each subgraph's inside) with the ids of the nodes of `type` on
+ * each: what reads an instance's output names that instance, which is on the reader's own level.
+ */
+function* instancesByLevel(
+  workflow: Workflow,
+  type: string,
+): Generator<{ nodes: WorkflowNode[]; instances: ReadonlySet<string> }> {
+  for (const level of [workflow.nodes, ...Object.values(workflow.subgraphs ?? {}).map((s) => s.nodes)]) {
+    const instances = new Set(
+      Object.entries(level)
+        .filter(([, n]) => n.type === type)
+        .map(([k]) => k),
+    );
+    yield { nodes: Object.values(level), instances };
+  }
+}
+
+/**
  * Renames an input or output of subgraph `id`, in the subgraph and on every instance of it (their edges,
  * and what reads their outputs). Returns the new workflow; throws when `to` is taken or not a valid name.
  */
@@ -454,18 +472,10 @@ export function renamePort(
         node.inputs = Object.fromEntries(Object.entries(node.inputs).map(([k, v]) => [k === from ? to : k, v]));
   } else {
     def.outputs = renamed as NonNullable<Subgraph['outputs']>;
-    // What reads an instance's output names the instance: find the instances at each level.
-    const levels = [next.nodes, ...Object.values(next.subgraphs ?? {}).map((s) => s.nodes)];
-    for (const nodes of levels) {
-      const instances = new Set(
-        Object.entries(nodes)
-          .filter(([, n]) => n.type === type)
-          .map(([k]) => k),
-      );
-      for (const node of Object.values(nodes))
+    for (const { nodes, instances } of instancesByLevel(next, type))
+      for (const node of nodes)
         for (const edge of Object.values(node.inputs ?? {}))
           if (instances.has(edge.node) && edge.output === from) edge.output = to;
-    }
   }
   return next;
 }
@@ -488,15 +498,8 @@ export function removePort(workflow: Workflow, id: string, side: 'input' | 'outp
     for (const node of allNodes(next)) if (node.type === type) dropEdges(node, (_e, port) => port === name);
   } else {
     if (def.outputs) delete def.outputs[name];
-    const levels = [next.nodes, ...Object.values(next.subgraphs ?? {}).map((s) => s.nodes)];
-    for (const nodes of levels) {
-      const instances = new Set(
-        Object.entries(nodes)
-          .filter(([, n]) => n.type === type)
-          .map(([k]) => k),
-      );
-      for (const node of Object.values(nodes)) dropEdges(node, (e) => instances.has(e.node) && e.output === name);
-    }
+    for (const { nodes, instances } of instancesByLevel(next, type))
+      for (const node of nodes) dropEdges(node, (e) => instances.has(e.node) && e.output === name);
   }
   return next;
 }
