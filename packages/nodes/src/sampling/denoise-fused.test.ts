@@ -62,15 +62,12 @@ async function compare(
     );
   const guidance = guided ? { guidance: 2.5 } : {};
 
+  // What both samplers are given alike; each gets a start tensor of its own (a sampler consumes it).
+  const shared = { context, sampler, coefficients, ...guidance, input, noise };
   const plain = await tensors.loadModel(graph.bytes);
   const reference = await denoise({
-    context,
-    sampler,
-    coefficients,
+    ...shared,
     start: await start(),
-    ...guidance,
-    input,
-    noise,
     async predict(xin, t) {
       const tt = await tensors.upload(new Float32Array(rows).fill(t), [rows]);
       const out = await tensors.run(plain, { x: xin, t: tt, text });
@@ -86,13 +83,8 @@ async function compare(
     },
   });
   const fused = await denoiseFused({
-    context,
-    sampler,
-    coefficients,
+    ...shared,
     start: await start(),
-    ...guidance,
-    input,
-    noise,
     model: fusedModel,
     names: { input: 'x', timestep: 't' },
     feeds: { text },

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { defineNode, type NodeContext, Runtime, Type } from '@kinegraph/core';
+import { defineNode, type NodeContext, type RunEvent, Runtime, Type } from '@kinegraph/core';
 import { lastValueFrom, toArray } from 'rxjs';
 import { afterAll, describe, expect, it } from 'vitest';
 import { type SamplerName, samplerCoefficients } from './coefficients.js';
@@ -132,25 +132,26 @@ const runtime = await Runtime.create({
 });
 afterAll(() => runtime.close());
 
+/** Runs one node of `type` on fixture run `index`; its events, and the JSON its text output carries. */
+async function runOne<T>(type: string, index: number): Promise<{ events: RunEvent[]; result: T }> {
+  const events = await lastValueFrom(
+    runtime
+      .run(
+        { format: 'kinegraph/workflow@1', nodes: { p: { type, version: 1, params: { run: index } } } },
+        { outputFolder: out, allowedFolders: [out] },
+      )
+      .pipe(toArray()),
+  );
+  const done = events.find((e) => e.type === 'node:done');
+  expect(done?.type, JSON.stringify(events.at(-1))).toBe('node:done');
+  const text = done?.type === 'node:done' ? (done.outputs.text as { value: string }).value : '';
+  return { events, result: JSON.parse(text) as T };
+}
+
 describe('device sampler (ONNX graphs in the worker) vs training/sample.py', () => {
   fixture.runs.forEach((spec, index) => {
     it(`${spec.sampler} eta=${spec.eta}: final state within 1e-3`, async () => {
-      const events = await lastValueFrom(
-        runtime
-          .run(
-            {
-              format: 'kinegraph/workflow@1',
-              nodes: { p: { type: 'test/sampler-parity', version: 1, params: { run: index } } },
-            },
-            { outputFolder: out, allowedFolders: [out] },
-          )
-          .pipe(toArray()),
-      );
-      const done = events.find((e) => e.type === 'node:done');
-      expect(done?.type).toBe('node:done');
-      const result = JSON.parse(
-        String(done?.type === 'node:done' && (done.outputs.text as { value: string }).value),
-      ) as { data: number[]; steps: number };
+      const { events, result } = await runOne<{ data: number[]; steps: number }>('test/sampler-parity', index);
       expect(result.steps).toBe(fixture.num_inference_steps);
       const expected = spec.x_after_step.at(-1)!;
       const worst = Math.max(...result.data.map((v, i) => Math.abs(v - expected[i]!)));
@@ -166,22 +167,10 @@ describe('device sampler (ONNX graphs in the worker) vs training/sample.py', () 
 describe('denoise() making the model input itself (fused with each update)', () => {
   fixture.runs.forEach((spec, index) => {
     it(`${spec.sampler} eta=${spec.eta}: every input is [state, conditioning] twice, final state within 1e-3`, async () => {
-      const events = await lastValueFrom(
-        runtime
-          .run(
-            {
-              format: 'kinegraph/workflow@1',
-              nodes: { p: { type: 'test/sampler-assembled-input', version: 1, params: { run: index } } },
-            },
-            { outputFolder: out, allowedFolders: [out] },
-          )
-          .pipe(toArray()),
+      const { result } = await runOne<{ worstFinal: number; worstInput: number; calls: number; dims: string[] }>(
+        'test/sampler-assembled-input',
+        index,
       );
-      const done = events.find((e) => e.type === 'node:done');
-      expect(done?.type, JSON.stringify(events.at(-1))).toBe('node:done');
-      const result = JSON.parse(
-        String(done?.type === 'node:done' && (done.outputs.text as { value: string }).value),
-      ) as { worstFinal: number; worstInput: number; calls: number; dims: string[] };
       expect(result.calls).toBe(fixture.num_inference_steps);
       expect(result.dims).toEqual([`2x${n + CONDITIONING.length}`]);
       expect(result.worstInput).toBeLessThan(1e-3);
