@@ -39,7 +39,12 @@ export async function workerInfo(redis: Redis, keys: QueueKeys, id: string): Pro
   return value ? (JSON.parse(value) as WorkerInfo) : undefined;
 }
 
-/** Whether a worker can start a run now. */
-export function isFree(info: WorkerInfo | undefined): boolean {
-  return info !== undefined && info.running.length < info.concurrency;
+/**
+ * Whether a worker can start a run now. `hasEnded` names runs the caller knows have ended: they do not count
+ * against the worker's slots. A worker announces its freed slot just after the run's end has gone out, so a
+ * server that already shows the run as ended may still read it in the worker's entry for a moment; without
+ * this, a re-run submitted the moment its parent ends would find the parent's worker "busy".
+ */
+export function isFree(info: WorkerInfo | undefined, hasEnded: (runId: string) => boolean = () => false): boolean {
+  return info !== undefined && info.running.filter((id) => !hasEnded(id)).length < info.concurrency;
 }

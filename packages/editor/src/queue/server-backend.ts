@@ -325,7 +325,11 @@ export class QueueRunBackend implements RunBackend {
     }
     if (!parent) return undefined;
     const info = await workerInfo(this.redis, this.keys, parent.workerId).catch(() => undefined);
-    return isFree(info) ? { parent: parent.id, workerId: parent.workerId } : undefined;
+    const hasEnded = (runId: string) => {
+      const run = this.view.runs.get(runId);
+      return run !== undefined && isFinished(run.snapshot);
+    };
+    return isFree(info, hasEnded) ? { parent: parent.id, workerId: parent.workerId } : undefined;
   }
 
   async cancel(id: string): Promise<RunSnapshot> {
