@@ -122,20 +122,36 @@ def _sample_object(rng: np.random.Generator, shape, colour, motion) -> Obj:
     return Obj(shape, colour, motion, float(x0), float(y0), float(r0), float(dist))
 
 
-def _motion_probabilities(translation_weight: float) -> np.ndarray:
-    w = np.array([translation_weight if m in TRANSLATIONS else 1.0 for m in MOTIONS])
+def _motion_probabilities(translation_weight: float, motion_weights: dict | None = None) -> np.ndarray:
+    if motion_weights is not None:
+        w = np.array([float(motion_weights.get(m, 1.0)) for m in MOTIONS])
+    else:
+        w = np.array([translation_weight if m in TRANSLATIONS else 1.0 for m in MOTIONS])
+    return w / w.sum()
+
+
+def _background_probabilities(background_weights: dict) -> np.ndarray:
+    w = np.array([float(background_weights.get(b, 1.0)) for b in BACKGROUNDS])
     return w / w.sum()
 
 
 def sample_spec(rng: np.random.Generator, split: str = "train", two_object_p: float = 0.3,
-                style: str = "solid", translation_weight: float = 1.0) -> ClipSpec:
+                style: str = "solid", translation_weight: float = 1.0, motion_weights: dict | None = None,
+                background_weights: dict | None = None) -> ClipSpec:
     """split='train' never yields a held-out combination; split='heldout' only does
     (single-object clips). translation_weight: how much likelier each of left/right/up/down is than each
-    other motion (1 = uniform, the draw the stream always had; other values draw from another rng call)."""
-    motion_p = None if translation_weight == 1.0 else _motion_probabilities(translation_weight)
+    other motion (1 = uniform, the draw the stream always had; other values draw from another rng call).
+    motion_weights / background_weights: relative weight of each motion / background by name (missing: 1);
+    motion_weights replaces translation_weight; None keeps the uniform draw of the stream before them."""
+    uniform_motion = translation_weight == 1.0 and motion_weights is None
+    motion_p = None if uniform_motion else _motion_probabilities(translation_weight, motion_weights)
+    background_p = None if background_weights is None else _background_probabilities(background_weights)
     combos = all_combinations()
     while True:
-        bg = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
+        if background_p is None:
+            bg = list(BACKGROUNDS)[rng.integers(len(BACKGROUNDS))]
+        else:
+            bg = list(BACKGROUNDS)[rng.choice(len(BACKGROUNDS), p=background_p)]
         n = 2 if (split == "train" and rng.random() < two_object_p) else 1
         objs = []
         for _ in range(n):
@@ -217,15 +233,18 @@ def downsample2(video: np.ndarray) -> np.ndarray:
 
 
 def clip_spec(seed: int, index: int, split: str = "train", style: str = "solid",
-              two_object_p: float = 0.3, translation_weight: float = 1.0) -> ClipSpec:
+              two_object_p: float = 0.3, translation_weight: float = 1.0, motion_weights: dict | None = None,
+              background_weights: dict | None = None) -> ClipSpec:
     rng = np.random.default_rng([seed, index, STYLES.index(style), 0 if split == "train" else 1])
-    return sample_spec(rng, split, two_object_p, style, translation_weight)
+    return sample_spec(rng, split, two_object_p, style, translation_weight, motion_weights, background_weights)
 
 
 def make_clip(seed: int, index: int, split: str = "train", style: str = "solid",
-              two_object_p: float = 0.3, translation_weight: float = 1.0):
+              two_object_p: float = 0.3, translation_weight: float = 1.0, motion_weights: dict | None = None,
+              background_weights: dict | None = None):
     """Deterministic clip: (caption, video64 [3,16,64,64], video32 [3,16,32,32])."""
-    spec = clip_spec(seed, index, split, style, two_object_p, translation_weight)
+    spec = clip_spec(seed, index, split, style, two_object_p, translation_weight, motion_weights,
+                     background_weights)
     hi = render(spec, HI)
     return spec.caption, hi, downsample2(hi)
 

@@ -34,15 +34,18 @@ LO_SIZE = HI // 2
 class SpecBatches(torch.utils.data.Dataset):
     """Index = training step; item = the step's batch as small CPU tensors (no pixels)."""
 
-    def __init__(self, seed: int, batch: int, translation_weight: float = 1.0, cfg_drop: float = 0.1):
+    def __init__(self, seed: int, batch: int, translation_weight: float = 1.0, cfg_drop: float = 0.1,
+                 motion_weights: dict | None = None, background_weights: dict | None = None):
         self.seed, self.batch, self.translation_weight, self.cfg_drop = seed, batch, translation_weight, cfg_drop
+        self.mix = {"translation_weight": translation_weight, "motion_weights": motion_weights,
+                    "background_weights": background_weights}
 
     def __len__(self):
         return 1 << 40
 
     def __getitem__(self, step: int) -> dict:
         b = self.batch
-        specs = [clip_spec(self.seed, step * b + i, translation_weight=self.translation_weight) for i in range(b)]
+        specs = [clip_spec(self.seed, step * b + i, **self.mix) for i in range(b)]
         rng = np.random.default_rng([self.seed, step, 77])
         drop = rng.random(b) < self.cfg_drop
         tokens = encode_batch(["" if d else s.caption for s, d in zip(specs, drop)])

@@ -28,7 +28,10 @@ import time
 import torch
 
 import ckpt as ck_io
-from data import COLOURS, MOTIONS, SHAPES, make_clip
+import numpy as np
+
+from data import BACKGROUNDS, COLOURS, LO, MOTIONS, SHAPES, ClipSpec, _sample_object, caption_for, downsample2, \
+    is_held_out, make_clip, render
 from schedule import AC
 from tokenizer import encode_batch
 
@@ -117,6 +120,47 @@ def probe(text, net, n: int, timesteps: list, direction_timesteps: list, seed: i
     return {"loss": losses, "gap": gap}
 
 
+PERPENDICULAR = {"left": ("up", "down"), "right": ("up", "down"), "up": ("left", "right"),
+                 "down": ("left", "right")}
+
+
+def direction_clips(background: str, direction: str, n: int, seed: int, held_out: bool = False) -> list:
+    """n single-object clips of objects moving `direction` on `background`, shapes and colours cycling over the
+    combinations of the asked split (seen: never a held-out combination; held-out: only held-out ones)."""
+    out, i = [], 0
+    combos = [(s, c) for s in SHAPES for c in COLOURS if is_held_out(s, c, direction, background) == held_out]
+    while len(out) < n and combos:
+        shape, colour = combos[i % len(combos)]
+        rng = np.random.default_rng([seed, i, SHAPES.index(shape), list(BACKGROUNDS).index(background)])
+        objects = [_sample_object(rng, shape, colour, direction)]
+        spec = ClipSpec(objects, background, "solid", caption_for(objects, background))
+        out.append((spec.caption, downsample2(render(spec, 2 * LO))))
+        i += 1
+    return out
+
+
+def direction_grid(text, net, n: int, timesteps: list, seed: int = 7, held_out: bool = False) -> dict:
+    """Per background and direction: the loss gap when the direction word is reversed and when it is turned by
+    90 degrees (mean of both perpendicular words), at the top of the schedule. The full evaluation's misses
+    are "moving right" on navy read as up or down, so the perpendicular gap is the one to watch."""
+    grid = {}
+    for bg in BACKGROUNDS:
+        for d in ("left", "right", "up", "down"):
+            clips = direction_clips(bg, d, n, seed, held_out)
+            if not clips:
+                continue
+            caps = [c[0] for c in clips]
+            x0 = torch.stack([torch.from_numpy(c[1]) for c in clips])
+            variants = {"true": caps, "reversed": [c.replace(f"moving {d}", f"moving {OPPOSITE[d]}") for c in caps]}
+            for k, p in enumerate(PERPENDICULAR[d]):
+                variants[f"perp{k}"] = [c.replace(f"moving {d}", f"moving {p}") for c in caps]
+            loss = paired_losses(text, net, x0, variants, timesteps, seed)
+            grid[f"{bg}/{d}"] = {"reversed": loss["reversed"] / loss["true"] - 1,
+                                 "perpendicular": (loss["perp0"] + loss["perp1"]) / (2 * loss["true"]) - 1,
+                                 "true": loss["true"]}
+    return grid
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--ckpt", default=ck_io.CKPT)
@@ -126,6 +170,9 @@ def main():
     ap.add_argument("--direction-timesteps", default="975,990,999",
                     help="timesteps of the direction gap (the top of the schedule, where x_t does not show it)")
     ap.add_argument("--only-direction", action="store_true", help="measure the direction gap alone (faster)")
+    ap.add_argument("--direction-grid", action="store_true",
+                    help="per background x direction: reversed and perpendicular direction gaps (alone)")
+    ap.add_argument("--held-out", action="store_true", help="with --direction-grid: held-out combinations only")
     ap.add_argument("--log", action="store_true", help="append the result to runs/probe.jsonl")
     a = ap.parse_args()
     torch.set_num_threads(1)
@@ -136,6 +183,21 @@ def main():
     models, _ = ck_io.models_from_checkpoint(ck, ema)
     t0 = time.time()
     ints = lambda v: [int(s) for s in v.split(",")]  # noqa: E731
+    if a.direction_grid:
+        grid = direction_grid(models["text"].eval(), models["stunet"].eval(), a.n, ints(a.direction_timesteps),
+                              held_out=a.held_out)
+        print(f"{ck['stage']} step {ck['step']} ({'ema' if ema else 'raw'} weights), "
+              f"{'held-out' if a.held_out else 'seen'} clips, t = {a.direction_timesteps}: direction gaps")
+        for k, r in grid.items():
+            print(f"  {k:12s} reversed {100 * r['reversed']:+7.2f}%  perpendicular {100 * r['perpendicular']:+7.2f}%")
+        print(f"({time.time() - t0:.0f} s)")
+        if a.log:
+            os.makedirs(os.path.join(HERE, "runs"), exist_ok=True)
+            with open(os.path.join(HERE, "runs", "probe.jsonl"), "a") as f:
+                f.write(json.dumps({"direction_grid": grid, "held_out": a.held_out, "stage": ck["stage"],
+                                    "step": ck["step"], "weights": "ema" if ema else "raw",
+                                    "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}) + "\n")
+        return
     r = probe(models["text"].eval(), models["stunet"].eval(), a.n, ints(a.timesteps), ints(a.direction_timesteps),
               only_direction=a.only_direction)
     r.update(stage=ck["stage"], step=ck["step"], weights="ema" if ema else "raw",

@@ -1,11 +1,16 @@
-import { existsSync } from 'node:fs';
-import { describe, expect, it } from 'vitest';
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { findPack } from '../../packages/nodes/src/model/pack.js';
 import { readHeldOutManifest } from './captions.js';
 import {
   type ConditionedSample,
   evaluationPrompts,
   FULL_OPTIONS,
+  isPackPath,
   SMOKE_OPTIONS,
+  snapshotPack,
   summarize,
   summarizeConditioned,
   type T2vSample,
@@ -120,5 +125,64 @@ describe.skipIf(!existsSync(manifestPath))('the full evaluation set', () => {
     // The smoke set is the earlier sessions' set, unchanged.
     const smoke = evaluationPrompts(manifest, SMOKE_OPTIONS);
     expect([smoke['held-out'].length, smoke.seen.length]).toEqual([14, 14]);
+  });
+});
+
+describe('--pack takes a pack folder as well as a pack name', () => {
+  const made: string[] = [];
+  afterEach(() => {
+    for (const dir of made.splice(0)) rmSync(dir, { recursive: true, force: true });
+  });
+  /** A pack folder outside models/: a manifest that says which export it is, and one model file. */
+  function candidate(name: string, exportedAt: string): string {
+    const parent = mkdtempSync(join(tmpdir(), 'kg-quality-test-'));
+    made.push(parent);
+    const dir = join(parent, name);
+    mkdirSync(dir);
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ name: 'kinegraph-tiny', exported_at: exportedAt }));
+    writeFileSync(join(dir, 'stunet.onnx'), 'weights');
+    return dir;
+  }
+
+  it('tells a path from a name', () => {
+    expect(isPackPath('kinegraph-tiny')).toBe(false);
+    expect(isPackPath('/tmp/candidate/kinegraph-tiny')).toBe(true);
+    expect(isPackPath('./exported')).toBe(true);
+    expect(isPackPath('.')).toBe(true);
+  });
+
+  it('evaluates the candidate folder, not the shipped pack of the same name, and restores the search path', async () => {
+    const before = process.env.KINEGRAPH_MODELS;
+    const snapshot = await snapshotPack(candidate('kinegraph-tiny', 'candidate-export'));
+    try {
+      expect(snapshot.name).toBe('kinegraph-tiny');
+      expect(snapshot.manifest.exported_at).toBe('candidate-export');
+      // What LoadModelPack finds by that name during the evaluation is the snapshot of the candidate.
+      const found = await findPack(snapshot.name);
+      expect(realpathSync(join(found, 'manifest.json'))).toBe(realpathSync(snapshot.manifestPath));
+      expect(existsSync(join(found, 'stunet.onnx'))).toBe(true);
+    } finally {
+      snapshot.release();
+    }
+    expect(process.env.KINEGRAPH_MODELS).toBe(before);
+    expect(existsSync(snapshot.manifestPath)).toBe(false);
+  });
+
+  it("answers to the folder's own name when it is not a shipped one", async () => {
+    const snapshot = await snapshotPack(candidate('step-31700', 'another-export'));
+    try {
+      expect(snapshot.name).toBe('step-31700');
+      expect((await findPack('step-31700')).startsWith(tmpdir())).toBe(true);
+    } finally {
+      snapshot.release();
+    }
+  });
+
+  it('refuses a folder without a manifest with a coded error, and changes nothing', async () => {
+    const before = process.env.KINEGRAPH_MODELS;
+    const empty = mkdtempSync(join(tmpdir(), 'kg-quality-test-'));
+    made.push(empty);
+    await expect(snapshotPack(empty)).rejects.toMatchObject({ code: 'MODEL_PACK_NOT_FOUND' });
+    expect(process.env.KINEGRAPH_MODELS).toBe(before);
   });
 });

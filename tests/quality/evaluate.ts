@@ -3,12 +3,13 @@
  * TextEncode → [ImageCondition | MaskInpaint] → STUNetSample) run by `Runtime`, frames read back by a
  * capture node, attributes read by analyze.ts. Run it with `node tests/quality/run.mjs` (README.md).
  */
-import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import {
   type AnyNodeDefinition,
   defineNode,
+  KinegraphError,
   type KinegraphPlugin,
   type RunEvent,
   Runtime,
@@ -50,7 +51,11 @@ export const SAMPLER_NAMES: readonly SamplerName[] = ['ddim', 'dpmpp-2m', 'euler
 export interface EvaluateOptions {
   /** Which prompt set: `full` (the targets' evaluation) or `smoke` (the fast set of earlier sessions). */
   readonly set: 'full' | 'smoke';
-  /** Model pack name (a folder of models/ or $KINEGRAPH_MODELS). */
+  /**
+   * The pack to evaluate: a name (a folder of models/ or $KINEGRAPH_MODELS), or the path of a pack folder
+   * (anything with a `/`, e.g. `/tmp/candidate/kinegraph-tiny` or `./exported`), for an export that is not
+   * installed, such as a candidate checkpoint measured before it is shipped.
+   */
   readonly pack: string;
   /** Manifest to take the held-out lists from (default: the evaluated pack's own). */
   readonly manifestPath?: string;
@@ -351,20 +356,41 @@ export interface PackSnapshot {
   release(): void;
 }
 
+/** Whether `--pack` names a folder (a path) rather than a pack to look up by name. */
+export function isPackPath(pack: string): boolean {
+  return pack.includes('/') || pack.includes('\\') || pack === '.' || pack === '..';
+}
+
+/** The folder of the pack to evaluate: `pack` itself when it is a path (checked), else found by name. */
+async function packSource(pack: string): Promise<string> {
+  if (!isPackPath(pack)) return findPack(pack);
+  const dir = resolve(pack);
+  if (!existsSync(join(dir, 'manifest.json'))) {
+    throw new KinegraphError('MODEL_PACK_NOT_FOUND', `${dir} is not a model pack folder (no manifest.json).`, {
+      hint: 'Export one there first (python3 training/export.py --out DIR), or give a pack name.',
+    });
+  }
+  return dir;
+}
+
 /**
  * Copies the pack to a temp folder and points $KINEGRAPH_MODELS at it: the pack is re-exported while
  * training runs, and an evaluation that straddled an export would mix two models in one table. A copy
- * caught mid-export fails LoadModelPack's sha256 check instead of producing figures.
+ * caught mid-export fails LoadModelPack's sha256 check instead of producing figures. A pack given as a
+ * folder is copied under its folder's name, which the snapshot then answers to (`name`): the copy comes
+ * first in $KINEGRAPH_MODELS, so a candidate in `/tmp/x/kinegraph-tiny` is the one evaluated, not the
+ * shipped pack of the same name.
  */
 export async function snapshotPack(pack: string): Promise<PackSnapshot> {
-  const source = await findPack(pack);
+  const source = await packSource(pack);
+  const name = isPackPath(pack) ? basename(source) : pack;
   const root = mkdtempSync(join(tmpdir(), 'kg-quality-pack-'));
-  cpSync(source, join(root, pack), { recursive: true });
+  cpSync(source, join(root, name), { recursive: true });
   const previous = process.env.KINEGRAPH_MODELS;
   process.env.KINEGRAPH_MODELS = previous ? `${root}:${previous}` : root;
-  const manifestPath = join(root, pack, 'manifest.json');
+  const manifestPath = join(root, name, 'manifest.json');
   return {
-    name: pack,
+    name,
     manifest: JSON.parse(readFileSync(manifestPath, 'utf8')) as PackSnapshot['manifest'],
     manifestPath,
     release() {
@@ -621,7 +647,7 @@ export async function evaluate(
   const started = performance.now();
   const snapshot = await snapshotPack(options.pack);
   const manifest = readHeldOutManifest(options.manifestPath ?? snapshot.manifestPath);
-  const generator = await Generator.create(options).catch((error: unknown) => {
+  const generator = await Generator.create({ ...options, pack: snapshot.name }).catch((error: unknown) => {
     snapshot.release();
     throw error;
   });
@@ -900,7 +926,7 @@ export async function compareSamplers(
     'held-out': selectPrompts(manifest, 'held-out', options.prompts, options.promptSeed),
     seen: selectPrompts(manifest, 'seen', options.prompts, options.promptSeed),
   };
-  const generator = await Generator.create(options).catch((error: unknown) => {
+  const generator = await Generator.create({ ...options, pack: snapshot.name }).catch((error: unknown) => {
     snapshot.release();
     throw error;
   });

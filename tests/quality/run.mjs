@@ -9,8 +9,10 @@ import { fileURLToPath } from 'node:url';
 //                                         1000-1003, dpmpp-2m 25 steps, 12 conditioning sources
 //   node tests/quality/run.mjs --smoke    the fast set (14 + 14 prompts × seeds 0,1, 20 steps; ~1.5 min)
 //   options for either: [--steps N] [--sampler dpmpp-2m] [--seeds 0,1] [--prompts N] [--prompts-per-rule N]
-//                       [--conditioned N] [--guidance 3] [--composite] [--threads 2] [--pack kinegraph-tiny]
+//                       [--conditioned N] [--guidance 3] [--composite] [--threads 2] [--pack kinegraph-tiny|DIR]
 //                       [--out tests/quality/results] [--name latest|smoke] [--save-clips PREFIX]
+//   --pack DIR (any value with a /) evaluates an exported pack folder that is not installed, e.g. a candidate
+//   checkpoint: python3 training/export.py --out /tmp/cand/kinegraph-tiny, then --pack /tmp/cand/kinegraph-tiny
 //   node tests/quality/run.mjs --samplers [--step-counts 10,20,50] [--sampler-list ddim,dpmpp-2m,euler] ...
 import { parseArgs } from 'node:util';
 import { startVitest } from 'vitest/node';
